@@ -1,0 +1,63 @@
+"""Headwater: move data from where it lives into analytical stores, correctly and fast.
+
+::
+
+    import headwater as hw
+
+    @hw.resource(table_name="events")
+    def events():
+        yield {"id": 1, "payload": {"ok": True}, "tags": ["a", "b"]}
+
+    info = hw.pipeline("demo", destination="duckdb", dataset="raw").run(events())
+    print(info)
+
+Importing ``headwater`` is cheap: the data path (Arrow, DuckDB) is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved on first attribute access (PEP 562)
+_EXPORTS = {
+    "resource": "headwater.streams.decorators",
+    "source": "headwater.streams.decorators",
+    "transformer": "headwater.streams.decorators",
+    "Resource": "headwater.streams.resource",
+    "Source": "headwater.streams.source",
+    "pipeline": "headwater.pipeline.pipeline",
+    "Pipeline": "headwater.pipeline.pipeline",
+    "LoadInfo": "headwater.pipeline.info",
+    "Schema": "headwater.schema.model",
+}
+_MODULES = {"destinations", "errors", "schema", "streams", "sources"}
+
+__all__ = [*_EXPORTS, *sorted(_MODULES), "__version__"]
+
+if TYPE_CHECKING:
+    from headwater import destinations, errors, schema, sources, streams
+    from headwater.pipeline.info import LoadInfo
+    from headwater.pipeline.pipeline import Pipeline, pipeline
+    from headwater.schema.model import Schema
+    from headwater.streams.decorators import resource, source, transformer
+    from headwater.streams.resource import Resource
+    from headwater.streams.source import Source
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"headwater.{name}")
+    else:
+        raise AttributeError(f"module 'headwater' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

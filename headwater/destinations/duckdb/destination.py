@@ -1,0 +1,171 @@
+"""The DuckDB destination and its client."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from headwater.destinations.protocol import Capabilities
+from headwater.destinations.sql import SqlClient
+from headwater.errors import ConfigError, DestinationError
+from headwater.schema.model import Table
+
+CAPABILITIES = Capabilities(name="duckdb", transactional=True)
+
+_TYPES = {
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "text": "VARCHAR",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "date": "DATE",
+    "time": "TIME",
+    "binary": "BLOB",
+    "json": "JSON",
+}
+
+
+class DuckDBDestination:
+    """A DuckDB database file (or an open connection).
+
+    Args:
+        path: the database file; default ``<pipeline name>.duckdb`` in the current folder.
+        connection: an open ``duckdb`` connection to use instead of a file (it is not closed).
+        config: DuckDB settings passed to ``duckdb.connect`` (``{"memory_limit": "4GB"}``).
+    """
+
+    name = "duckdb"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        connection: Any = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        if path is not None and connection is not None:
+            raise ConfigError("give the DuckDB destination a path or a connection, not both")
+        self.path = Path(path) if path is not None and str(path) != ":memory:" else None
+        self.memory = path is not None and str(path) == ":memory:"
+        self.connection = connection
+        self.config = dict(config or {})
+
+    @classmethod
+    def from_uri(cls, uri: str) -> DuckDBDestination:
+        """``duckdb:///abs/file.duckdb``, ``duckdb:rel/file.duckdb`` or ``duckdb:///:memory:``."""
+        rest = uri[len("duckdb:") :]
+        if rest.startswith("//"):
+            rest = rest[2:]
+            if rest.startswith("//"):  # SQLAlchemy spelling of an absolute path: duckdb:////abs
+                rest = rest[1:]
+        if rest in ("/:memory:", ":memory:"):
+            return cls(":memory:")
+        if not rest or rest == "/":
+            raise ConfigError(f"the DuckDB URI {uri!r} names no file", hint="e.g. duckdb:///data/warehouse.duckdb")
+        return cls(rest)
+
+    def for_pipeline(self, pipeline_name: str) -> DuckDBDestination:
+        if self.path is None and self.connection is None and not self.memory:
+            clone = DuckDBDestination(f"{pipeline_name}.duckdb", config=self.config)
+            return clone
+        return self
+
+    def describe(self) -> str:
+        if self.connection is not None:
+            return "duckdb (connection)"
+        if self.memory:
+            return "duckdb (:memory:)"
+        return f"duckdb ({self.path.resolve() if self.path else '?'})"
+
+    def client(self, dataset: str) -> DuckDBClient:
+        return DuckDBClient(self, dataset)
+
+    def connect(self) -> tuple[Any, bool]:
+        """An open connection and whether the client owns (closes) it."""
+        import duckdb
+
+        if self.connection is not None:
+            return self.connection.cursor(), True
+        target = ":memory:" if self.memory else str(self.path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return duckdb.connect(target, config=self.config), True
+        except duckdb.IOException as exc:
+            raise DestinationError(
+                f"cannot open the DuckDB file {target}: {exc}",
+                hint="another process may hold it open (DuckDB allows one writer); close it and retry",
+            ) from exc
+        except duckdb.Error as exc:
+            raise DestinationError(f"cannot open the DuckDB file {target}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"<DuckDBDestination {self.describe()}>"
+
+
+class DuckDBClient(SqlClient):
+    """A connection to one dataset (a DuckDB schema)."""
+
+    capabilities = CAPABILITIES
+    type_map = _TYPES
+
+    def __init__(self, destination: DuckDBDestination, dataset: str) -> None:
+        super().__init__(dataset)
+        self.destination = destination
+        self.con, self._owned = destination.connect()
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        with self._lock:
+            try:
+                self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+                return self.con.fetchall()  # type: ignore[no-any-return]
+            except duckdb.Error as exc:
+                raise DestinationError(f"DuckDB failed: {exc}", hint=None, statement=sql[:200]) from exc
+
+    def begin(self) -> None:
+        self.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self._owned:
+            try:
+                self.con.close()
+            except Exception:
+                pass
+
+    def existing_columns(self) -> dict[str, dict[str, str]]:
+        rows = self.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+            [self.dataset],
+        )
+        out: dict[str, dict[str, str]] = {}
+        for table, column, data_type in rows:
+            out.setdefault(table, {})[column] = data_type
+        return out
+
+    def insert_files(self, table: Table, files: list[Path]) -> int:
+        paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        rows = self.execute(
+            f"INSERT INTO {self.qualified(table.name)} BY NAME "
+            f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def query_arrow(self, sql: str) -> Any:
+        """Run a query and return an Arrow table (used by tools and tests)."""
+        with self._lock:
+            rel = self.con.sql(sql)
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()

@@ -1,0 +1,100 @@
+"""The destination protocol: small on purpose.
+
+A :class:`Destination` is configuration (cheap to build, no connection, no secrets in ``describe``).
+Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does four things:
+
+* report which loads of a pipeline already landed (so a rerun never loads a package twice);
+* read back the newest stored schema (so a new machine keeps column names stable);
+* load one package atomically: migrate tables, write every table by its disposition, record the
+  load and the schema, all in one commit;
+* close.
+
+A new destination is one folder under ``headwater/destinations/`` and one entry point in the
+``headwater.destinations`` group; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from headwater.packages.package import LoadPackage
+from headwater.schema.model import Schema
+from headwater.schema.types import WIDENINGS
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a destination can do; the normalizer and the loader adapt to it.
+
+    Attributes:
+        name: the destination type (``duckdb``).
+        transactional: a load commits data, schema and load record atomically.
+        write_dispositions: the dispositions it implements.
+        type_widening: ``(from, to)`` type changes it can apply to existing columns.
+        max_identifier_length: longest identifier in bytes, if limited.
+    """
+
+    name: str
+    transactional: bool = True
+    write_dispositions: frozenset[str] = frozenset({"append", "replace"})
+    type_widening: frozenset[tuple[str, str]] = field(default_factory=lambda: WIDENINGS)
+    max_identifier_length: int | None = None
+
+
+@dataclass
+class LoadResult:
+    """What one load wrote: rows per table, and whether it had already landed before."""
+
+    load_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    already_loaded: bool = False
+    seconds: float = 0.0
+
+
+@runtime_checkable
+class DestinationClient(Protocol):
+    """An open connection to a destination dataset."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def completed_loads(self, pipeline_name: str) -> set[str]:
+        """Load ids of this pipeline that are committed in the destination."""
+        ...
+
+    def stored_schema(self, schema_name: str) -> Schema | None:
+        """The newest version of a schema stored in the destination, if any."""
+        ...
+
+    def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        """Load a package atomically. Raises :class:`~headwater.errors.LoadError` and changes nothing
+        on failure."""
+        ...
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """A configured destination."""
+
+    name: str
+    capabilities: Capabilities
+
+    def for_pipeline(self, pipeline_name: str) -> Destination:
+        """This destination with defaults that depend on the pipeline filled in (e.g. a file name)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the data goes, for humans, without secrets."""
+        ...
+
+    def client(self, dataset: str) -> DestinationClient:
+        """Open a client on ``dataset``."""
+        ...

@@ -1,0 +1,248 @@
+"""Shared machinery for SQL destinations: DDL from the schema and the one-transaction load.
+
+A SQL destination subclasses :class:`SqlClient` and provides a connection, a type map, identifier
+quoting and the bulk insert of a table's Parquet files. The load algorithm is the same everywhere::
+
+    BEGIN
+      create the dataset and the system tables if missing
+      skip everything if the load id is already recorded (a rerun after a crash that happened
+          after the commit but before the package was marked loaded)
+      create new tables, add new columns, widen widened columns
+      for each replaced table: delete its rows (and its child tables' rows)
+      bulk-insert every table's files
+      record the schema version (if new) and the load
+    COMMIT
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+
+from headwater.destinations.protocol import Capabilities, LoadResult
+from headwater.errors import DestinationError, LoadError
+from headwater.packages.package import LoadPackage
+from headwater.schema.model import Column, Schema, Table
+from headwater.schema.types import WIDENINGS
+
+LOADS_TABLE = "_hw_loads"
+SCHEMAS_TABLE = "_hw_schemas"
+
+
+class SqlClient(ABC):
+    """Base class of SQL destination clients (see the module docstring for the load algorithm)."""
+
+    capabilities: Capabilities
+    #: Headwater type name -> SQL type, for every type but decimal
+    type_map: dict[str, str]
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    # -- hooks -----------------------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows (empty for statements without rows)."""
+
+    @abstractmethod
+    def begin(self) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def insert_files(self, table: Table, files: list[Path]) -> int:
+        """Bulk-insert the Parquet files of ``table``; returns the number of rows inserted."""
+
+    @abstractmethod
+    def existing_columns(self) -> dict[str, dict[str, str]]:
+        """``{table: {column: sql type}}`` for the tables of the dataset."""
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def sql_type(self, column: Column) -> str:
+        if column.data_type == "decimal":
+            return f"DECIMAL({column.precision},{column.scale})"
+        return self.type_map[column.data_type]
+
+    def hw_type(self, sql_type: str) -> str | None:
+        """The Headwater type of an existing SQL column type (None if unknown)."""
+        upper = sql_type.upper()
+        if upper.startswith(("DECIMAL", "NUMERIC")):
+            return "decimal"
+        for name, mapped in self.type_map.items():
+            if mapped.upper() == upper:
+                return name
+        return None
+
+    # -- names -----------------------------------------------------------------------------------
+    def qualified(self, table: str) -> str:
+        return f"{self.quote(self.dataset)}.{self.quote(table)}"
+
+    # -- context manager -------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- system tables ---------------------------------------------------------------------------
+    def ensure_dataset(self) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.dataset)}")
+        text, big, ts, js = (self.type_map[k] for k in ("text", "bigint", "timestamp", "json"))
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(LOADS_TABLE)} ("
+            f"load_id {text} NOT NULL, pipeline_name {text}, schema_name {text}, "
+            f"schema_version {big}, schema_version_hash {text}, status {text}, rows {big}, "
+            f"table_rows {js}, extracted_at {ts}, loaded_at {ts})"
+        )
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(SCHEMAS_TABLE)} ("
+            f"schema_name {text} NOT NULL, version {big}, version_hash {text}, "
+            f"schema {js}, load_id {text}, inserted_at {ts})"
+        )
+
+    def _has_table(self, table: str) -> bool:
+        return table in self.existing_columns()
+
+    def completed_loads(self, pipeline_name: str) -> set[str]:
+        if not self._has_table(LOADS_TABLE):
+            return set()
+        rows = self.execute(
+            f"SELECT load_id FROM {self.qualified(LOADS_TABLE)} WHERE pipeline_name = ?", [pipeline_name]
+        )
+        return {r[0] for r in rows}
+
+    def stored_schema(self, schema_name: str) -> Schema | None:
+        if not self._has_table(SCHEMAS_TABLE):
+            return None
+        rows = self.execute(
+            f"SELECT CAST(schema AS {self.type_map['text']}) FROM {self.qualified(SCHEMAS_TABLE)} "
+            "WHERE schema_name = ? ORDER BY version DESC LIMIT 1",
+            [schema_name],
+        )
+        return Schema.from_json(rows[0][0]) if rows else None
+
+    # -- the load --------------------------------------------------------------------------------
+    def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        started = time.perf_counter()
+        manifest = package.manifest
+        result = LoadResult(manifest.load_id)
+        self.begin()
+        try:
+            self.ensure_dataset()
+            done = self.execute(
+                f"SELECT count(*) FROM {self.qualified(LOADS_TABLE)} WHERE load_id = ?", [manifest.load_id]
+            )
+            if done[0][0]:
+                self.rollback()
+                result.already_loaded = True
+                return result
+            self.migrate(schema)
+            for root in manifest.replace_tables:
+                for name in [root, *(t.name for t in schema.children_of(root))]:
+                    if name in schema.tables:
+                        self.execute(f"DELETE FROM {self.qualified(name)}")
+            for name, files in manifest.tables.items():
+                if not files.files:
+                    continue
+                table = schema.tables[name]
+                try:
+                    result.rows[name] = self.insert_files(table, package.file_paths(name))
+                except DestinationError:
+                    raise
+                except Exception as exc:
+                    raise LoadError(
+                        f"inserting into {name!r} failed: {exc}",
+                        hint="the load was rolled back and the package kept; fix the cause and run again",
+                        table=name,
+                        load_id=manifest.load_id,
+                    ) from exc
+            self._record(package, schema, result)
+            self.commit()
+        except BaseException:
+            self._safe_rollback()
+            raise
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _safe_rollback(self) -> None:
+        try:
+            self.rollback()
+        except Exception:
+            pass
+
+    def _record(self, package: LoadPackage, schema: Schema, result: LoadResult) -> None:
+        manifest = package.manifest
+        known = self.execute(
+            f"SELECT count(*) FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ? AND version_hash = ?",
+            [schema.name, schema.version_hash],
+        )
+        if not known[0][0]:
+            self.execute(
+                f"INSERT INTO {self.qualified(SCHEMAS_TABLE)} VALUES (?, ?, ?, ?, ?, now())",
+                [schema.name, schema.version, schema.version_hash, schema.to_json(indent=False).decode(),
+                 manifest.load_id],
+            )
+        self.execute(
+            f"INSERT INTO {self.qualified(LOADS_TABLE)} "
+            "VALUES (?, ?, ?, ?, ?, 'completed', ?, ?, to_timestamp(?), now())",
+            [
+                manifest.load_id,
+                manifest.pipeline,
+                schema.name,
+                schema.version,
+                schema.version_hash,
+                sum(result.rows.values()),
+                orjson.dumps(result.rows).decode(),
+                manifest.created_at,
+            ],
+        )
+
+    # -- DDL -------------------------------------------------------------------------------------
+    def migrate(self, schema: Schema) -> None:
+        """Create missing tables and columns and widen widened columns of ``schema``."""
+        existing = self.existing_columns()
+        for table in schema.tables.values():
+            have = existing.get(table.name)
+            if have is None:
+                cols = ", ".join(self._column_ddl(c) for c in table.columns.values())
+                self.execute(f"CREATE TABLE {self.qualified(table.name)} ({cols})")
+                continue
+            for col in table.columns.values():
+                current = have.get(col.name)
+                if current is None:
+                    ddl = self._column_ddl(col, create=False)
+                    self.execute(f"ALTER TABLE {self.qualified(table.name)} ADD COLUMN {ddl}")
+                    continue
+                wanted = self.sql_type(col)
+                current_hw = self.hw_type(current)
+                if current.upper() != wanted.upper() and (current_hw, col.data_type) in WIDENINGS:
+                    self.execute(
+                        f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} "
+                        f"TYPE {wanted}"
+                    )
+
+    def _column_ddl(self, col: Column, *, create: bool = True) -> str:
+        ddl = f"{self.quote(col.name)} {self.sql_type(col)}"
+        if create and not col.nullable and not col.system:
+            ddl += " NOT NULL"
+        return ddl

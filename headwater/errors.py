@@ -1,0 +1,123 @@
+"""Every error Headwater raises, grouped by what the caller should do about it.
+
+::
+
+    HeadwaterError                 the root: catch this to catch everything Headwater raises
+    ├── ConfigError                the configuration or a hint is wrong: fix the code or config, rerun
+    ├── SourceError                extracting from a source failed
+    │   ├── RetriableSourceError   a transient failure (timeout, 429, 5xx): rerunning may succeed
+    │   ├── FatalSourceError       a permanent failure (401, 404, bad query): rerunning will not help
+    │   └── ExtractError           a resource raised; data extracted before it is kept in a package
+    ├── DataError                  an item or value cannot be stored (malformed item, unsupported type)
+    ├── SchemaError                the schema cannot be evolved as the data asks
+    │   └── ContractViolation      a schema contract forbids the change
+    ├── DestinationError           the destination refused or failed (connection, lock, DDL, load)
+    │   └── LoadError              loading a package failed; the package is kept and retried next run
+    └── StateError                 the pipeline's working folder or state is unusable (locked, corrupt)
+
+Every error says what was wrong, where (resource, table, column, file, row) and what to do. The
+``where`` parts are also available as attributes so that programs can react without parsing text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ContractViolation",
+    "DataError",
+    "DestinationError",
+    "ExtractError",
+    "FatalSourceError",
+    "HeadwaterError",
+    "LoadError",
+    "RetriableSourceError",
+    "SchemaError",
+    "SourceError",
+    "StateError",
+]
+
+
+class HeadwaterError(Exception):
+    """Root of all Headwater errors.
+
+    Args:
+        message: what went wrong, in one sentence.
+        hint: what the user should do about it (shown on its own line).
+        **where: the location of the problem (``resource``, ``table``, ``column``, ``path``...);
+            each becomes an attribute and is shown in the message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, **where: Any) -> None:
+        self.message = message
+        self.hint = hint
+        self.where = {k: v for k, v in where.items() if v is not None}
+        for key, value in self.where.items():
+            setattr(self, key, value)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.message
+        if self.where:
+            located = ", ".join(f"{k}={v!r}" for k, v in self.where.items())
+            text = f"{text} [{located}]"
+        if self.hint:
+            text = f"{text}\n  hint: {self.hint}"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep errors picklable (they cross thread and process boundaries)
+        return (_rebuild, (type(self), self.message, self.hint, self.where))
+
+
+def _rebuild(cls: type[HeadwaterError], message: str, hint: str | None, where: dict[str, Any]) -> Any:
+    return cls(message, hint=hint, **where)
+
+
+class ConfigError(HeadwaterError):
+    """The configuration, a decorator argument or a hint is invalid."""
+
+
+class SourceError(HeadwaterError):
+    """Extracting from a source failed."""
+
+
+class RetriableSourceError(SourceError):
+    """A transient source failure: running again may succeed."""
+
+
+class FatalSourceError(SourceError):
+    """A permanent source failure: running again will not help until something changes."""
+
+
+class ExtractError(SourceError):
+    """A resource raised while being extracted.
+
+    The rows extracted before the failure are not lost: they are normalized into a load package
+    marked ``partial`` whose path is in the message and in :attr:`package_path`.
+    """
+
+
+class DataError(HeadwaterError):
+    """An item or value cannot be turned into a row."""
+
+
+class SchemaError(HeadwaterError):
+    """The schema cannot be evolved the way the data asks."""
+
+
+class ContractViolation(SchemaError):
+    """A schema contract forbids a change the data asks for."""
+
+
+class DestinationError(HeadwaterError):
+    """The destination failed or refused an operation."""
+
+
+class LoadError(DestinationError):
+    """Loading a package failed. The package stays on disk and the next run loads it again."""
+
+
+class StateError(HeadwaterError):
+    """The pipeline's working folder or state is unusable."""

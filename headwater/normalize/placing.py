@@ -1,0 +1,218 @@
+"""Placing: pieces of a batch into the columns of a schema table, evolving the table as needed.
+
+This is where the type reconciliation rule lives (see :mod:`headwater.schema.types`):
+
+1. a new path gets a new column, typed from its values (text that is all ISO-8601 becomes a
+   timestamp or date); a hinted column takes the hinted type;
+2. values that the column holds losslessly are cast into it;
+3. otherwise the column is widened when the widening is lossless and the destination supports it;
+4. otherwise the values go to the variant column ``<column>__v_<type>``.
+
+Nothing is dropped and nothing is silently truncated: every value ends up in exactly one column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.errors import DataError
+from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, to_arrow
+from headwater.normalize.flatten import Part, Piece
+from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
+from headwater.normalize.values import json_array
+from headwater.schema.model import Column, Table
+from headwater.schema.types import DataType, variant_column_name, widen_decimal
+
+_TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time"})
+
+Placed = list[tuple[str, pa.Array]]
+
+
+class Placer:
+    """Places the pieces of parts into schema tables.
+
+    Args:
+        widening: the (from, to) type widenings the destination can apply to existing columns.
+    """
+
+    def __init__(self, *, widening: Iterable[tuple[str, str]]) -> None:
+        self.widening = frozenset(widening)
+
+    def place(self, table: Table, part: Part, where: dict[str, Any]) -> dict[str, pa.Array]:
+        """The columns of ``part`` by column name (disjoint pieces of one column are merged)."""
+        out: dict[str, pa.Array] = {}
+        for piece in part.pieces:
+            try:
+                placed = self._place(table, piece)
+            except DataError:
+                raise
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError) as exc:
+                raise DataError(
+                    f"values at {'.'.join(piece.path)!r} cannot be stored: {exc}",
+                    **where,
+                    table=table.name,
+                ) from exc
+            for name, arr in placed:
+                prev = out.get(name)
+                out[name] = arr if prev is None else _merge(prev, arr)
+        return out
+
+    # -- one piece -------------------------------------------------------------------------------
+    def _place(self, table: Table, piece: Piece) -> Placed:
+        incoming = DataType("json") if piece.json else from_arrow(piece.array.type)
+        if incoming is None:
+            return []
+        col = table.column_for_path(piece.path)
+        if col is None:
+            name = table.name_for_path(piece.path)
+            col = table.columns.get(name)
+            if col is None:
+                arr, data_type = piece.array, incoming
+                if piece.infer and incoming.name == "text":
+                    found = infer_temporal(arr)
+                    if found is not None:
+                        data_type, arr = found
+                table.add_column(
+                    Column(name, data_type.name, data_type.precision, data_type.scale, path=piece.path)
+                )
+                return [(name, canonical(arr, data_type))]
+        return self.fit(table, col, piece.array, incoming)
+
+    def fit(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
+        """Values of type ``incoming`` into an existing column: cast, widen or variant."""
+        target = col.type
+        t, i = target.name, incoming.name
+        if col.hinted and target != incoming:
+            cast = _try_cast(arr, to_arrow(target))
+            if cast is not None:
+                return [(col.name, cast)]
+        if t == i and t != "decimal":
+            return [(col.name, canonical(arr, target))]
+        if t == "json":
+            return [(col.name, arr if i == "json" else _as_json(arr))]
+        if i == "json":
+            return self._variant(table, col, arr, incoming)
+        if t == "text" and i in _TEXTUAL:
+            return [(col.name, arr.cast(pa.string()))]
+        if t == "double" and i in ("bigint", "decimal"):
+            return [(col.name, arr.cast(pa.float64()))]
+        if t == "bigint" and i == "double":
+            as_int = _integral(arr)
+            if as_int is not None:
+                return [(col.name, as_int)]
+            return self._widen_or_variant(table, col, arr, incoming, DataType("double"))
+        if t in ("bigint", "decimal") and i in ("bigint", "decimal"):
+            if t == "bigint" and incoming.scale == 0:
+                as_int = _try_cast(arr, pa.int64())
+                if as_int is not None:
+                    return [(col.name, as_int)]
+            wider = widen_decimal(target, incoming)
+            if wider is not None and wider == target:
+                return [(col.name, canonical(arr, target))]
+            if wider is not None:
+                return self._widen_or_variant(table, col, arr, incoming, wider)
+            return self._variant(table, col, arr, incoming)
+        if t == "timestamp" and i == "date":
+            return [(col.name, arr.cast(pa.timestamp("us")).cast(TIMESTAMP))]
+        if t == "timestamp" and i == "text":
+            parsed, failed = parse_timestamps(arr)
+            return self._partial(table, col, arr, parsed, failed, incoming)
+        if t == "date" and i == "text":
+            parsed, failed = parse_dates(arr)
+            return self._partial(table, col, arr, parsed, failed, incoming)
+        if t == "date" and i == "timestamp":
+            return self._widen_or_variant(table, col, arr, incoming, DataType("timestamp"))
+        return self._variant(table, col, arr, incoming)
+
+    def _widen_or_variant(
+        self, table: Table, col: Column, arr: pa.Array, incoming: DataType, wider: DataType
+    ) -> Placed:
+        if not col.hinted and (col.data_type, wider.name) in self.widening:
+            col.set_type(wider)
+            return [(col.name, canonical(arr, wider))]
+        return self._variant(table, col, arr, incoming)
+
+    def _partial(
+        self,
+        table: Table,
+        col: Column,
+        raw: pa.Array,
+        parsed: pa.Array,
+        failed: pa.Array | None,
+        incoming: DataType,
+    ) -> Placed:
+        """Parsed values go to the column, values that did not parse to the text variant."""
+        if failed is None:
+            return [(col.name, parsed)]
+        rest = pc.if_else(failed, raw, pa.scalar(None, raw.type))
+        return [(col.name, parsed), *self._variant(table, col, rest, incoming)]
+
+    def _variant(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
+        name = variant_column_name(col.name, incoming)
+        existing = table.columns.get(name)
+        if existing is None:
+            table.add_column(
+                Column(name, incoming.name, incoming.precision, incoming.scale, variant_of=col.name)
+            )
+            return [(name, canonical(arr, incoming))]
+        return self.fit(table, existing, arr, incoming)
+
+
+def canonical(arr: pa.Array, data_type: DataType) -> pa.Array:
+    """``arr`` in the Arrow type columns of ``data_type`` are written with."""
+    target = to_arrow(data_type)
+    t = arr.type
+    if t == target:
+        return arr
+    if pa.types.is_dictionary(t):
+        return canonical(arr.dictionary_decode(), data_type)
+    if data_type.name in ("text", "json") and pa.types.is_large_string(t):
+        return arr  # too large for 32-bit offsets: keep the large form, readers accept both
+    if data_type.name == "binary" and pa.types.is_large_binary(t):
+        return arr
+    if data_type.name == "timestamp" and pa.types.is_timestamp(t):
+        if t.tz is None:
+            arr = arr.cast(pa.timestamp(t.unit))
+        return arr.cast(TIMESTAMP, safe=False)  # nanoseconds are truncated to microseconds
+    if data_type.name == "bigint" and pa.types.is_duration(t):
+        return arr.cast(pa.duration("us"), safe=False).cast(pa.int64())
+    return arr.cast(target)
+
+
+def _try_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
+    try:
+        return arr.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
+def _integral(arr: pa.Array) -> pa.Array | None:
+    """Doubles that are all whole numbers exactly representable (|x| <= 2^53), as bigint; else None."""
+    if arr.null_count == len(arr):
+        return arr.cast(pa.int64())
+    if pc.all(pc.is_finite(arr)).as_py() is False:
+        return None
+    if pc.all(pc.equal(pc.floor(arr), arr)).as_py() is False:
+        return None
+    bounds = pc.min_max(arr).as_py()
+    if bounds["min"] < -(2**53) or bounds["max"] > 2**53:
+        return None
+    return arr.cast(pa.int64())
+
+
+def _as_json(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return arr.cast(pa.string())
+    return json_array(arr.to_pylist(), {})
+
+
+def _merge(prev: pa.Array, arr: pa.Array) -> pa.Array:
+    """Two disjoint pieces of one column (nulls where the other has values) as one array."""
+    if prev.type != arr.type:
+        prev = prev.cast(arr.type)
+    return pc.coalesce(prev, arr)

@@ -1,0 +1,221 @@
+"""Python values to Arrow arrays: the fast path, and the careful path for columns that mix types.
+
+The fast path hands a whole column to ``pyarrow.array`` (C++ conversion with type inference). When
+that fails because the column mixes kinds of values (``1`` and ``"a"``, a dict and a number, an
+integer beyond 64 bits), :func:`split_by_kind` separates the values by kind, in order of first
+appearance, each kind padded with nulls where the others are; the normalizer then places each kind
+into the column or into a variant column according to the schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import enum
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+
+from headwater.errors import DataError
+
+# kinds of Python values, by exact type (the common case) ...
+_KIND_BY_TYPE: Final[dict[type, str]] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    dict: "dict",
+    list: "list",
+    tuple: "list",
+    bytes: "bytes",
+    bytearray: "bytes",
+    decimal.Decimal: "decimal",
+    dt.datetime: "datetime",
+    dt.date: "date",
+    dt.time: "time",
+}
+
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
+                      TypeError, ValueError)
+
+
+class Unconvertible(Exception):
+    """A column whose values cannot become one Arrow array as they are."""
+
+
+def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
+    """Convert a column of Python values with Arrow's inference; raise :class:`Unconvertible` on mixes."""
+    try:
+        return pa.array(values, from_pandas=False)
+    except _CONVERSION_ERRORS as exc:
+        raise Unconvertible(str(exc)) from exc
+
+
+def kind_of(value: Any) -> str:
+    """The kind of a non-null Python value (``int``, ``str``, ``dict``, ``list``...)."""
+    kind = _KIND_BY_TYPE.get(type(value))
+    if kind is not None:
+        return kind
+    return _slow_kind(value)
+
+
+def _slow_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, enum.Enum):
+        return kind_of(value.value)
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, Mapping):
+        return "dict"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "list"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time"
+    if isinstance(value, uuid.UUID):
+        return "str"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes"
+    if isinstance(value, decimal.Decimal):
+        return "decimal"
+    # numpy scalars and similar expose .item() returning a Python value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        return kind_of(item())
+    return "unsupported"
+
+
+def plain(value: Any, kind: str) -> Any:
+    """A value of ``kind`` as the plain Python object Arrow understands."""
+    if kind == "str" and not isinstance(value, str):
+        if isinstance(value, enum.Enum):
+            return str(value.value)
+        return str(value)
+    if kind == "dict" and not isinstance(value, dict):
+        return dict(value)
+    if kind == "list" and not isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if kind in ("int", "float", "bool") and type(value) not in (int, float, bool):
+        item = getattr(value, "item", None)
+        return item() if callable(item) else value
+    if kind == "bytes" and not isinstance(value, bytes):
+        return bytes(value)
+    return value
+
+
+def split_by_kind(values: list[Any]) -> dict[str, list[Any]]:
+    """Split a mixed column into one list per kind, in order of first appearance.
+
+    Every list has the length of ``values``, with None where the value is of another kind. Integers
+    and floats are one kind (``float``) when both appear, as Arrow holds both as double.
+    """
+    n = len(values)
+    positions: dict[str, list[int]] = {}
+    kinds: list[str | None] = [None] * n
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        k = kind_of(v)
+        kinds[i] = k
+        positions.setdefault(k, []).append(i)
+    if "int" in positions and "float" in positions:
+        merged = sorted(positions.pop("int") + positions.pop("float"))
+        order = list(positions)
+        positions = {"float": merged, **{k: positions[k] for k in order}}
+        for i in merged:
+            kinds[i] = "float"
+    out: dict[str, list[Any]] = {}
+    for k, idx in positions.items():
+        col: list[Any] = [None] * n
+        for i in idx:
+            col[i] = plain(values[i], k)
+        out[k] = col
+    return out
+
+
+def ints_to_array(values: list[Any]) -> pa.Array:
+    """Integers, some beyond 64 bits: decimal(38,0) when they fit, else their text."""
+    try:
+        return pa.array(values, type=pa.int64())
+    except _CONVERSION_ERRORS:
+        pass
+    limit = 10**38
+    if all(v is None or -limit < v < limit for v in values):
+        return pa.array(
+            [None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0)
+        )
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Array:
+    """One kind of scalar values as an Arrow array."""
+    if kind == "unsupported":
+        sample = next(v for v in values if v is not None)
+        raise DataError(
+            f"a value of type {type(sample).__name__} cannot be stored: {_excerpt(sample)}",
+            hint="convert it to a dict, list, string or number in the resource (or with add_map)",
+            **where,
+        )
+    if kind == "int":
+        return ints_to_array(values)
+    if kind == "decimal":
+        try:
+            return pa.array(values)
+        except _CONVERSION_ERRORS:
+            return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    try:
+        return pa.array(values)
+    except _CONVERSION_ERRORS as exc:
+        raise DataError(f"cannot convert {kind} values: {exc}", **where) from exc
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return dict(value)
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def to_json_text(value: Any) -> str:
+    """A value as compact JSON text (decimals as strings, bytes as base64)."""
+    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode("utf-8")
+
+
+def json_array(values: list[Any], where: dict[str, Any]) -> pa.Array:
+    """A column of values encoded as JSON text (None stays null)."""
+    try:
+        return pa.array([None if v is None else to_json_text(v) for v in values], type=pa.string())
+    except TypeError as exc:
+        raise DataError(f"a value cannot be encoded as JSON: {exc}", **where) from exc
+
+
+def _excerpt(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Observing runs: progress on a terminal, logs, metrics."""

@@ -1,0 +1,126 @@
+"""Writes normalized Arrow tables into a package's Parquet files, off the normalizing thread.
+
+Parquet encoding and compression release the GIL, so a writer thread overlaps them with the
+normalization of the next batch. The queue between the two is short, which keeps memory bounded:
+when the disk is slower than the normalizer, the normalizer waits.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from headwater.errors import StateError
+from headwater.packages.package import LoadPackage, TableFiles
+
+_STOP = object()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+class _TableFile:
+    def __init__(self, path: Path, schema: pa.Schema, compression: str) -> None:
+        self.path = path
+        self.schema = schema
+        self.writer = pq.ParquetWriter(path, schema, compression=compression, write_statistics=False)
+
+
+class PackageWriter:
+    """Appends Arrow tables to per-table Parquet files of a package.
+
+    A new file starts whenever a table's Arrow schema changes (a new column, a widened type), so every
+    file has one schema; the destination reads them together by column name.
+    """
+
+    def __init__(self, package: LoadPackage, *, compression: str = "zstd", threaded: bool = True) -> None:
+        self.package = package
+        self.compression = compression
+        self._open: dict[str, _TableFile] = {}
+        self._counts: dict[str, int] = {}
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[Any] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._run, name="headwater-writer", daemon=True)
+            self._thread.start()
+
+    def write(self, table: str, data: pa.Table) -> None:
+        self._raise_pending()
+        if self._queue is None:
+            self._write(table, data)
+        else:
+            self._queue.put((table, data))
+
+    def close(self) -> None:
+        """Finish every file and record them in the manifest (not saved: the caller seals it)."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._queue = None
+        for f in self._open.values():
+            f.writer.close()
+        self._open.clear()
+        self._raise_pending()
+        for files in self.package.manifest.tables.values():
+            for rel in files.files:
+                _fsync(self.package.root / rel)
+
+    def abort(self) -> None:
+        try:
+            self.close()
+        except BaseException:
+            pass
+
+    # -- internals -------------------------------------------------------------------------------
+    def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue  # drain without writing after a failure
+            try:
+                self._write(*item)
+            except BaseException as exc:
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise StateError(
+                f"writing the load package at {self.package.root} failed: {error}",
+                hint="check free disk space and permissions of the pipeline's working folder",
+            ) from error
+
+    def _write(self, table: str, data: pa.Table) -> None:
+        current = self._open.get(table)
+        if current is None or current.schema != data.schema:
+            if current is not None:
+                current.writer.close()
+            current = self._new_file(table, data.schema)
+        current.writer.write_table(data)
+        files = self.package.manifest.tables.setdefault(table, TableFiles())
+        files.rows += data.num_rows
+
+    def _new_file(self, table: str, schema: pa.Schema) -> _TableFile:
+        folder = self.package.data_dir(table)
+        folder.mkdir(parents=True, exist_ok=True)
+        n = self._counts.get(table, 0)
+        self._counts[table] = n + 1
+        path = folder / f"{n:05d}.parquet"
+        f = _TableFile(path, schema, self.compression)
+        self._open[table] = f
+        files = self.package.manifest.tables.setdefault(table, TableFiles())
+        files.files.append(str(path.relative_to(self.package.root)))
+        return f

@@ -1,0 +1,109 @@
+"""What a run did: loads, tables, rows, new columns, timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TableLoad:
+    """One table within one load."""
+
+    table: str
+    rows: int
+    new_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadSummary:
+    """One load package that was loaded (or found already loaded) by a run."""
+
+    load_id: str
+    schema_name: str
+    schema_version: int
+    tables: dict[str, TableLoad] = field(default_factory=dict)
+    extract_seconds: float = 0.0
+    load_seconds: float = 0.0
+    already_loaded: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+
+@dataclass
+class LoadInfo:
+    """The result of :meth:`Pipeline.run` or :meth:`Pipeline.load`.
+
+    ``print(info)`` shows, per table, the rows loaded, the new columns and the durations.
+    """
+
+    pipeline: str
+    destination: str
+    dataset: str
+    loads: list[LoadSummary] = field(default_factory=list)
+    kept_partial: list[str] = field(default_factory=list)
+
+    @property
+    def load_id(self) -> str | None:
+        """The id of the newest load of this run."""
+        return self.loads[-1].load_id if self.loads else None
+
+    @property
+    def load_ids(self) -> list[str]:
+        return [load.load_id for load in self.loads]
+
+    @property
+    def rows(self) -> int:
+        return sum(load.rows for load in self.loads)
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows loaded per table over all loads of this run."""
+        out: dict[str, int] = {}
+        for load in self.loads:
+            for name, t in load.tables.items():
+                out[name] = out.get(name, 0) + t.rows
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "destination": self.destination,
+            "dataset": self.dataset,
+            "loads": [
+                {
+                    "load_id": load.load_id,
+                    "schema": load.schema_name,
+                    "schema_version": load.schema_version,
+                    "already_loaded": load.already_loaded,
+                    "extract_seconds": round(load.extract_seconds, 3),
+                    "load_seconds": round(load.load_seconds, 3),
+                    "tables": {
+                        n: {"rows": t.rows, "new_columns": t.new_columns} for n, t in load.tables.items()
+                    },
+                }
+                for load in self.loads
+            ],
+            "kept_partial": self.kept_partial,
+        }
+
+    def __str__(self) -> str:
+        lines = [f"Pipeline {self.pipeline!r} -> {self.destination}, dataset {self.dataset!r}"]
+        if not self.loads:
+            lines.append("  nothing to load")
+        for load in self.loads:
+            state = "already loaded before, skipped" if load.already_loaded else (
+                f"extract+normalize {load.extract_seconds:.2f}s, load {load.load_seconds:.2f}s"
+            )
+            lines.append(
+                f"  load {load.load_id} (schema {load.schema_name} v{load.schema_version}): "
+                f"{load.rows:,} rows; {state}"
+            )
+            width = max((len(n) for n in load.tables), default=5)
+            for name, t in load.tables.items():
+                extra = f"  new columns: {', '.join(t.new_columns)}" if t.new_columns else ""
+                lines.append(f"    {name:<{width}}  {t.rows:>12,} rows{extra}")
+        for load_id in self.kept_partial:
+            lines.append(f"  partial package {load_id} kept, not loaded (pipeline.load(include_partial=True))")
+        return "\n".join(lines)

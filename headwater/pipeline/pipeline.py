@@ -1,0 +1,436 @@
+"""The pipeline: the facade that extracts, normalizes, packages and loads.
+
+::
+
+    pipeline = hw.pipeline("github", destination="duckdb", dataset="raw")
+    info = pipeline.run(github())
+
+``run`` first loads packages left by an earlier run that stopped after packaging (so nothing is
+extracted twice), then extracts and normalizes the new data into a package on disk, then loads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from headwater.destinations import resolve
+from headwater.destinations.protocol import Destination, DestinationClient
+from headwater.errors import ConfigError, ExtractError, HeadwaterError, StateError
+from headwater.normalize.normalizer import Normalizer
+from headwater.observe.progress import Progress, make_progress
+from headwater.packages.package import (
+    NORMALIZED,
+    OPEN,
+    PARTIAL,
+    LoadPackage,
+    Manifest,
+    list_packages,
+)
+from headwater.packages.writer import PackageWriter
+from headwater.pipeline.extract import Extractor, plan
+from headwater.pipeline.info import LoadInfo, LoadSummary, TableLoad
+from headwater.pipeline.router import ItemRouter
+from headwater.pipeline.workdir import WorkDir, default_pipelines_dir
+from headwater.schema.model import Schema
+from headwater.schema.naming import snake_case
+from headwater.streams.resource import Resource, make_resource
+from headwater.streams.source import Source, SourceFactory
+
+log = logging.getLogger("headwater")
+
+DEFAULT_BATCH_SIZE = 100_000
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def pipeline(
+    name: str,
+    destination: Any = None,
+    dataset: str | None = None,
+    *,
+    pipelines_dir: str | os.PathLike[str] | None = None,
+    progress: bool | str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    keep_packages: bool = False,
+) -> Pipeline:
+    """Create (or reopen) a pipeline.
+
+    Args:
+        name: the pipeline's name; it names the working folder and the default DuckDB file.
+        destination: ``"duckdb"`` (default), a URI such as ``"duckdb:///data/x.duckdb"``, or a
+            destination object such as ``hw.destinations.duckdb("x.duckdb")``.
+        dataset: the destination dataset (a DuckDB schema); default: the pipeline name.
+        pipelines_dir: where working folders live; default ``~/.headwater/pipelines``
+            (or ``$HEADWATER_HOME/pipelines``).
+        progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
+        batch_size: rows normalized at once per table; bounds memory.
+        keep_packages: keep the Parquet files of loaded packages under ``completed/``.
+    """
+    if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
+        raise ConfigError(
+            f"invalid pipeline name {name!r}",
+            hint="use letters, digits, '_', '-' and '.' (it names a folder and a file)",
+        )
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
+    dest = resolve(destination, name)
+    return Pipeline(
+        name,
+        dest,
+        dataset or snake_case(name),
+        WorkDir(root / name),
+        progress=progress,
+        batch_size=batch_size,
+        keep_packages=keep_packages,
+    )
+
+
+class Pipeline:
+    """Moves data from sources into one dataset of one destination. Build it with :func:`pipeline`."""
+
+    def __init__(
+        self,
+        name: str,
+        destination: Destination,
+        dataset: str,
+        workdir: WorkDir,
+        *,
+        progress: bool | str = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        keep_packages: bool = False,
+    ) -> None:
+        self.name = name
+        self.destination = destination
+        self.dataset = dataset
+        self.workdir = workdir
+        self.progress_setting = progress
+        self.batch_size = batch_size
+        self.keep_packages = keep_packages
+        self._last_load_id = ""
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset!r}>"
+
+    # -- public API ------------------------------------------------------------------------------
+    def run(
+        self,
+        data: Any = None,
+        *,
+        table_name: str | Callable[[Any], str] | None = None,
+        write_disposition: str | None = None,
+        primary_key: str | Sequence[str] | None = None,
+        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        max_nesting: int | None = None,
+        schema_name: str | None = None,
+    ) -> LoadInfo:
+        """Extract ``data``, normalize it into a package and load it; load leftover packages first.
+
+        ``data`` is a source, a resource, a list of resources, or any data: a list or generator of
+        dicts, an Arrow table, a pandas/polars frame, an async generator. Hints given here apply to
+        a single resource (or to plain data, which then needs ``table_name``).
+        """
+        progress = make_progress(self.progress_setting, self.name)
+        info = self._info()
+        try:
+            with self.workdir.lock(self.name):
+                self._write_meta()
+                with self._client() as client:
+                    info.loads.extend(self._load_pending(client, progress, include_partial=False))
+                    if data is not None:
+                        package = self._extract(
+                            data, progress, client=client,
+                            table_name=table_name, write_disposition=write_disposition,
+                            primary_key=primary_key, columns=columns, max_nesting=max_nesting,
+                            schema_name=schema_name,
+                        )
+                        if package is not None:
+                            info.loads.append(self._load_one(client, package, progress))
+                info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
+        except BaseException:
+            progress.close()
+            raise
+        progress.close(str(info))
+        return info
+
+    def extract(
+        self,
+        data: Any,
+        *,
+        table_name: str | Callable[[Any], str] | None = None,
+        write_disposition: str | None = None,
+        primary_key: str | Sequence[str] | None = None,
+        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        max_nesting: int | None = None,
+        schema_name: str | None = None,
+    ) -> str | None:
+        """Extract and normalize ``data`` into a load package on disk without loading it.
+
+        Returns the package's load id (None if there was nothing to extract). :meth:`load` or the
+        next :meth:`run` loads it.
+        """
+        progress = make_progress(self.progress_setting, self.name)
+        try:
+            with self.workdir.lock(self.name):
+                self._write_meta()
+                package = self._extract(
+                    data, progress,
+                    table_name=table_name, write_disposition=write_disposition,
+                    primary_key=primary_key, columns=columns, max_nesting=max_nesting,
+                    schema_name=schema_name,
+                )
+        finally:
+            progress.close()
+        return package.load_id if package is not None else None
+
+    def load(self, *, include_partial: bool = False) -> LoadInfo:
+        """Load every package waiting on disk, oldest first.
+
+        Args:
+            include_partial: also load packages kept from runs whose extraction failed.
+        """
+        progress = make_progress(self.progress_setting, self.name)
+        info = self._info()
+        try:
+            with self.workdir.lock(self.name), self._client() as client:
+                info.loads.extend(self._load_pending(client, progress, include_partial=include_partial))
+                info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
+        finally:
+            progress.close()
+        return info
+
+    def pending_packages(self) -> list[LoadPackage]:
+        """Packages on disk that are not loaded yet (normalized, or partial from a failed run)."""
+        return [p for p in list_packages(self.workdir.packages) if p.status in (NORMALIZED, PARTIAL)]
+
+    def schema(self, name: str | None = None) -> Schema:
+        """The newest local version of a schema (default: the only one, or the pipeline's)."""
+        names = self.workdir.schema_names()
+        if name is None:
+            name = names[0] if len(names) == 1 else self.name
+        schema = self.workdir.read_schema(name)
+        if schema is None:
+            raise StateError(
+                f"pipeline {self.name!r} has no schema {name!r}",
+                hint=f"schemas here: {', '.join(names) or 'none yet (run the pipeline first)'}",
+            )
+        return schema
+
+    @property
+    def schema_names(self) -> list[str]:
+        return self.workdir.schema_names()
+
+    def query(self, sql: str) -> Any:
+        """Run SQL on the destination and return an Arrow table (DuckDB: tables are ``dataset.table``)."""
+        with self._client() as client:
+            runner = getattr(client, "query_arrow", None)
+            if runner is None:
+                raise ConfigError(f"destination {self.destination.name} does not support queries")
+            return runner(sql)
+
+    # -- internals: extract ------------------------------------------------------------------------
+    def _info(self) -> LoadInfo:
+        return LoadInfo(self.name, self.destination.describe(), self.dataset)
+
+    def _client(self) -> DestinationClient:
+        return self.destination.client(self.dataset)
+
+    def _write_meta(self) -> None:
+        meta = self.workdir.read_meta()
+        meta.update(
+            {
+                "pipeline": self.name,
+                "destination": self.destination.describe(),
+                "destination_type": self.destination.name,
+                "dataset": self.dataset,
+                "last_run_at": time.time(),
+            }
+        )
+        meta.setdefault("created_at", time.time())
+        self.workdir.write_meta(meta)
+
+    def _new_load_id(self) -> str:
+        load_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        while load_id <= self._last_load_id or (self.workdir.packages / load_id).exists():
+            time.sleep(0.000001)
+            load_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        self._last_load_id = load_id
+        return load_id
+
+    def _resources(
+        self, data: Any, *, schema_name: str | None, hints: dict[str, Any]
+    ) -> tuple[str, list[Resource], int | None]:
+        given = {k: v for k, v in hints.items() if v is not None}
+        if isinstance(data, SourceFactory):
+            data = data()
+        if isinstance(data, Source):
+            if given.get("table_name") is not None and len(data.selected_resources) > 1:
+                raise ConfigError(
+                    "table_name= applies to one resource, but the source has several",
+                    hint="set table names on the resources (@hw.resource(table_name=...))",
+                )
+            resources = [r._copy() for r in data.resources.values()]
+            if given:
+                resources = [r.apply_hints(**given) if r.selected else r for r in resources]
+            return schema_name or data.name, resources, data.max_nesting
+        if isinstance(data, Resource):
+            res = data._copy().apply_hints(**given) if given else data
+            return schema_name or self.name, [res], None
+        if isinstance(data, list | tuple) and data and all(isinstance(r, Resource) for r in data):
+            return schema_name or self.name, list(data), None
+        table_name = given.pop("table_name", None)
+        res = make_resource(data, name=table_name if isinstance(table_name, str) else None,
+                            table_name=table_name, **given)
+        return schema_name or self.name, [res], None
+
+    def _extract(
+        self,
+        data: Any,
+        progress: Progress,
+        *,
+        schema_name: str | None,
+        client: DestinationClient | None = None,
+        **hints: Any,
+    ) -> LoadPackage | None:
+        schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
+        self._discard_open_packages()
+        schema = self._schema_for_extract(schema_name, client)
+        previous = schema.copy()
+        started = time.perf_counter()
+        load_id = self._new_load_id()
+        manifest = Manifest(
+            load_id=load_id,
+            pipeline=self.name,
+            schema_name=schema.name,
+            dataset=self.dataset,
+            resources=[r.name for r in resources if r.selected],
+        )
+        package = LoadPackage.create(self.workdir.packages, manifest)
+        writer = PackageWriter(package)
+        normalizer = Normalizer(
+            schema,
+            load_id=load_id,
+            sink=writer.write,
+            widening=self.destination.capabilities.type_widening,
+        )
+        router = ItemRouter(normalizer, batch_size=self.batch_size, progress=progress, max_nesting=max_nesting)
+        progress.stage("extract + normalize")
+        failure: BaseException | None = None
+        try:
+            Extractor(plan(resources), router).run()
+            router.flush_all()
+        except BaseException as exc:
+            failure = exc
+            try:
+                router.flush_all()
+            except Exception as flush_exc:
+                log.warning("could not normalize rows buffered before the failure: %s", flush_exc)
+        try:
+            writer.close()
+        except BaseException:
+            package.discard()
+            raise
+        for r in resources:
+            if r.selected and r.hints.write_disposition == "replace":
+                for name in router.tables_by_resource.get(r.name, set()) | ({router.touch(r)} - {None}):
+                    if name not in manifest.replace_tables:
+                        manifest.replace_tables.append(name)  # type: ignore[arg-type]
+        schema.bump_version()
+        manifest.schema_version = schema.version
+        diff = schema.diff(previous)
+        manifest.new_columns = {
+            t: cols for t in schema.tables if (cols := [c for c in diff.new_columns(t) if not c.startswith("_hw_")])
+        }
+        manifest.extract_seconds = time.perf_counter() - started
+        package.write_schema(schema.to_json())
+        self.workdir.write_schema(schema)
+        if failure is not None:
+            return self._keep_partial(package, failure)
+        if not manifest.tables and not manifest.replace_tables:
+            package.discard()
+            return None
+        package.set_status(NORMALIZED)
+        return package
+
+    def _schema_for_extract(self, name: str, client: DestinationClient | None) -> Schema:
+        """The local schema; on a new machine the newest one stored in the destination; else a new one."""
+        schema = self.workdir.read_schema(name)
+        if schema is None:
+            if client is not None:
+                schema = client.stored_schema(name)
+            else:
+                with self._client() as opened:
+                    schema = opened.stored_schema(name)
+        return schema.copy() if schema is not None else Schema(name)
+
+    def _keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
+        rows = package.manifest.total_rows
+        if rows == 0:
+            package.discard()
+            raise failure
+        package.set_status(PARTIAL, error=f"{type(failure).__name__}: {failure}")
+        message = (
+            f"{rows:,} rows extracted before the failure are kept in the partial package "
+            f"{package.load_id} ({package.root})"
+        )
+        hint = "fix the cause and run again; to load the partial rows: pipeline.load(include_partial=True)"
+        if isinstance(failure, HeadwaterError):
+            where = dict(failure.where)
+            where["package_path"] = str(package.root)
+            raise type(failure)(f"{failure.message}; {message}", hint=hint, **where) from failure
+        if isinstance(failure, KeyboardInterrupt | SystemExit):
+            log.warning("interrupted: %s", message)
+            raise failure
+        raise ExtractError(f"extraction failed: {failure!r}; {message}", hint=hint,
+                           package_path=str(package.root)) from failure
+
+    def _discard_open_packages(self) -> None:
+        for p in list_packages(self.workdir.packages):
+            if p.status == OPEN:
+                log.warning("discarding incomplete package %s left by an interrupted run", p.load_id)
+                p.discard()
+
+    # -- internals: load -------------------------------------------------------------------------
+    def _load_pending(
+        self, client: DestinationClient, progress: Progress, *, include_partial: bool
+    ) -> list[LoadSummary]:
+        out = []
+        for package in list_packages(self.workdir.packages):
+            if package.status == OPEN:
+                continue  # being written by an interrupted run: discarded when the next extract starts
+            if package.status == PARTIAL and not include_partial:
+                log.warning(
+                    "partial package %s (%s) is kept, not loaded: pipeline.load(include_partial=True) loads it",
+                    package.load_id, package.manifest.error,
+                )
+                continue
+            out.append(self._load_one(client, package, progress))
+        return out
+
+    def _load_one(self, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
+        progress.stage(f"load {package.load_id}")
+        schema = Schema.from_json(package.read_schema())
+        result = client.load(package, schema)
+        manifest = package.manifest
+        summary = LoadSummary(
+            load_id=package.load_id,
+            schema_name=schema.name,
+            schema_version=schema.version,
+            extract_seconds=manifest.extract_seconds or 0.0,
+            load_seconds=result.seconds,
+            already_loaded=result.already_loaded,
+        )
+        for name, files in manifest.tables.items():
+            rows = result.rows.get(name, files.rows)
+            summary.tables[name] = TableLoad(name, 0 if result.already_loaded else rows,
+                                             manifest.new_columns.get(name, []))
+        for name in manifest.replace_tables:
+            summary.tables.setdefault(name, TableLoad(name, 0))
+        package.complete(self.workdir.completed, keep_data=self.keep_packages)
+        return summary
+

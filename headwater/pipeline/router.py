@@ -1,0 +1,255 @@
+"""Routing items to tables and cutting them into batches for the normalizer.
+
+Every item kind enters here: dicts and lists of dicts are buffered per table up to ``batch_size``
+rows; Arrow tables and record batches, pandas and polars frames, DuckDB relations and anything that
+speaks the Arrow C stream interface are normalized as Arrow, in slices of ``batch_size`` rows, without
+touching rows in Python. A scalar item becomes a row ``{"value": item}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from headwater.errors import DataError
+from headwater.normalize.normalizer import Normalizer
+from headwater.observe.progress import Progress
+from headwater.schema.hints import TableHints
+from headwater.schema.model import Table
+from headwater.schema.naming import snake_case
+from headwater.streams.resource import Resource
+
+_SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
+
+
+class _Buffer:
+    __slots__ = ("hints", "resource", "rows", "table")
+
+    def __init__(self, table: Table, resource: Resource, hints: TableHints) -> None:
+        self.table = table
+        self.resource = resource
+        self.hints = hints
+        self.rows: list[Any] = []
+
+
+class ItemRouter:
+    """The sink of extraction: routes every item of every resource into normalized batches."""
+
+    def __init__(
+        self,
+        normalizer: Normalizer,
+        *,
+        batch_size: int,
+        progress: Progress,
+        max_nesting: int | None = None,
+    ) -> None:
+        self.normalizer = normalizer
+        self.batch_size = batch_size
+        self.progress = progress
+        self.default_max_nesting = max_nesting
+        self._buffers: dict[tuple[str, str], _Buffer] = {}
+        self._static: dict[int, _Buffer | None] = {}
+        self._names: dict[str, str] = {}
+        self.items_by_resource: dict[str, int] = {}
+        self.tables_by_resource: dict[str, set[str]] = {}
+
+    # -- the sink --------------------------------------------------------------------------------
+    def __call__(self, resource: Resource, item: Any) -> None:
+        t = type(item)
+        if t is dict:
+            buf = self._static.get(id(resource))
+            if buf is None:
+                buf = self._buffer(resource, item)
+            buf.rows.append(item)
+            if len(buf.rows) >= self.batch_size:
+                self._flush(buf)
+            return
+        if t is list or t is tuple:
+            self._rows(resource, item)
+            return
+        if item is None:
+            return
+        self._other(resource, item)
+
+    def _rows(self, resource: Resource, rows: list[Any] | tuple[Any, ...]) -> None:
+        if not rows:
+            return
+        buf = self._static.get(id(resource))
+        if buf is None and resource.hints.table_name is not None and not isinstance(resource.hints.table_name, str):
+            for row in rows:
+                self(resource, row)
+            return
+        if buf is None:
+            buf = self._buffer(resource, rows[0])
+        buf.rows.extend(rows)
+        while len(buf.rows) >= self.batch_size:
+            self._flush(buf)
+
+    def _other(self, resource: Resource, item: Any) -> None:
+        if isinstance(item, pa.Table | pa.RecordBatch):
+            self._arrow(resource, item)
+        elif isinstance(item, pa.RecordBatchReader):
+            for batch in item:
+                self._arrow(resource, batch)
+        elif _is_pandas(item):
+            self._pandas(resource, item)
+        elif _is_polars(item):
+            self._arrow(resource, item.to_arrow())
+        elif type(item).__name__ == "DuckDBPyRelation":
+            reader = item.to_arrow_reader(self.batch_size) if hasattr(item, "to_arrow_reader") else (
+                item.fetch_record_batch(self.batch_size)
+            )
+            for batch in reader:
+                self._arrow(resource, batch)
+        elif hasattr(item, "__arrow_c_stream__"):
+            for batch in pa.RecordBatchReader.from_stream(item):
+                self._arrow(resource, batch)
+        elif isinstance(item, Mapping):
+            self(resource, dict(item))
+        elif isinstance(item, _SCALARS):
+            self(resource, {"value": item})
+        elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
+            self._rows(resource, list(item))
+        else:
+            raise DataError(
+                f"resource {resource.name!r} yielded an item of type {type(item).__name__} "
+                "that cannot be loaded",
+                hint="yield dicts, lists of dicts, Arrow tables or data frames",
+                resource=resource.name,
+            )
+
+    # -- tables ----------------------------------------------------------------------------------
+    def _hints(self, resource: Resource) -> TableHints:
+        hints = resource.hints
+        if hints.max_nesting is None and self.default_max_nesting is not None:
+            from dataclasses import replace
+
+            hints = replace(hints, max_nesting=self.default_max_nesting)
+        return hints
+
+    def _table_name(self, resource: Resource, item: Any) -> str:
+        spec = resource.hints.table_name
+        if spec is None or isinstance(spec, str):
+            raw = spec or resource.name
+        else:
+            try:
+                raw = spec(item)
+            except Exception as exc:
+                raise DataError(
+                    f"the table_name function of resource {resource.name!r} failed: {exc!r}",
+                    resource=resource.name,
+                ) from exc
+            if not isinstance(raw, str) or not raw:
+                raise DataError(
+                    f"the table_name function of resource {resource.name!r} returned {raw!r}, "
+                    "not a table name",
+                    resource=resource.name,
+                )
+        name = self._names.get(raw)
+        if name is None:
+            name = snake_case(raw)
+            self._names[raw] = name
+        return name
+
+    def _buffer(self, resource: Resource, item: Any) -> _Buffer:
+        name = self._table_name(resource, item)
+        key = (name, resource.name)
+        buf = self._buffers.get(key)
+        if buf is None:
+            hints = self._hints(resource)
+            table = self.normalizer.root_table(name, resource=resource.name, hints=hints)
+            buf = _Buffer(table, resource, hints)
+            self._buffers[key] = buf
+            self.tables_by_resource.setdefault(resource.name, set()).add(name)
+        if resource.hints.table_name is None or isinstance(resource.hints.table_name, str):
+            self._static[id(resource)] = buf
+        return buf
+
+    def touch(self, resource: Resource) -> str | None:
+        """Register a resource's static table even if it yields nothing (replace empties it)."""
+        if resource.hints.table_name is not None and not isinstance(resource.hints.table_name, str):
+            return None
+        name = self._table_name(resource, None)
+        if name in self.normalizer.schema.tables:
+            self.normalizer.root_table(name, resource=resource.name, hints=self._hints(resource))
+            return name
+        return None
+
+    # -- normalizing -----------------------------------------------------------------------------
+    def _flush(self, buf: _Buffer) -> None:
+        rows = buf.rows[: self.batch_size]
+        del buf.rows[: self.batch_size]
+        rows = _clean_rows(rows, buf.resource.name, buf.table.name)
+        if not rows:
+            return
+        before = dict(self.normalizer.rows_by_table)
+        self.normalizer.rows(buf.table, rows, buf.hints, buf.resource.name)
+        self._report(before)
+
+    def flush_all(self) -> None:
+        for buf in list(self._buffers.values()):
+            while buf.rows:
+                self._flush(buf)
+
+    def _arrow(self, resource: Resource, data: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        if data.num_rows == 0 and data.num_columns == 0:
+            return
+        buf = self._static.get(id(resource)) or self._buffer(resource, data)
+        for offset in range(0, max(data.num_rows, 1), self.batch_size):
+            chunk = data.slice(offset, self.batch_size)
+            before = dict(self.normalizer.rows_by_table)
+            self.normalizer.arrow(buf.table, chunk, buf.hints, resource.name)
+            self._report(before)
+
+    def _pandas(self, resource: Resource, frame: Any) -> None:
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # object columns that mix kinds: take the careful row path for this frame
+            self._rows(resource, frame.to_dict(orient="records"))
+            return
+        self._arrow(resource, table)
+
+    def _report(self, before: dict[str, int]) -> None:
+        for name, n in self.normalizer.rows_by_table.items():
+            delta = n - before.get(name, 0)
+            if delta:
+                self.progress.rows(name, delta)
+
+
+def _clean_rows(rows: list[Any], resource: str, table: str) -> list[dict[str, Any]]:
+    """Rows as dicts: mappings are copied, scalars wrapped, Nones dropped; anything else is an error."""
+    if all(type(r) is dict for r in rows):
+        return rows
+    out: list[dict[str, Any]] = []
+    for i, r in enumerate(rows):
+        if type(r) is dict:
+            out.append(r)
+        elif r is None:
+            continue
+        elif isinstance(r, Mapping):
+            out.append(dict(r))
+        elif isinstance(r, _SCALARS):
+            out.append({"value": r})
+        else:
+            raise DataError(
+                f"row {i} of a batch is a {type(r).__name__}, not a dict: {r!r:.80}",
+                hint="yield dicts (or lists of dicts) from the resource",
+                resource=resource,
+                table=table,
+            )
+    return out
+
+
+def _is_pandas(item: Any) -> bool:
+    return type(item).__module__.startswith("pandas") and type(item).__name__ == "DataFrame"
+
+
+def _is_polars(item: Any) -> bool:
+    return type(item).__module__.startswith("polars") and type(item).__name__ == "DataFrame"

@@ -1,0 +1,338 @@
+"""Resources: named streams of items with hints about the table they write.
+
+A resource wraps a generator function (sync or async), an iterable, or a transformer function fed by
+a parent resource. Items flow through the resource's steps (maps, filters, a limit) in the order they
+were added. The decorator :func:`resource` and :func:`transformer` build them; calling a decorated
+resource binds arguments and returns a new resource, so one definition serves many configurations.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from headwater.errors import ConfigError, DataError
+from headwater.schema.hints import TableHints, build_hints
+from headwater.schema.naming import snake_case
+
+StepKind = Literal["map", "filter", "limit"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transformation applied to the items of a resource."""
+
+    kind: StepKind
+    fn: Callable[[Any], Any] | None = None
+    max_items: int | None = None
+
+
+def _is_row_list(item: Any) -> bool:
+    return isinstance(item, list | tuple)
+
+
+class Resource:
+    """A named stream of items and the hints for the table(s) it writes.
+
+    Do not build it directly: use :func:`headwater.resource` or :func:`headwater.transformer`.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        name: str,
+        hints: TableHints,
+        parent: Resource | None = None,
+        selected: bool = True,
+        transformer: bool = False,
+        bound: bool = False,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"a resource needs a non-empty name, got {name!r}")
+        self.name = name
+        self.hints = hints
+        self.parent = parent
+        self.selected = selected
+        self._transformer = transformer or parent is not None
+        self._data = data
+        self._bound = bound
+        self._args = args
+        self._kwargs = dict(kwargs or {})
+        self._steps: list[Step] = []
+
+    # -- binding ---------------------------------------------------------------------------------
+    @property
+    def is_transformer(self) -> bool:
+        return self._transformer
+
+    @property
+    def table_name(self) -> str | Callable[[Any], str] | None:
+        return self.hints.table_name or self.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Resource:
+        """Bind arguments to the resource function and return a new resource."""
+        if not callable(self._data):
+            raise ConfigError(
+                f"resource {self.name!r} wraps data, not a function, so it takes no arguments",
+                resource=self.name,
+            )
+        clone = self._copy()
+        clone._args = args
+        clone._kwargs = kwargs
+        clone._bound = True
+        return clone
+
+    def _copy(self) -> Resource:
+        clone = copy.copy(self)
+        clone._steps = list(self._steps)
+        clone._kwargs = dict(self._kwargs)
+        return clone
+
+    def __or__(self, other: Resource) -> Resource:
+        """``parent | transformer``: feed this resource's items into a transformer."""
+        if not isinstance(other, Resource) or not other.is_transformer:
+            raise ConfigError(f"cannot pipe resource {self.name!r} into {other!r}: not a transformer")
+        clone = other._copy()
+        clone.parent = self
+        clone._transformer = True
+        return clone
+
+    # -- steps -----------------------------------------------------------------------------------
+    def add_map(self, fn: Callable[[Any], Any]) -> Resource:
+        """Transform every row (a dict) or every other item (an Arrow table, a frame) with ``fn``.
+
+        Modifies the resource in place and returns it, so calls chain.
+        """
+        self._steps.append(Step("map", fn=fn))
+        return self
+
+    def add_filter(self, fn: Callable[[Any], bool]) -> Resource:
+        """Keep only the rows for which ``fn`` returns true. Modifies in place, returns the resource."""
+        self._steps.append(Step("filter", fn=fn))
+        return self
+
+    def add_limit(self, max_items: int) -> Resource:
+        """Stop after ``max_items`` items (pages or rows, as yielded). Modifies in place."""
+        if not isinstance(max_items, int) or max_items < 0:
+            raise ConfigError(f"add_limit needs a non-negative integer, got {max_items!r}", resource=self.name)
+        self._steps.append(Step("limit", max_items=max_items))
+        return self
+
+    def apply_hints(
+        self,
+        *,
+        table_name: str | Callable[[Any], str] | None = None,
+        write_disposition: str | None = None,
+        primary_key: str | Sequence[str] | None = None,
+        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        max_nesting: int | None = None,
+    ) -> Resource:
+        """Change the table hints. Modifies in place and returns the resource."""
+        self.hints = build_hints(
+            resource=self.name,
+            table_name=table_name,
+            write_disposition=write_disposition,
+            primary_key=primary_key,
+            columns=columns,
+            max_nesting=max_nesting,
+            base=self.hints,
+        )
+        return self
+
+    # -- iteration -------------------------------------------------------------------------------
+    def is_async(self) -> bool:
+        """Whether iterating the resource itself needs an event loop."""
+        fn = self._data
+        return inspect.isasyncgenfunction(fn) or inspect.isasyncgen(fn) or hasattr(fn, "__anext__")
+
+    def open(self) -> Iterator[Any] | AsyncIterator[Any]:
+        """Start the resource (not its steps). Returns a sync or an async iterator of raw items."""
+        data = self._data
+        if self.is_transformer:
+            raise ConfigError(f"transformer {self.name!r} runs only when fed by its parent", resource=self.name)
+        if callable(data) and not _is_data_object(data):
+            try:
+                produced = data(*self._args, **self._kwargs)
+            except TypeError as exc:
+                if not self._bound and _missing_arguments(data):
+                    raise ConfigError(
+                        f"resource {self.name!r} needs arguments: call it, e.g. {self.name}(...), "
+                        "before passing it to a source or a pipeline",
+                        resource=self.name,
+                    ) from exc
+                raise
+        else:
+            produced = data
+        return as_iterator(produced)
+
+    def transform(self, item: Any) -> Iterator[Any]:
+        """Run this transformer's function on one parent item; yields what it produces."""
+        fn = self._data
+        produced = fn(item, *self._args, **self._kwargs)
+        if inspect.isasyncgen(produced) or inspect.iscoroutine(produced):
+            raise ConfigError(
+                f"transformer {self.name!r} is async; async transformers are not supported yet, "
+                "make it a plain generator",
+                resource=self.name,
+            )
+        yield from as_iterator(produced)  # type: ignore[misc]  # async case rejected above
+
+    def steps(self) -> list[Step]:
+        return list(self._steps)
+
+    def step_chain(self) -> StepChain:
+        """A fresh, stateful runner of this resource's maps, filters and limits."""
+        return StepChain(self._steps, self.name)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate all items of the resource (and its parent chain), with steps applied."""
+        from headwater.pipeline.extract import iterate_resource
+
+        for resource, item in iterate_resource(self):
+            if resource is self:
+                yield item
+
+    def __repr__(self) -> str:
+        kind = "transformer" if self.is_transformer else "resource"
+        return f"<{kind} {self.name!r} table={self.hints.table_name or self.name!r}>"
+
+
+class StepChain:
+    """Runs a resource's steps on items pushed one at a time (rows inside lists one by one).
+
+    Limits count the items that reach them; once every limit is reached, :attr:`done` turns true and
+    the producer stops pulling from the source (so ``add_limit`` also bounds an endless generator).
+    """
+
+    def __init__(self, steps: list[Step], resource: str) -> None:
+        self.steps = steps
+        self.resource = resource
+        self.counts = [0] * len(steps)
+        self.done = any(s.kind == "limit" and s.max_items == 0 for s in steps)
+
+    def push(self, item: Any) -> list[Any]:
+        items = [item]
+        for i, step in enumerate(self.steps):
+            if not items:
+                break
+            if step.kind == "limit":
+                assert step.max_items is not None
+                room = step.max_items - self.counts[i]
+                items = items[: max(room, 0)]
+                self.counts[i] += len(items)
+                if self.counts[i] >= step.max_items:
+                    self.done = True
+            else:
+                assert step.fn is not None
+                items = [out for it in items for out in self._apply(step, step.fn, it)]
+        return items
+
+    def _apply(self, step: Step, fn: Callable[[Any], Any], item: Any) -> list[Any]:
+        try:
+            if step.kind == "map":
+                if _is_row_list(item):
+                    return [[fn(row) for row in item]]
+                return [fn(item)]
+            if _is_row_list(item):
+                kept = [row for row in item if fn(row)]
+                return [kept] if kept else []
+            return [item] if fn(item) else []
+        except Exception as exc:
+            kind = "map" if step.kind == "map" else "filter"
+            raise DataError(
+                f"the {kind} function {getattr(fn, '__name__', fn)!r} failed on an item: {exc!r}",
+                resource=self.resource,
+            ) from exc
+
+
+def _is_frame_like(item: Any) -> bool:
+    return hasattr(item, "__arrow_c_stream__") or hasattr(item, "__arrow_c_array__")
+
+
+def _is_data_object(obj: Any) -> bool:
+    """Callable objects that are data, not resource functions (e.g. pandas frames are not callable)."""
+    return _is_frame_like(obj)
+
+
+def _missing_arguments(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                       inspect.Parameter.KEYWORD_ONLY)
+        for p in sig.parameters.values()
+    )
+
+
+def as_iterator(produced: Any) -> Iterator[Any] | AsyncIterator[Any]:
+    """What a resource function produced, as an iterator of items.
+
+    Generators and iterables are iterated; one Arrow table, frame, dict or list is one item.
+    """
+    if produced is None:
+        return iter(())
+    if hasattr(produced, "__anext__"):
+        return produced  # type: ignore[no-any-return]
+    if hasattr(produced, "__aiter__"):
+        return produced.__aiter__()  # type: ignore[no-any-return]
+    if isinstance(produced, dict | list | tuple | str | bytes) or _is_frame_like(produced):
+        return iter((produced,))
+    if _is_duckdb_relation(produced):
+        return iter((produced,))
+    if isinstance(produced, Iterator):
+        return produced
+    if isinstance(produced, Iterable):
+        return iter(produced)
+    return iter((produced,))
+
+
+def _is_duckdb_relation(obj: Any) -> bool:
+    return type(obj).__name__ == "DuckDBPyRelation"
+
+
+def make_resource(
+    data: Any,
+    *,
+    name: str | None = None,
+    table_name: str | Callable[[Any], str] | None = None,
+    write_disposition: str | None = None,
+    primary_key: str | Sequence[str] | None = None,
+    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    max_nesting: int | None = None,
+    selected: bool = True,
+    parent: Resource | None = None,
+    transformer: bool = False,
+) -> Resource:
+    """Build a resource from a function, a generator or any iterable of items."""
+    if name is None:
+        name = getattr(data, "__name__", None) or (table_name if isinstance(table_name, str) else None)
+        if not name or name == "<lambda>":
+            raise ConfigError(
+                "cannot infer a name for this data: pass table_name= (or name=)",
+                hint="for example pipeline.run(rows, table_name='events')",
+            )
+    hints = build_hints(
+        resource=name,
+        table_name=table_name,
+        write_disposition=write_disposition,
+        primary_key=primary_key,
+        columns=columns,
+        max_nesting=max_nesting,
+    )
+    return Resource(
+        data, name=name, hints=hints, parent=parent, selected=selected, transformer=transformer
+    )
+
+
+def table_identifier(name: str) -> str:
+    """A table name as it will appear in the destination."""
+    return snake_case(name)
