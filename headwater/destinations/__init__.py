@@ -71,8 +71,8 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
     return destination.for_pipeline(pipeline_name)
 
 
-def duckdb(path: str | None = None, **kwargs: Any) -> Any:
-    """A DuckDB destination (see :class:`headwater.destinations.duckdb.DuckDBDestination`)."""
-    from headwater.destinations.duckdb import DuckDBDestination
-
-    return DuckDBDestination(path, **kwargs)
+def __getattr__(name: str) -> Any:
+    # destinations are subpackages; ``hw.destinations.duckdb(...)`` calls the (callable) module
+    if name in _BUILTIN:
+        return importlib.import_module(f"headwater.destinations.{name}")
+    raise AttributeError(f"module 'headwater.destinations' has no attribute {name!r}")

@@ -42,6 +42,9 @@ class SqlClient(ABC):
     #: Headwater type name -> SQL type, for every type but decimal
     type_map: dict[str, str]
 
+    #: set by destinations whose connections see several catalogs (DuckDB names one after its file)
+    catalog: str | None = None
+
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
 
@@ -89,8 +92,13 @@ class SqlClient(ABC):
         return None
 
     # -- names -----------------------------------------------------------------------------------
+    def dataset_ref(self) -> str:
+        if self.catalog:
+            return f"{self.quote(self.catalog)}.{self.quote(self.dataset)}"
+        return self.quote(self.dataset)
+
     def qualified(self, table: str) -> str:
-        return f"{self.quote(self.dataset)}.{self.quote(table)}"
+        return f"{self.dataset_ref()}.{self.quote(table)}"
 
     # -- context manager -------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -106,7 +114,7 @@ class SqlClient(ABC):
 
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.dataset)}")
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset_ref()}")
         text, big, ts, js = (self.type_map[k] for k in ("text", "bigint", "timestamp", "json"))
         self.execute(
             f"CREATE TABLE IF NOT EXISTS {self.qualified(LOADS_TABLE)} ("

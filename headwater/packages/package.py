@@ -5,7 +5,7 @@ Layout of a package::
     <working folder>/packages/<load_id>/
         manifest.json          status, tables, files, row counts (written atomically)
         schema.json            the schema the data was normalized with
-        data/<table>/<n>.parquet
+        data/<table>/<n>.arrow     Arrow IPC files (LZ4), one schema per file
 
 Status moves ``open`` (being written) -> ``normalized`` (complete, ready to load) -> ``loaded``.
 A package left ``open`` by a crash holds data that was never complete; it is discarded because the
@@ -198,6 +198,17 @@ class LoadPackage:
 
     def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def read_file(path: Path) -> Any:
+    """A package file as a stream of record batches, memory-mapped (nothing is read up front)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    reader = ipc.open_file(pa.memory_map(str(path)))
+    return pa.RecordBatchReader.from_batches(
+        reader.schema, (reader.get_batch(i) for i in range(reader.num_record_batches))
+    )
 
 
 def list_packages(packages_dir: Path) -> list[LoadPackage]:

@@ -78,6 +78,11 @@ class ItemRouter:
     def _rows(self, resource: Resource, rows: list[Any] | tuple[Any, ...]) -> None:
         if not rows:
             return
+        first = rows[0]
+        if type(first) is not dict and first is not None and not isinstance(first, (Mapping, *_SCALARS)):
+            for element in rows:  # a list of tables, frames or lists: each is an item of its own
+                self(resource, element)
+            return
         buf = self._static.get(id(resource))
         if buf is None and resource.hints.table_name is not None and not isinstance(resource.hints.table_name, str):
             for row in rows:

@@ -11,6 +11,7 @@ from typing import Any
 from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
+from headwater.packages.package import read_file
 from headwater.schema.model import Table
 
 CAPABILITIES = Capabilities(name="duckdb", transactional=True)
@@ -118,6 +119,7 @@ class DuckDBClient(SqlClient):
         self.destination = destination
         self.con, self._owned = destination.connect()
         self._lock = threading.Lock()
+        self.catalog = self.execute("SELECT current_database()")[0][0]
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         import duckdb
@@ -148,8 +150,8 @@ class DuckDBClient(SqlClient):
     def existing_columns(self) -> dict[str, dict[str, str]]:
         rows = self.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
-            [self.dataset],
+            "WHERE table_catalog = ? AND table_schema = ? ORDER BY table_name, ordinal_position",
+            [self.catalog, self.dataset],
         )
         out: dict[str, dict[str, str]] = {}
         for table, column, data_type in rows:
@@ -157,12 +159,16 @@ class DuckDBClient(SqlClient):
         return out
 
     def insert_files(self, table: Table, files: list[Path]) -> int:
-        paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        rows = self.execute(
-            f"INSERT INTO {self.qualified(table.name)} BY NAME "
-            f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"
-        )
-        return int(rows[0][0]) if rows else 0
+        total = 0
+        target = self.qualified(table.name)
+        for path in files:
+            self.con.register("_hw_package_file", read_file(path))
+            try:
+                rows = self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _hw_package_file")
+            finally:
+                self.con.unregister("_hw_package_file")
+            total += int(rows[0][0]) if rows else 0
+        return total
 
     def query_arrow(self, sql: str) -> Any:
         """Run a query and return an Arrow table (used by tools and tests)."""

@@ -1,0 +1,114 @@
+"""Deterministic benchmark data, the same for every tool in a run."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+
+def flat_row(i: int) -> dict[str, Any]:
+    """One flat row with 20 columns of mixed types (ints, floats, bools, text, ISO timestamps, nulls)."""
+    return {
+        "id": i,
+        "name": f"user_{i}",
+        "score": i * 0.5,
+        "active": i % 2 == 0,
+        "created_at": f"2024-01-{1 + i % 28:02d}T03:04:05Z",
+        "category": i % 7,
+        "code": f"C{i % 1000:04d}",
+        "maybe": None if i % 10 == 0 else i,
+        "ratio": 1.25 + (i % 3),
+        "country": ("DE", "FR", "US", "BR")[i % 4],
+        "amount": i * 3,
+        "status": ("open", "closed")[i % 2],
+        "verified": i % 3 == 0,
+        "weight": 3.5 * (i % 11),
+        "day": f"2024-05-{1 + i % 28:02d}",
+        "views": i * 2,
+        "tag": "t",
+        "deleted": False,
+        "rank": i % 100,
+        "note": "zz" if i % 5 else None,
+    }
+
+
+def flat_rows(n: int) -> list[dict[str, Any]]:
+    return [flat_row(i) for i in range(n)]
+
+
+def flat_stream(n: int) -> Iterator[dict[str, Any]]:
+    for i in range(n):
+        yield flat_row(i)
+
+
+def event_doc(i: int, rnd: random.Random) -> dict[str, Any]:
+    """A GitHub-event-like document: nested actor/repo/payload, lists of commits and labels."""
+    n_commits = rnd.randint(0, 4)
+    n_labels = rnd.randint(0, 3)
+    return {
+        "id": str(10_000_000_000 + i),
+        "type": ("PushEvent", "IssuesEvent", "WatchEvent")[i % 3],
+        "actor": {
+            "id": i % 5000,
+            "login": f"user{i % 5000}",
+            "display_login": f"user{i % 5000}",
+            "url": f"https://api.github.com/users/user{i % 5000}",
+            "avatar_url": "https://avatars.githubusercontent.com/u/1?",
+        },
+        "repo": {"id": i % 999, "name": f"org/repo{i % 999}", "url": "https://api.github.com/repos/org/repo"},
+        "payload": {
+            "push_id": 1_000_000_000 + i,
+            "size": n_commits,
+            "ref": "refs/heads/main",
+            "head": f"{i:040x}",
+            "commits": [
+                {
+                    "sha": f"{i * 10 + c:040x}",
+                    "author": {"email": f"dev{c}@example.com", "name": f"Dev {c}"},
+                    "message": "fix: things " * (1 + c),
+                    "distinct": c % 2 == 0,
+                }
+                for c in range(n_commits)
+            ],
+        },
+        "labels": [
+            {"id": j, "name": f"label{j}", "color": "ff0000", "default": j == 0} for j in range(n_labels)
+        ],
+        "public": True,
+        "created_at": f"2024-02-{1 + i % 28:02d}T10:11:12Z",
+    }
+
+
+def event_docs(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    return [event_doc(i, rnd) for i in range(n)]
+
+
+def arrow_tables(n: int, chunk: int = 100_000) -> list[Any]:
+    """``n`` rows of the flat shape as Arrow tables of ``chunk`` rows (typed, no strings to parse)."""
+    import numpy as np
+    import pyarrow as pa
+
+    out = []
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(start + chunk, n), dtype=np.int64)
+        out.append(
+            pa.table(
+                {
+                    "id": idx,
+                    "name": pa.array([f"user_{i}" for i in idx]),
+                    "score": idx * 0.5,
+                    "active": idx % 2 == 0,
+                    "created_at": pa.array(idx * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+                    "category": idx % 7,
+                    "ratio": 1.25 + (idx % 3),
+                    "amount": idx * 3,
+                    "verified": idx % 3 == 0,
+                    "weight": 3.5 * (idx % 11),
+                    "views": idx * 2,
+                    "rank": idx % 100,
+                }
+            )
+        )
+    return out

@@ -1,0 +1,256 @@
+"""Headwater against dlt on the same in-memory data, in one process, one command.
+
+    ./scripts/bench            # sets up the bench extra, runs every case
+    .venv/bin/python -m bench.run --cases flat,nested --scale 0.1
+
+Cases (full scale):
+  flat     1,000,000 flat dicts with 20 mixed-type columns -> DuckDB
+  nested   200,000 GitHub-event-like documents (commits and labels become child tables) -> DuckDB
+  arrow    1,000,000 rows as Arrow tables -> DuckDB
+  import   `import headwater` vs `import dlt` (fresh interpreters, median of 7)
+  memory   Headwater on a generator of 1M and of 10M flat rows: peak memory must stay flat
+
+dlt runs with loader_file_format="parquet", its fastest path to DuckDB (its default, INSERT
+statements, is about 8x slower on this data); telemetry is off. Both tools load into fresh DuckDB
+files under a temporary folder; row counts are checked after every run. Peak memory is the highest
+resident set size seen during the run (sampled every 5 ms) minus the size before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import data as bench_data  # noqa: E402
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+
+@dataclass
+class Measurement:
+    case: str
+    tool: str
+    rows: int
+    seconds: float
+    peak_mb: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def measure(fn: Callable[[], int]) -> tuple[float, float, int]:
+    """Run ``fn``; return (seconds, peak RSS above the start in MB, rows it reports)."""
+    gc.collect()
+    base = rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        rows = fn()
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+    peak[0] = max(peak[0], rss_mb())
+    return seconds, peak[0] - base, rows
+
+
+def count_duckdb(path: Path, sql: str) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute(sql)
+        return int(con.fetchall()[0][0])
+    finally:
+        con.close()
+
+
+# -- the tools -----------------------------------------------------------------------------------
+
+
+def run_headwater(workdir: Path, name: str, data: Any, table: str) -> int:
+    import headwater as hw
+
+    p = hw.pipeline(
+        name,
+        destination=hw.destinations.duckdb(str(workdir / f"hw_{name}.duckdb")),
+        dataset="bench",
+        pipelines_dir=workdir / "hw_pipelines",
+        progress=False,
+    )
+    info = p.run(data, table_name=table)
+    return info.table_rows()[table]
+
+
+def run_dlt(workdir: Path, name: str, data: Any, table: str) -> int:
+    import dlt
+
+    p = dlt.pipeline(
+        pipeline_name=f"dlt_{name}",
+        destination=dlt.destinations.duckdb(str(workdir / f"dlt_{name}.duckdb")),
+        dataset_name="bench",
+        pipelines_dir=str(workdir / "dlt_pipelines"),
+    )
+    p.run(data, table_name=table, loader_file_format="parquet")
+    return count_duckdb(workdir / f"dlt_{name}.duckdb", f"select count(*) from bench.{table}")
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+def case_rows(case: str, data: Any, table: str, tools: list[str], workdir: Path) -> list[Measurement]:
+    out = []
+    runners = {"headwater": run_headwater, "dlt": run_dlt}
+    for tool in tools:
+        seconds, peak, rows = measure(lambda tool=tool: runners[tool](workdir, case, data, table))
+        out.append(Measurement(case, tool, rows, seconds, peak))
+        print(f"  {case:<8} {tool:<10} {rows:>10,} rows {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s"
+              f"  peak +{peak:,.0f} MB", flush=True)
+    return out
+
+
+def warm_up(tools: list[str], workdir: Path) -> None:
+    """Import each tool and load a few rows once, so that no case pays first-use costs."""
+    runners = {"headwater": run_headwater, "dlt": run_dlt}
+    for tool in tools:
+        runners[tool](workdir, "warmup", bench_data.flat_rows(100), "warmup")
+
+
+def import_time(module: str, repeats: int = 7) -> float:
+    code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
+    times = []
+    for _ in range(repeats):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        times.append(float(res.stdout.strip()))
+    return statistics.median(times)
+
+
+def memory_case(workdir: Path, sizes: tuple[int, int]) -> list[Measurement]:
+    out = []
+    for n in sizes:
+        seconds, peak, rows = measure(
+            lambda n=n: run_headwater(workdir, f"mem{n}", bench_data.flat_stream(n), "flat")
+        )
+        out.append(Measurement(f"memory {n:,}", "headwater", rows, seconds, peak))
+        print(f"  memory   headwater {rows:>10,} rows {seconds:8.2f} s  peak +{peak:,.0f} MB", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="flat,nested,arrow,import,memory")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every row count (0.1 = quick)")
+    parser.add_argument("--tools", default="headwater,dlt")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    args = parser.parse_args(argv)
+    cases = args.cases.split(",")
+    tools = args.tools.split(",")
+    scale = args.scale
+    results: list[Measurement] = []
+    imports: dict[str, float] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="headwater-bench-"))
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, work in {workdir}", flush=True)
+    try:
+        warm_up(tools, workdir)
+        if "flat" in cases:
+            rows = bench_data.flat_rows(int(1_000_000 * scale))
+            results += case_rows("flat", rows, "flat", tools, workdir)
+            del rows
+        if "nested" in cases:
+            docs = bench_data.event_docs(int(200_000 * scale))
+            results += case_rows("nested", docs, "events", tools, workdir)
+            del docs
+        if "arrow" in cases:
+            tables = bench_data.arrow_tables(int(1_000_000 * scale))
+            results += case_rows("arrow", tables, "arrow", tools, workdir)
+            del tables
+        if "import" in cases:
+            for tool in tools:
+                imports[tool] = import_time(tool)
+                print(f"  import   {tool:<10} {imports[tool]:.3f} s", flush=True)
+        if "memory" in cases:
+            results += memory_case(workdir, (int(1_000_000 * scale), int(10_000_000 * scale)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(report(results, imports))
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"results": [asdict(r) | {"rows_per_s": r.rows_per_s} for r in results], "imports": imports},
+            indent=2,
+        ))
+    return 0
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def report(results: list[Measurement], imports: dict[str, float]) -> str:
+    """The results as a Markdown table (what goes into closing notes)."""
+    lines = [
+        "| case | rows | headwater rows/s | dlt rows/s | ratio | headwater peak MB | dlt peak MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_case: dict[str, dict[str, Measurement]] = {}
+    for r in results:
+        if not r.case.startswith("memory"):
+            by_case.setdefault(r.case, {})[r.tool] = r
+    for case, tools in by_case.items():
+        hw, dl = tools.get("headwater"), tools.get("dlt")
+        rows = (hw or dl).rows if (hw or dl) else 0
+        ratio = f"{hw.rows_per_s / dl.rows_per_s:.1f}x" if hw and dl else "-"
+        lines.append(
+            f"| {case} | {rows:,} | {_cell(hw and hw.rows_per_s, ',.0f')} | {_cell(dl and dl.rows_per_s, ',.0f')}"
+            f" | {ratio} | {_cell(hw and hw.peak_mb, ',.0f')} | {_cell(dl and dl.peak_mb, ',.0f')} |"
+        )
+    if imports:
+        hw_t, dl_t = imports.get("headwater"), imports.get("dlt")
+        ratio = f"{dl_t / hw_t:.0f}x less" if hw_t and dl_t else "-"
+        lines.append(f"| import time (s) | - | {_cell(hw_t, '.3f')} | {_cell(dl_t, '.3f')} | {ratio} | - | - |")
+    mem = [r for r in results if r.case.startswith("memory")]
+    if len(mem) == 2:
+        small, big = mem
+        lines.append("")
+        lines.append(
+            f"memory: {big.rows:,} rows peak +{big.peak_mb:,.0f} MB vs {small.rows:,} rows peak "
+            f"+{small.peak_mb:,.0f} MB = {big.peak_mb / max(small.peak_mb, 1):.2f}x (target <= 1.5x); "
+            f"{big.rows_per_s:,.0f} rows/s"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
