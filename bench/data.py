@@ -72,9 +72,7 @@ def event_doc(i: int, rnd: random.Random) -> dict[str, Any]:
                 for c in range(n_commits)
             ],
         },
-        "labels": [
-            {"id": j, "name": f"label{j}", "color": "ff0000", "default": j == 0} for j in range(n_labels)
-        ],
+        "labels": [{"id": j, "name": f"label{j}", "color": "ff0000", "default": j == 0} for j in range(n_labels)],
         "public": True,
         "created_at": f"2024-02-{1 + i % 28:02d}T10:11:12Z",
     }

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import data as bench_data  # noqa: E402
+from bench import data as bench_data
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
@@ -136,8 +136,11 @@ def case_rows(case: str, data: Any, table: str, tools: list[str], workdir: Path)
     for tool in tools:
         seconds, peak, rows = measure(lambda tool=tool: runners[tool](workdir, case, data, table))
         out.append(Measurement(case, tool, rows, seconds, peak))
-        print(f"  {case:<8} {tool:<10} {rows:>10,} rows {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s"
-              f"  peak +{peak:,.0f} MB", flush=True)
+        print(
+            f"  {case:<8} {tool:<10} {rows:>10,} rows {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s"
+            f"  peak +{peak:,.0f} MB",
+            flush=True,
+        )
     return out
 
 
@@ -160,9 +163,7 @@ def import_time(module: str, repeats: int = 7) -> float:
 def memory_case(workdir: Path, sizes: tuple[int, int]) -> list[Measurement]:
     out = []
     for n in sizes:
-        seconds, peak, rows = measure(
-            lambda n=n: run_headwater(workdir, f"mem{n}", bench_data.flat_stream(n), "flat")
-        )
+        seconds, peak, rows = measure(lambda n=n: run_headwater(workdir, f"mem{n}", bench_data.flat_stream(n), "flat"))
         out.append(Measurement(f"memory {n:,}", "headwater", rows, seconds, peak))
         print(f"  memory   headwater {rows:>10,} rows {seconds:8.2f} s  peak +{peak:,.0f} MB", flush=True)
     return out
@@ -207,10 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report(results, imports))
     if args.json:
-        args.json.write_text(json.dumps(
-            {"results": [asdict(r) | {"rows_per_s": r.rows_per_s} for r in results], "imports": imports},
-            indent=2,
-        ))
+        args.json.write_text(
+            json.dumps(
+                {"results": [asdict(r) | {"rows_per_s": r.rows_per_s} for r in results], "imports": imports},
+                indent=2,
+            )
+        )
     return 0
 
 

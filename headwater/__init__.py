@@ -28,19 +28,35 @@ _EXPORTS = {
     "transformer": "headwater.streams.decorators",
     "Resource": "headwater.streams.resource",
     "Source": "headwater.streams.source",
-    "pipeline": "headwater.pipeline.pipeline",
-    "Pipeline": "headwater.pipeline.pipeline",
-    "LoadInfo": "headwater.pipeline.info",
+    "pipeline": "headwater.pipelines.pipeline",
+    "Pipeline": "headwater.pipelines.pipeline",
+    "LoadInfo": "headwater.pipelines.info",
     "Schema": "headwater.schema.model",
 }
 _MODULES = {"destinations", "errors", "schema", "streams", "sources"}
 
-__all__ = [*_EXPORTS, *sorted(_MODULES), "__version__"]
+__all__ = [
+    "LoadInfo",
+    "Pipeline",
+    "Resource",
+    "Schema",
+    "Source",
+    "__version__",
+    "destinations",
+    "errors",
+    "pipeline",
+    "resource",
+    "schema",
+    "source",
+    "sources",
+    "streams",
+    "transformer",
+]
 
 if TYPE_CHECKING:
     from headwater import destinations, errors, schema, sources, streams
-    from headwater.pipeline.info import LoadInfo
-    from headwater.pipeline.pipeline import Pipeline, pipeline
+    from headwater.pipelines.info import LoadInfo
+    from headwater.pipelines.pipeline import Pipeline, pipeline
     from headwater.schema.model import Schema
     from headwater.streams.decorators import resource, source, transformer
     from headwater.streams.resource import Resource

@@ -12,7 +12,7 @@ import typer
 from headwater import __version__
 from headwater.errors import StateError
 from headwater.packages.package import list_packages
-from headwater.pipeline.workdir import WorkDir, default_pipelines_dir
+from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
 
 PipelinesDir = Annotated[
@@ -101,8 +101,9 @@ def build_app() -> typer.Typer:
         for n in names:
             s = workdir.read_schema(n)
             if s is None:
-                raise StateError(f"pipeline {name!r} has no schema {n!r}",
-                                 hint=f"schemas: {', '.join(workdir.schema_names())}")
+                raise StateError(
+                    f"pipeline {name!r} has no schema {n!r}", hint=f"schemas: {', '.join(workdir.schema_names())}"
+                )
             schemas.append(s)
         if fmt == "json":
             typer.echo(json.dumps([s.to_dict() for s in schemas], indent=2))

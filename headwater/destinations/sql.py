@@ -207,8 +207,13 @@ class SqlClient(ABC):
         if not known[0][0]:
             self.execute(
                 f"INSERT INTO {self.qualified(SCHEMAS_TABLE)} VALUES (?, ?, ?, ?, ?, now())",
-                [schema.name, schema.version, schema.version_hash, schema.to_json(indent=False).decode(),
-                 manifest.load_id],
+                [
+                    schema.name,
+                    schema.version,
+                    schema.version_hash,
+                    schema.to_json(indent=False).decode(),
+                    manifest.load_id,
+                ],
             )
         self.execute(
             f"INSERT INTO {self.qualified(LOADS_TABLE)} "
@@ -245,8 +250,7 @@ class SqlClient(ABC):
                 current_hw = self.hw_type(current)
                 if current.upper() != wanted.upper() and (current_hw, col.data_type) in WIDENINGS:
                     self.execute(
-                        f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} "
-                        f"TYPE {wanted}"
+                        f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} TYPE {wanted}"
                     )
 
     def _column_ddl(self, col: Column, *, create: bool = True) -> str:

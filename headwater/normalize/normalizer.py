@@ -62,19 +62,10 @@ class Normalizer:
             for child in self.schema.children_of(name):
                 child.write_disposition = hints.write_disposition
         for hint in hints.columns.values():
-            col = table.columns.get(hint.name)
-            if col is None and hint.data_type is not None:
+            if hint.name not in table.columns and hint.data_type is not None:
                 dt = hint.data_type
-                table.add_column(
-                    Column(hint.name, dt.name, dt.precision, dt.scale, hinted=True,
-                           nullable=hint.nullable is not False, primary_key=hint.primary_key)
-                )
-            elif col is not None:
-                if hint.data_type is not None and not col.hinted and col.type != hint.data_type:
-                    continue  # data already fixed the type; the hint cannot retype stored data
-                col.primary_key = col.primary_key or hint.primary_key
-                if hint.nullable is not None:
-                    col.nullable = hint.nullable
+                table.add_column(Column(hint.name, dt.name, dt.precision, dt.scale, hinted=True))
+        _apply_hint_flags(table, hints)
         return table
 
     def _child_table(self, parent: Table, path: tuple[str, ...]) -> Table:
@@ -95,12 +86,12 @@ class Normalizer:
     def rows(self, table: Table, rows: list[dict[str, Any]], hints: TableHints, resource: str) -> None:
         """Normalize a batch of dict rows into ``table`` and its child tables."""
         flattener = self._flattener(table, hints, resource, infer_strings=True)
-        self._emit(table, flattener.rows(rows), resource)
+        self._emit(table, flattener.rows(rows), resource, hints)
 
     def arrow(self, table: Table, data: pa.Table, hints: TableHints, resource: str) -> None:
         """Normalize an Arrow table into ``table`` and its child tables (no per-row work)."""
         flattener = self._flattener(table, hints, resource, infer_strings=False)
-        self._emit(table, flattener.table(data), resource)
+        self._emit(table, flattener.table(data), resource, hints)
 
     def _flattener(self, table: Table, hints: TableHints, resource: str, *, infer_strings: bool) -> Flattener:
         return Flattener(
@@ -110,30 +101,42 @@ class Normalizer:
             where={"resource": resource, "table": table.name},
         )
 
-    def _emit(self, root_table: Table, root: Part, resource: str) -> None:
+    def _emit(self, root_table: Table, root: Part, resource: str, hints: TableHints) -> None:
         tables: dict[int, Table] = {}
         ids: dict[int, pa.Array] = {}
         for part in root.walk():
-            if part.parent is None:
-                table = root_table
-            else:
-                table = self._child_table(tables[id(part.parent)], part.path)
+            parent = part.parent
+            table = root_table if parent is None else self._child_table(tables[id(parent)], part.path)
             tables[id(part)] = table
-            where = {"resource": resource}
-            columns = self.placer.place(table, part, where)
+            columns = self.placer.place(table, part, {"resource": resource})
+            if part.parent is None:
+                _apply_hint_flags(table, hints)
             _check_not_null(table, columns, part.length, resource)
             part_ids = row_ids(part.length)
             ids[id(part)] = part_ids
             columns[LOAD_ID] = constant(self.load_id, part.length)
             columns[ROW_ID] = part_ids
-            if part.parent is not None:
-                assert part.parent_index is not None and part.list_idx is not None
-                columns[PARENT_ID] = ids[id(part.parent)].take(part.parent_index)
+            if parent is not None:
+                assert part.parent_index is not None
+                assert part.list_idx is not None
+                columns[PARENT_ID] = ids[id(parent)].take(part.parent_index)
                 columns[LIST_IDX] = part.list_idx
             _ensure_system_columns(table)
             ordered = {name: columns[name] for name in table.columns if name in columns}
             self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + part.length
             self.sink(table.name, pa.table(ordered))
+
+
+def _apply_hint_flags(table: Table, hints: TableHints) -> None:
+    """Primary-key and nullability hints on columns that the data created."""
+    for hint in hints.columns.values():
+        col = table.columns.get(hint.name)
+        if col is None:
+            continue
+        if hint.primary_key:
+            col.primary_key = True
+        if hint.nullable is not None:
+            col.nullable = hint.nullable
 
 
 def _ensure_system_columns(table: Table) -> None:
@@ -152,8 +155,7 @@ def _check_not_null(table: Table, columns: dict[str, pa.Array], length: int, res
             first = 0 if arr is None else arr.is_null().index(True).as_py()
             what = "primary key" if col.primary_key else "non-nullable"
             raise DataError(
-                f"{nulls} row(s) have no value for {what} column {col.name!r} "
-                f"(first at row {first} of the batch)",
+                f"{nulls} row(s) have no value for {what} column {col.name!r} (first at row {first} of the batch)",
                 hint="fix the source data or the hint; rows without a key cannot be loaded",
                 resource=resource,
                 table=table.name,

@@ -76,9 +76,7 @@ class Placer:
                     found = infer_temporal(arr)
                     if found is not None:
                         data_type, arr = found
-                table.add_column(
-                    Column(name, data_type.name, data_type.precision, data_type.scale, path=piece.path)
-                )
+                table.add_column(Column(name, data_type.name, data_type.precision, data_type.scale, path=piece.path))
                 return [(name, canonical(arr, data_type))]
         return self.fit(table, col, piece.array, incoming)
 
@@ -104,7 +102,12 @@ class Placer:
             as_int = _integral(arr)
             if as_int is not None:
                 return [(col.name, as_int)]
-            return self._widen_or_variant(table, col, arr, incoming, DataType("double"))
+            if not col.hinted and (t, "double") in self.widening:
+                return self._widen_or_variant(table, col, arr, incoming, DataType("double"))
+            whole = _whole_mask(arr)  # whole numbers stay in the column, the rest go to the variant
+            main = pc.if_else(whole, arr, pa.scalar(None, arr.type)).cast(pa.int64())
+            rest = pc.if_else(whole, pa.scalar(None, arr.type), arr)
+            return [(col.name, main), *self._variant(table, col, rest, incoming)]
         if t in ("bigint", "decimal") and i in ("bigint", "decimal"):
             if t == "bigint" and incoming.scale == 0:
                 as_int = _try_cast(arr, pa.int64())
@@ -123,6 +126,11 @@ class Placer:
             return self._partial(table, col, arr, parsed, failed, incoming)
         if t == "date" and i == "text":
             parsed, failed = parse_dates(arr)
+            if failed is not None and not col.hinted and ("date", "timestamp") in self.widening:
+                stamps, stamp_failed = parse_timestamps(arr)
+                if stamp_failed is None or pc.sum(stamp_failed).as_py() < pc.sum(failed).as_py():
+                    col.set_type(DataType("timestamp"))
+                    return self._partial(table, col, arr, stamps, stamp_failed, incoming)
             return self._partial(table, col, arr, parsed, failed, incoming)
         if t == "date" and i == "timestamp":
             return self._widen_or_variant(table, col, arr, incoming, DataType("timestamp"))
@@ -155,9 +163,7 @@ class Placer:
         name = variant_column_name(col.name, incoming)
         existing = table.columns.get(name)
         if existing is None:
-            table.add_column(
-                Column(name, incoming.name, incoming.precision, incoming.scale, variant_of=col.name)
-            )
+            table.add_column(Column(name, incoming.name, incoming.precision, incoming.scale, variant_of=col.name))
             return [(name, canonical(arr, incoming))]
         return self.fit(table, existing, arr, incoming)
 
@@ -202,6 +208,14 @@ def _integral(arr: pa.Array) -> pa.Array | None:
     if bounds["min"] < -(2**53) or bounds["max"] > 2**53:
         return None
     return arr.cast(pa.int64())
+
+
+def _whole_mask(arr: pa.Array) -> pa.Array:
+    """True where a double is a whole number that a bigint holds exactly (|x| <= 2^53)."""
+    finite = pc.fill_null(pc.is_finite(arr), False)
+    safe = pc.if_else(finite, arr, pa.scalar(0.0, arr.type))
+    whole = pc.and_(pc.equal(pc.floor(safe), safe), pc.less_equal(pc.abs(safe), 2.0**53))
+    return pc.fill_null(pc.and_(finite, whole), False)
 
 
 def _as_json(arr: pa.Array) -> pa.Array:

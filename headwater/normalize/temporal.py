@@ -17,18 +17,16 @@ import pyarrow.compute as pc
 from headwater.normalize.arrow_types import TIMESTAMP
 from headwater.schema.types import DataType
 
-TIMESTAMP_PATTERN: Final = (
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
-)
+TIMESTAMP_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
 DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
-_OFFSET_PATTERN: Final = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
+_OFFSET_PATTERN: Final = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def _first_valid(arr: pa.Array) -> str | None:
     valid = arr.drop_null()
     if len(valid) == 0:
         return None
-    return valid[0].as_py()  # type: ignore[no-any-return]
+    return valid[0].as_py()
 
 
 def _all_match(arr: pa.Array, pattern: str) -> bool:

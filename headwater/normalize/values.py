@@ -39,8 +39,14 @@ _KIND_BY_TYPE: Final[dict[type, str]] = {
     dt.time: "time",
 }
 
-_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
-                      TypeError, ValueError)
+_CONVERSION_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
 
 
 class Unconvertible(Exception):
@@ -155,9 +161,7 @@ def ints_to_array(values: list[Any]) -> pa.Array:
         pass
     limit = 10**38
     if all(v is None or -limit < v < limit for v in values):
-        return pa.array(
-            [None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0)
-        )
+        return pa.array([None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0))
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 

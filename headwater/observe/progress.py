@@ -45,9 +45,7 @@ class TerminalProgress:
         self.current = "extract"
         self.started = time.perf_counter()
         self._lock = threading.Lock()
-        self._live = Live(
-            get_renderable=self._render, console=self.console, refresh_per_second=4, transient=True
-        )
+        self._live = Live(get_renderable=self._render, console=self.console, refresh_per_second=4, transient=True)
         self._live.start()
 
     def _render(self) -> Any:

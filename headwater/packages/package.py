@@ -201,22 +201,33 @@ class LoadPackage:
 
 
 def read_file(path: Path) -> Any:
-    """A package file as a stream of record batches, memory-mapped (nothing is read up front)."""
+    """A package file as a stream of record batches, read one batch at a time.
+
+    Plain reads rather than a memory map: a map would keep every page of the file resident (and
+    counted in the process's memory) until the kernel evicts it; batches read and dropped do not.
+    """
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    reader = ipc.open_file(pa.memory_map(str(path)))
-    return pa.RecordBatchReader.from_batches(
-        reader.schema, (reader.get_batch(i) for i in range(reader.num_record_batches))
-    )
+    source = pa.OSFile(str(path))
+    reader = ipc.open_file(source)
+
+    def batches() -> Any:
+        try:
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+        finally:
+            source.close()
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def list_packages(packages_dir: Path) -> list[LoadPackage]:
     """Packages in a folder, oldest first (load ids sort by time)."""
     if not packages_dir.is_dir():
         return []
-    out = []
-    for entry in sorted(packages_dir.iterdir()):
-        if entry.is_dir() and (entry / "manifest.json").exists():
-            out.append(LoadPackage.open(entry))
-    return out
+    return [
+        LoadPackage.open(entry)
+        for entry in sorted(packages_dir.iterdir())
+        if entry.is_dir() and (entry / "manifest.json").exists()
+    ]

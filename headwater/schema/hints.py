@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from headwater.errors import ConfigError
-from headwater.schema.naming import snake_case
+from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
 
 WRITE_DISPOSITIONS: Final = ("append", "replace")
@@ -77,14 +77,12 @@ def build_hints(
         raise ConfigError("table_name must not be empty", resource=resource)
     disposition = base.write_disposition if write_disposition is None else write_disposition
     if disposition not in WRITE_DISPOSITIONS:
-        hint = f"use one of: {', '.join(WRITE_DISPOSITIONS)}"
+        advice = f"use one of: {', '.join(WRITE_DISPOSITIONS)}"
         if disposition == "merge":
-            hint = "merge is not available yet in this version; use append or replace"
-        raise ConfigError(f"unknown write_disposition {disposition!r}", hint=hint, resource=resource)
+            advice = "merge is not available yet in this version; use append or replace"
+        raise ConfigError(f"unknown write_disposition {disposition!r}", hint=advice, resource=resource)
     if max_nesting is not None and (not isinstance(max_nesting, int) or max_nesting < 0):
-        raise ConfigError(
-            f"max_nesting must be a non-negative integer, got {max_nesting!r}", resource=resource
-        )
+        raise ConfigError(f"max_nesting must be a non-negative integer, got {max_nesting!r}", resource=resource)
     pk = base.primary_key if primary_key is None else _as_names(primary_key, resource, "primary_key")
     col_hints = dict(base.columns)
     if columns is not None:
@@ -108,17 +106,19 @@ def build_hints(
     )
 
 
+def column_name(raw: str) -> str:
+    """A hinted column name: each ``__``-separated part of a nested path follows the naming convention."""
+    return join_path(snake_case(part) for part in str(raw).split(PATH_SEPARATOR))
+
+
 def _as_names(value: str | Sequence[str], resource: str, what: str) -> tuple[str, ...]:
     names = (value,) if isinstance(value, str) else tuple(value)
     if not names or not all(isinstance(n, str) and n for n in names):
-        raise ConfigError(f"{what} must be a column name or a list of column names, got {value!r}",
-                          resource=resource)
-    return tuple(snake_case(n) for n in names)
+        raise ConfigError(f"{what} must be a column name or a list of column names, got {value!r}", resource=resource)
+    return tuple(column_name(n) for n in names)
 
 
-def _parse_columns(
-    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]], resource: str
-) -> dict[str, ColumnHint]:
+def _parse_columns(columns: Mapping[str, Any] | Sequence[Mapping[str, Any]], resource: str) -> dict[str, ColumnHint]:
     items: list[tuple[str, Any]]
     if isinstance(columns, Mapping):
         items = list(columns.items())
@@ -132,12 +132,10 @@ def _parse_columns(
                 )
             items.append((spec["name"], spec))
     else:
-        raise ConfigError(
-            f"columns must be a dict of column hints, got {type(columns).__name__}", resource=resource
-        )
+        raise ConfigError(f"columns must be a dict of column hints, got {type(columns).__name__}", resource=resource)
     out: dict[str, ColumnHint] = {}
     for raw_name, spec in items:
-        name = snake_case(raw_name)
+        name = column_name(raw_name)
         out[name] = _parse_column(name, spec, resource)
     return out
 

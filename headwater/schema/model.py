@@ -148,6 +148,12 @@ class Table:
         if known is not None:
             return known
         candidate = join_path(snake_case(p) for p in path)
+        declared = self.columns.get(candidate)
+        if declared is not None and declared.path is None and not declared.system and not declared.variant_of:
+            # a column declared by a hint before any data arrived: the first path to match claims it
+            declared.path = path
+            self._by_path[path] = candidate
+            return candidate
         return deduplicate(candidate, self.columns.keys())
 
     def add_column(self, column: Column) -> Column:
@@ -250,9 +256,7 @@ class Schema:
 
     # -- versions -------------------------------------------------------------------------------
     def content_hash(self) -> str:
-        body = orjson.dumps(
-            [t.to_dict() for t in self.tables.values()], option=orjson.OPT_SORT_KEYS
-        )
+        body = orjson.dumps([t.to_dict() for t in self.tables.values()], option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(body).hexdigest()[:32]
 
     def bump_version(self) -> bool:
@@ -276,9 +280,7 @@ class Schema:
                 if old_col is None:
                     diff.changes.append(ColumnChange(table.name, col.name, "add", str(col.type)))
                 elif old_col.type != col.type:
-                    diff.changes.append(
-                        ColumnChange(table.name, col.name, "widen", str(col.type), str(old_col.type))
-                    )
+                    diff.changes.append(ColumnChange(table.name, col.name, "widen", str(col.type), str(old_col.type)))
         return diff
 
     # -- serialization --------------------------------------------------------------------------

@@ -20,9 +20,7 @@ from typing import Final, Literal
 
 from headwater.errors import ConfigError
 
-DataTypeName = Literal[
-    "bigint", "double", "bool", "text", "timestamp", "date", "time", "decimal", "binary", "json"
-]
+DataTypeName = Literal["bigint", "double", "bool", "text", "timestamp", "date", "time", "decimal", "binary", "json"]
 
 DATA_TYPES: Final[tuple[str, ...]] = (
     "bigint",

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from headwater.errors import ConfigError
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import SourceFactory, make_source
 
 ColumnsHint = Mapping[str, Any] | Sequence[Mapping[str, Any]]
-
-
-@overload
-def resource(data: Callable[..., Any], **hints: Any) -> Resource: ...
-@overload
-def resource(data: None = None, **hints: Any) -> Callable[[Callable[..., Any]], Resource]: ...
-@overload
-def resource(data: Any, **hints: Any) -> Resource: ...
 
 
 def resource(
@@ -116,9 +108,7 @@ def transformer(
     return wrap(fn)
 
 
-def source(
-    fn: Callable[..., Any] | None = None, *, name: str | None = None, max_nesting: int | None = None
-) -> Any:
+def source(fn: Callable[..., Any] | None = None, *, name: str | None = None, max_nesting: int | None = None) -> Any:
     """Declare a source: a function that returns the resources of one schema.
 
     ::

@@ -192,7 +192,7 @@ class Resource:
 
     def __iter__(self) -> Iterator[Any]:
         """Iterate all items of the resource (and its parent chain), with steps applied."""
-        from headwater.pipeline.extract import iterate_resource
+        from headwater.pipelines.extract import iterate_resource
 
         for resource, item in iterate_resource(self):
             if resource is self:
@@ -267,8 +267,8 @@ def _missing_arguments(fn: Callable[..., Any]) -> bool:
         return False
     return any(
         p.default is inspect.Parameter.empty
-        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                       inspect.Parameter.KEYWORD_ONLY)
+        and p.kind
+        in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         for p in sig.parameters.values()
     )
 
@@ -281,9 +281,9 @@ def as_iterator(produced: Any) -> Iterator[Any] | AsyncIterator[Any]:
     if produced is None:
         return iter(())
     if hasattr(produced, "__anext__"):
-        return produced  # type: ignore[no-any-return]
+        return produced
     if hasattr(produced, "__aiter__"):
-        return produced.__aiter__()  # type: ignore[no-any-return]
+        return produced.__aiter__()
     if isinstance(produced, dict | list | tuple | str | bytes) or _is_frame_like(produced):
         return iter((produced,))
     if _is_duckdb_relation(produced):
@@ -328,9 +328,7 @@ def make_resource(
         columns=columns,
         max_nesting=max_nesting,
     )
-    return Resource(
-        data, name=name, hints=hints, parent=parent, selected=selected, transformer=transformer
-    )
+    return Resource(data, name=name, hints=hints, parent=parent, selected=selected, transformer=transformer)
 
 
 def table_identifier(name: str) -> str:

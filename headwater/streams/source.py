@@ -66,11 +66,11 @@ class Source:
     def __getattr__(self, name: str) -> Resource:
         resources = self.__dict__.get("resources", {})
         if name in resources:
-            return resources[name]  # type: ignore[no-any-return]
+            return resources[name]
         raise AttributeError(f"source {self.__dict__.get('name')!r} has no resource {name!r}")
 
     def __iter__(self) -> Iterator[Any]:
-        from headwater.pipeline.extract import iterate_source
+        from headwater.pipelines.extract import iterate_source
 
         for _resource, item in iterate_source(self):
             yield item

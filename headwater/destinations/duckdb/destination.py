@@ -16,6 +16,15 @@ from headwater.schema.model import Table
 
 CAPABILITIES = Capabilities(name="duckdb", transactional=True)
 
+# Settings of the connections Headwater opens itself (never of a connection passed in):
+# - DuckDB keeps the blocks a load writes in its buffer pool up to its memory limit (80% of RAM by
+#   default), so a loader left at the default grows with the size of the load; 256MB caps it
+#   without slowing loads down (DuckDB spills beyond it);
+# - not preserving insertion order lets DuckDB insert with less memory and about 30% faster;
+#   row order in SQL tables is not guaranteed anyway (lists keep their order in _hw_list_idx).
+# Pass config={...} to the destination to change either.
+DEFAULT_CONFIG = {"memory_limit": "256MB", "preserve_insertion_order": "false"}
+
 _TYPES = {
     "bigint": "BIGINT",
     "double": "DOUBLE",
@@ -53,7 +62,7 @@ class DuckDBDestination:
         self.path = Path(path) if path is not None and str(path) != ":memory:" else None
         self.memory = path is not None and str(path) == ":memory:"
         self.connection = connection
-        self.config = dict(config or {})
+        self.config = {**DEFAULT_CONFIG, **(config or {})}
 
     @classmethod
     def from_uri(cls, uri: str) -> DuckDBDestination:
@@ -95,7 +104,13 @@ class DuckDBDestination:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return duckdb.connect(target, config=self.config), True
+            try:
+                return duckdb.connect(target, config=self.config), True
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise
+                # this process already has the file open with other settings: share them
+                return duckdb.connect(target), True
         except duckdb.IOException as exc:
             raise DestinationError(
                 f"cannot open the DuckDB file {target}: {exc}",
@@ -127,7 +142,7 @@ class DuckDBClient(SqlClient):
         with self._lock:
             try:
                 self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-                return self.con.fetchall()  # type: ignore[no-any-return]
+                return self.con.fetchall()
             except duckdb.Error as exc:
                 raise DestinationError(f"DuckDB failed: {exc}", hint=None, statement=sql[:200]) from exc
 
@@ -172,6 +187,7 @@ class DuckDBClient(SqlClient):
 
     def query_arrow(self, sql: str) -> Any:
         """Run a query and return an Arrow table (used by tools and tests)."""
+        self.execute(f"SET search_path = '{self.catalog}.{self.dataset}'")
         with self._lock:
             rel = self.con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater.pipeline.info import LoadInfo, LoadSummary, TableLoad
-from headwater.pipeline.pipeline import Pipeline, pipeline
+from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
+from headwater.pipelines.pipeline import Pipeline, pipeline
 
 __all__ = ["LoadInfo", "LoadSummary", "Pipeline", "TableLoad", "pipeline"]

@@ -104,6 +104,13 @@ def drive(node: Node, emit: Emit, stop: threading.Event | None = None) -> Iterat
     try:
         if chain.done:
             return
+        if not chain.steps and not node.children and node.resource.selected and stop is None:
+            # the common case, a plain resource: hand items straight to the sink
+            resource = node.resource
+            for raw in iterator:
+                emit(resource, raw)
+                yield None
+            return
         for raw in iterator:
             for item in chain.push(raw):
                 _deliver(node, item, chains, emit)
@@ -301,9 +308,13 @@ def _iterate(roots: list[Node]) -> Iterator[tuple[Resource, Any]]:
 
     for root in roots:
         if root.resource.is_async():
-            items: list[tuple[Resource, Any]] = []
-            asyncio.run(drive_async(root, lambda r, i: items.append((r, i))))
-            yield from items
+            collected: list[tuple[Resource, Any]] = []
+
+            def keep(resource: Resource, item: Any, into: list[tuple[Resource, Any]] = collected) -> None:
+                into.append((resource, item))
+
+            asyncio.run(drive_async(root, keep))
+            yield from collected
             continue
         for _ in drive(root, emit):
             yield from buffer

@@ -33,10 +33,10 @@ from headwater.packages.package import (
     list_packages,
 )
 from headwater.packages.writer import PackageWriter
-from headwater.pipeline.extract import Extractor, plan
-from headwater.pipeline.info import LoadInfo, LoadSummary, TableLoad
-from headwater.pipeline.router import ItemRouter
-from headwater.pipeline.workdir import WorkDir, default_pipelines_dir
+from headwater.pipelines.extract import Extractor, plan
+from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
+from headwater.pipelines.router import ItemRouter
+from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
 from headwater.schema.naming import snake_case
 from headwater.streams.resource import Resource, make_resource
@@ -64,7 +64,8 @@ def pipeline(
         name: the pipeline's name; it names the working folder and the default DuckDB file.
         destination: ``"duckdb"`` (default), a URI such as ``"duckdb:///data/x.duckdb"``, or a
             destination object such as ``hw.destinations.duckdb("x.duckdb")``.
-        dataset: the destination dataset (a DuckDB schema); default: the pipeline name.
+        dataset: the destination dataset (a DuckDB schema); default: ``<name>_dataset`` (a DuckDB
+            file is a catalog named after the file, so a schema of the same name would be ambiguous).
         pipelines_dir: where working folders live; default ``~/.headwater/pipelines``
             (or ``$HEADWATER_HOME/pipelines``).
         progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
@@ -83,7 +84,7 @@ def pipeline(
     return Pipeline(
         name,
         dest,
-        dataset or snake_case(name),
+        dataset or f"{snake_case(name)}_dataset",
         WorkDir(root / name),
         progress=progress,
         batch_size=batch_size,
@@ -140,17 +141,23 @@ class Pipeline:
         try:
             with self.workdir.lock(self.name):
                 self._write_meta()
-                with self._client() as client:
-                    info.loads.extend(self._load_pending(client, progress, include_partial=False))
-                    if data is not None:
-                        package = self._extract(
-                            data, progress, client=client,
-                            table_name=table_name, write_disposition=write_disposition,
-                            primary_key=primary_key, columns=columns, max_nesting=max_nesting,
-                            schema_name=schema_name,
-                        )
-                        if package is not None:
-                            info.loads.append(self._load_one(client, package, progress))
+                if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
+                    with self._client() as client:
+                        info.loads.extend(self._load_pending(client, progress, include_partial=False))
+                if data is not None:
+                    # extract before connecting: a destination that is down must not waste an extraction
+                    package = self._extract(
+                        data,
+                        progress,
+                        table_name=table_name,
+                        write_disposition=write_disposition,
+                        primary_key=primary_key,
+                        columns=columns,
+                        max_nesting=max_nesting,
+                        schema_name=schema_name,
+                    )
+                    if package is not None:
+                        info.loads.append(self._load_new(package, progress))
                 info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
         except BaseException:
             progress.close()
@@ -179,9 +186,13 @@ class Pipeline:
             with self.workdir.lock(self.name):
                 self._write_meta()
                 package = self._extract(
-                    data, progress,
-                    table_name=table_name, write_disposition=write_disposition,
-                    primary_key=primary_key, columns=columns, max_nesting=max_nesting,
+                    data,
+                    progress,
+                    table_name=table_name,
+                    write_disposition=write_disposition,
+                    primary_key=primary_key,
+                    columns=columns,
+                    max_nesting=max_nesting,
                     schema_name=schema_name,
                 )
         finally:
@@ -226,7 +237,7 @@ class Pipeline:
         return self.workdir.schema_names()
 
     def query(self, sql: str) -> Any:
-        """Run SQL on the destination and return an Arrow table (DuckDB: tables are ``dataset.table``)."""
+        """Run SQL on the destination and return an Arrow table; unqualified names are the dataset's."""
         with self._client() as client:
             runner = getattr(client, "query_arrow", None)
             if runner is None:
@@ -284,8 +295,9 @@ class Pipeline:
         if isinstance(data, list | tuple) and data and all(isinstance(r, Resource) for r in data):
             return schema_name or self.name, list(data), None
         table_name = given.pop("table_name", None)
-        res = make_resource(data, name=table_name if isinstance(table_name, str) else None,
-                            table_name=table_name, **given)
+        res = make_resource(
+            data, name=table_name if isinstance(table_name, str) else None, table_name=table_name, **given
+        )
         return schema_name or self.name, [res], None
 
     def _extract(
@@ -335,6 +347,7 @@ class Pipeline:
         except BaseException:
             package.discard()
             raise
+        _release_memory()
         for r in resources:
             if r.selected and r.hints.write_disposition == "replace":
                 for name in router.tables_by_resource.get(r.name, set()) | ({router.touch(r)} - {None}):
@@ -386,8 +399,9 @@ class Pipeline:
         if isinstance(failure, KeyboardInterrupt | SystemExit):
             log.warning("interrupted: %s", message)
             raise failure
-        raise ExtractError(f"extraction failed: {failure!r}; {message}", hint=hint,
-                           package_path=str(package.root)) from failure
+        raise ExtractError(
+            f"extraction failed: {failure!r}; {message}", hint=hint, package_path=str(package.root)
+        ) from failure
 
     def _discard_open_packages(self) -> None:
         for p in list_packages(self.workdir.packages):
@@ -406,16 +420,28 @@ class Pipeline:
             if package.status == PARTIAL and not include_partial:
                 log.warning(
                     "partial package %s (%s) is kept, not loaded: pipeline.load(include_partial=True) loads it",
-                    package.load_id, package.manifest.error,
+                    package.load_id,
+                    package.manifest.error,
                 )
                 continue
             out.append(self._load_one(client, package, progress))
         return out
 
+    def _load_new(self, package: LoadPackage, progress: Progress) -> LoadSummary:
+        try:
+            client = self._client()
+        except HeadwaterError as exc:
+            raise _kept(exc, package) from exc
+        with client:
+            return self._load_one(client, package, progress)
+
     def _load_one(self, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
         progress.stage(f"load {package.load_id}")
         schema = Schema.from_json(package.read_schema())
-        result = client.load(package, schema)
+        try:
+            result = client.load(package, schema)
+        except HeadwaterError as exc:
+            raise _kept(exc, package) from exc
         manifest = package.manifest
         summary = LoadSummary(
             load_id=package.load_id,
@@ -427,10 +453,33 @@ class Pipeline:
         )
         for name, files in manifest.tables.items():
             rows = result.rows.get(name, files.rows)
-            summary.tables[name] = TableLoad(name, 0 if result.already_loaded else rows,
-                                             manifest.new_columns.get(name, []))
+            summary.tables[name] = TableLoad(
+                name, 0 if result.already_loaded else rows, manifest.new_columns.get(name, [])
+            )
         for name in manifest.replace_tables:
             summary.tables.setdefault(name, TableLoad(name, 0))
         package.complete(self.workdir.completed, keep_data=self.keep_packages)
         return summary
 
+
+def _kept(exc: HeadwaterError, package: LoadPackage) -> HeadwaterError:
+    """The same error, telling the user that the package waits on disk for the next run."""
+    note = f"; package {package.load_id} is kept and the next run loads it ({package.root})"
+    return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
+
+
+def _release_memory() -> None:
+    """Give memory freed by normalization back to the OS before the load needs its own.
+
+    Arrow's allocator keeps freed pages for reuse and glibc keeps freed heap; both would otherwise
+    count against the run's peak while the destination loads.
+    """
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

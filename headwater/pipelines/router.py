@@ -105,8 +105,10 @@ class ItemRouter:
         elif _is_polars(item):
             self._arrow(resource, item.to_arrow())
         elif type(item).__name__ == "DuckDBPyRelation":
-            reader = item.to_arrow_reader(self.batch_size) if hasattr(item, "to_arrow_reader") else (
-                item.fetch_record_batch(self.batch_size)
+            reader = (
+                item.to_arrow_reader(self.batch_size)
+                if hasattr(item, "to_arrow_reader")
+                else (item.fetch_record_batch(self.batch_size))
             )
             for batch in reader:
                 self._arrow(resource, batch)
@@ -121,8 +123,7 @@ class ItemRouter:
             self._rows(resource, list(item))
         else:
             raise DataError(
-                f"resource {resource.name!r} yielded an item of type {type(item).__name__} "
-                "that cannot be loaded",
+                f"resource {resource.name!r} yielded an item of type {type(item).__name__} that cannot be loaded",
                 hint="yield dicts, lists of dicts, Arrow tables or data frames",
                 resource=resource.name,
             )
@@ -150,8 +151,7 @@ class ItemRouter:
                 ) from exc
             if not isinstance(raw, str) or not raw:
                 raise DataError(
-                    f"the table_name function of resource {resource.name!r} returned {raw!r}, "
-                    "not a table name",
+                    f"the table_name function of resource {resource.name!r} returned {raw!r}, not a table name",
                     resource=resource.name,
                 )
         name = self._names.get(raw)
@@ -216,8 +216,12 @@ class ItemRouter:
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            # object columns that mix kinds: take the careful row path for this frame
-            self._rows(resource, frame.to_dict(orient="records"))
+            # object columns that mix kinds: take the careful row path for this frame, with pandas'
+            # missing values (NaN, NaT, None) as nulls
+            import pandas as pd
+
+            cleaned = frame.astype(object).where(pd.notna(frame), None)
+            self._rows(resource, cleaned.to_dict(orient="records"))
             return
         self._arrow(resource, table)
 

@@ -79,9 +79,7 @@ class LoadInfo:
                     "already_loaded": load.already_loaded,
                     "extract_seconds": round(load.extract_seconds, 3),
                     "load_seconds": round(load.load_seconds, 3),
-                    "tables": {
-                        n: {"rows": t.rows, "new_columns": t.new_columns} for n, t in load.tables.items()
-                    },
+                    "tables": {n: {"rows": t.rows, "new_columns": t.new_columns} for n, t in load.tables.items()},
                 }
                 for load in self.loads
             ],
@@ -93,17 +91,20 @@ class LoadInfo:
         if not self.loads:
             lines.append("  nothing to load")
         for load in self.loads:
-            state = "already loaded before, skipped" if load.already_loaded else (
-                f"extract+normalize {load.extract_seconds:.2f}s, load {load.load_seconds:.2f}s"
+            state = (
+                "already loaded before, skipped"
+                if load.already_loaded
+                else (f"extract+normalize {load.extract_seconds:.2f}s, load {load.load_seconds:.2f}s")
             )
             lines.append(
-                f"  load {load.load_id} (schema {load.schema_name} v{load.schema_version}): "
-                f"{load.rows:,} rows; {state}"
+                f"  load {load.load_id} (schema {load.schema_name} v{load.schema_version}): {load.rows:,} rows; {state}"
             )
             width = max((len(n) for n in load.tables), default=5)
             for name, t in load.tables.items():
                 extra = f"  new columns: {', '.join(t.new_columns)}" if t.new_columns else ""
                 lines.append(f"    {name:<{width}}  {t.rows:>12,} rows{extra}")
-        for load_id in self.kept_partial:
-            lines.append(f"  partial package {load_id} kept, not loaded (pipeline.load(include_partial=True))")
+        lines.extend(
+            f"  partial package {load_id} kept, not loaded (pipeline.load(include_partial=True))"
+            for load_id in self.kept_partial
+        )
         return "\n".join(lines)

@@ -65,7 +65,7 @@ class WorkDir:
         if not path.exists():
             return {}
         try:
-            return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
+            return orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             raise StateError(f"{path} is corrupt: {exc}", hint="delete it; it is rewritten by the next run") from exc
 

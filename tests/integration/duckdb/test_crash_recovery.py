@@ -1,0 +1,217 @@
+"""A run killed at any point loses no row and loads no row twice; failures keep extracted rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import headwater as hw
+from headwater.errors import DestinationError, ExtractError
+from tests.conftest import env_with_path, scalar
+
+PIPELINE = """
+import os, sys
+import headwater as hw
+p = hw.pipeline("crashy", destination=hw.destinations.duckdb(sys.argv[1]), dataset="raw",
+                pipelines_dir=sys.argv[2], progress=False)
+
+def rows(n, start=0):
+    for i in range(start, start + n):
+        yield {"id": i, "nested": {"v": i}, "tags": [i, i + 1]}
+"""
+
+
+def run_script(tmp_path: Path, body: str, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "script.py"
+    script.write_text(PIPELINE + textwrap.dedent(body))
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "crashy.duckdb"), str(tmp_path / "pipes"), *args],
+        capture_output=True,
+        text=True,
+        env=env_with_path(),
+        check=check,
+        timeout=300,
+    )
+
+
+def pipeline(tmp_path: Path) -> Any:
+    return hw.pipeline(
+        "crashy",
+        destination=hw.destinations.duckdb(str(tmp_path / "crashy.duckdb")),
+        dataset="raw",
+        pipelines_dir=tmp_path / "pipes",
+        progress=False,
+    )
+
+
+def counts(p: Any) -> tuple[int, int, int]:
+    return (
+        scalar(p, "select count(*) from raw.rows"),
+        scalar(p, "select count(distinct id) from raw.rows"),
+        scalar(p, "select count(*) from raw.rows__tags"),
+    )
+
+
+def test_crash_between_packaging_and_loading_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path,
+        """
+        load_id = p.extract(rows(1000), table_name="rows")
+        print(load_id)
+        os._exit(1)  # the process dies before loading
+    """,
+    )
+    assert done.returncode == 1
+    load_id = done.stdout.strip()
+    p = pipeline(tmp_path)
+    assert [pk.load_id for pk in p.pending_packages()] == [load_id]
+
+    def must_not_run():
+        raise AssertionError("the pending package must be loaded without extracting again")
+        yield
+
+    info = p.run()  # no data: only what is pending
+    assert info.load_ids == [load_id]
+    assert counts(p) == (1000, 1000, 2000)
+    assert p.pending_packages() == []
+    info = p.run(rows_gen(1000, 1500), table_name="rows")
+    assert counts(p) == (1500, 1500, 3000)
+
+
+def rows_gen(start: int, stop: int):
+    for i in range(start, stop):
+        yield {"id": i, "nested": {"v": i}, "tags": [i, i + 1]}
+
+
+def test_crash_after_commit_before_bookkeeping_does_not_load_twice(tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path,
+        """
+        from headwater.packages.package import LoadPackage
+        def die(self, *a, **k):
+            os._exit(3)  # the data is committed; the process dies before marking the package loaded
+        LoadPackage.complete = die
+        p.run(rows(700), table_name="rows")
+    """,
+    )
+    assert done.returncode == 3, done.stderr
+    p = pipeline(tmp_path)
+    assert len(p.pending_packages()) == 1
+    info = p.run()
+    assert info.loads[0].already_loaded
+    assert counts(p) == (700, 700, 1400)
+    assert p.pending_packages() == []
+    assert scalar(p, "select count(*) from raw._hw_loads") == 1
+
+
+def test_crash_during_extraction_discards_the_incomplete_package(tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path,
+        """
+        def dying():
+            yield from rows(250_000)
+            os._exit(5)
+        p.run(dying(), table_name="rows")
+    """,
+    )
+    assert done.returncode == 5, done.stderr
+    p = pipeline(tmp_path)
+    assert p.pending_packages() == []  # an open package is never loaded
+    p.run(rows_gen(0, 10), table_name="rows")
+    assert counts(p) == (10, 10, 20)
+    assert not any((tmp_path / "pipes" / "crashy" / "packages").iterdir())
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+def test_sigkill_during_load_then_rerun_equals_a_clean_run(tmp_path: Path, delay: float) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(PIPELINE + 'p.run(rows(300_000), table_name="rows")\n')
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "crashy.duckdb"), str(tmp_path / "pipes")],
+        env=env_with_path(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    packages = tmp_path / "pipes" / "crashy" / "packages"
+    deadline = time.time() + 120
+    sealed = False
+    while time.time() < deadline and proc.poll() is None:
+        manifests = list(packages.glob("*/manifest.json")) if packages.exists() else []
+        if any('"status": "normalized"' in m.read_text() for m in manifests):
+            sealed = True
+            break
+        time.sleep(0.005)
+    time.sleep(delay)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert sealed or proc.returncode == 0
+    p = pipeline(tmp_path)
+    p.run()
+    assert counts(p) == (300_000, 300_000, 600_000)
+    assert scalar(p, "select count(*) from raw._hw_loads") == 1
+
+
+def test_destination_unavailable_at_load_keeps_the_package_for_the_next_run(tmp_path: Path) -> None:
+    holders: list[subprocess.Popen[str]] = []
+
+    def rows_then_lock_the_database():
+        yield from rows_gen(0, 100)
+        # another process grabs the DuckDB file after extraction, before the load
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+                str(tmp_path / "crashy.duckdb"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holders.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+
+    p = pipeline(tmp_path)
+    try:
+        with pytest.raises(DestinationError) as err:
+            p.run(rows_then_lock_the_database(), table_name="rows")
+        text = str(err.value)
+        assert "another process may hold it open" in text
+        assert "is kept and the next run loads it" in text
+    finally:
+        for h in holders:
+            h.kill()
+            h.wait()
+    assert len(p.pending_packages()) == 1
+    info = p.run()
+    assert info.table_rows() == {"rows": 100, "rows__tags": 200}
+    assert counts(p) == (100, 100, 200)
+
+
+def test_failing_resource_keeps_extracted_rows_in_a_partial_package(make_pipeline: Any) -> None:
+    @hw.resource
+    def flaky():
+        yield from ({"id": i} for i in range(150))
+        raise ConnectionError("connection reset by peer")
+
+    p = make_pipeline("flaky", batch_size=100)
+    with pytest.raises(ExtractError) as err:
+        p.run(flaky())
+    text = str(err.value)
+    assert "resource 'flaky' failed: ConnectionError: connection reset by peer" in text
+    assert "150 rows extracted before the failure are kept in the partial package" in text
+    assert Path(err.value.package_path).exists()
+    # a normal run does not load the partial package on its own
+    info = p.run()
+    assert info.loads == [] and len(info.kept_partial) == 1
+    loaded = p.load(include_partial=True)
+    assert loaded.table_rows() == {"flaky": 150}
+    assert scalar(p, "select count(*) from raw.flaky") == 150

@@ -1,0 +1,198 @@
+"""Type inference and the reconciliation rule across and within batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from headwater.errors import DataError
+from headwater.schema.hints import build_hints
+from tests.unit.normalize_helpers import column, normalize, types
+
+UTC = dt.UTC
+
+
+def test_scalar_types_are_inferred() -> None:
+    row = {
+        "i": 1,
+        "f": 1.5,
+        "b": True,
+        "s": "x",
+        "ts": "2024-01-02T03:04:05Z",
+        "d": "2024-01-02",
+        "dec": decimal.Decimal("1.25"),
+        "bin": b"\x00\x01",
+        "dt": dt.datetime(2024, 1, 1, tzinfo=UTC),
+        "day": dt.date(2024, 1, 1),
+        "t": dt.time(12, 30),
+    }
+    schema, out = normalize([[row]])
+    assert types(schema) == {
+        "i": "bigint",
+        "f": "double",
+        "b": "bool",
+        "s": "text",
+        "ts": "timestamp",
+        "d": "date",
+        "dec": "decimal(3,2)",
+        "bin": "binary",
+        "dt": "timestamp",
+        "day": "date",
+        "t": "time",
+    }
+    assert column(out["t"], "ts") == [dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)]
+
+
+def test_timestamps_with_offsets_and_naive_ones_land_in_utc() -> None:
+    values = ["2024-01-02T03:04:05+02:00", "2024-01-02 03:04:05", "2024-01-02T03:04:05.123456Z", None]
+    schema, out = normalize([[{"ts": v} for v in values]])
+    assert types(schema) == {"ts": "timestamp"}
+    assert column(out["t"], "ts") == [
+        dt.datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC),
+        dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        None,
+    ]
+
+
+def test_strings_that_only_partly_look_like_dates_stay_text() -> None:
+    schema, _ = normalize([[{"s": "2024-01-02"}, {"s": "soon"}]])
+    assert types(schema) == {"s": "text"}
+    schema, _ = normalize([[{"s": "2024-13-45"}]])
+    assert types(schema) == {"s": "text"}
+
+
+def test_int_then_float_widens_the_column_to_double() -> None:
+    schema, out = normalize([[{"x": 1}], [{"x": 2.5}]])
+    assert types(schema) == {"x": "double"}
+    assert column(out["t"], "x") == [1, 2.5]
+
+
+def test_whole_floats_stay_in_a_bigint_column() -> None:
+    schema, out = normalize([[{"x": 1}], [{"x": 2.0}]])
+    assert types(schema) == {"x": "bigint"}
+    assert column(out["t"], "x") == [1, 2]
+
+
+def test_widening_is_a_variant_when_the_destination_cannot_alter() -> None:
+    schema, out = normalize([[{"x": 1}], [{"x": 2.5}]], widening=frozenset())
+    assert types(schema) == {"x": "bigint", "x__v_double": "double"}
+    assert column(out["t"], "x__v_double") == [None, 2.5]
+
+
+def test_int_then_text_goes_to_a_variant_column() -> None:
+    schema, out = normalize([[{"x": 1}], [{"x": "one"}]])
+    assert types(schema) == {"x": "bigint", "x__v_text": "text"}
+    assert column(out["t"], "x") == [1, None]
+    assert column(out["t"], "x__v_text") == [None, "one"]
+    variant = schema.tables["t"].columns["x__v_text"]
+    assert variant.variant_of == "x"
+
+
+def test_text_column_holds_later_numbers_and_bools_as_text() -> None:
+    schema, out = normalize([[{"x": "a"}], [{"x": 5}], [{"x": True}], [{"x": 2.5}]])
+    assert types(schema) == {"x": "text"}
+    assert column(out["t"], "x") == ["a", "5", "true", "2.5"]
+
+
+def test_mixed_kinds_within_one_batch_lose_nothing() -> None:
+    rows = [{"m": 1}, {"m": "two"}, {"m": {"k": 3}}, {"m": [4]}, {"m": None}, {"m": True}, {"m": 5.5}]
+    schema, out = normalize([rows])
+    t = types(schema)
+    assert t["m"] == "double"  # ints and floats are one kind, the first kind seen
+    assert t["m__v_text"] == "text"
+    assert t["m__v_bool"] == "bool"
+    assert t["m__k"] == "bigint"
+    assert column(out["t"], "m") == [1.0, None, None, None, None, None, 5.5]
+    assert column(out["t"], "m__v_text") == [None, "two", None, None, None, None, None]
+    assert column(out["t"], "m__k") == [None, None, 3, None, None, None, None]
+    assert column(out["t"], "m__v_bool") == [None, None, None, None, None, True, None]
+    assert column(out["t__m"], "value") == [4]
+
+
+def test_conflict_inside_a_nested_object_only_affects_that_field() -> None:
+    rows = [{"p": {"a": 1, "b": "x"}}, {"p": {"a": "one", "b": "y"}}]
+    schema, out = normalize([rows])
+    assert types(schema) == {"p__a": "bigint", "p__b": "text", "p__a__v_text": "text"}
+    assert column(out["t"], "p__b") == ["x", "y"]
+
+
+def test_conflict_inside_list_elements() -> None:
+    rows = [{"l": [{"v": 1}, {"v": "a"}, 7]}]
+    schema, out = normalize([rows])
+    assert types(schema, "t__l") == {"v": "bigint", "v__v_text": "text", "value": "bigint"}
+    assert column(out["t__l"], "value") == [None, None, 7]
+
+
+def test_integers_beyond_64_bits() -> None:
+    rows = [{"n": 1}, {"n": 2**70}, {"n": -(2**65)}]
+    schema, out = normalize([rows])
+    assert types(schema) == {"n": "decimal(38,0)"}
+    assert column(out["t"], "n") == [1, 2**70, -(2**65)]
+    schema, out = normalize([[{"n": 10**40}]])
+    assert types(schema) == {"n": "text"}
+    assert column(out["t"], "n") == [str(10**40)]
+
+
+def test_bigint_widens_to_decimal_for_big_values_in_later_batches() -> None:
+    schema, out = normalize([[{"n": 1}], [{"n": 2**70}]])
+    assert types(schema) == {"n": "decimal(38,0)"}
+    assert column(out["t"], "n") == [1, 2**70]
+
+
+def test_decimals_widen_precision_and_scale() -> None:
+    schema, out = normalize([[{"d": decimal.Decimal("1.5")}], [{"d": decimal.Decimal("123.125")}]])
+    assert types(schema) == {"d": "decimal(6,3)"}
+    assert column(out["t"], "d") == [decimal.Decimal("1.500"), decimal.Decimal("123.125")]
+
+
+def test_date_column_widens_to_timestamp() -> None:
+    schema, out = normalize([[{"d": "2024-01-02"}], [{"d": "2024-01-03T10:00:00Z"}]])
+    assert types(schema) == {"d": "timestamp"}
+    assert column(out["t"], "d")[1] == dt.datetime(2024, 1, 3, 10, tzinfo=UTC)
+
+
+def test_timestamp_column_keeps_unparseable_text_in_a_variant() -> None:
+    schema, out = normalize([[{"ts": "2024-01-02T00:00:00Z"}], [{"ts": "2024-02-02T00:00:00Z"}, {"ts": "never"}]])
+    assert types(schema) == {"ts": "timestamp", "ts__v_text": "text"}
+    assert column(out["t"], "ts") == [dt.datetime(2024, 1, 2, tzinfo=UTC), dt.datetime(2024, 2, 2, tzinfo=UTC), None]
+    assert column(out["t"], "ts__v_text") == [None, None, "never"]
+
+
+def test_hinted_type_casts_values() -> None:
+    hints = build_hints(resource="r", columns={"price": "decimal(10,2)", "code": "text", "n": "double"})
+    schema, out = normalize(
+        [[{"price": "12.50", "code": 7, "n": 3}, {"price": 1.25, "code": "x", "n": 4}]], hints=hints
+    )
+    assert types(schema) == {"price": "decimal(10,2)", "code": "text", "n": "double"}
+    assert column(out["t"], "price") == [decimal.Decimal("12.50"), decimal.Decimal("1.25")]
+    assert column(out["t"], "code") == ["7", "x"]
+
+
+def test_hinted_type_is_not_widened_and_uncastable_values_go_to_a_variant() -> None:
+    hints = build_hints(resource="r", columns={"n": "bigint"})
+    schema, out = normalize([[{"n": 1}, {"n": 2.5}]], hints=hints)
+    assert types(schema) == {"n": "bigint", "n__v_double": "double"}
+    assert column(out["t"], "n") == [1, None]
+
+
+def test_null_primary_key_is_a_clear_error() -> None:
+    hints = build_hints(resource="r", primary_key="id")
+    with pytest.raises(DataError) as err:
+        normalize([[{"id": 1}, {"id": None}, {"other": 1}]], hints=hints)
+    text = str(err.value)
+    assert "2 row(s) have no value for primary key column 'id'" in text
+    assert "first at row 1" in text
+    assert "table='t'" in text and "resource='r'" in text
+
+
+def test_unsupported_value_names_the_column() -> None:
+    class Thing:
+        pass
+
+    with pytest.raises(DataError) as err:
+        normalize([[{"ok": 1, "bad": Thing()}]])
+    assert "column='bad'" in str(err.value)
+    assert "Thing" in str(err.value)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from headwater.errors import StateError
+from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages, read_file
+from headwater.packages.writer import PackageWriter
+
+
+def test_writer_starts_a_new_file_when_the_schema_changes(tmp_path: Path) -> None:
+    pkg = LoadPackage.create(tmp_path, Manifest("L1", "p", "s", "d"))
+    writer = PackageWriter(pkg)
+    writer.write("t", pa.table({"a": [1, 2]}))
+    writer.write("t", pa.table({"a": [3]}))
+    writer.write("t", pa.table({"a": [4], "b": ["x"]}))
+    writer.write("u", pa.table({"z": [True]}))
+    writer.close()
+    files = pkg.manifest.tables["t"].files
+    assert len(files) == 2 and pkg.manifest.tables["t"].rows == 4
+    first = read_file(pkg.root / files[0]).read_all()
+    assert first.column("a").to_pylist() == [1, 2, 3]
+    assert read_file(pkg.root / files[1]).read_all().column_names == ["a", "b"]
+
+
+def test_manifest_status_round_trip_and_listing(tmp_path: Path) -> None:
+    a = LoadPackage.create(tmp_path, Manifest("20260101T000000.000001Z", "p", "s", "d"))
+    b = LoadPackage.create(tmp_path, Manifest("20260101T000000.000002Z", "p", "s", "d"))
+    b.set_status(NORMALIZED)
+    listed = list_packages(tmp_path)
+    assert [p.load_id for p in listed] == [a.load_id, b.load_id]
+    assert listed[1].status == NORMALIZED
+
+
+def test_complete_moves_the_manifest_and_deletes_data(tmp_path: Path) -> None:
+    pkg = LoadPackage.create(tmp_path / "packages", Manifest("L1", "p", "s", "d"))
+    writer = PackageWriter(pkg)
+    writer.write("t", pa.table({"a": [1]}))
+    writer.close()
+    pkg.write_schema(b"{}")
+    pkg.complete(tmp_path / "completed")
+    assert not (tmp_path / "packages" / "L1").exists()
+    assert (tmp_path / "completed" / "L1" / "manifest.json").exists()
+    assert not (tmp_path / "completed" / "L1" / "data").exists()
+
+
+def test_unreadable_manifest_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    with pytest.raises(StateError, match="unreadable"):
+        list_packages(tmp_path)
