@@ -1,0 +1,62 @@
+"""The quick start runs as a user runs it and lands the sample's nested data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from tests.conftest import env_with_path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "data" / "github_events.jsonl"
+
+
+def expected_counts() -> dict[str, int]:
+    events = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
+    commits = sum(len(e["payload"].get("commits", [])) for e in events)
+    labels = sum(len(e["payload"].get("issue", {}).get("labels", [])) for e in events)
+    return {"events": len(events), "events__payload__commits": commits, "events__payload__issue__labels": labels}
+
+
+def run_quickstart(tmp_path: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
+    env = env_with_path()
+    env["HEADWATER_HOME"] = str(tmp_path / "home")
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def check_database(path: Path) -> None:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for table, n in expected_counts().items():
+            con.execute(f"select count(*) from github.{table}")
+            assert con.fetchall()[0][0] == n, table
+        con.execute("select data_type from information_schema.columns where table_schema='github' "
+                    "and table_name='events' and column_name='created_at'")
+        assert con.fetchall()[0][0] == "TIMESTAMP WITH TIME ZONE"
+        con.execute("select count(*) from github.events where score__v_text = 'n/a'")
+        assert con.fetchall()[0][0] == 50
+    finally:
+        con.close()
+
+
+def test_quickstart_example(tmp_path: Path) -> None:
+    out = run_quickstart(tmp_path, [sys.executable, str(ROOT / "examples" / "quickstart.py")])
+    assert out.returncode == 0, out.stderr
+    assert "events__payload__commits" in out.stdout and "Commits per author" in out.stdout
+    check_database(tmp_path / "quickstart.duckdb")
+    # running it again replaces the tables (write_disposition="replace"): same counts
+    again = run_quickstart(tmp_path, [sys.executable, str(ROOT / "examples" / "quickstart.py")])
+    assert again.returncode == 0, again.stderr
+    check_database(tmp_path / "quickstart.duckdb")
+
+
+def test_demo_script(tmp_path: Path) -> None:
+    """The README's first command, from another folder (its setup step finds .venv installed)."""
+    out = run_quickstart(tmp_path, [str(ROOT / "scripts" / "demo")])
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "What landed" in out.stdout
+    check_database(tmp_path / "quickstart.duckdb")
