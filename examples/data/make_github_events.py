@@ -52,7 +52,10 @@ def event(i: int, rnd: random.Random) -> dict:
             "issue": {
                 "title": f"Issue {number}",
                 "state": rnd.choice(["open", "closed"]),
-                "labels": [{"name": name, "color": f"{rnd.getrandbits(24):06x}"} for name in rnd.sample(LABELS, rnd.randint(0, 3))],
+                "labels": [
+                    {"name": name, "color": f"{rnd.getrandbits(24):06x}"}
+                    for name in rnd.sample(LABELS, rnd.randint(0, 3))
+                ],
                 "comments": rnd.randint(0, 20),
                 "closedAt": None if rnd.random() < 0.5 else (created + dt.timedelta(days=2)).isoformat(),
             },

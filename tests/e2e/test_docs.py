@@ -34,6 +34,7 @@ def test_doc_examples_run(doc: Path, tmp_path: Path) -> None:
     for i, block in enumerate(python_blocks(doc)):
         script = tmp_path / f"block{i}.py"
         script.write_text(block)
-        out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert out.returncode == 0, f"{doc.name} block {i} failed:\n{block}\n--- stderr ---\n{out.stderr}"

@@ -34,8 +34,10 @@ def check_database(path: Path) -> None:
         for table, n in expected_counts().items():
             con.execute(f"select count(*) from github.{table}")
             assert con.fetchall()[0][0] == n, table
-        con.execute("select data_type from information_schema.columns where table_schema='github' "
-                    "and table_name='events' and column_name='created_at'")
+        con.execute(
+            "select data_type from information_schema.columns where table_schema='github' "
+            "and table_name='events' and column_name='created_at'"
+        )
         assert con.fetchall()[0][0] == "TIMESTAMP WITH TIME ZONE"
         con.execute("select count(*) from github.events where score__v_text = 'n/a'")
         assert con.fetchall()[0][0] == 50
