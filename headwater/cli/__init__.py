@@ -17,26 +17,17 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``headwater`` command and of ``python -m headwater``."""
+    """Entry point of the ``headwater`` command and of ``python -m headwater``; returns the exit code."""
     from headwater.cli.app import build_app
     from headwater.errors import HeadwaterError
 
     app = build_app()
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="headwater", standalone_mode=False)
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="headwater")
     except HeadwaterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            return 1
-        raise
+    except SystemExit as exc:  # typer ends every run, and every usage error, with SystemExit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     return 0

@@ -45,6 +45,12 @@ def test_pipeline_info_and_schema_show(make_pipeline: Any, tmp_path: Path) -> No
     assert as_json[0]["tables"][0]["name"] == "users"
 
 
+def test_usage_errors_exit_2() -> None:
+    out = cli("pipeline", "bogus")
+    assert out.returncode == 2
+    assert "No such command" in out.stderr
+
+
 def test_unknown_pipeline_fails_with_a_hint(tmp_path: Path) -> None:
     out = cli("pipeline", "info", "nope", "--pipelines-dir", str(tmp_path))
     assert out.returncode == 1
