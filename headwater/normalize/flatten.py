@@ -27,6 +27,7 @@ from headwater.normalize.arrow_types import is_list_like, nesting_depth
 from headwater.normalize.values import (
     Unconvertible,
     json_array,
+    safe_key,
     scalar_array,
     split_by_kind,
     to_array,
@@ -140,7 +141,7 @@ class Flattener:
                         self.array(sub, path, 0, root)
                 return root
         for key, values in columnize(rows).items():
-            self.values(values, (str(key),), 0, root)
+            self.values(values, (safe_key(key),), 0, root)
         return root
 
     def table(self, table: pa.Table) -> Part:
@@ -171,7 +172,7 @@ class Flattener:
                 part.add(path, json_array(vals, self._where(path)), json=True)
             elif kind == "dict":
                 for key, sub in columnize(vals).items():
-                    self.values(sub, (*path, str(key)), depth + 1, part)
+                    self.values(sub, (*path, safe_key(key)), depth + 1, part)
             elif kind == "list":
                 self._python_list(vals, path, depth, part)
             else:
@@ -205,7 +206,7 @@ class Flattener:
         for kind, vals in split_by_kind(elements).items():
             if kind == "dict":
                 for key, sub in columnize(vals).items():
-                    self.values(sub, (str(key),), depth, child)
+                    self.values(sub, (safe_key(key),), depth, child)
             else:
                 self.mixed(vals, ("value",), depth, child)
 

@@ -61,6 +61,16 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
         raise Unconvertible(str(exc)) from exc
 
 
+def safe_key(key: Any) -> str:
+    """A dict key as a path component: text, with lone surrogates escaped so that it stays unique."""
+    text = key if isinstance(key, str) else str(key)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def kind_of(value: Any) -> str:
     """The kind of a non-null Python value (``int``, ``str``, ``dict``, ``list``...)."""
     kind = _KIND_BY_TYPE.get(type(value))
@@ -138,6 +148,8 @@ def split_by_kind(values: list[Any]) -> dict[str, list[Any]]:
         k = kind_of(v)
         kinds[i] = k
         positions.setdefault(k, []).append(i)
+    if "str" in positions:
+        _move_unencodable_text(values, positions, kinds)
     if "int" in positions and "float" in positions:
         merged = sorted(positions.pop("int") + positions.pop("float"))
         order = list(positions)
@@ -151,6 +163,30 @@ def split_by_kind(values: list[Any]) -> dict[str, list[Any]]:
             col[i] = plain(values[i], k)
         out[k] = col
     return out
+
+
+def _move_unencodable_text(values: list[Any], positions: dict[str, list[int]], kinds: list[str | None]) -> None:
+    """Strings with lone surrogates are not Unicode text and cannot be stored as text; they keep every
+    code unit as bytes (UTF-8 with 'surrogatepass') and so land in a binary variant column."""
+    bad = []
+    for i in positions["str"]:
+        try:
+            values[i].encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(i)
+        except AttributeError:
+            continue
+    if not bad:
+        return
+    bad_set = set(bad)
+    positions["str"] = [i for i in positions["str"] if i not in bad_set]
+    if not positions["str"]:
+        del positions["str"]
+    for i in bad:
+        values[i] = values[i].encode("utf-8", "surrogatepass")
+        kinds[i] = "bytes"
+    positions.setdefault("bytes", []).extend(bad)
+    positions["bytes"].sort()
 
 
 def ints_to_array(values: list[Any]) -> pa.Array:

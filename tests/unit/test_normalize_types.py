@@ -196,3 +196,16 @@ def test_unsupported_value_names_the_column() -> None:
         normalize([[{"ok": 1, "bad": Thing()}]])
     assert "column='bad'" in str(err.value)
     assert "Thing" in str(err.value)
+
+
+def test_strings_with_lone_surrogates_are_kept_as_bytes_in_a_variant() -> None:
+    rows = [{"s": "ok"}, {"s": "bad\ud800x"}, {"k\udc00ey": 1, "nested": {"t": "\udfff"}}]
+    schema, out = normalize([rows])
+    t = types(schema)
+    assert t["s"] == "text" and t["s__v_binary"] == "binary"
+    assert column(out["t"], "s") == ["ok", None, None]
+    assert column(out["t"], "s__v_binary") == [None, "bad\ud800x".encode("utf-8", "surrogatepass"), None]
+    assert t["k_udc00ey"] == "bigint"  # the odd key is escaped, not dropped
+    # alone in its column, the value makes it a binary column
+    assert column(out["t"], "nested__t") == [None, None, "\udfff".encode("utf-8", "surrogatepass")]
+    schema.to_json()  # the schema (with the escaped source path) serializes
