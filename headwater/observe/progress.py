@@ -54,7 +54,7 @@ class TerminalProgress:
         with self._lock:
             counts = dict(self.counts)
         elapsed = time.perf_counter() - self.started
-        table = Table(title=f"{self.pipeline}: {self.current} ({elapsed:.1f}s)", title_justify="left")
+        table = Table(title=f"{self.pipeline}: {self.current} ({elapsed:.1f}s)", title_justify="left", min_width=60)
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name, n in counts.items():

@@ -5,7 +5,7 @@ Layout of a package::
     <working folder>/packages/<load_id>/
         manifest.json          status, tables, files, row counts (written atomically)
         schema.json            the schema the data was normalized with
-        data/<table>/<n>.arrow     Arrow IPC files (LZ4), one schema per file
+        data/<table>/<n>.arrow     Arrow IPC files (LZ4), one schema per file (or .parquet)
 
 Status moves ``open`` (being written) -> ``normalized`` (complete, ready to load) -> ``loaded``.
 A package left ``open`` by a crash holds data that was never complete; it is discarded because the
@@ -201,7 +201,7 @@ class LoadPackage:
 
 
 def read_file(path: Path) -> Any:
-    """A package file as a stream of record batches, read one batch at a time.
+    """A package file (``.arrow`` or ``.parquet``) as a stream of record batches, read batch by batch.
 
     Plain reads rather than a memory map: a map would keep every page of the file resident (and
     counted in the process's memory) until the kernel evicts it; batches read and dropped do not.
@@ -209,6 +209,11 @@ def read_file(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(str(path))
+        return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
     source = pa.OSFile(str(path))
     reader = ipc.open_file(source)
 

@@ -1,8 +1,9 @@
 """Writes normalized Arrow tables into a package's files, off the normalizing thread.
 
-Package files are Arrow IPC files (LZ4-compressed record batches): writing them costs a fifth of
-Parquet's encoding, every destination reads them back zero-copy through a memory map, and they keep
-Arrow types exactly. Compression releases the GIL, so a writer thread overlaps it with the
+Package files are Arrow IPC files (LZ4-compressed record batches) by default: writing them costs a
+fifth of Parquet's encoding, every destination reads them back batch by batch, and they keep Arrow
+types exactly. ``file_format="parquet"`` writes Parquet instead (smaller on disk, readable by any
+engine while the package waits). Encoding releases the GIL, so a writer thread overlaps it with the
 normalization of the next batch. The queue between the two is short, which keeps memory bounded:
 when the disk is slower than the normalizer, the normalizer waits.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from headwater.errors import StateError
+from headwater.errors import ConfigError, StateError
 from headwater.packages.package import LoadPackage, TableFiles
 
 _STOP = object()
@@ -29,12 +30,21 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+FILE_FORMATS = ("arrow", "parquet")
+
+
 class _TableFile:
-    def __init__(self, path: Path, schema: pa.Schema, compression: str | None) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, file_format: str) -> None:
         self.path = path
         self.schema = schema
         self.sink = pa.OSFile(str(path), "wb")
-        self.writer = ipc.new_file(self.sink, schema, options=ipc.IpcWriteOptions(compression=compression))
+        self.writer: Any
+        if file_format == "parquet":
+            import pyarrow.parquet as pq
+
+            self.writer = pq.ParquetWriter(self.sink, schema, compression="zstd", write_statistics=False)
+        else:
+            self.writer = ipc.new_file(self.sink, schema, options=ipc.IpcWriteOptions(compression="lz4"))
 
     def close(self) -> None:
         self.writer.close()
@@ -48,9 +58,11 @@ class PackageWriter:
     file has one schema; the destination reads them together by column name.
     """
 
-    def __init__(self, package: LoadPackage, *, compression: str | None = "lz4", threaded: bool = True) -> None:
+    def __init__(self, package: LoadPackage, *, file_format: str = "arrow", threaded: bool = True) -> None:
+        if file_format not in FILE_FORMATS:
+            raise ConfigError(f"unknown package file format {file_format!r}", hint="use 'arrow' or 'parquet'")
         self.package = package
-        self.compression = compression
+        self.file_format = file_format
         self._open: dict[str, _TableFile] = {}
         self._counts: dict[str, int] = {}
         self._error: BaseException | None = None
@@ -125,8 +137,8 @@ class PackageWriter:
         folder.mkdir(parents=True, exist_ok=True)
         n = self._counts.get(table, 0)
         self._counts[table] = n + 1
-        path = folder / f"{n:05d}.arrow"
-        f = _TableFile(path, schema, self.compression)
+        path = folder / f"{n:05d}.{self.file_format}"
+        f = _TableFile(path, schema, self.file_format)
         self._open[table] = f
         files = self.package.manifest.tables.setdefault(table, TableFiles())
         files.files.append(str(path.relative_to(self.package.root)))

@@ -32,7 +32,7 @@ from headwater.packages.package import (
     Manifest,
     list_packages,
 )
-from headwater.packages.writer import PackageWriter
+from headwater.packages.writer import FILE_FORMATS, PackageWriter
 from headwater.pipelines.extract import Extractor, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
@@ -57,6 +57,7 @@ def pipeline(
     progress: bool | str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     keep_packages: bool = False,
+    package_format: str = "arrow",
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -70,7 +71,8 @@ def pipeline(
             (or ``$HEADWATER_HOME/pipelines``).
         progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
         batch_size: rows normalized at once per table; bounds memory.
-        keep_packages: keep the Parquet files of loaded packages under ``completed/``.
+        keep_packages: keep the data files of loaded packages under ``completed/``.
+        package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
     """
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
         raise ConfigError(
@@ -79,6 +81,8 @@ def pipeline(
         )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if package_format not in FILE_FORMATS:
+        raise ConfigError(f"unknown package_format {package_format!r}", hint="use 'arrow' or 'parquet'")
     root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
     dest = resolve(destination, name)
     return Pipeline(
@@ -89,6 +93,7 @@ def pipeline(
         progress=progress,
         batch_size=batch_size,
         keep_packages=keep_packages,
+        package_format=package_format,
     )
 
 
@@ -105,6 +110,7 @@ class Pipeline:
         progress: bool | str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
         keep_packages: bool = False,
+        package_format: str = "arrow",
     ) -> None:
         self.name = name
         self.destination = destination
@@ -113,6 +119,7 @@ class Pipeline:
         self.progress_setting = progress
         self.batch_size = batch_size
         self.keep_packages = keep_packages
+        self.package_format = package_format
         self._last_load_id = ""
 
     def __repr__(self) -> str:
@@ -323,7 +330,7 @@ class Pipeline:
             resources=[r.name for r in resources if r.selected],
         )
         package = LoadPackage.create(self.workdir.packages, manifest)
-        writer = PackageWriter(package)
+        writer = PackageWriter(package, file_format=self.package_format)
         normalizer = Normalizer(
             schema,
             load_id=load_id,

@@ -51,3 +51,25 @@ def test_unreadable_manifest_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "broken" / "manifest.json").write_text("{not json")
     with pytest.raises(StateError, match="unreadable"):
         list_packages(tmp_path)
+
+
+def test_parquet_package_files_round_trip(tmp_path: Path) -> None:
+    pkg = LoadPackage.create(tmp_path, Manifest("L1", "p", "s", "d"))
+    writer = PackageWriter(pkg, file_format="parquet")
+    writer.write("t", pa.table({"a": [1, 2], "s": ["x", None]}))
+    writer.write("t", pa.table({"a": [3], "s": ["z"]}))
+    writer.close()
+    (name,) = pkg.manifest.tables["t"].files
+    assert name.endswith(".parquet")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(pkg.root / name).column("a").to_pylist() == [1, 2, 3]  # any engine can read it
+    assert read_file(pkg.root / name).read_all().column("s").to_pylist() == ["x", None, "z"]
+
+
+def test_unknown_package_format(tmp_path: Path) -> None:
+    from headwater.errors import ConfigError
+
+    pkg = LoadPackage.create(tmp_path, Manifest("L1", "p", "s", "d"))
+    with pytest.raises(ConfigError, match="unknown package file format"):
+        PackageWriter(pkg, file_format="csv")

@@ -274,3 +274,57 @@ def test_system_tables_hold_the_schema_json(make_pipeline: Any) -> None:
     stored = scalar(p, "select schema from raw._hw_schemas")
     body = json.loads(stored)
     assert body["tables"][0]["columns"][0]["name"] == "a__b"
+
+
+def test_parquet_packages_load_the_same(make_pipeline: Any, tmp_path: Path) -> None:
+    docs = [{"id": i, "v": {"x": i * 1.5}, "tags": ["a"] * (i % 3)} for i in range(1000)]
+    arrow_p = make_pipeline("with_arrow")
+    parquet_p = make_pipeline("with_parquet", package_format="parquet", keep_packages=True)
+    assert arrow_p.run(docs, table_name="t").table_rows() == parquet_p.run(docs, table_name="t").table_rows()
+    assert list((tmp_path / "pipelines" / "with_parquet" / "completed").rglob("*.parquet"))
+    query = "select id, v__x, (select count(*) from t__tags c where c._hw_parent_id = t._hw_id) from t order by id"
+    assert rows(arrow_p, query) == rows(parquet_p, query)
+
+
+def test_progress_on_a_terminal_shows_rows_per_table_and_a_summary(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import env_with_path
+
+    script = tmp_path / "progress.py"
+    script.write_text(
+        "import headwater as hw, time\n"
+        "def slow():\n"
+        "    for i in range(4):\n"
+        "        yield [{'id': i * 10 + j, 'tags': ['a']} for j in range(10)]\n"
+        "        time.sleep(0.4)\n"
+        "hw.pipeline('tty', dataset='tty', batch_size=10).run(slow(), table_name='events')\n"
+    )
+    env = env_with_path()
+    env["COLUMNS"] = "120"
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, stdin=secondary, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(primary)
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode(errors="replace"))
+    assert proc.returncode == 0, text
+    assert "tty: extract + normalize" in text  # the live table, while rows arrive
+    assert "events__tags" in text
+    assert "Pipeline 'tty' -> duckdb" in text and "40 rows" in text  # the summary at the end
