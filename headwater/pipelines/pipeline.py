@@ -153,16 +153,8 @@ class Pipeline:
                         info.loads.extend(self._load_pending(client, progress, include_partial=False))
                 if data is not None:
                     # extract before connecting: a destination that is down must not waste an extraction
-                    package = self._extract(
-                        data,
-                        progress,
-                        table_name=table_name,
-                        write_disposition=write_disposition,
-                        primary_key=primary_key,
-                        columns=columns,
-                        max_nesting=max_nesting,
-                        schema_name=schema_name,
-                    )
+                    hints = _hints(table_name, write_disposition, primary_key, columns, max_nesting)
+                    package = self._extract(data, progress, hints=hints, schema_name=schema_name)
                     if package is not None:
                         info.loads.append(self._load_new(package, progress))
                 info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
@@ -192,16 +184,8 @@ class Pipeline:
         try:
             with self.workdir.lock(self.name):
                 self._write_meta()
-                package = self._extract(
-                    data,
-                    progress,
-                    table_name=table_name,
-                    write_disposition=write_disposition,
-                    primary_key=primary_key,
-                    columns=columns,
-                    max_nesting=max_nesting,
-                    schema_name=schema_name,
-                )
+                hints = _hints(table_name, write_disposition, primary_key, columns, max_nesting)
+                package = self._extract(data, progress, hints=hints, schema_name=schema_name)
         finally:
             progress.close()
         return package.load_id if package is not None else None
@@ -312,13 +296,12 @@ class Pipeline:
         data: Any,
         progress: Progress,
         *,
+        hints: dict[str, Any],
         schema_name: str | None,
-        client: DestinationClient | None = None,
-        **hints: Any,
     ) -> LoadPackage | None:
         schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
         self._discard_open_packages()
-        schema = self._schema_for_extract(schema_name, client)
+        schema = self._schema_for_extract(schema_name)
         previous = schema.copy()
         started = time.perf_counter()
         load_id = self._new_load_id()
@@ -377,15 +360,12 @@ class Pipeline:
         package.set_status(NORMALIZED)
         return package
 
-    def _schema_for_extract(self, name: str, client: DestinationClient | None) -> Schema:
+    def _schema_for_extract(self, name: str) -> Schema:
         """The local schema; on a new machine the newest one stored in the destination; else a new one."""
         schema = self.workdir.read_schema(name)
         if schema is None:
-            if client is not None:
+            with self._client() as client:
                 schema = client.stored_schema(name)
-            else:
-                with self._client() as opened:
-                    schema = opened.stored_schema(name)
         return schema.copy() if schema is not None else Schema(name)
 
     def _keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
@@ -467,6 +447,23 @@ class Pipeline:
             summary.tables.setdefault(name, TableLoad(name, 0))
         package.complete(self.workdir.completed, keep_data=self.keep_packages)
         return summary
+
+
+def _hints(
+    table_name: str | Callable[[Any], str] | None,
+    write_disposition: str | None,
+    primary_key: str | Sequence[str] | None,
+    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    max_nesting: int | None,
+) -> dict[str, Any]:
+    """The hints given to run()/extract(), by name (None: not given)."""
+    return {
+        "table_name": table_name,
+        "write_disposition": write_disposition,
+        "primary_key": primary_key,
+        "columns": columns,
+        "max_nesting": max_nesting,
+    }
 
 
 def _kept(exc: HeadwaterError, package: LoadPackage) -> HeadwaterError:
