@@ -39,7 +39,7 @@ from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
 from headwater.schema.naming import snake_case
-from headwater.streams.resource import Resource, make_resource
+from headwater.streams.resource import Resource, data_name, make_resource
 from headwater.streams.source import Source, SourceFactory
 
 log = logging.getLogger("headwater")
@@ -286,9 +286,13 @@ class Pipeline:
         if isinstance(data, list | tuple) and data and all(isinstance(r, Resource) for r in data):
             return schema_name or self.name, list(data), None
         table_name = given.pop("table_name", None)
-        res = make_resource(
-            data, name=table_name if isinstance(table_name, str) else None, table_name=table_name, **given
-        )
+        if isinstance(table_name, str):
+            name: str | None = table_name
+        elif table_name is not None:  # a function of the item names the tables; the data needs a name
+            name = data_name(data) or self.name
+        else:
+            name = None
+        res = make_resource(data, name=name, table_name=table_name, **given)
         return schema_name or self.name, [res], None
 
     def _extract(

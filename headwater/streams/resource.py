@@ -314,8 +314,8 @@ def make_resource(
 ) -> Resource:
     """Build a resource from a function, a generator or any iterable of items."""
     if name is None:
-        name = getattr(data, "__name__", None) or (table_name if isinstance(table_name, str) else None)
-        if not name or name == "<lambda>":
+        name = data_name(data) or (table_name if isinstance(table_name, str) else None)
+        if not name:
             raise ConfigError(
                 "cannot infer a name for this data: pass table_name= (or name=)",
                 hint="for example pipeline.run(rows, table_name='events')",
@@ -329,6 +329,14 @@ def make_resource(
         max_nesting=max_nesting,
     )
     return Resource(data, name=name, hints=hints, parent=parent, selected=selected, transformer=transformer)
+
+
+def data_name(data: Any) -> str | None:
+    """The name a function or generator gives its data (``<lambda>``, ``<genexpr>`` give none)."""
+    name = getattr(data, "__name__", None)
+    if not isinstance(name, str) or not name or name.startswith("<"):
+        return None
+    return name
 
 
 def table_identifier(name: str) -> str:

@@ -328,3 +328,11 @@ def test_progress_on_a_terminal_shows_rows_per_table_and_a_summary(tmp_path: Pat
     assert "tty: extract + normalize" in text  # the live table, while rows arrive
     assert "events__tags" in text
     assert "Pipeline 'tty' -> duckdb" in text and "40 rows" in text  # the summary at the end
+
+
+def test_plain_data_with_a_table_name_function_is_named_after_the_pipeline(make_pipeline: Any) -> None:
+    p = make_pipeline("routed")
+    events = ({"kind": k, "n": i} for i, k in enumerate(["a", "b", "a"]))  # a generator expression
+    info = p.run(events, table_name=lambda e: f"kind_{e['kind']}")
+    assert info.table_rows() == {"kind_a": 2, "kind_b": 1}
+    assert {p.schema().tables[t].resource for t in ("kind_a", "kind_b")} == {"routed"}
