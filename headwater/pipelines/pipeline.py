@@ -342,11 +342,7 @@ class Pipeline:
             package.discard()
             raise
         _release_memory()
-        for r in resources:
-            if r.selected and r.hints.write_disposition == "replace":
-                for name in router.tables_by_resource.get(r.name, set()) | ({router.touch(r)} - {None}):
-                    if name not in manifest.replace_tables:
-                        manifest.replace_tables.append(name)  # type: ignore[arg-type]
+        manifest.replace_tables = self._replaced_tables(resources, router)
         schema.bump_version()
         manifest.schema_version = schema.version
         diff = schema.diff(previous)
@@ -363,6 +359,20 @@ class Pipeline:
             return None
         package.set_status(NORMALIZED)
         return package
+
+    @staticmethod
+    def _replaced_tables(resources: list[Resource], router: ItemRouter) -> list[str]:
+        """Root tables this load replaces: those of replace resources, even when they yielded nothing."""
+        out: list[str] = []
+        for r in resources:
+            if not (r.selected and r.hints.write_disposition == "replace"):
+                continue
+            names = set(router.tables_by_resource.get(r.name, ()))
+            static = router.touch(r)
+            if static is not None:
+                names.add(static)
+            out.extend(sorted(n for n in names if n not in out))
+        return out
 
     def _schema_for_extract(self, name: str) -> Schema:
         """The local schema; on a new machine the newest one stored in the destination; else a new one."""

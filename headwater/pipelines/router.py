@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -52,9 +53,8 @@ class ItemRouter:
         self.progress = progress
         self.default_max_nesting = max_nesting
         self._buffers: dict[tuple[str, str], _Buffer] = {}
-        self._static: dict[int, _Buffer | None] = {}
+        self._static: dict[int, _Buffer] = {}
         self._names: dict[str, str] = {}
-        self.items_by_resource: dict[str, int] = {}
         self.tables_by_resource: dict[str, set[str]] = {}
 
     # -- the sink --------------------------------------------------------------------------------
@@ -132,8 +132,6 @@ class ItemRouter:
     def _hints(self, resource: Resource) -> TableHints:
         hints = resource.hints
         if hints.max_nesting is None and self.default_max_nesting is not None:
-            from dataclasses import replace
-
             hints = replace(hints, max_nesting=self.default_max_nesting)
         return hints
 

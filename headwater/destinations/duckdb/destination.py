@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from headwater.destinations.protocol import Capabilities
+from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
-from headwater.packages.package import read_file
-from headwater.schema.model import Table
+from headwater.packages.package import LoadPackage, read_file
+from headwater.schema.model import Schema, Table
 
 CAPABILITIES = Capabilities(name="duckdb", transactional=True)
 
 # Settings of the connections Headwater opens itself (never of a connection passed in):
 # - DuckDB keeps the blocks a load writes in its buffer pool up to its memory limit (80% of RAM by
-#   default), so a loader left at the default grows with the size of the load; 256MB caps it
-#   without slowing loads down (DuckDB spills beyond it);
+#   default), so a loader left at the default grows with the size of the load; 128MB caps it
+#   (DuckDB spills beyond it). A load that needs more (huge values) runs out of memory; it is then
+#   rolled back and run again once with DuckDB's default limit, from the package, logged;
 # - not preserving insertion order lets DuckDB insert with less memory and about 30% faster;
 #   row order in SQL tables is not guaranteed anyway (lists keep their order in _hw_list_idx).
 # Pass config={...} to the destination to change either.
-DEFAULT_CONFIG = {"memory_limit": "256MB", "preserve_insertion_order": "false"}
+DEFAULT_CONFIG = {"memory_limit": "128MB", "preserve_insertion_order": "false"}
+
+log = logging.getLogger("headwater")
 
 _TYPES = {
     "bigint": "BIGINT",
@@ -134,6 +139,9 @@ class DuckDBClient(SqlClient):
         self.destination = destination
         self.con, self._owned = destination.connect()
         self._lock = threading.Lock()
+        self._limit_raised = False
+        # only connections Headwater opened itself carry its settings; a connection passed in is the user's
+        self._ours = destination.connection is None
         self.catalog = self.execute("SELECT current_database()")[0][0]
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -145,6 +153,22 @@ class DuckDBClient(SqlClient):
                 return self.con.fetchall()
             except duckdb.Error as exc:
                 raise DestinationError(f"DuckDB failed: {exc}", hint=None, statement=sql[:200]) from exc
+
+    def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        try:
+            return super().load(package, schema)
+        except DestinationError as exc:
+            if self._limit_raised or not self._ours or not _out_of_memory(exc):
+                raise
+        # rolled back: run the whole load again with DuckDB's default limit (80% of RAM)
+        log.warning(
+            "loading %s ran out of DuckDB memory (limit %s); retrying once with DuckDB's default limit",
+            package.load_id,
+            self.destination.config.get("memory_limit"),
+        )
+        self._limit_raised = True
+        self.execute("RESET memory_limit")
+        return super().load(package, schema)
 
     def begin(self) -> None:
         self.execute("BEGIN TRANSACTION")
@@ -181,13 +205,26 @@ class DuckDBClient(SqlClient):
             try:
                 rows = self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _hw_package_file")
             finally:
-                self.con.unregister("_hw_package_file")
+                with contextlib.suppress(Exception):  # an aborted transaction refuses it; the cause matters
+                    self.con.unregister("_hw_package_file")
             total += int(rows[0][0]) if rows else 0
         return total
 
     def query_arrow(self, sql: str) -> Any:
         """Run a query and return an Arrow table (used by tools and tests)."""
+        if self._ours:
+            self.execute("RESET memory_limit")  # the loader's cap is not for queries
         self.execute(f"SET search_path = '{self.catalog}.{self.dataset}'")
         with self._lock:
             rel = self.con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB's out-of-memory error is somewhere in the chain of ``exc``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ == "OutOfMemoryException":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

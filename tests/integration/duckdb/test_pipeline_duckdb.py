@@ -336,3 +336,30 @@ def test_plain_data_with_a_table_name_function_is_named_after_the_pipeline(make_
     info = p.run(events, table_name=lambda e: f"kind_{e['kind']}")
     assert info.table_rows() == {"kind_a": 2, "kind_b": 1}
     assert {p.schema().tables[t].resource for t in ("kind_a", "kind_b")} == {"routed"}
+
+
+def test_huge_strings_load_into_duckdb_beyond_the_loader_memory_cap(make_pipeline: Any, caplog: Any) -> None:
+    big = "y" * (48 * 1024 * 1024)
+    p = make_pipeline("huge", batch_size=4)
+    with caplog.at_level("WARNING", logger="headwater"):
+        info = p.run(({"i": i, "s": big + str(i)} for i in range(8)), table_name="h")
+    assert info.table_rows() == {"h": 8}
+    assert "retrying once with DuckDB's default limit" in caplog.text  # 8 x 48 MB is beyond 128 MB
+    got = rows(p, "select i, length(s), right(s, 1), left(s, 3) from h order by i")
+    assert got == [(i, len(big) + 1, str(i), "yyy") for i in range(8)]
+
+
+def test_a_connection_passed_in_is_used_as_it_is(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "mine.duckdb"))
+    con.execute("SET memory_limit = '3GB'")
+    con.execute("select current_setting('memory_limit'), current_setting('preserve_insertion_order')")
+    before = con.fetchall()[0]
+    p = hw.pipeline("mine", destination=hw.destinations.duckdb(connection=con), dataset="raw", progress=False)
+    p.run([{"a": 1}], table_name="t")
+    p.query("select 1")
+    con.execute("select current_setting('memory_limit'), current_setting('preserve_insertion_order')")
+    assert con.fetchall()[0] == before  # neither the load nor a query changed the user's settings
+    con.execute("select count(*) from raw.t")
+    assert con.fetchall()[0][0] == 1
