@@ -17,6 +17,7 @@ _CANONICAL: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "time": pa.time64("us"),
     "binary": pa.binary(),
+    "uuid": pa.uuid(),
     "json": pa.string(),
 }
 
@@ -36,6 +37,8 @@ def from_arrow(t: pa.DataType) -> DataType | None:
     """
     if pa.types.is_null(t):
         return None
+    if is_uuid(t):
+        return DataType("uuid")
     if pa.types.is_boolean(t):
         return DataType("bool")
     if pa.types.is_integer(t):
@@ -63,6 +66,10 @@ def from_arrow(t: pa.DataType) -> DataType | None:
     if pa.types.is_dictionary(t):
         return from_arrow(t.value_type)
     raise TypeError(f"Arrow type {t} cannot be stored as a Headwater scalar")
+
+
+def is_uuid(t: pa.DataType) -> bool:
+    return getattr(t, "extension_name", None) == "arrow.uuid"
 
 
 def _is_string_view(t: pa.DataType) -> bool:

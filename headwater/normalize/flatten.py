@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError
-from headwater.normalize.arrow_types import is_list_like, nesting_depth
+from headwater.normalize.arrow_types import is_list_like, is_uuid, nesting_depth
 from headwater.normalize.values import (
     Unconvertible,
     json_array,
@@ -231,7 +231,7 @@ class Flattener:
             return
         if pa.types.is_null(t):
             return
-        if pa.types.is_union(t) or isinstance(t, pa.ExtensionType):
+        if pa.types.is_union(t) or (isinstance(t, pa.BaseExtensionType) and not is_uuid(t)):
             part.add(path, json_array(arr.to_pylist(), self._where(path)), json=True)
             return
         part.add(path, arr, infer=self.infer)

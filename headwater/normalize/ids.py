@@ -1,9 +1,11 @@
 """Row identifiers and constant columns, generated vectorized.
 
-A row id is 24 hexadecimal characters: 16 random ones shared by a batch (64 bits from the operating
-system's random source), then the row's position in the batch. Ids are unique within a batch by
-construction and across batches with overwhelming probability (two batches collide with probability
-2^-64), without any coordination between processes or machines.
+A row id is a UUID (version 8, the "custom" layout of RFC 9562): 60 random bits shared by a batch
+(from the operating system's random source), then the row's position in the batch. Ids are unique
+within a batch by construction and across batches with overwhelming probability (two given batches
+collide with probability 2^-60), without coordination between processes or machines. As UUIDs they
+take 16 bytes and destinations store them natively (DuckDB and PostgreSQL ``UUID``), which costs a
+sixth of what 24-character text ids cost to load.
 """
 
 from __future__ import annotations
@@ -13,24 +15,21 @@ import os
 import numpy as np
 import pyarrow as pa
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_PREFIX = 16
-_COUNTER = 8
-WIDTH = _PREFIX + _COUNTER
+_MAX_ROWS = 2**62
 
 
 def row_ids(n: int) -> pa.Array:
-    """``n`` fresh row ids as a string array."""
-    if n >= 16**_COUNTER:
+    """``n`` fresh row ids as an Arrow ``uuid`` array."""
+    if n >= _MAX_ROWS:
         raise ValueError(f"a batch of {n} rows is too large for row ids; lower the batch size")
-    buf = np.empty((n, WIDTH), dtype=np.uint8)
-    buf[:, :_PREFIX] = np.frombuffer(os.urandom(_PREFIX // 2).hex().encode("ascii"), dtype=np.uint8)
-    counter = np.arange(n, dtype=">u4").view(np.uint8).reshape(n, 4)  # big-endian bytes of the position
-    buf[:, _PREFIX::2] = _HEX[counter >> 4]
-    buf[:, _PREFIX + 1 :: 2] = _HEX[counter & 0xF]
-    offsets = np.arange(0, (n + 1) * WIDTH, WIDTH, dtype=np.int64 if n * WIDTH >= 2**31 else np.int32)
-    kind = pa.LargeStringArray if n * WIDTH >= 2**31 else pa.StringArray
-    return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+    raw = np.empty((n, 16), dtype=np.uint8)
+    prefix = np.frombuffer(os.urandom(8), dtype=np.uint8).copy()
+    prefix[6] = (prefix[6] & 0x0F) | 0x80  # version 8
+    raw[:, :8] = prefix
+    raw[:, 8:] = np.arange(n, dtype=">u8").view(np.uint8).reshape(n, 8)
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 9562 variant (the counter keeps 62 bits)
+    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
 def constant(value: str, n: int) -> pa.Array:

@@ -21,8 +21,8 @@ from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROW_ID, Column,
 
 Sink = Callable[[str, pa.Table], None]
 
-_ROOT_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "text"))
-_CHILD_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "text"), (PARENT_ID, "text"), (LIST_IDX, "bigint"))
+_ROOT_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "uuid"))
+_CHILD_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "uuid"), (PARENT_ID, "uuid"), (LIST_IDX, "bigint"))
 
 
 class Normalizer:

@@ -20,14 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError
-from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, to_arrow
+from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import json_array
 from headwater.schema.model import Column, Table
 from headwater.schema.types import DataType, variant_column_name, widen_decimal
 
-_TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time"})
+_TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time", "uuid"})
 
 Placed = list[tuple[str, pa.Array]]
 
@@ -95,7 +95,7 @@ class Placer:
         if i == "json":
             return self._variant(table, col, arr, incoming)
         if t == "text" and i in _TEXTUAL:
-            return [(col.name, arr.cast(pa.string()))]
+            return [(col.name, _as_text(arr))]
         if t == "double" and i in ("bigint", "decimal"):
             return [(col.name, arr.cast(pa.float64()))]
         if t == "bigint" and i == "double":
@@ -216,6 +216,12 @@ def _whole_mask(arr: pa.Array) -> pa.Array:
     safe = pc.if_else(finite, arr, pa.scalar(0.0, arr.type))
     whole = pc.and_(pc.equal(pc.floor(safe), safe), pc.less_equal(pc.abs(safe), 2.0**53))
     return pc.fill_null(pc.and_(finite, whole), False)
+
+
+def _as_text(arr: pa.Array) -> pa.Array:
+    if is_uuid(arr.type):  # Arrow casts a uuid's bytes, not its text form
+        return pa.array([None if v is None else str(v) for v in arr.to_pylist()], type=pa.string())
+    return arr.cast(pa.string())
 
 
 def _as_json(arr: pa.Array) -> pa.Array:

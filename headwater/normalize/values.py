@@ -37,6 +37,7 @@ _KIND_BY_TYPE: Final[dict[type, str]] = {
     dt.datetime: "datetime",
     dt.date: "date",
     dt.time: "time",
+    uuid.UUID: "uuid",
 }
 
 _CONVERSION_ERRORS = (
@@ -101,7 +102,7 @@ def _slow_kind(value: Any) -> str:
     if isinstance(value, dt.time):
         return "time"
     if isinstance(value, uuid.UUID):
-        return "str"
+        return "uuid"
     if isinstance(value, bytes | bytearray | memoryview):
         return "bytes"
     if isinstance(value, decimal.Decimal):

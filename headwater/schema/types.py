@@ -20,7 +20,9 @@ from typing import Final, Literal
 
 from headwater.errors import ConfigError
 
-DataTypeName = Literal["bigint", "double", "bool", "text", "timestamp", "date", "time", "decimal", "binary", "json"]
+DataTypeName = Literal[
+    "bigint", "double", "bool", "text", "timestamp", "date", "time", "decimal", "binary", "uuid", "json"
+]
 
 DATA_TYPES: Final[tuple[str, ...]] = (
     "bigint",
@@ -32,6 +34,7 @@ DATA_TYPES: Final[tuple[str, ...]] = (
     "time",
     "decimal",
     "binary",
+    "uuid",
     "json",
 )
 
@@ -56,6 +59,7 @@ _ALIASES: Final[dict[str, str]] = {
     "numeric": "decimal",
     "bytes": "binary",
     "blob": "binary",
+    "guid": "uuid",
     "jsonb": "json",
     "object": "json",
 }

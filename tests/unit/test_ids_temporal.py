@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pyarrow as pa
 
-from headwater.normalize.ids import WIDTH, constant, row_ids
+from headwater.normalize.ids import constant, row_ids
 from headwater.normalize.temporal import infer_temporal, parse_timestamps
 
 
-def test_row_ids_are_unique_fixed_width_hex() -> None:
+def test_row_ids_are_unique_version_8_uuids() -> None:
     a = row_ids(100_000).to_pylist()
     b = row_ids(100_000).to_pylist()
     assert len(set(a) | set(b)) == 200_000
-    assert all(len(x) == WIDTH and int(x, 16) >= 0 for x in a[:1000])
-    assert a[1][-8:] == "00000001"
+    assert all(isinstance(x, uuid.UUID) and x.version == 8 and x.variant == uuid.RFC_4122 for x in a[:1000])
+    assert a[1].int - a[0].int == 1  # the batch prefix, then the position
+    assert a[0].bytes[:8] == a[-1].bytes[:8] != b[0].bytes[:8]
     assert row_ids(0).to_pylist() == []
 
 

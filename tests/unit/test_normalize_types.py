@@ -209,3 +209,13 @@ def test_strings_with_lone_surrogates_are_kept_as_bytes_in_a_variant() -> None:
     # alone in its column, the value makes it a binary column
     assert column(out["t"], "nested__t") == [None, None, "\udfff".encode("utf-8", "surrogatepass")]
     schema.to_json()  # the schema (with the escaped source path) serializes
+
+
+def test_uuid_values_get_a_uuid_column_and_text_columns_take_them_as_text() -> None:
+    import uuid
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    schema, out = normalize([[{"u": a, "t": "x"}], [{"u": b, "t": b}]])
+    assert types(schema) == {"u": "uuid", "t": "text"}
+    assert column(out["t"], "u") == [a, b]
+    assert column(out["t"], "t") == ["x", str(b)]

@@ -39,6 +39,7 @@ _TYPES = {
     "date": "DATE",
     "time": "TIME",
     "binary": "BLOB",
+    "uuid": "UUID",
     "json": "JSON",
 }
 

@@ -62,6 +62,7 @@ def test_readme_example_runs_and_lands_nested_data(make_pipeline: Any, tmp_path:
     assert types["created_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["actor__login"] == "VARCHAR"
     assert types["id"] == "BIGINT"
+    assert types["_hw_id"] == "UUID" and types["_hw_load_id"] == "VARCHAR"
     new_cols = info.loads[0].tables["events"].new_columns
     assert "actor__login" in new_cols
 
