@@ -1,12 +1,12 @@
 """The destination protocol: small on purpose.
 
 A :class:`Destination` is configuration (cheap to build, no connection, no secrets in ``describe``).
-Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does four things:
+Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does three things:
 
-* report which loads of a pipeline already landed (so a rerun never loads a package twice);
 * read back the newest stored schema (so a new machine keeps column names stable);
 * load one package atomically: migrate tables, write every table by its disposition, record the
-  load and the schema, all in one commit;
+  load and the schema, all in one commit; a package whose load id is already recorded is not
+  loaded again (a rerun after a crash between the commit and the local bookkeeping);
 * close.
 
 A new destination is one folder under ``headwater/destinations/`` and one entry point in the
@@ -65,10 +65,6 @@ class DestinationClient(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-    def completed_loads(self, pipeline_name: str) -> set[str]:
-        """Load ids of this pipeline that are committed in the destination."""
-        ...
 
     def stored_schema(self, schema_name: str) -> Schema | None:
         """The newest version of a schema stored in the destination, if any."""

@@ -131,14 +131,6 @@ class SqlClient(ABC):
     def _has_table(self, table: str) -> bool:
         return table in self.existing_columns()
 
-    def completed_loads(self, pipeline_name: str) -> set[str]:
-        if not self._has_table(LOADS_TABLE):
-            return set()
-        rows = self.execute(
-            f"SELECT load_id FROM {self.qualified(LOADS_TABLE)} WHERE pipeline_name = ?", [pipeline_name]
-        )
-        return {r[0] for r in rows}
-
     def stored_schema(self, schema_name: str) -> Schema | None:
         if not self._has_table(SCHEMAS_TABLE):
             return None

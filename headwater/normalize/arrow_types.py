@@ -77,17 +77,6 @@ def _is_string_view(t: pa.DataType) -> bool:
     return bool(check and check(t))
 
 
-def is_nested(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_struct(t)
-        or pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_map(t)
-        or _is_list_view(t)
-    )
-
-
 def is_list_like(t: pa.DataType) -> bool:
     return (
         pa.types.is_list(t)

@@ -94,12 +94,6 @@ class PackageWriter:
             for rel in files.files:
                 _fsync(self.package.root / rel)
 
-    def abort(self) -> None:
-        try:
-            self.close()
-        except BaseException:
-            pass
-
     # -- internals -------------------------------------------------------------------------------
     def _run(self) -> None:
         assert self._queue is not None

@@ -44,14 +44,6 @@ class TableHints:
     columns: Mapping[str, ColumnHint] = field(default_factory=dict)
     max_nesting: int | None = None
 
-    def table_for(self, resource_name: str) -> str | None:
-        """The static table name, or None when it is a function of the item."""
-        if self.table_name is None:
-            return resource_name
-        if isinstance(self.table_name, str):
-            return self.table_name
-        return None
-
     def json_columns(self) -> frozenset[str]:
         return frozenset(n for n, h in self.columns.items() if h.data_type and h.data_type.name == "json")
 

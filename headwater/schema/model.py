@@ -29,7 +29,6 @@ ROW_ID = "_hw_id"
 PARENT_ID = "_hw_parent_id"
 LIST_IDX = "_hw_list_idx"
 ROOT_ID = "_hw_root_id"
-SYSTEM_COLUMNS = (LOAD_ID, ROW_ID, PARENT_ID, LIST_IDX, ROOT_ID)
 
 
 @dataclass
@@ -136,6 +135,7 @@ class Table:
         return self.parent is not None
 
     def data_columns(self) -> list[Column]:
+        """The columns that hold data (not Headwater's ``_hw_`` system columns)."""
         return [c for c in self.columns.values() if not c.system]
 
     def column_for_path(self, path: tuple[str, ...]) -> Column | None:
@@ -225,9 +225,6 @@ class Schema:
     version_hash: str = ""
 
     # -- tables ---------------------------------------------------------------------------------
-    def get_table(self, name: str) -> Table | None:
-        return self.tables.get(name)
-
     def children_of(self, name: str) -> list[Table]:
         """All descendants of ``name`` (children, grandchildren...), parents before children."""
         out: list[Table] = []
@@ -239,12 +236,6 @@ class Schema:
                     out.append(t)
                     frontier.append(t.name)
         return out
-
-    def root_of(self, name: str) -> Table:
-        table = self.tables[name]
-        while table.parent is not None:
-            table = self.tables[table.parent]
-        return table
 
     def child_table_name(self, parent: str, path: tuple[str, ...]) -> str:
         """The name for the child table of ``parent`` made from the list at ``path``."""

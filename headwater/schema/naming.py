@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import Final
 
@@ -47,9 +47,6 @@ def snake_case(name: str) -> str:
     if text[0].isdigit():
         text = "_" + text
     return text
-
-
-NamingConvention = Callable[[str], str]
 
 
 def join_path(parts: Iterable[str]) -> str:

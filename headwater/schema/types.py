@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from headwater.errors import ConfigError
-
-DataTypeName = Literal[
-    "bigint", "double", "bool", "text", "timestamp", "date", "time", "decimal", "binary", "uuid", "json"
-]
 
 DATA_TYPES: Final[tuple[str, ...]] = (
     "bigint",

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from headwater.errors import ConfigError, DataError
 from headwater.schema.hints import TableHints, build_hints
-from headwater.schema.naming import snake_case
 
 StepKind = Literal["map", "filter", "limit"]
 
@@ -70,10 +69,6 @@ class Resource:
     @property
     def is_transformer(self) -> bool:
         return self._transformer
-
-    @property
-    def table_name(self) -> str | Callable[[Any], str] | None:
-        return self.hints.table_name or self.name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Resource:
         """Bind arguments to the resource function and return a new resource."""
@@ -337,8 +332,3 @@ def data_name(data: Any) -> str | None:
     if not isinstance(name, str) or not name or name.startswith("<"):
         return None
     return name
-
-
-def table_identifier(name: str) -> str:
-    """A table name as it will appear in the destination."""
-    return snake_case(name)

@@ -45,10 +45,9 @@ def test_diff_reports_new_tables_columns_and_widening() -> None:
     ]
 
 
-def test_children_and_root() -> None:
+def test_children_and_child_table_names() -> None:
     s = make()
     s.tables["events__labels__x"] = Table("events__labels__x", parent="events__labels", path=("x",))
     assert [t.name for t in s.children_of("events")] == ["events__labels", "events__labels__x"]
-    assert s.root_of("events__labels__x").name == "events"
     assert s.child_table_name("events", ("labels",)) == "events__labels"
     assert s.child_table_name("events", ("Other List",)) == "events__other_list"
