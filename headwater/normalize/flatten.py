@@ -130,7 +130,7 @@ class Flattener:
             # column by column; flat rows are the other way round.
             try:
                 whole = _single(to_array(rows))
-            except Unconvertible:
+            except (Unconvertible, DataError):  # mixed kinds, or too large for one array: by column
                 whole = None
             if whole is not None and pa.types.is_struct(whole.type):
                 for f, sub in zip(whole.type, whole.flatten(), strict=True):
