@@ -6,7 +6,8 @@
 Cases (full scale):
   flat     1,000,000 flat dicts with 20 mixed-type columns -> DuckDB
   nested   200,000 GitHub-event-like documents (commits and labels become child tables) -> DuckDB
-  arrow    1,000,000 rows as Arrow tables -> DuckDB
+  arrow    1,000,000 rows as Arrow tables -> DuckDB; dlt runs twice: as configured by default (no
+           row ids on Arrow data) and told to add _dlt_id and _dlt_load_id (the work Headwater does)
   import   `import headwater` vs `import dlt` (fresh interpreters, median of 7)
   memory   Headwater on a generator of 1M and of 10M flat rows, each in a fresh process: peak memory
            above the warmed-up process must stay flat
@@ -131,12 +132,31 @@ def run_dlt(workdir: Path, name: str, data: Any, table: str) -> int:
     return count_duckdb(workdir / f"dlt_{name}.duckdb", f"select count(*) from bench.{table}")
 
 
+DLT_ARROW_IDS = ("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID")
+
+
+def run_dlt_with_ids(workdir: Path, name: str, data: Any, table: str) -> int:
+    """dlt told to add a row id and the load id to Arrow rows, as Headwater always does (same work)."""
+    for key in DLT_ARROW_IDS:
+        os.environ[key] = "true"
+    try:
+        rows = run_dlt(workdir, f"{name}_ids", data, table)
+        con = __import__("duckdb").connect(str(workdir / f"dlt_{name}_ids.duckdb"), read_only=True)
+        con.execute(f"select count(_dlt_id), count(_dlt_load_id) from bench.{table}")
+        assert con.fetchall()[0] == (rows, rows), "dlt did not add the ids"
+        con.close()
+        return rows
+    finally:
+        for key in DLT_ARROW_IDS:
+            os.environ.pop(key, None)
+
+
 # -- cases ---------------------------------------------------------------------------------------
 
 
 def case_rows(case: str, data: Any, table: str, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
     """Each tool ``repeat`` times on the same data, alternating; the fastest run of each is kept."""
-    runners = {"headwater": run_headwater, "dlt": run_dlt}
+    runners = {"headwater": run_headwater, "dlt": run_dlt, "dlt+ids": run_dlt_with_ids}
     best: dict[str, Measurement] = {}
     for attempt in range(repeat):
         for tool in tools:
@@ -235,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             del docs
         if "arrow" in cases:
             tables = bench_data.arrow_tables(int(1_000_000 * scale))
-            results += case_rows("arrow", tables, "arrow", tools, workdir, args.repeat)
+            arrow_tools = [*tools, "dlt+ids"] if "dlt" in tools else tools
+            results += case_rows("arrow", tables, "arrow", arrow_tools, workdir, args.repeat)
             del tables
         if "import" in cases:
             for tool in tools:
@@ -271,6 +292,9 @@ def report(results: list[Measurement], imports: dict[str, float]) -> str:
     for r in results:
         if not r.case.startswith("memory"):
             by_case.setdefault(r.case, {})[r.tool] = r
+    for case, tools in list(by_case.items()):
+        if "dlt+ids" in tools:
+            by_case[f"{case} (dlt adding ids too)"] = {"headwater": tools["headwater"], "dlt": tools.pop("dlt+ids")}
     for case, tools in by_case.items():
         hw, dl = tools.get("headwater"), tools.get("dlt")
         rows = (hw or dl).rows if (hw or dl) else 0
