@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.errors import ConfigError, ExtractError, HeadwaterError
+from headwater.state import PipelineState, Running, running
+from headwater.streams.invocation import Invocation
 from headwater.streams.resource import Resource
 
 Emit = Callable[[Resource, Any], None]
@@ -76,73 +78,114 @@ def plan(resources: list[Resource]) -> list[Node]:
     return roots
 
 
-def _feed(node: Node, parent_item: Any, chains: dict[int, Any], emit: Emit) -> None:
-    chain = chains.setdefault(id(node), node.resource.step_chain())
-    if chain.done:
-        return
-    for produced in node.resource.transform(parent_item):
-        for item in chain.push(produced):
-            _deliver(node, item, chains, emit)
-        if chain.done:
+@dataclass(frozen=True)
+class Scope:
+    """Where resources run: the state they read and write, and the name of their source."""
+
+    state: PipelineState
+    source: str
+
+
+class _Run:
+    """One run of a root resource and the transformers it feeds."""
+
+    def __init__(self, emit: Emit, scope: Scope | None) -> None:
+        self.emit = emit
+        self.scope = scope or Scope(PipelineState(), "")
+        self.invocations: dict[int, tuple[Resource, Invocation]] = {}
+
+    def context(self, resource: Resource) -> Any:
+        return running(Running(self.scope.state, self.scope.source, resource.name))
+
+    def invocation(self, node: Node) -> Invocation:
+        found = self.invocations.get(id(node))
+        if found is None:
+            with self.context(node.resource):
+                found = (node.resource, Invocation(node.resource))
+            self.invocations[id(node)] = found
+        return found[1]
+
+    def deliver(self, node: Node, item: Any) -> None:
+        if node.resource.selected:
+            self.emit(node.resource, item)
+        for child in node.children:
+            self.feed(child, item)
+
+    def feed(self, node: Node, parent_item: Any) -> None:
+        inv = self.invocation(node)
+        if inv.chain.done:
             return
+        with self.context(node.resource):
+            for produced in inv.transform(parent_item):
+                for item in inv.chain.push(produced):
+                    self.deliver(node, item)
+                if inv.chain.done:
+                    return
+
+    def finish(self) -> None:
+        """Commit what every cursor saw into the state."""
+        for resource, inv in self.invocations.values():
+            with self.context(resource):
+                inv.finish()
 
 
-def _deliver(node: Node, item: Any, chains: dict[int, Any], emit: Emit) -> None:
-    if node.resource.selected:
-        emit(node.resource, item)
-    for child in node.children:
-        _feed(child, item, chains, emit)
-
-
-def drive(node: Node, emit: Emit, stop: threading.Event | None = None) -> Iterator[None]:
+def drive(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Scope | None = None) -> Iterator[None]:
     """Run a sync root and its transformers; yields after every item of the root."""
-    iterator = node.resource.open()
+    run = _Run(emit, scope)
+    inv = run.invocation(node)
+    with run.context(node.resource):
+        iterator = inv.open()
     if not isinstance(iterator, Iterator):
         raise TypeError("drive() runs sync resources only")
-    chain = node.resource.step_chain()
-    chains: dict[int, Any] = {}
+    chain = inv.chain
     try:
         if chain.done:
             return
-        if not chain.steps and not node.children and node.resource.selected and stop is None:
-            # the common case, a plain resource: hand items straight to the sink
-            resource = node.resource
+        with run.context(node.resource):  # the generator's code runs inside next()
+            if chain.passthrough and not node.children and node.resource.selected and stop is None:
+                # the common case, a plain resource: hand items straight to the sink
+                resource = node.resource
+                for raw in iterator:
+                    emit(resource, raw)
+                    yield None
+                return
             for raw in iterator:
-                emit(resource, raw)
+                for item in chain.push(raw):
+                    run.deliver(node, item)
                 yield None
-            return
-        for raw in iterator:
-            for item in chain.push(raw):
-                _deliver(node, item, chains, emit)
-            yield None
-            if chain.done or (stop is not None and stop.is_set()):
-                break
+                if chain.done or (stop is not None and stop.is_set()):
+                    break
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
+        run.finish()
 
 
-async def drive_async(node: Node, emit: Emit, stop: threading.Event | None = None) -> None:
+async def drive_async(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Scope | None = None) -> None:
     """Run an async root and its transformers on the current event loop."""
-    iterator = node.resource.open()
+    run = _Run(emit, scope)
+    inv = run.invocation(node)
+    with run.context(node.resource):
+        iterator = inv.open()
     if not isinstance(iterator, AsyncIterator):
         raise TypeError("drive_async() runs async resources only")
-    chain = node.resource.step_chain()
-    chains: dict[int, Any] = {}
+    chain = inv.chain
     try:
         if chain.done:
             return
-        async for raw in iterator:
-            for item in chain.push(raw):
-                _deliver(node, item, chains, emit)
-            if chain.done or (stop is not None and stop.is_set()):
-                break
-            await asyncio.sleep(0)
+        with run.context(node.resource):
+            async for raw in iterator:
+                for item in chain.push(raw):
+                    run.deliver(node, item)
+                if chain.done or (stop is not None and stop.is_set()):
+                    break
+                await asyncio.sleep(0)
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
+        run.finish()
 
 
 def _wrap(resource: Resource, exc: BaseException) -> HeadwaterError:
@@ -158,9 +201,10 @@ def _wrap(resource: Resource, exc: BaseException) -> HeadwaterError:
 class Extractor:
     """Runs root resources (with their transformers) and hands every item to ``sink``."""
 
-    def __init__(self, roots: list[Node], sink: Emit) -> None:
+    def __init__(self, roots: list[Node], sink: Emit, scope: Scope | None = None) -> None:
         self.roots = roots
         self.sink = sink
+        self.scope = scope
         self.errors: list[HeadwaterError] = []
 
     def run(self) -> None:
@@ -170,7 +214,7 @@ class Extractor:
         if len(sync_roots) == 1 and not async_roots:
             node = sync_roots[0]
             try:
-                for _ in drive(node, self.sink):
+                for _ in drive(node, self.sink, scope=self.scope):
                     pass
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -210,7 +254,7 @@ class Extractor:
         def run_sync(node: Node) -> None:
             emit, flush = chunking_emit()
             try:
-                for _ in drive(node, emit, stop):
+                for _ in drive(node, emit, stop, self.scope):
                     pass
                 flush()
             except BaseException as exc:
@@ -227,7 +271,7 @@ class Extractor:
                 emit(resource, item)
 
             try:
-                await drive_async(node, async_emit, stop)
+                await drive_async(node, async_emit, stop, self.scope)
                 await loop.run_in_executor(None, flush)
             except BaseException as exc:
                 await loop.run_in_executor(None, flush)

@@ -15,9 +15,8 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
@@ -37,6 +36,7 @@ from headwater.pipelines.extract import Extractor, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
+from headwater.schema.hints import HintArgs
 from headwater.schema.model import Schema
 from headwater.schema.naming import snake_case
 from headwater.streams.resource import Resource, data_name, make_resource
@@ -126,22 +126,14 @@ class Pipeline:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset!r}>"
 
     # -- public API ------------------------------------------------------------------------------
-    def run(
-        self,
-        data: Any = None,
-        *,
-        table_name: str | Callable[[Any], str] | None = None,
-        write_disposition: str | None = None,
-        primary_key: str | Sequence[str] | None = None,
-        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        max_nesting: int | None = None,
-        schema_name: str | None = None,
-    ) -> LoadInfo:
+    def run(self, data: Any = None, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> LoadInfo:
         """Extract ``data``, normalize it into a package and load it; load leftover packages first.
 
         ``data`` is a source, a resource, a list of resources, or any data: a list or generator of
-        dicts, an Arrow table, a pandas/polars frame, an async generator. Hints given here apply to
-        a single resource (or to plain data, which then needs ``table_name``).
+        dicts, an Arrow table, a pandas/polars frame, an async generator. Hints given here
+        (``table_name``, ``write_disposition``, ``primary_key``... see
+        :class:`~headwater.schema.hints.HintArgs`) apply to a single resource (or to plain data,
+        which then needs ``table_name``).
         """
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
@@ -153,8 +145,7 @@ class Pipeline:
                         info.loads.extend(self._load_pending(client, progress, include_partial=False))
                 if data is not None:
                     # extract before connecting: a destination that is down must not waste an extraction
-                    hints = _hints(table_name, write_disposition, primary_key, columns, max_nesting)
-                    package = self._extract(data, progress, hints=hints, schema_name=schema_name)
+                    package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
                     if package is not None:
                         info.loads.append(self._load_new(package, progress))
                 info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
@@ -164,17 +155,7 @@ class Pipeline:
         progress.close(str(info))
         return info
 
-    def extract(
-        self,
-        data: Any,
-        *,
-        table_name: str | Callable[[Any], str] | None = None,
-        write_disposition: str | None = None,
-        primary_key: str | Sequence[str] | None = None,
-        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        max_nesting: int | None = None,
-        schema_name: str | None = None,
-    ) -> str | None:
+    def extract(self, data: Any, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> str | None:
         """Extract and normalize ``data`` into a load package on disk without loading it.
 
         Returns the package's load id (None if there was nothing to extract). :meth:`load` or the
@@ -184,8 +165,7 @@ class Pipeline:
         try:
             with self.workdir.lock(self.name):
                 self._write_meta()
-                hints = _hints(table_name, write_disposition, primary_key, columns, max_nesting)
-                package = self._extract(data, progress, hints=hints, schema_name=schema_name)
+                package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
         finally:
             progress.close()
         return package.load_id if package is not None else None
@@ -461,23 +441,6 @@ class Pipeline:
             summary.tables.setdefault(name, TableLoad(name, 0))
         package.complete(self.workdir.completed, keep_data=self.keep_packages)
         return summary
-
-
-def _hints(
-    table_name: str | Callable[[Any], str] | None,
-    write_disposition: str | None,
-    primary_key: str | Sequence[str] | None,
-    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-    max_nesting: int | None,
-) -> dict[str, Any]:
-    """The hints given to run()/extract(), by name (None: not given)."""
-    return {
-        "table_name": table_name,
-        "write_disposition": write_disposition,
-        "primary_key": primary_key,
-        "columns": columns,
-        "max_nesting": max_nesting,
-    }
 
 
 def _kept(exc: HeadwaterError, package: LoadPackage) -> HeadwaterError:

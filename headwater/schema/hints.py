@@ -4,7 +4,12 @@
 
     columns={"price": "decimal(18,2)", "payload": "json"}
     columns={"price": {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": False}}
+    columns={"deleted": {"data_type": "bool", "hard_delete": True}}
     columns=[{"name": "price", "data_type": "double"}]
+
+``write_disposition`` is ``append``, ``replace`` or ``merge``; merge takes ``merge_strategy``
+(``delete-insert``, ``upsert``, ``scd2``), or the dict form
+``{"disposition": "merge", "strategy": "scd2", "validity_column_names": ["from", "to"]}``.
 
 A hint that cannot be right (an unknown type, an unknown key, a bad precision) raises
 :class:`~headwater.errors.ConfigError` naming the resource and the column.
@@ -14,14 +19,50 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from headwater.errors import ConfigError
+from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
 
-WRITE_DISPOSITIONS: Final = ("append", "replace")
-_COLUMN_KEYS: Final = frozenset({"name", "data_type", "type", "precision", "scale", "nullable", "primary_key"})
+WRITE_DISPOSITIONS: Final = ("append", "replace", "merge")
+MERGE_STRATEGIES: Final = ("delete-insert", "upsert", "scd2")
+DEFAULT_VALIDITY: Final = ("_hw_valid_from", "_hw_valid_to")
+_COLUMN_KEYS: Final = frozenset(
+    {"name", "data_type", "type", "precision", "scale", "nullable", "primary_key", "hard_delete"}
+)
+_DISPOSITION_KEYS: Final = frozenset({"disposition", "strategy", "validity_column_names"})
+
+
+class HintArgs(TypedDict, total=False):
+    """The hints a resource takes (in ``@hw.resource``, ``apply_hints`` and ``pipeline.run``).
+
+    Attributes:
+        table_name: the table, a string or a function of each item.
+        write_disposition: ``append`` (default), ``replace``, ``merge`` (or the dict form).
+        merge_strategy: ``delete-insert`` (default), ``upsert`` or ``scd2``.
+        primary_key: a column or columns identifying a row.
+        merge_key: a column or columns whose values select what a merge replaces (partitions).
+        dedup_sort: among rows with the same key in one load, keep the one with the highest
+            (``"col"``, ``{"col": "desc"}``) or lowest (``{"col": "asc"}``) value; default: the last.
+        columns: column hints: types, ``nullable``, ``primary_key``, ``hard_delete``.
+        max_nesting: levels of objects and lists unpacked before values are stored as JSON.
+        schema_contract: ``evolve``/``freeze``/``discard_row``/``discard_value``/``quarantine``, for
+            all changes or per kind (``{"columns": "freeze"}``).
+        incremental: a cursor (``hw.incremental(...)``) applied as a filter to the resource's items.
+    """
+
+    table_name: str | Callable[[Any], str] | None
+    write_disposition: str | Mapping[str, Any] | None
+    merge_strategy: str | None
+    primary_key: str | Sequence[str] | None
+    merge_key: str | Sequence[str] | None
+    dedup_sort: str | Sequence[str] | Mapping[str, str] | None
+    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+    max_nesting: int | None
+    schema_contract: str | Mapping[str, str] | None
+    incremental: Any
 
 
 @dataclass(frozen=True)
@@ -32,6 +73,7 @@ class ColumnHint:
     data_type: DataType | None = None
     nullable: bool | None = None
     primary_key: bool = False
+    hard_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,22 +82,42 @@ class TableHints:
 
     table_name: str | Callable[[Any], str] | None = None
     write_disposition: str = "append"
+    merge_strategy: str = "delete-insert"
     primary_key: tuple[str, ...] = ()
+    source_primary_key: tuple[str, ...] = ()  # as written (source keys), for hashing rows
+    merge_key: tuple[str, ...] = ()
+    dedup_sort: tuple[str, str] | None = None  # (column, "asc" | "desc")
+    validity_columns: tuple[str, str] = DEFAULT_VALIDITY
     columns: Mapping[str, ColumnHint] = field(default_factory=dict)
     max_nesting: int | None = None
+    contract: Contract = field(default_factory=Contract)
+    incremental: Any = None  # an Incremental applied as a filter when the function takes none
 
     def json_columns(self) -> frozenset[str]:
         return frozenset(n for n, h in self.columns.items() if h.data_type and h.data_type.name == "json")
+
+    @property
+    def hard_delete_column(self) -> str | None:
+        return next((n for n, h in self.columns.items() if h.hard_delete), None)
+
+    @property
+    def is_merge(self) -> bool:
+        return self.write_disposition == "merge"
 
 
 def build_hints(
     *,
     resource: str,
     table_name: str | Callable[[Any], str] | None = None,
-    write_disposition: str | None = None,
+    write_disposition: str | Mapping[str, Any] | None = None,
+    merge_strategy: str | None = None,
     primary_key: str | Sequence[str] | None = None,
+    merge_key: str | Sequence[str] | None = None,
+    dedup_sort: str | Sequence[str] | Mapping[str, str] | None = None,
     columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     max_nesting: int | None = None,
+    schema_contract: str | Mapping[str, str] | None = None,
+    incremental: Any = None,
     base: TableHints | None = None,
 ) -> TableHints:
     """Validate hints given to a resource and merge them over ``base`` (None keeps the base value)."""
@@ -67,20 +129,20 @@ def build_hints(
         )
     if isinstance(table_name, str) and not table_name.strip():
         raise ConfigError("table_name must not be empty", resource=resource)
-    disposition = base.write_disposition if write_disposition is None else write_disposition
-    if disposition not in WRITE_DISPOSITIONS:
-        advice = f"use one of: {', '.join(WRITE_DISPOSITIONS)}"
-        if disposition == "merge":
-            advice = "merge is not available yet in this version; use append or replace"
-        raise ConfigError(f"unknown write_disposition {disposition!r}", hint=advice, resource=resource)
+    disposition, strategy, validity = _disposition(write_disposition, merge_strategy, base, resource)
     if max_nesting is not None and (not isinstance(max_nesting, int) or max_nesting < 0):
         raise ConfigError(f"max_nesting must be a non-negative integer, got {max_nesting!r}", resource=resource)
-    pk = base.primary_key if primary_key is None else _as_names(primary_key, resource, "primary_key")
+    if primary_key is None:
+        pk, raw_pk = base.primary_key, base.source_primary_key
+    else:
+        raw_pk = _raw_names(primary_key, resource, "primary_key")
+        pk = tuple(column_name(n) for n in raw_pk)
     col_hints = dict(base.columns)
     if columns is not None:
         col_hints.update(_parse_columns(columns, resource))
     if not pk:
         pk = tuple(n for n, h in col_hints.items() if h.primary_key)
+        raw_pk = pk
     for key in pk:
         hint = col_hints.get(key)
         col_hints[key] = ColumnHint(
@@ -88,14 +150,107 @@ def build_hints(
             data_type=hint.data_type if hint else None,
             nullable=False,
             primary_key=True,
+            hard_delete=hint.hard_delete if hint else False,
         )
+    hard = [n for n, h in col_hints.items() if h.hard_delete]
+    if len(hard) > 1:
+        raise ConfigError(f"only one column can be the hard_delete column, got {hard}", resource=resource)
+    mk = (
+        base.merge_key
+        if merge_key is None
+        else tuple(column_name(n) for n in _raw_names(merge_key, resource, "merge_key"))
+    )
     return TableHints(
         table_name=base.table_name if table_name is None else table_name,
         write_disposition=disposition,
+        merge_strategy=strategy,
         primary_key=pk,
+        source_primary_key=raw_pk,
+        merge_key=mk,
+        dedup_sort=base.dedup_sort if dedup_sort is None else _dedup_sort(dedup_sort, resource),
+        validity_columns=validity,
         columns=col_hints,
         max_nesting=base.max_nesting if max_nesting is None else max_nesting,
+        contract=base.contract if schema_contract is None else parse_contract(schema_contract, resource=resource),
+        incremental=base.incremental if incremental is None else _incremental(incremental, resource),
     )
+
+
+def check_merge(hints: TableHints, resource: str) -> None:
+    """Merge needs keys: raise a ConfigError naming the resource when they are missing."""
+    if not hints.is_merge:
+        return
+    if hints.merge_strategy == "upsert" and not hints.primary_key:
+        raise ConfigError(
+            "merge strategy 'upsert' needs a primary_key", hint="add primary_key= to the resource", resource=resource
+        )
+    if hints.merge_strategy == "delete-insert" and not (hints.primary_key or hints.merge_key):
+        raise ConfigError(
+            "write_disposition 'merge' needs a primary_key or a merge_key",
+            hint="add primary_key= (rows replace rows with the same key) or merge_key= (replace partitions)",
+            resource=resource,
+        )
+    if hints.hard_delete_column and not (hints.primary_key or hints.merge_key):
+        raise ConfigError("a hard_delete column needs a primary_key or merge_key", resource=resource)
+
+
+def _disposition(
+    value: str | Mapping[str, Any] | None, strategy: str | None, base: TableHints, resource: str
+) -> tuple[str, str, tuple[str, str]]:
+    validity = base.validity_columns
+    if isinstance(value, Mapping):
+        unknown = set(value) - _DISPOSITION_KEYS
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {sorted(unknown)} in write_disposition",
+                hint=f"allowed keys: {', '.join(sorted(_DISPOSITION_KEYS))}",
+                resource=resource,
+            )
+        names = value.get("validity_column_names")
+        if names is not None:
+            if not (isinstance(names, Sequence) and len(names) == 2 and all(isinstance(n, str) and n for n in names)):
+                raise ConfigError(f"validity_column_names must be two column names, got {names!r}", resource=resource)
+            validity = (column_name(names[0]), column_name(names[1]))
+        strategy = value.get("strategy", strategy)
+        value = value.get("disposition", "merge")
+    disposition = base.write_disposition if value is None else value
+    if disposition not in WRITE_DISPOSITIONS:
+        raise ConfigError(
+            f"unknown write_disposition {disposition!r}",
+            hint=f"use one of: {', '.join(WRITE_DISPOSITIONS)}",
+            resource=resource,
+        )
+    strategy = base.merge_strategy if strategy is None else strategy
+    if strategy not in MERGE_STRATEGIES:
+        raise ConfigError(
+            f"unknown merge strategy {strategy!r}", hint=f"use one of: {', '.join(MERGE_STRATEGIES)}", resource=resource
+        )
+    return disposition, strategy, validity
+
+
+def _dedup_sort(value: str | Sequence[str] | Mapping[str, str], resource: str) -> tuple[str, str]:
+    if isinstance(value, str):
+        column, order = value, "desc"
+    elif isinstance(value, Mapping) and len(value) == 1:
+        ((column, order),) = value.items()
+    elif isinstance(value, Sequence) and len(value) == 2:
+        column, order = value[0], value[1]
+    else:
+        raise ConfigError(
+            f"dedup_sort must be a column, {{column: 'asc'|'desc'}} or (column, order), got {value!r}",
+            resource=resource,
+        )
+    if order not in ("asc", "desc"):
+        raise ConfigError(f"dedup_sort order must be 'asc' or 'desc', got {order!r}", resource=resource)
+    return column_name(column), order
+
+
+def _incremental(value: Any, resource: str) -> Any:
+    from headwater.incremental.cursor import Incremental
+
+    if not isinstance(value, Incremental):
+        raise ConfigError(f"incremental must be made with hw.incremental(...), got {value!r}", resource=resource)
+    return value
 
 
 def column_name(raw: str) -> str:
@@ -103,11 +258,11 @@ def column_name(raw: str) -> str:
     return join_path(snake_case(part) for part in str(raw).split(PATH_SEPARATOR))
 
 
-def _as_names(value: str | Sequence[str], resource: str, what: str) -> tuple[str, ...]:
+def _raw_names(value: str | Sequence[str], resource: str, what: str) -> tuple[str, ...]:
     names = (value,) if isinstance(value, str) else tuple(value)
     if not names or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{what} must be a column name or a list of column names, got {value!r}", resource=resource)
-    return tuple(column_name(n) for n in names)
+    return names
 
 
 def _parse_columns(columns: Mapping[str, Any] | Sequence[Mapping[str, Any]], resource: str) -> dict[str, ColumnHint]:
@@ -157,14 +312,15 @@ def _parse_column(name: str, spec: Any, resource: str) -> ColumnHint:
             precision = spec.get("precision", data_type.precision)
             scale = spec.get("scale", 0 if "precision" in spec else data_type.scale)
             data_type = _type(f"decimal({precision},{scale})", name, resource)
-    nullable = spec.get("nullable")
-    if nullable is not None and not isinstance(nullable, bool):
-        raise ConfigError(f"nullable must be true or false, got {nullable!r}", resource=resource, column=name)
+    for flag in ("nullable", "primary_key", "hard_delete"):
+        if flag in spec and not isinstance(spec[flag], bool):
+            raise ConfigError(f"{flag} must be true or false, got {spec[flag]!r}", resource=resource, column=name)
     return ColumnHint(
         name=name,
         data_type=data_type,
-        nullable=nullable,
+        nullable=spec.get("nullable"),
         primary_key=bool(spec.get("primary_key", False)),
+        hard_delete=bool(spec.get("hard_delete", False)),
     )
 
 

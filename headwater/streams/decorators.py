@@ -2,59 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Unpack
 
 from headwater.errors import ConfigError
+from headwater.schema.hints import HintArgs
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import SourceFactory, make_source
-
-ColumnsHint = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 def resource(
     data: Any = None,
     *,
     name: str | None = None,
-    table_name: str | Callable[[Any], str] | None = None,
-    write_disposition: str | None = None,
-    primary_key: str | Sequence[str] | None = None,
-    columns: ColumnsHint | None = None,
-    max_nesting: int | None = None,
     selected: bool = True,
+    **hints: Unpack[HintArgs],
 ) -> Any:
     """Declare a resource: a named stream of items that lands in a table.
 
     Use it as a decorator on a generator function (sync or async) or call it on data::
 
-        @hw.resource(table_name="events", write_disposition="append", primary_key="id")
-        def events(since: str = "2024-01-01"):
-            yield from fetch(since)
+        @hw.resource(table_name="events", write_disposition="merge", primary_key="id")
+        def events(updated=hw.incremental("updated_at", initial_value="2024-01-01")):
+            yield from fetch(since=updated.start_value)
 
         rows = hw.resource([{"id": 1}], name="numbers")
 
     Args:
         data: the function or iterable (omit it to get a decorator).
         name: the resource name (default: the function name).
-        table_name: the table, static or a function of each item (default: the resource name).
-        write_disposition: ``append`` (default) or ``replace``.
-        primary_key: a column name or names.
-        columns: column hints, e.g. ``{"price": "decimal(18,2)", "payload": "json"}``.
-        max_nesting: how deep nested objects and lists are unpacked before being stored as JSON.
         selected: whether the resource is loaded when its source runs.
+        **hints: table hints: ``table_name``, ``write_disposition``, ``merge_strategy``,
+            ``primary_key``, ``merge_key``, ``dedup_sort``, ``columns``, ``max_nesting``,
+            ``schema_contract``, ``incremental`` (see :class:`~headwater.schema.hints.HintArgs`).
     """
 
     def wrap(fn: Any) -> Resource:
-        return make_resource(
-            fn,
-            name=name,
-            table_name=table_name,
-            write_disposition=write_disposition,
-            primary_key=primary_key,
-            columns=columns,
-            max_nesting=max_nesting,
-            selected=selected,
-        )
+        return make_resource(fn, name=name, selected=selected, **hints)
 
     if data is None:
         return wrap
@@ -66,12 +50,8 @@ def transformer(
     *,
     data_from: Resource | None = None,
     name: str | None = None,
-    table_name: str | Callable[[Any], str] | None = None,
-    write_disposition: str | None = None,
-    primary_key: str | Sequence[str] | None = None,
-    columns: ColumnsHint | None = None,
-    max_nesting: int | None = None,
     selected: bool = True,
+    **hints: Unpack[HintArgs],
 ) -> Any:
     """Declare a transformer: a resource fed by the items of a parent resource.
 
@@ -90,18 +70,7 @@ def transformer(
     def wrap(f: Callable[..., Any]) -> Resource:
         if not callable(f):
             raise ConfigError(f"@hw.transformer decorates a function, got {f!r}")
-        return make_resource(
-            f,
-            name=name,
-            table_name=table_name,
-            write_disposition=write_disposition,
-            primary_key=primary_key,
-            columns=columns,
-            max_nesting=max_nesting,
-            selected=selected,
-            parent=data_from,
-            transformer=True,
-        )
+        return make_resource(f, name=name, selected=selected, parent=data_from, transformer=True, **hints)
 
     if fn is None:
         return wrap

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from headwater.errors import ConfigError, DataError
-from headwater.schema.hints import TableHints, build_hints
+from headwater.schema.hints import HintArgs, TableHints, build_hints
 
 StepKind = Literal["map", "filter", "limit"]
 
@@ -119,25 +119,9 @@ class Resource:
         self._steps.append(Step("limit", max_items=max_items))
         return self
 
-    def apply_hints(
-        self,
-        *,
-        table_name: str | Callable[[Any], str] | None = None,
-        write_disposition: str | None = None,
-        primary_key: str | Sequence[str] | None = None,
-        columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        max_nesting: int | None = None,
-    ) -> Resource:
-        """Change the table hints. Modifies in place and returns the resource."""
-        self.hints = build_hints(
-            resource=self.name,
-            table_name=table_name,
-            write_disposition=write_disposition,
-            primary_key=primary_key,
-            columns=columns,
-            max_nesting=max_nesting,
-            base=self.hints,
-        )
+    def apply_hints(self, **hints: Unpack[HintArgs]) -> Resource:
+        """Change the table hints (see :class:`~headwater.schema.hints.HintArgs`). Modifies in place."""
+        self.hints = build_hints(resource=self.name, base=self.hints, **hints)
         return self
 
     # -- iteration -------------------------------------------------------------------------------
@@ -146,44 +130,8 @@ class Resource:
         fn = self._data
         return inspect.isasyncgenfunction(fn) or inspect.isasyncgen(fn) or hasattr(fn, "__anext__")
 
-    def open(self) -> Iterator[Any] | AsyncIterator[Any]:
-        """Start the resource (not its steps). Returns a sync or an async iterator of raw items."""
-        data = self._data
-        if self.is_transformer:
-            raise ConfigError(f"transformer {self.name!r} runs only when fed by its parent", resource=self.name)
-        if callable(data) and not _is_data_object(data):
-            try:
-                produced = data(*self._args, **self._kwargs)
-            except TypeError as exc:
-                if not self._bound and _missing_arguments(data):
-                    raise ConfigError(
-                        f"resource {self.name!r} needs arguments: call it, e.g. {self.name}(...), "
-                        "before passing it to a source or a pipeline",
-                        resource=self.name,
-                    ) from exc
-                raise
-        else:
-            produced = data
-        return as_iterator(produced)
-
-    def transform(self, item: Any) -> Iterator[Any]:
-        """Run this transformer's function on one parent item; yields what it produces."""
-        fn = self._data
-        produced = fn(item, *self._args, **self._kwargs)
-        if inspect.isasyncgen(produced) or inspect.iscoroutine(produced):
-            raise ConfigError(
-                f"transformer {self.name!r} is async; async transformers are not supported yet, "
-                "make it a plain generator",
-                resource=self.name,
-            )
-        yield from as_iterator(produced)  # type: ignore[misc]  # async case rejected above
-
     def steps(self) -> list[Step]:
         return list(self._steps)
-
-    def step_chain(self) -> StepChain:
-        """A fresh, stateful runner of this resource's maps, filters and limits."""
-        return StepChain(self._steps, self.name)
 
     def __iter__(self) -> Iterator[Any]:
         """Iterate all items of the resource (and its parent chain), with steps applied."""
@@ -201,17 +149,30 @@ class Resource:
 class StepChain:
     """Runs a resource's steps on items pushed one at a time (rows inside lists one by one).
 
-    Limits count the items that reach them; once every limit is reached, :attr:`done` turns true and
+    An incremental cursor, if the resource has one, filters first, on the raw items. Limits count the
+    items that reach them; once every limit is reached, :attr:`done` turns true and
     the producer stops pulling from the source (so ``add_limit`` also bounds an endless generator).
     """
 
-    def __init__(self, steps: list[Step], resource: str) -> None:
+    def __init__(self, steps: list[Step], resource: str, incremental: Any = None) -> None:
         self.steps = steps
         self.resource = resource
+        self.incremental = incremental
         self.counts = [0] * len(steps)
         self.done = any(s.kind == "limit" and s.max_items == 0 for s in steps)
 
+    @property
+    def passthrough(self) -> bool:
+        """No steps and no cursor: items go through untouched."""
+        return not self.steps and self.incremental is None
+
     def push(self, item: Any) -> list[Any]:
+        if self.incremental is not None:
+            from headwater.incremental.apply import filter_item
+
+            item = filter_item(self.incremental, item)
+            if item is None:
+                return []
         items = [item]
         for i, step in enumerate(self.steps):
             if not items:
@@ -298,32 +259,28 @@ def make_resource(
     data: Any,
     *,
     name: str | None = None,
-    table_name: str | Callable[[Any], str] | None = None,
-    write_disposition: str | None = None,
-    primary_key: str | Sequence[str] | None = None,
-    columns: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    max_nesting: int | None = None,
     selected: bool = True,
     parent: Resource | None = None,
     transformer: bool = False,
+    **hints: Unpack[HintArgs],
 ) -> Resource:
     """Build a resource from a function, a generator or any iterable of items."""
     if name is None:
+        table_name = hints.get("table_name")
         name = data_name(data) or (table_name if isinstance(table_name, str) else None)
         if not name:
             raise ConfigError(
                 "cannot infer a name for this data: pass table_name= (or name=)",
                 hint="for example pipeline.run(rows, table_name='events')",
             )
-    hints = build_hints(
-        resource=name,
-        table_name=table_name,
-        write_disposition=write_disposition,
-        primary_key=primary_key,
-        columns=columns,
-        max_nesting=max_nesting,
+    return Resource(
+        data,
+        name=name,
+        hints=build_hints(resource=name, **hints),
+        parent=parent,
+        selected=selected,
+        transformer=transformer,
     )
-    return Resource(data, name=name, hints=hints, parent=parent, selected=selected, transformer=transformer)
 
 
 def data_name(data: Any) -> str | None:

@@ -50,7 +50,7 @@ def test_resource_needing_arguments_says_so() -> None:
     def needs(token: str):
         yield {"t": token}
 
-    with pytest.raises(ConfigError, match=r"needs arguments: call it"):
+    with pytest.raises(ConfigError, match=r"needs arguments \(token\): call it"):
         list(needs)
 
 

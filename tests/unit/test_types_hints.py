@@ -77,7 +77,13 @@ def test_primary_key_from_column_hint() -> None:
         ({"columns": {"x": 5}}, "must be a type name or a dict"),
         ({"columns": "x"}, "columns must be a dict"),
         ({"write_disposition": "upsert"}, "unknown write_disposition 'upsert'"),
-        ({"write_disposition": "merge"}, "unknown write_disposition 'merge'"),
+        ({"write_disposition": "merge", "merge_strategy": "fancy"}, "unknown merge strategy 'fancy'"),
+        ({"write_disposition": {"disposition": "merge", "strategi": "scd2"}}, "unknown key(s) ['strategi']"),
+        ({"dedup_sort": ("ts", "up")}, "dedup_sort order must be 'asc' or 'desc'"),
+        ({"schema_contract": "melt"}, "unknown mode 'melt'"),
+        ({"schema_contract": {"rows": "freeze"}}, "unknown schema_contract kind(s) ['rows']"),
+        ({"columns": {"a": {"hard_delete": True}, "b": {"hard_delete": True}}}, "only one column can be the hard_delete"),
+        ({"incremental": "updated_at"}, "incremental must be made with hw.incremental"),
         ({"max_nesting": -1}, "max_nesting must be a non-negative integer"),
         ({"primary_key": []}, "primary_key must be a column name"),
         ({"table_name": ""}, "table_name must not be empty"),
@@ -89,3 +95,33 @@ def test_bad_hints_name_resource_and_column(kwargs: dict, message: str) -> None:
         build_hints(resource="events", **kwargs)
     assert message in str(err.value)
     assert "resource='events'" in str(err.value)
+
+
+def test_merge_hints_in_both_spellings() -> None:
+    from headwater.schema.hints import check_merge
+
+    a = build_hints(resource="r", write_disposition="merge", merge_strategy="scd2", primary_key=["Id", "Region"])
+    assert (a.write_disposition, a.merge_strategy, a.primary_key, a.source_primary_key) == (
+        "merge", "scd2", ("id", "region"), ("Id", "Region"),
+    )
+    b = build_hints(
+        resource="r",
+        write_disposition={"disposition": "merge", "strategy": "scd2", "validity_column_names": ["From", "To"]},
+    )
+    assert b.merge_strategy == "scd2" and b.validity_columns == ("from", "to")
+    c = build_hints(resource="r", write_disposition="merge", merge_key="day", dedup_sort={"updated": "asc"},
+                    columns={"gone": {"data_type": "bool", "hard_delete": True}})
+    assert c.merge_key == ("day",) and c.dedup_sort == ("updated", "asc") and c.hard_delete_column == "gone"
+    check_merge(c, "r")
+    with pytest.raises(ConfigError, match="needs a primary_key or a merge_key"):
+        check_merge(build_hints(resource="r", write_disposition="merge"), "r")
+    with pytest.raises(ConfigError, match="'upsert' needs a primary_key"):
+        check_merge(build_hints(resource="r", write_disposition="merge", merge_strategy="upsert", merge_key="d"), "r")
+
+
+def test_contract_modes() -> None:
+    from headwater.schema.contract import Contract
+
+    assert build_hints(resource="r", schema_contract="freeze").contract == Contract("freeze", "freeze", "freeze")
+    mixed = build_hints(resource="r", schema_contract={"columns": "quarantine"}).contract
+    assert mixed == Contract("evolve", "quarantine", "evolve") and mixed.quarantines

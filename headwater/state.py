@@ -1,0 +1,200 @@
+"""Pipeline state: what resources remember between runs, committed together with the data.
+
+A pipeline's state is one JSON document with a version::
+
+    {"version": 12,
+     "load_id": "20261122T101500.000000Z",       # the load that produced this version
+     "sources": {"github": {
+         "source": {...},                        # hw.state("source")
+         "resources": {"issues": {...}},         # hw.state() inside the resource "issues"
+         "incremental": {"issues": {"updated_at": {...}}}}}}
+
+It travels with each load package and is written to the destination's ``_hw_state`` in the same
+transaction as the package's data and its ``_hw_loads`` record, so the destination never holds rows
+without the state that produced them, nor state without its rows. The working folder keeps a copy
+(``state.json``) for the next extraction; on a new machine it is restored from the destination.
+
+Inside a running resource, :func:`state` returns that resource's dictionary; changes are saved with
+the load. Values must be JSON-compatible, plus ``datetime``, ``date`` and ``Decimal``, which keep
+their type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from headwater.errors import ConfigError, StateError
+
+
+def encode_value(value: Any) -> Any:
+    """A value as JSON-compatible data, keeping the type of datetimes, dates and decimals."""
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, dict):
+        return {k: encode_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    """The inverse of :func:`encode_value`."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key == "$datetime":
+                return dt.datetime.fromisoformat(inner)
+            if key == "$date":
+                return dt.date.fromisoformat(inner)
+            if key == "$decimal":
+                return decimal.Decimal(inner)
+        return {k: decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return value
+
+
+class PipelineState:
+    """The state document of one pipeline (see the module docstring)."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = data if data is not None else {"version": 0, "load_id": None, "sources": {}}
+        self.data.setdefault("sources", {})
+
+    @property
+    def version(self) -> int:
+        return int(self.data.get("version", 0))
+
+    @property
+    def load_id(self) -> str | None:
+        return self.data.get("load_id")
+
+    def advance(self, load_id: str) -> None:
+        """The state after ``load_id``: one version more."""
+        self.data["version"] = self.version + 1
+        self.data["load_id"] = load_id
+
+    def _source(self, source: str) -> dict[str, Any]:
+        src = self.data["sources"].setdefault(source, {})
+        src.setdefault("source", {})
+        src.setdefault("resources", {})
+        src.setdefault("incremental", {})
+        return src
+
+    def source_state(self, source: str) -> dict[str, Any]:
+        return self._source(source)["source"]
+
+    def resource_state(self, source: str, resource: str) -> dict[str, Any]:
+        return self._source(source)["resources"].setdefault(resource, {})
+
+    def incremental_state(self, source: str, resource: str) -> dict[str, Any]:
+        return self._source(source)["incremental"].setdefault(resource, {})
+
+    def reset(self, source: str | None = None, resource: str | None = None) -> list[str]:
+        """Forget what resources remember (all of them, a source's, or one resource's).
+
+        Returns what was reset, as ``source.resource`` names.
+        """
+        done = []
+        for src_name, src in self.data["sources"].items():
+            if source is not None and src_name != source:
+                continue
+            names = set(src.get("resources", {})) | set(src.get("incremental", {}))
+            for name in sorted(names):
+                if resource is not None and name != resource:
+                    continue
+                src.get("resources", {}).pop(name, None)
+                src.get("incremental", {}).pop(name, None)
+                done.append(f"{src_name}.{name}")
+            if resource is None:
+                src["source"] = {}
+        return done
+
+    def copy(self) -> PipelineState:
+        return PipelineState(copy.deepcopy(self.data))
+
+    def to_json(self, *, indent: bool = True) -> bytes:
+        try:
+            return orjson.dumps(encode_value(self.data), option=orjson.OPT_INDENT_2 if indent else 0)
+        except TypeError as exc:
+            raise StateError(
+                f"the pipeline state holds a value that cannot be saved: {exc}",
+                hint="keep hw.state() to JSON values, datetimes, dates and decimals",
+            ) from exc
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> PipelineState:
+        try:
+            data = decode_value(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            raise StateError(f"the pipeline state is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise StateError("the pipeline state is not a JSON object")
+        return cls(data)
+
+
+# -- the state of the running resource ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Running:
+    """Which resource of which source is running, and the state it belongs to."""
+
+    state: PipelineState
+    source: str
+    resource: str
+
+
+_RUNNING: ContextVar[Running | None] = ContextVar("headwater_running", default=None)
+
+
+@contextlib.contextmanager
+def running(run: Running) -> Iterator[None]:
+    token = _RUNNING.set(run)
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
+
+
+def current() -> Running | None:
+    """The resource running in this thread or task, if any."""
+    return _RUNNING.get()
+
+
+def state(scope: str = "resource") -> dict[str, Any]:
+    """The state dictionary of the running resource (or, with ``"source"``, of its source).
+
+    Change it in place; the changes are saved with the load that carries the resource's rows::
+
+        @hw.resource
+        def pages():
+            st = hw.state()
+            page = st.get("next_page", 1)
+            ...
+            st["next_page"] = page + 1
+    """
+    run = _RUNNING.get()
+    if run is None:
+        raise ConfigError(
+            "hw.state() is only available while a resource runs in a pipeline",
+            hint="call it inside the resource function, not at import time",
+        )
+    if scope == "resource":
+        return run.state.resource_state(run.source, run.resource)
+    if scope == "source":
+        return run.state.source_state(run.source)
+    raise ConfigError(f"unknown state scope {scope!r}", hint="use 'resource' or 'source'")
