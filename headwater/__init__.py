@@ -32,10 +32,14 @@ _EXPORTS = {
     "Pipeline": "headwater.pipelines.pipeline",
     "LoadInfo": "headwater.pipelines.info",
     "Schema": "headwater.schema.model",
+    "incremental": "headwater.cursors.cursor",
+    "Incremental": "headwater.cursors.cursor",
+    "state": "headwater.pipeline_state",
 }
 _MODULES = {"destinations", "errors", "schema", "streams", "sources"}
 
 __all__ = [
+    "Incremental",
     "LoadInfo",
     "Pipeline",
     "Resource",
@@ -44,17 +48,21 @@ __all__ = [
     "__version__",
     "destinations",
     "errors",
+    "incremental",
     "pipeline",
     "resource",
     "schema",
     "source",
     "sources",
+    "state",
     "streams",
     "transformer",
 ]
 
 if TYPE_CHECKING:
     from headwater import destinations, errors, schema, sources, streams
+    from headwater.cursors.cursor import Incremental, incremental
+    from headwater.pipeline_state import state
     from headwater.pipelines.info import LoadInfo
     from headwater.pipelines.pipeline import Pipeline, pipeline
     from headwater.schema.model import Schema

@@ -3,10 +3,11 @@
 A :class:`Destination` is configuration (cheap to build, no connection, no secrets in ``describe``).
 Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does three things:
 
-* read back the newest stored schema (so a new machine keeps column names stable);
+* read back the newest stored schema and state (so a new machine keeps column names stable and
+  cursors where they were);
 * load one package atomically: migrate tables, write every table by its disposition, record the
-  load and the schema, all in one commit; a package whose load id is already recorded is not
-  loaded again (a rerun after a crash between the commit and the local bookkeeping);
+  load, the schema and the pipeline state, all in one commit; a package whose load id is already
+  recorded is not loaded again (a rerun after a crash between the commit and the local bookkeeping);
 * close.
 
 A new destination is one folder under ``headwater/destinations/`` and one entry point in the
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from headwater.packages.package import LoadPackage
+from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
 from headwater.schema.types import WIDENINGS
 
@@ -68,6 +70,14 @@ class DestinationClient(Protocol):
 
     def stored_schema(self, schema_name: str) -> Schema | None:
         """The newest version of a schema stored in the destination, if any."""
+        ...
+
+    def stored_state(self, pipeline_name: str) -> PipelineState | None:
+        """The newest committed state of a pipeline, if any."""
+        ...
+
+    def store_state(self, pipeline_name: str, state: PipelineState) -> None:
+        """Commit a state without data (after a reset)."""
         ...
 
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:

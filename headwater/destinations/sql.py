@@ -25,14 +25,18 @@ from typing import Any, Self
 
 import orjson
 
+from headwater._failpoints import failpoint
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
+from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.types import WIDENINGS
 
 LOADS_TABLE = "_hw_loads"
 SCHEMAS_TABLE = "_hw_schemas"
+STATE_TABLE = "_hw_state"
+KEEP_STATE_VERSIONS = 10
 
 
 class SqlClient(ABC):
@@ -127,9 +131,45 @@ class SqlClient(ABC):
             f"schema_name {text} NOT NULL, version {big}, version_hash {text}, "
             f"schema {js}, load_id {text}, inserted_at {ts})"
         )
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(STATE_TABLE)} ("
+            f"pipeline_name {text} NOT NULL, version {big}, state {js}, load_id {text}, created_at {ts})"
+        )
 
     def _has_table(self, table: str) -> bool:
         return table in self.existing_columns()
+
+    def stored_state(self, pipeline_name: str) -> PipelineState | None:
+        """The newest committed state of a pipeline, if any."""
+        if not self._has_table(STATE_TABLE):
+            return None
+        rows = self.execute(
+            f"SELECT CAST(state AS {self.type_map['text']}) FROM {self.qualified(STATE_TABLE)} "
+            "WHERE pipeline_name = ? ORDER BY version DESC LIMIT 1",
+            [pipeline_name],
+        )
+        return PipelineState.from_json(rows[0][0]) if rows else None
+
+    def store_state(self, pipeline_name: str, state: PipelineState) -> None:
+        """Commit a state on its own (a reset), in its own transaction."""
+        self.begin()
+        try:
+            self.ensure_dataset()
+            self._record_state(pipeline_name, state, state.load_id)
+            self.commit()
+        except BaseException:
+            self._safe_rollback()
+            raise
+
+    def _record_state(self, pipeline_name: str, state: PipelineState, load_id: str | None) -> None:
+        self.execute(
+            f"INSERT INTO {self.qualified(STATE_TABLE)} VALUES (?, ?, ?, ?, now())",
+            [pipeline_name, state.version, state.to_json(indent=False).decode(), load_id],
+        )
+        self.execute(
+            f"DELETE FROM {self.qualified(STATE_TABLE)} WHERE pipeline_name = ? AND version <= ?",
+            [pipeline_name, state.version - KEEP_STATE_VERSIONS],
+        )
 
     def stored_schema(self, schema_name: str) -> Schema | None:
         if not self._has_table(SCHEMAS_TABLE):
@@ -167,6 +207,7 @@ class SqlClient(ABC):
                 table = schema.tables[name]
                 try:
                     result.rows[name] = self.insert_files(table, package.file_paths(name))
+                    failpoint("load.after_insert")
                 except DestinationError:
                     raise
                 except Exception as exc:
@@ -177,6 +218,7 @@ class SqlClient(ABC):
                         load_id=manifest.load_id,
                     ) from exc
             self._record(package, schema, result)
+            failpoint("load.before_commit")
             self.commit()
         except BaseException:
             self._safe_rollback()
@@ -192,6 +234,9 @@ class SqlClient(ABC):
 
     def _record(self, package: LoadPackage, schema: Schema, result: LoadResult) -> None:
         manifest = package.manifest
+        state = package.read_state()
+        if state is not None:
+            self._record_state(manifest.pipeline, PipelineState.from_json(state), manifest.load_id)
         known = self.execute(
             f"SELECT count(*) FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ? AND version_hash = ?",
             [schema.name, schema.version_hash],

@@ -5,6 +5,7 @@ Layout of a package::
     <working folder>/packages/<load_id>/
         manifest.json          status, tables, files, row counts (written atomically)
         schema.json            the schema the data was normalized with
+        state.json             the pipeline state to commit with the data
         data/<table>/<n>.arrow     Arrow IPC files (LZ4), one schema per file (or .parquet)
 
 Status moves ``open`` (being written) -> ``normalized`` (complete, ready to load) -> ``loaded``.
@@ -12,7 +13,7 @@ A package left ``open`` by a crash holds data that was never complete; it is dis
 next run extracts again. A ``normalized`` package is loaded by the next run without extracting again.
 A ``partial`` package holds the rows extracted before a resource failed; it is kept but only loaded
 on request (``pipeline.load(include_partial=True)``). After loading, the data files are deleted and
-the manifest moves to ``<working folder>/completed/``.
+the manifest moves to ``<working folder>/completed/``, which keeps the newest 200 loads.
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ class LoadPackage:
     def schema_path(self) -> Path:
         return self.root / "schema.json"
 
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
     def data_dir(self, table: str) -> Path:
         return self.root / "data" / table
 
@@ -169,6 +174,13 @@ class LoadPackage:
     def read_schema(self) -> bytes:
         return self.schema_path.read_bytes()
 
+    def write_state(self, state_json: bytes) -> None:
+        write_atomic(self.state_path, state_json)
+
+    def read_state(self) -> bytes | None:
+        """The pipeline state this package commits (None for packages made without one)."""
+        return self.state_path.read_bytes() if self.state_path.exists() else None
+
     def set_status(self, status: str, *, error: str | None = None) -> None:
         self.manifest.status = status
         if error is not None:
@@ -188,16 +200,24 @@ class LoadPackage:
             os.replace(self.root, target)
         else:
             target.mkdir()
-            for name in ("manifest.json", "schema.json"):
-                src = self.root / name
-                if src.exists():
-                    os.replace(src, target / name)
+            os.replace(self.root / "manifest.json", target / "manifest.json")
             shutil.rmtree(self.root)
         _fsync_dir(completed_dir)
         self.root = target
+        _prune(completed_dir, KEEP_COMPLETED)
 
     def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+KEEP_COMPLETED = 200
+
+
+def _prune(completed_dir: Path, keep: int) -> None:
+    """Keep the history of the newest ``keep`` loads (load ids sort by time)."""
+    entries = sorted(p for p in completed_dir.iterdir() if p.is_dir())
+    for old in entries[: max(len(entries) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_file(path: Path) -> Any:

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Any, Unpack
 
+from headwater._failpoints import failpoint
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
-from headwater.errors import ConfigError, ExtractError, HeadwaterError, StateError
+from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError, StateError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.package import (
@@ -32,7 +33,8 @@ from headwater.packages.package import (
     list_packages,
 )
 from headwater.packages.writer import FILE_FORMATS, PackageWriter
-from headwater.pipelines.extract import Extractor, plan
+from headwater.pipeline_state import PipelineState
+from headwater.pipelines.extract import Extractor, Scope, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
@@ -285,8 +287,9 @@ class Pipeline:
     ) -> LoadPackage | None:
         schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
         self._discard_open_packages()
-        schema = self._schema_for_extract(schema_name)
+        schema, state = self._starting_point(schema_name)
         previous = schema.copy()
+        previous_state = state.copy()
         started = time.perf_counter()
         load_id = self._new_load_id()
         manifest = Manifest(
@@ -308,7 +311,7 @@ class Pipeline:
         progress.stage("extract + normalize")
         failure: BaseException | None = None
         try:
-            Extractor(plan(resources), router).run()
+            Extractor(plan(resources), router, Scope(state, schema.name)).run()
             router.flush_all()
         except BaseException as exc:
             failure = exc
@@ -332,12 +335,17 @@ class Pipeline:
         manifest.extract_seconds = time.perf_counter() - started
         package.write_schema(schema.to_json())
         self.workdir.write_schema(schema)
+        state_changed = state.data != previous_state.data
+        state.advance(load_id)
+        package.write_state(state.to_json())
         if failure is not None:
             return self._keep_partial(package, failure)
-        if not manifest.tables and not manifest.replace_tables:
+        if not manifest.tables and not manifest.replace_tables and not state_changed:
             package.discard()
             return None
         package.set_status(NORMALIZED)
+        failpoint("package.sealed")
+        self.workdir.write_state(state)  # the next extraction starts here, even before this load
         return package
 
     @staticmethod
@@ -354,13 +362,43 @@ class Pipeline:
             out.extend(sorted(n for n in names if n not in out))
         return out
 
-    def _schema_for_extract(self, name: str) -> Schema:
-        """The local schema; on a new machine the newest one stored in the destination; else a new one."""
-        schema = self.workdir.read_schema(name)
-        if schema is None:
+    def _starting_point(self, schema_name: str) -> tuple[Schema, PipelineState]:
+        """The schema and state an extraction starts from.
+
+        Normally the working folder's. The destination's when the working folder has none (a new
+        machine), when the local state came from a package that no longer exists (deleted by hand),
+        or when the destination holds a newer committed version (the pipeline ran elsewhere).
+        """
+        schema = self.workdir.read_schema(schema_name)
+        state = self.workdir.read_state()
+        if state is not None and state.load_id is not None and not self.workdir.knows_load(state.load_id):
+            log.warning(
+                "the local state comes from load %s, which is neither waiting nor loaded here; "
+                "using the state committed in the destination",
+                state.load_id,
+            )
+            state = None
+        try:
             with self._client() as client:
-                schema = client.stored_schema(name)
-        return schema.copy() if schema is not None else Schema(name)
+                stored_state = client.stored_state(self.name)
+                stored_schema = client.stored_schema(schema_name)
+        except DestinationError as exc:
+            if schema is None or state is None:
+                raise  # nothing local to start from: the destination must answer
+            log.warning("could not read the committed state from the destination (%s); using the local one", exc)
+            stored_state, stored_schema = None, None
+        if stored_state is not None and (state is None or stored_state.version > state.version):
+            if state is not None:
+                log.warning(
+                    "the destination holds state version %s, newer than the local %s (the pipeline ran "
+                    "elsewhere); continuing from it",
+                    stored_state.version,
+                    state.version,
+                )
+            state = stored_state
+        if stored_schema is not None and (schema is None or stored_schema.version > schema.version):
+            schema = stored_schema
+        return (schema.copy() if schema is not None else Schema(schema_name)), (state or PipelineState())
 
     def _keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
         rows = package.manifest.total_rows
@@ -419,6 +457,7 @@ class Pipeline:
     def _load_one(self, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
         progress.stage(f"load {package.load_id}")
         schema = Schema.from_json(package.read_schema())
+        package_state = package.read_state()
         try:
             result = client.load(package, schema)
         except HeadwaterError as exc:
@@ -439,8 +478,19 @@ class Pipeline:
             )
         for name in manifest.replace_tables:
             summary.tables.setdefault(name, TableLoad(name, 0))
+        failpoint("load.after_commit")
         package.complete(self.workdir.completed, keep_data=self.keep_packages)
+        self._adopt_state(package_state)
         return summary
+
+    def _adopt_state(self, loaded: bytes | None) -> None:
+        """Keep the local state at least as new as the state a load just committed."""
+        if loaded is None:
+            return
+        committed = PipelineState.from_json(loaded)
+        local = self.workdir.read_state()
+        if local is None or committed.version > local.version:
+            self.workdir.write_state(committed)
 
 
 def _kept(exc: HeadwaterError, package: LoadPackage) -> HeadwaterError:

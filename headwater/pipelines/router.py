@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from headwater._failpoints import failpoint
 from headwater.errors import DataError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
@@ -192,6 +193,7 @@ class ItemRouter:
         before = dict(self.normalizer.rows_by_table)
         self.normalizer.rows(buf.table, rows, buf.hints, buf.resource.name)
         self._report(before)
+        failpoint("extract.batch")
 
     def flush_all(self) -> None:
         for buf in list(self._buffers.values()):

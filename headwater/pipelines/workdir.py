@@ -5,6 +5,7 @@
     <pipelines dir>/<pipeline name>/
         pipeline.json              destination (described, no secrets), dataset, last run
         schemas/<schema>.json      the newest version of each schema
+        state.json                 the pipeline state the next extraction starts from
         packages/<load id>/        load packages not loaded yet
         completed/<load id>/       manifests of loaded packages (history)
         .lock                      held while the pipeline runs
@@ -25,6 +26,7 @@ import orjson
 
 from headwater.errors import StateError
 from headwater.packages.package import Manifest, write_atomic
+from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
 
 
@@ -94,6 +96,30 @@ class WorkDir:
     def write_schema(self, schema: Schema) -> None:
         self.ensure()
         write_atomic(self.schemas / f"{schema.name}.json", schema.to_json())
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    def read_state(self) -> PipelineState | None:
+        if not self.state_path.exists():
+            return None
+        try:
+            return PipelineState.from_json(self.state_path.read_bytes())
+        except StateError as exc:
+            raise StateError(
+                f"{self.state_path} is corrupt: {exc.message}",
+                hint="delete it; the committed state is restored from the destination on the next run",
+            ) from exc
+
+    def write_state(self, state: PipelineState) -> None:
+        self.ensure()
+        write_atomic(self.state_path, state.to_json())
+
+    def knows_load(self, load_id: str) -> bool:
+        """Whether a load id is pending here or was loaded from here."""
+        return (self.packages / load_id).is_dir() or (self.completed / load_id).is_dir()
 
     # -- history ---------------------------------------------------------------------------------
     def completed_manifests(self) -> list[Manifest]:

@@ -246,7 +246,7 @@ def _dedup_sort(value: str | Sequence[str] | Mapping[str, str], resource: str) -
 
 
 def _incremental(value: Any, resource: str) -> Any:
-    from headwater.incremental.cursor import Incremental
+    from headwater.cursors.cursor import Incremental
 
     if not isinstance(value, Incremental):
         raise ConfigError(f"incremental must be made with hw.incremental(...), got {value!r}", resource=resource)

@@ -168,7 +168,7 @@ class StepChain:
 
     def push(self, item: Any) -> list[Any]:
         if self.incremental is not None:
-            from headwater.incremental.apply import filter_item
+            from headwater.cursors.apply import filter_item
 
             item = filter_item(self.incremental, item)
             if item is None:

@@ -82,7 +82,10 @@ def test_primary_key_from_column_hint() -> None:
         ({"dedup_sort": ("ts", "up")}, "dedup_sort order must be 'asc' or 'desc'"),
         ({"schema_contract": "melt"}, "unknown mode 'melt'"),
         ({"schema_contract": {"rows": "freeze"}}, "unknown schema_contract kind(s) ['rows']"),
-        ({"columns": {"a": {"hard_delete": True}, "b": {"hard_delete": True}}}, "only one column can be the hard_delete"),
+        (
+            {"columns": {"a": {"hard_delete": True}, "b": {"hard_delete": True}}},
+            "only one column can be the hard_delete",
+        ),
         ({"incremental": "updated_at"}, "incremental must be made with hw.incremental"),
         ({"max_nesting": -1}, "max_nesting must be a non-negative integer"),
         ({"primary_key": []}, "primary_key must be a column name"),
@@ -102,15 +105,23 @@ def test_merge_hints_in_both_spellings() -> None:
 
     a = build_hints(resource="r", write_disposition="merge", merge_strategy="scd2", primary_key=["Id", "Region"])
     assert (a.write_disposition, a.merge_strategy, a.primary_key, a.source_primary_key) == (
-        "merge", "scd2", ("id", "region"), ("Id", "Region"),
+        "merge",
+        "scd2",
+        ("id", "region"),
+        ("Id", "Region"),
     )
     b = build_hints(
         resource="r",
         write_disposition={"disposition": "merge", "strategy": "scd2", "validity_column_names": ["From", "To"]},
     )
     assert b.merge_strategy == "scd2" and b.validity_columns == ("from", "to")
-    c = build_hints(resource="r", write_disposition="merge", merge_key="day", dedup_sort={"updated": "asc"},
-                    columns={"gone": {"data_type": "bool", "hard_delete": True}})
+    c = build_hints(
+        resource="r",
+        write_disposition="merge",
+        merge_key="day",
+        dedup_sort={"updated": "asc"},
+        columns={"gone": {"data_type": "bool", "hard_delete": True}},
+    )
     assert c.merge_key == ("day",) and c.dedup_sort == ("updated", "asc") and c.hard_delete_column == "gone"
     check_merge(c, "r")
     with pytest.raises(ConfigError, match="needs a primary_key or a merge_key"):

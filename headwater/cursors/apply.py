@@ -8,8 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.cursors.cursor import _ABSENT, _HASH_EAGERLY, Incremental, _coerce
 from headwater.errors import DataError
-from headwater.incremental.cursor import _ABSENT, _HASH_EAGERLY, Incremental, _coerce
 
 
 def filter_item(inc: Incremental, item: Any) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from headwater.errors import ConfigError, DataError
-from headwater.state import decode_value, encode_value
+from headwater.pipeline_state import decode_value, encode_value
 
 MISSING_POLICIES = ("raise", "include", "exclude")
 _ABSENT = object()

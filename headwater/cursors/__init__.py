@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from headwater.incremental.cursor import Incremental, incremental
+from headwater.cursors.cursor import Incremental, incremental
 
 __all__ = ["Incremental", "incremental"]
