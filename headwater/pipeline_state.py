@@ -82,8 +82,8 @@ class PipelineState:
     def load_id(self) -> str | None:
         return self.data.get("load_id")
 
-    def advance(self, load_id: str) -> None:
-        """The state after ``load_id``: one version more."""
+    def advance(self, load_id: str | None) -> None:
+        """The state after ``load_id`` (None: a change without data, such as a reset): one version more."""
         self.data["version"] = self.version + 1
         self.data["load_id"] = load_id
 

@@ -80,6 +80,10 @@ class DestinationClient(Protocol):
         """Commit a state without data (after a reset)."""
         ...
 
+    def drop(self, pipeline_name: str, tables: list[str], schema_names: list[str]) -> None:
+        """Drop a pipeline's tables and its state, loads and schemas, in one commit."""
+        ...
+
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
         """Load a package atomically. Raises :class:`~headwater.errors.LoadError` and changes nothing
         on failure."""

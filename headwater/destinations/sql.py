@@ -71,11 +71,23 @@ class SqlClient(ABC):
 
     @abstractmethod
     def insert_files(self, table: Table, files: list[Path]) -> int:
-        """Bulk-insert the Parquet files of ``table``; returns the number of rows inserted."""
+        """Bulk-insert the package files of ``table``; returns the number of rows inserted."""
 
     @abstractmethod
+    def read_columns(self) -> dict[str, dict[str, str]]:
+        """``{table: {column: sql type}}`` for the tables of the dataset, read from the catalog."""
+
+    _columns: dict[str, dict[str, str]] | None = None
+
     def existing_columns(self) -> dict[str, dict[str, str]]:
-        """``{table: {column: sql type}}`` for the tables of the dataset."""
+        """The dataset's tables and columns (cached until this client changes them)."""
+        if self._columns is None:
+            self._columns = self.read_columns()
+        return self._columns
+
+    def changed_catalog(self) -> None:
+        """Forget the cached columns (after DDL, or a rollback that undid DDL)."""
+        self._columns = None
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -118,6 +130,7 @@ class SqlClient(ABC):
 
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
+        self.changed_catalog()
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset_ref()}")
         text, big, ts, js = (self.type_map[k] for k in ("text", "bigint", "timestamp", "json"))
         self.execute(
@@ -157,6 +170,27 @@ class SqlClient(ABC):
             self.ensure_dataset()
             self._record_state(pipeline_name, state, state.load_id)
             self.commit()
+        except BaseException:
+            self._safe_rollback()
+            raise
+
+    def drop(self, pipeline_name: str, tables: list[str], schema_names: list[str]) -> None:
+        """Drop a pipeline's tables and its rows in the system tables, in one transaction."""
+        existing = self.existing_columns()
+        self.begin()
+        try:
+            for table in tables:
+                if table in existing:
+                    self.execute(f"DROP TABLE {self.qualified(table)}")
+            if STATE_TABLE in existing:
+                self.execute(f"DELETE FROM {self.qualified(STATE_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
+            if LOADS_TABLE in existing:
+                self.execute(f"DELETE FROM {self.qualified(LOADS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
+            if SCHEMAS_TABLE in existing:
+                for name in schema_names:
+                    self.execute(f"DELETE FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ?", [name])
+            self.commit()
+            self.changed_catalog()
         except BaseException:
             self._safe_rollback()
             raise
@@ -227,6 +261,7 @@ class SqlClient(ABC):
         return result
 
     def _safe_rollback(self) -> None:
+        self.changed_catalog()
         try:
             self.rollback()
         except Exception:
@@ -289,6 +324,7 @@ class SqlClient(ABC):
                     self.execute(
                         f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} TYPE {wanted}"
                     )
+        self.changed_catalog()
 
     def _column_ddl(self, col: Column, *, create: bool = True) -> str:
         ddl = f"{self.quote(col.name)} {self.sql_type(col)}"

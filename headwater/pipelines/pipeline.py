@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Unpack
@@ -208,6 +209,53 @@ class Pipeline:
     @property
     def schema_names(self) -> list[str]:
         return self.workdir.schema_names()
+
+    @property
+    def state(self) -> PipelineState:
+        """The pipeline's state as the next extraction will start from it (a copy)."""
+        return self.workdir.read_state() or PipelineState()
+
+    def reset_state(self, resource: str | None = None, *, source: str | None = None) -> list[str]:
+        """Forget what resources remember (cursors and ``hw.state()``): all, a source's, or one resource's.
+
+        The reset is committed to the destination too, so a new machine does not bring the old state
+        back. Returns the ``source.resource`` names that were reset.
+        """
+        with self.workdir.lock(self.name):
+            if self.pending_packages():
+                raise StateError(
+                    f"pipeline {self.name!r} has packages waiting to be loaded; their state would undo the reset",
+                    hint="run pipeline.load() first (or drop the pipeline)",
+                )
+            with self._client() as client:
+                state = self.workdir.read_state() or client.stored_state(self.name) or PipelineState()
+                done = state.reset(source, resource)
+                state.advance(None)
+                client.store_state(self.name, state)
+            self.workdir.write_state(state)
+            if resource is not None and not done:
+                log.warning("pipeline %s has no state for resource %s", self.name, resource)
+            return done
+
+    def drop(self) -> list[str]:
+        """Drop everything the pipeline made: its tables and state in the destination, its working folder.
+
+        Returns the dropped tables.
+        """
+        with self.workdir.lock(self.name):
+            with self._client() as client:
+                schemas = [s for n in self.workdir.schema_names() if (s := self.workdir.read_schema(n))]
+                for name in {s.name for s in schemas} | set(self._stored_schema_names(client)):
+                    if not any(s.name == name for s in schemas) and (stored := client.stored_schema(name)):
+                        schemas.append(stored)
+                tables = [t for s in schemas for t in s.tables]
+                client.drop(self.name, tables, [s.name for s in schemas])
+        shutil.rmtree(self.workdir.root, ignore_errors=True)
+        return tables
+
+    def _stored_schema_names(self, client: DestinationClient) -> list[str]:
+        state = client.stored_state(self.name)
+        return list(state.data.get("sources", {})) if state is not None else []
 
     def query(self, sql: str) -> Any:
         """Run SQL on the destination and return an Arrow table; unqualified names are the dataset's."""

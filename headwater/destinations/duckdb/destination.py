@@ -187,10 +187,10 @@ class DuckDBClient(SqlClient):
             except Exception:
                 pass
 
-    def existing_columns(self) -> dict[str, dict[str, str]]:
+    def read_columns(self) -> dict[str, dict[str, str]]:
         rows = self.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = ? AND table_schema = ? ORDER BY table_name, ordinal_position",
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = ? ORDER BY table_name, column_index",
             [self.catalog, self.dataset],
         )
         out: dict[str, dict[str, str]] = {}
