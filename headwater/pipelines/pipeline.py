@@ -242,14 +242,13 @@ class Pipeline:
 
         Returns the dropped tables.
         """
-        with self.workdir.lock(self.name):
-            with self._client() as client:
-                schemas = [s for n in self.workdir.schema_names() if (s := self.workdir.read_schema(n))]
-                for name in {s.name for s in schemas} | set(self._stored_schema_names(client)):
-                    if not any(s.name == name for s in schemas) and (stored := client.stored_schema(name)):
-                        schemas.append(stored)
-                tables = [t for s in schemas for t in s.tables]
-                client.drop(self.name, tables, [s.name for s in schemas])
+        with self.workdir.lock(self.name), self._client() as client:
+            schemas = [s for n in self.workdir.schema_names() if (s := self.workdir.read_schema(n))]
+            for name in {s.name for s in schemas} | set(self._stored_schema_names(client)):
+                if not any(s.name == name for s in schemas) and (stored := client.stored_schema(name)):
+                    schemas.append(stored)
+            tables = [t for s in schemas for t in s.tables]
+            client.drop(self.name, tables, [s.name for s in schemas])
         shutil.rmtree(self.workdir.root, ignore_errors=True)
         return tables
 
