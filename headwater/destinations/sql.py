@@ -26,6 +26,7 @@ from typing import Any, Self
 import orjson
 
 from headwater._failpoints import failpoint
+from headwater.destinations.merge import Merge
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
@@ -70,8 +71,11 @@ class SqlClient(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
-    def insert_files(self, table: Table, files: list[Path]) -> int:
-        """Bulk-insert the package files of ``table``; returns the number of rows inserted."""
+    def insert_files(
+        self, table: Table, files: list[Path], *, target: str | None = None, with_seq: bool = False
+    ) -> int:
+        """Bulk-insert the package files of ``table`` (into ``target``, a temporary table, if given;
+        ``with_seq`` adds a ``_hw_seq`` column numbering the rows in arrival order); returns the rows."""
 
     @abstractmethod
     def read_columns(self) -> dict[str, dict[str, str]]:
@@ -235,20 +239,22 @@ class SqlClient(ABC):
                 for name in [root, *(t.name for t in schema.children_of(root))]:
                     if name in schema.tables:
                         self.execute(f"DELETE FROM {self.qualified(name)}")
-            for name, files in manifest.tables.items():
-                if not files.files:
-                    continue
-                table = schema.tables[name]
+            for root, names in _by_root(schema, manifest.tables).items():
                 try:
-                    result.rows[name] = self.insert_files(table, package.file_paths(name))
+                    if schema.tables[root].write_disposition == "merge":
+                        merge = Merge(self, schema, schema.tables[root], package, manifest.created_at)
+                        result.rows.update(merge.run())
+                    else:
+                        for name in names:
+                            result.rows[name] = self.insert_files(schema.tables[name], package.file_paths(name))
                     failpoint("load.after_insert")
                 except DestinationError:
                     raise
                 except Exception as exc:
                     raise LoadError(
-                        f"inserting into {name!r} failed: {exc}",
+                        f"loading {root!r} failed: {exc}",
                         hint="the load was rolled back and the package kept; fix the cause and run again",
-                        table=name,
+                        table=root,
                         load_id=manifest.load_id,
                     ) from exc
             self._record(package, schema, result)
@@ -331,3 +337,12 @@ class SqlClient(ABC):
         if create and not col.nullable and not col.system:
             ddl += " NOT NULL"
         return ddl
+
+
+def _by_root(schema: Schema, tables: dict[str, Any]) -> dict[str, list[str]]:
+    """Tables of a package with rows, grouped by their root table (roots first, in package order)."""
+    out: dict[str, list[str]] = {}
+    for name, files in tables.items():
+        if files.files:
+            out.setdefault(schema.root_of(name).name, []).append(name)
+    return out

@@ -1,28 +1,42 @@
 """The normalizer: batches of rows or Arrow data in, typed Arrow tables per schema table out.
 
-One :class:`Normalizer` serves one load: it owns the schema while the load is being built, adds the
-system columns (``_hw_load_id``, ``_hw_id``, and ``_hw_parent_id``/``_hw_list_idx`` on child tables)
-and hands each finished Arrow table to a sink (the load package writer).
+One :class:`Normalizer` serves one load: it owns the schema while the load is being built, applies
+the resources' schema contracts, adds the system columns (``_hw_load_id`` and ``_hw_id`` on every row;
+``_hw_parent_id``, ``_hw_list_idx`` and ``_hw_root_id`` on child rows; ``_hw_row_hash`` and the
+validity columns on scd2 tables) and hands each finished Arrow table to a sink (the package writer).
+Rows that break a contract in a row mode are dropped with their child rows, or sent to
+``_hw_quarantine`` with the reason and the original row as JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+import orjson
 import pyarrow as pa
 
-from headwater.errors import DataError
+from headwater.errors import ContractViolation, DataError
 from headwater.normalize.flatten import Flattener, Part
+from headwater.normalize.guard import Guard
 from headwater.normalize.ids import constant, row_ids
 from headwater.normalize.placing import Placer
+from headwater.normalize.values import to_json_text
 from headwater.schema.hints import TableHints
-from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROW_ID, Column, Schema, Table
+from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
 
 Sink = Callable[[str, pa.Table], None]
 
-_ROOT_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "uuid"))
-_CHILD_SYSTEM = ((LOAD_ID, "text"), (ROW_ID, "uuid"), (PARENT_ID, "uuid"), (LIST_IDX, "bigint"))
+QUARANTINE_TABLE = "_hw_quarantine"
+_QUARANTINE_COLUMNS = (
+    ("table_name", "text"),
+    ("resource", "text"),
+    ("reason", "text"),
+    ("row", "json"),
+    (LOAD_ID, "text"),
+)
 
 
 class Normalizer:
@@ -48,19 +62,28 @@ class Normalizer:
         self.sink = sink
         self.placer = Placer(widening=widening)
         self.rows_by_table: dict[str, int] = {}
+        self.quarantined = 0
+        self.existing = frozenset(schema.tables)  # contracts apply to tables that existed before this load
+        self._resources_at_start = {t.resource for t in schema.tables.values() if t.resource}
 
     # -- tables ----------------------------------------------------------------------------------
     def root_table(self, name: str, *, resource: str, hints: TableHints) -> Table:
         """The root table ``name``, created with the resource's hinted columns if it is new."""
         table = self.schema.tables.get(name)
         if table is None:
-            table = Table(name, resource=resource, write_disposition=hints.write_disposition)
+            table = Table(name, resource=resource)
             self.schema.tables[name] = table
+        table.resource = table.resource or resource
+        table.write_disposition = hints.write_disposition
+        if hints.is_merge:
+            table.merge_strategy = hints.merge_strategy
+            table.merge_key = hints.merge_key
+            table.dedup_sort = hints.dedup_sort
+            table.validity_columns = hints.validity_columns if hints.merge_strategy == "scd2" else None
         else:
-            table.write_disposition = hints.write_disposition
-            table.resource = table.resource or resource
-            for child in self.schema.children_of(name):
-                child.write_disposition = hints.write_disposition
+            table.merge_strategy, table.merge_key, table.dedup_sort, table.validity_columns = None, (), None, None
+        for child in self.schema.children_of(name):
+            child.write_disposition = hints.write_disposition
         for hint in hints.columns.values():
             if hint.name not in table.columns and hint.data_type is not None:
                 dt = hint.data_type
@@ -68,10 +91,10 @@ class Normalizer:
         _apply_hint_flags(table, hints)
         return table
 
-    def _child_table(self, parent: Table, path: tuple[str, ...]) -> Table:
+    def _child_table(self, parent: Table, path: tuple[str, ...], create: bool = True) -> Table | None:
         name = self.schema.child_table_name(parent.name, path)
         table = self.schema.tables.get(name)
-        if table is None:
+        if table is None and create:
             table = Table(
                 name,
                 parent=parent.name,
@@ -85,13 +108,17 @@ class Normalizer:
     # -- batches ---------------------------------------------------------------------------------
     def rows(self, table: Table, rows: list[dict[str, Any]], hints: TableHints, resource: str) -> None:
         """Normalize a batch of dict rows into ``table`` and its child tables."""
+        if self._refuse_new_root(table, hints, resource, rows):
+            return
         flattener = self._flattener(table, hints, resource, infer_strings=True)
-        self._emit(table, flattener.rows(rows), resource, hints)
+        self._emit(table, flattener.rows(rows), resource, hints, _Originals(rows))
 
     def arrow(self, table: Table, data: pa.Table, hints: TableHints, resource: str) -> None:
         """Normalize an Arrow table into ``table`` and its child tables (no per-row work)."""
+        if self._refuse_new_root(table, hints, resource, data):
+            return
         flattener = self._flattener(table, hints, resource, infer_strings=False)
-        self._emit(table, flattener.table(data), resource, hints)
+        self._emit(table, flattener.table(data), resource, hints, _Originals(data))
 
     def _flattener(self, table: Table, hints: TableHints, resource: str, *, infer_strings: bool) -> Flattener:
         return Flattener(
@@ -101,34 +128,245 @@ class Normalizer:
             where={"resource": resource, "table": table.name},
         )
 
-    def _emit(self, root_table: Table, root: Part, resource: str, hints: TableHints) -> None:
+    def _refuse_new_root(self, table: Table, hints: TableHints, resource: str, data: Any) -> bool:
+        """A new root table of a resource that already loaded: the ``tables`` contract decides."""
+        if table.name in self.existing or resource not in self._resources_at_start:
+            return False
+        mode = hints.contract.tables
+        if mode == "evolve":
+            return False
+        if mode == "freeze":
+            raise ContractViolation(
+                f"new table {table.name!r} is not allowed: the schema contract freezes tables",
+                hint="change the data, or set schema_contract={'tables': 'evolve'} on the resource",
+                resource=resource,
+                table=table.name,
+            )
+        if mode == "quarantine":
+            originals = _Originals(data)
+            self._quarantine(table.name, resource, originals, np.arange(len(originals)), f"new table {table.name!r}")
+        if not table.columns:  # never keep the table a refused batch would have created
+            self.schema.tables.pop(table.name, None)
+        return True
+
+    def _emit(self, root_table: Table, root: Part, resource: str, hints: TableHints, originals: _Originals) -> None:
+        guard = Guard(hints.contract, self.existing, resource)
+        placed: list[tuple[Part, Table, dict[str, pa.Array], np.ndarray]] = []
         tables: dict[int, Table] = {}
-        ids: dict[int, pa.Array] = {}
+        root_index: dict[int, np.ndarray] = {}
+        skipped: set[int] = set()
         for part in root.walk():
             parent = part.parent
-            table = root_table if parent is None else self._child_table(tables[id(parent)], part.path)
-            tables[id(part)] = table
-            columns = self.placer.place(table, part, {"resource": resource})
-            if part.parent is None:
-                _apply_hint_flags(table, hints)
-            _check_not_null(table, columns, part.length, resource)
-            part_ids = row_ids(part.length)
-            ids[id(part)] = part_ids
-            columns[LOAD_ID] = constant(self.load_id, part.length)
-            columns[ROW_ID] = part_ids
-            if parent is not None:
+            if parent is not None and id(parent) in skipped:
+                skipped.add(id(part))
+                continue
+            guard.current_part = id(part)
+            if parent is None:
+                table = root_table
+                root_index[id(part)] = np.arange(part.length)
+            else:
                 assert part.parent_index is not None
-                assert part.list_idx is not None
-                columns[PARENT_ID] = ids[id(parent)].take(part.parent_index)
-                columns[LIST_IDX] = part.list_idx
-            _ensure_system_columns(table)
-            ordered = {name: columns[name] for name in table.columns if name in columns}
-            self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + part.length
-            self.sink(table.name, pa.table(ordered))
+                root_index[id(part)] = root_index[id(parent)][part.parent_index.to_numpy(zero_copy_only=False)]
+                maybe = self._child_for(tables[id(parent)], part, guard, root_index[id(part)])
+                if maybe is None:
+                    skipped.add(id(part))
+                    continue
+                table = maybe
+            tables[id(part)] = table
+            columns = self.placer.place(table, part, {"resource": resource}, guard)
+            if parent is None:
+                _apply_hint_flags(table, hints)
+            self._check_not_null(table, columns, part, guard, root_index[id(part)], resource)
+            placed.append((part, table, columns, root_index[id(part)]))
+        keep_root = self._apply_offenses(root_table, root, guard, originals, root_index, resource)
+        ids: dict[int, pa.Array] = {}
+        for part, table, columns, index in placed:
+            self._finish(part, table, columns, index, keep_root, ids, originals)
+
+    def _child_for(self, parent: Table, part: Part, guard: Guard, root_rows: np.ndarray) -> Table | None:
+        """The child table for a part, if the ``tables`` contract lets a new one be created."""
+        existing = self._child_table(parent, part.path, create=False)
+        root_name = self.schema.root_of(parent.name).name
+        if existing is not None or not guard.applies(root_name):
+            return self._child_table(parent, part.path)
+        name = self.schema.child_table_name(parent.name, part.path)
+        mode = guard.decide("tables", name, None, None, f"new table {name!r}")
+        if mode == "evolve":
+            return self._child_table(parent, part.path)
+        if mode in ("discard_row", "quarantine"):
+            reason = f"new table {name!r} (tables contract: {mode})"
+            guard.offend_rows(id(part), np.arange(part.length), reason, quarantine=mode == "quarantine")
+        return None
+
+    def _check_not_null(
+        self, table: Table, columns: dict[str, pa.Array], part: Part, guard: Guard, index: np.ndarray, resource: str
+    ) -> None:
+        for col in table.columns.values():
+            if col.nullable or col.system or part.length == 0:
+                continue
+            arr = columns.get(col.name)
+            nulls = part.length if arr is None else arr.null_count
+            if not nulls:
+                continue
+            missing = (
+                np.arange(part.length) if arr is None else np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
+            )
+            what = "primary key" if col.primary_key else "non-nullable"
+            if guard.contract.quarantines:
+                guard.offend_rows(id(part), missing, f"no value for {what} column {col.name!r}", quarantine=True)
+                continue
+            raise DataError(
+                f"{nulls} row(s) have no value for {what} column {col.name!r} "
+                f"(first at row {int(missing[0])} of the batch)",
+                hint="fix the source data or the hint; rows without a key cannot be loaded "
+                "(schema_contract={'columns': 'quarantine'} sets them aside instead)",
+                resource=resource,
+                table=table.name,
+                column=col.name,
+            )
+
+    def _apply_offenses(
+        self,
+        root_table: Table,
+        root: Part,
+        guard: Guard,
+        originals: _Originals,
+        root_index: dict[int, np.ndarray],
+        resource: str,
+    ) -> np.ndarray | None:
+        """Which root rows to keep (None: all), quarantining the rows that must go there."""
+        if not guard.offenses:
+            return None
+        keep = np.ones(root.length, dtype=bool)
+        first: dict[int, tuple[str, bool]] = {}  # root row -> the first reason it broke a rule
+        for offense in guard.offenses:
+            roots = root_index[offense.part][offense.rows]
+            keep[roots] = False
+            for r in roots.tolist():
+                first.setdefault(r, (offense.reason, offense.quarantine))
+        by_reason: dict[str, list[int]] = {}
+        for r, (reason, quarantine) in sorted(first.items()):
+            if quarantine:
+                by_reason.setdefault(reason, []).append(r)
+        for reason, rows in by_reason.items():
+            self._quarantine(root_table.name, resource, originals, np.array(rows), reason)
+        return keep
+
+    def _quarantine(self, table: str, resource: str, originals: _Originals, rows: np.ndarray, reason: str) -> None:
+        if len(rows) == 0:
+            return
+        q = self.schema.tables.get(QUARANTINE_TABLE)
+        if q is None:
+            q = Table(QUARANTINE_TABLE)
+            for name, data_type in _QUARANTINE_COLUMNS:
+                q.add_column(Column(name, data_type, system=name == LOAD_ID))
+            self.schema.tables[QUARANTINE_TABLE] = q
+        n = len(rows)
+        data = {
+            "table_name": pa.array([table] * n, pa.string()),
+            "resource": pa.array([resource] * n, pa.string()),
+            "reason": pa.array([reason] * n, pa.string()),
+            "row": pa.array([originals.json(int(i)) for i in rows], pa.string()),
+            LOAD_ID: constant(self.load_id, n),
+        }
+        self.quarantined += n
+        self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
+        self.sink(QUARANTINE_TABLE, pa.table(data))
+
+    def _finish(
+        self,
+        part: Part,
+        table: Table,
+        columns: dict[str, pa.Array],
+        index: np.ndarray,
+        keep_root: np.ndarray | None,
+        ids: dict[int, pa.Array],
+        originals: _Originals,
+    ) -> None:
+        """System columns, row filtering, and the Arrow table to the sink."""
+        part_ids = row_ids(part.length)
+        ids[id(part)] = part_ids
+        columns[LOAD_ID] = constant(self.load_id, part.length)
+        columns[ROW_ID] = part_ids
+        parent = part.parent
+        if parent is not None:
+            assert part.parent_index is not None
+            assert part.list_idx is not None
+            columns[PARENT_ID] = ids[id(parent)].take(part.parent_index)
+            columns[LIST_IDX] = part.list_idx
+            root_ids = ids[id(_root_of(part))]
+            columns[ROOT_ID] = root_ids.take(pa.array(index))
+        elif table.merge_strategy == "scd2":
+            columns[ROW_HASH] = originals.hashes()
+        _ensure_system_columns(table)
+        ordered = {name: columns[name] for name in table.columns if name in columns}
+        result = pa.table(ordered)
+        if keep_root is not None:
+            result = result.filter(pa.array(keep_root[index]))
+        if result.num_rows == 0 and part.length:
+            return
+        self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + result.num_rows
+        self.sink(table.name, result)
+
+
+class _Originals:
+    """The batch as it came in (dict rows or an Arrow table), for hashing and quarantine."""
+
+    def __init__(self, data: list[dict[str, Any]] | pa.Table) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data) if isinstance(self.data, list) else self.data.num_rows
+
+    def row(self, i: int) -> Any:
+        if isinstance(self.data, list):
+            return self.data[i]
+        return self.data.slice(i, 1).to_pylist()[0]
+
+    def json(self, i: int) -> str:
+        try:
+            return to_json_text(self.row(i))
+        except TypeError:
+            return orjson.dumps(repr(self.row(i))).decode()
+
+    def hashes(self) -> pa.Array:
+        """A 128-bit hash of each whole row (children included), as UUIDs: scd2 compares versions by it.
+
+        Nulls, empty lists and empty objects load as nothing, so they hash as nothing: two rows that
+        load the same are the same version.
+        """
+        rows = self.data if isinstance(self.data, list) else self.data.to_pylist()
+        digests = bytearray()
+        for row in rows:
+            body = orjson.dumps(
+                _canonical(row), default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+            )
+            digests += hashlib.blake2b(body, digest_size=16).digest()
+        storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(rows), [None, pa.py_buffer(bytes(digests))])
+        return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _canonical(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _hash_default(value: Any) -> Any:
+    return str(value)
+
+
+def _root_of(part: Part) -> Part:
+    while part.parent is not None:
+        part = part.parent
+    return part
 
 
 def _apply_hint_flags(table: Table, hints: TableHints) -> None:
-    """Primary-key and nullability hints on columns that the data created."""
+    """Primary-key, nullability and hard-delete hints on columns that the data created."""
     for hint in hints.columns.values():
         col = table.columns.get(hint.name)
         if col is None:
@@ -137,27 +375,21 @@ def _apply_hint_flags(table: Table, hints: TableHints) -> None:
             col.primary_key = True
         if hint.nullable is not None:
             col.nullable = hint.nullable
+        if hint.hard_delete:
+            col.hard_delete = True
 
 
 def _ensure_system_columns(table: Table) -> None:
-    for name, data_type in _CHILD_SYSTEM if table.is_child else _ROOT_SYSTEM:
+    if table.is_child:
+        wanted = [(LOAD_ID, "text"), (ROW_ID, "uuid"), (PARENT_ID, "uuid"), (LIST_IDX, "bigint"), (ROOT_ID, "uuid")]
+    else:
+        wanted = [(LOAD_ID, "text"), (ROW_ID, "uuid")]
+        if table.merge_strategy == "scd2" and table.validity_columns:
+            wanted += [
+                (ROW_HASH, "uuid"),
+                (table.validity_columns[0], "timestamp"),
+                (table.validity_columns[1], "timestamp"),
+            ]
+    for name, data_type in wanted:
         if name not in table.columns:
             table.add_column(Column(name, data_type, system=True))
-
-
-def _check_not_null(table: Table, columns: dict[str, pa.Array], length: int, resource: str) -> None:
-    for col in table.columns.values():
-        if col.nullable or col.system or length == 0:
-            continue
-        arr = columns.get(col.name)
-        nulls = length if arr is None else arr.null_count
-        if nulls:
-            first = 0 if arr is None else arr.is_null().index(True).as_py()
-            what = "primary key" if col.primary_key else "non-nullable"
-            raise DataError(
-                f"{nulls} row(s) have no value for {what} column {col.name!r} (first at row {first} of the batch)",
-                hint="fix the source data or the hint; rows without a key cannot be loaded",
-                resource=resource,
-                table=table.name,
-                column=col.name,
-            )

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from headwater.errors import DataError
 from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
+from headwater.normalize.guard import Guard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import json_array
 from headwater.schema.model import Column, Table
@@ -41,9 +42,14 @@ class Placer:
 
     def __init__(self, *, widening: Iterable[tuple[str, str]]) -> None:
         self.widening = frozenset(widening)
+        self.guard: Guard | None = None
 
-    def place(self, table: Table, part: Part, where: dict[str, Any]) -> dict[str, pa.Array]:
-        """The columns of ``part`` by column name (disjoint pieces of one column are merged)."""
+    def place(self, table: Table, part: Part, where: dict[str, Any], guard: Guard | None = None) -> dict[str, pa.Array]:
+        """The columns of ``part`` by column name (disjoint pieces of one column are merged).
+
+        With a ``guard``, schema changes to tables that existed before the load follow its contract.
+        """
+        self.guard = guard if guard is not None and guard.applies(table.name) else None
         out: dict[str, pa.Array] = {}
         for piece in part.pieces:
             try:
@@ -70,6 +76,10 @@ class Placer:
         if col is None:
             name = table.name_for_path(piece.path)
             col = table.columns.get(name)
+            if col is None and self.guard is not None:
+                mode = self.guard.decide("columns", table.name, name, piece.array, f"new column {name!r}")
+                if mode != "evolve":
+                    return []
             if col is None:
                 arr, data_type = piece.array, incoming
                 if piece.infer and incoming.name == "text":
@@ -140,6 +150,10 @@ class Placer:
         self, table: Table, col: Column, arr: pa.Array, incoming: DataType, wider: DataType
     ) -> Placed:
         if not col.hinted and (col.data_type, wider.name) in self.widening:
+            if self.guard is not None:
+                what = f"widening column {col.name!r} from {col.type} to {wider}"
+                if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
+                    return []
             col.set_type(wider)
             return [(col.name, canonical(arr, wider))]
         return self._variant(table, col, arr, incoming)
@@ -162,6 +176,10 @@ class Placer:
     def _variant(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
         name = variant_column_name(col.name, incoming)
         existing = table.columns.get(name)
+        if existing is None and self.guard is not None:
+            what = f"{incoming} values in column {col.name!r} of type {col.type}"
+            if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
+                return []
         if existing is None:
             table.add_column(Column(name, incoming.name, incoming.precision, incoming.scale, variant_of=col.name))
             return [(name, canonical(arr, incoming))]

@@ -39,7 +39,7 @@ from headwater.pipelines.extract import Extractor, Scope, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
-from headwater.schema.hints import HintArgs
+from headwater.schema.hints import HintArgs, check_merge
 from headwater.schema.model import Schema
 from headwater.schema.naming import snake_case
 from headwater.streams.resource import Resource, data_name, make_resource
@@ -333,6 +333,9 @@ class Pipeline:
         schema_name: str | None,
     ) -> LoadPackage | None:
         schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
+        for r in resources:
+            if r.selected:
+                check_merge(r.hints, r.name)
         self._discard_open_packages()
         schema, state = self._starting_point(schema_name)
         previous = schema.copy()

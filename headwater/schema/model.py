@@ -29,6 +29,7 @@ ROW_ID = "_hw_id"
 PARENT_ID = "_hw_parent_id"
 LIST_IDX = "_hw_list_idx"
 ROOT_ID = "_hw_root_id"
+ROW_HASH = "_hw_row_hash"  # scd2 root tables: a hash of the whole source row, children included
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Column:
     variant_of: str | None = None
     system: bool = False
     hinted: bool = False
+    hard_delete: bool = False
 
     @property
     def type(self) -> DataType:
@@ -84,6 +86,8 @@ class Column:
             out["system"] = True
         if self.hinted:
             out["hinted"] = True
+        if self.hard_delete:
+            out["hard_delete"] = True
         return out
 
     @classmethod
@@ -100,6 +104,7 @@ class Column:
             variant_of=data.get("variant_of"),
             system=data.get("system", False),
             hinted=data.get("hinted", False),
+            hard_delete=data.get("hard_delete", False),
         )
 
 
@@ -113,7 +118,11 @@ class Table:
         parent: the parent table for a child table.
         path: for a child table, the source keys of the list, relative to the parent table.
         resource: the resource that writes this table.
-        write_disposition: ``append`` or ``replace`` (children follow their root).
+        write_disposition: ``append``, ``replace`` or ``merge`` (children follow their root).
+        merge_strategy: for merge: ``delete-insert``, ``upsert`` or ``scd2``.
+        merge_key: for merge: the columns whose values select what a load replaces.
+        dedup_sort: for merge: ``(column, "asc"|"desc")`` choosing among rows with the same key.
+        validity_columns: for scd2: the columns holding when a version became and stopped being valid.
     """
 
     name: str
@@ -122,6 +131,10 @@ class Table:
     path: tuple[str, ...] | None = None
     resource: str | None = None
     write_disposition: str = "append"
+    merge_strategy: str | None = None
+    merge_key: tuple[str, ...] = ()
+    dedup_sort: tuple[str, str] | None = None
+    validity_columns: tuple[str, str] | None = None
     _by_path: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -174,7 +187,23 @@ class Table:
             out["path"] = list(self.path)
         if self.resource:
             out["resource"] = self.resource
+        if self.write_disposition == "merge":
+            out["merge_strategy"] = self.merge_strategy
+            if self.merge_key:
+                out["merge_key"] = list(self.merge_key)
+            if self.dedup_sort:
+                out["dedup_sort"] = list(self.dedup_sort)
+            if self.validity_columns:
+                out["validity_columns"] = list(self.validity_columns)
         return out
+
+    @property
+    def primary_key(self) -> list[str]:
+        return [c.name for c in self.columns.values() if c.primary_key]
+
+    @property
+    def hard_delete_column(self) -> str | None:
+        return next((c.name for c in self.columns.values() if c.hard_delete), None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Table:
@@ -186,6 +215,10 @@ class Table:
             path=tuple(path) if path is not None else None,
             resource=data.get("resource"),
             write_disposition=data.get("write_disposition", "append"),
+            merge_strategy=data.get("merge_strategy"),
+            merge_key=tuple(data.get("merge_key", ())),
+            dedup_sort=tuple(data["dedup_sort"]) if data.get("dedup_sort") else None,
+            validity_columns=tuple(data["validity_columns"]) if data.get("validity_columns") else None,
         )
         return table
 
@@ -236,6 +269,13 @@ class Schema:
                     out.append(t)
                     frontier.append(t.name)
         return out
+
+    def root_of(self, name: str) -> Table:
+        """The root table of a table (itself for a root table)."""
+        table = self.tables[name]
+        while table.parent is not None:
+            table = self.tables[table.parent]
+        return table
 
     def child_table_name(self, parent: str, path: tuple[str, ...]) -> str:
         """The name for the child table of ``parent`` made from the list at ``path``."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from headwater.destinations.merge import SEQ
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
@@ -198,13 +199,19 @@ class DuckDBClient(SqlClient):
             out.setdefault(table, {})[column] = data_type
         return out
 
-    def insert_files(self, table: Table, files: list[Path]) -> int:
+    def insert_files(
+        self, table: Table, files: list[Path], *, target: str | None = None, with_seq: bool = False
+    ) -> int:
         total = 0
-        target = self.qualified(table.name)
+        into = self.qualified(table.name) if target is None else self.quote(target)
+        seq = [0]
         for path in files:
-            self.con.register("_hw_package_file", read_file(path))
+            batches = read_file(path)
+            if with_seq:
+                batches = _numbered(batches, seq)
+            self.con.register("_hw_package_file", batches)
             try:
-                rows = self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _hw_package_file")
+                rows = self.execute(f"INSERT INTO {into} BY NAME SELECT * FROM _hw_package_file")
             finally:
                 with contextlib.suppress(Exception):  # an aborted transaction refuses it; the cause matters
                     self.con.unregister("_hw_package_file")
@@ -219,6 +226,23 @@ class DuckDBClient(SqlClient):
         with self._lock:
             rel = self.con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+
+def _numbered(reader: Any, counter: list[int]) -> Any:
+    """The batches with a ``_hw_seq`` column numbering rows in arrival order across files."""
+    import numpy as np
+    import pyarrow as pa
+
+    schema = reader.schema.append(pa.field(SEQ, pa.int64()))
+
+    def batches() -> Any:
+        for batch in reader:
+            n = batch.num_rows
+            seq = pa.array(np.arange(counter[0], counter[0] + n, dtype=np.int64))
+            counter[0] += n
+            yield pa.RecordBatch.from_arrays([*batch.columns, seq], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -19,8 +19,9 @@ SOURCE: list[dict[str, Any]] = []
 def feed(n: int) -> None:
     """Append n rows to the fake API; several rows share each timestamp."""
     start = len(SOURCE)
-    for i in range(start, start + n):
-        SOURCE.append({"id": i, "updated_at": f"2024-03-{1 + i // 4:02d}T00:00:00Z", "v": i * 10})
+    SOURCE.extend(
+        {"id": i, "updated_at": f"2024-03-{1 + i // 4:02d}T00:00:00Z", "v": i * 10} for i in range(start, start + n)
+    )
 
 
 def api_issues():

@@ -1,0 +1,90 @@
+"""The contract guard: decides, change by change, what a schema contract lets the data do.
+
+The placer asks the guard before it adds a column to a table that existed when the load started,
+before it widens a column or opens a variant column, and the normalizer asks before it creates a
+new table for a resource that already loaded. The guard answers with the contract's mode and
+records which rows broke the contract (to drop or quarantine them, with their child rows) and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from headwater.errors import ContractViolation
+from headwater.schema.contract import Contract
+
+EVOLVE = "evolve"
+
+
+@dataclass
+class Offense:
+    """Rows of one part that broke the contract, and why."""
+
+    part: int  # id() of the part
+    rows: np.ndarray  # row positions within the part
+    reason: str
+    quarantine: bool  # False: the rows are dropped
+
+
+@dataclass
+class Guard:
+    """One batch's view of a contract.
+
+    Args:
+        contract: the resource's contract.
+        existing: tables that existed when the load started (contracts apply to what exists).
+        resource: for messages.
+    """
+
+    contract: Contract
+    existing: frozenset[str]
+    resource: str
+    offenses: list[Offense] = field(default_factory=list)
+    current_part: int = 0
+
+    def applies(self, table: str) -> bool:
+        return table in self.existing and not self.contract.is_evolve
+
+    def decide(self, kind: str, table: str, column: str | None, values: pa.Array | None, what: str) -> str:
+        """The mode for a change; records offending rows for row modes, raises for freeze."""
+        mode = self.contract.mode(kind)
+        if mode == EVOLVE:
+            return mode
+        if mode == "freeze":
+            first = _first_value(values)
+            raise ContractViolation(
+                f"{what} is not allowed: the schema contract freezes {kind}"
+                + (f"; first offending value: {first!r}" if first is not None else ""),
+                hint=f"change the data, or set schema_contract={{'{kind}': 'evolve'}} (or discard_row, "
+                "discard_value, quarantine) on the resource",
+                resource=self.resource,
+                table=table,
+                column=column,
+            )
+        if mode in ("discard_row", "quarantine") and values is not None:
+            rows = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
+            if len(rows):
+                reason = f"{what} ({kind} contract: {mode})"
+                self.offenses.append(Offense(self.current_part, rows, reason, mode == "quarantine"))
+        return mode
+
+    def offend_rows(self, part: int, rows: np.ndarray, reason: str, *, quarantine: bool) -> None:
+        """Record rows that break a rule outside the placer (a null primary key, a new table)."""
+        if len(rows):
+            self.offenses.append(Offense(part, rows, reason, quarantine))
+
+
+def _first_value(values: pa.Array | None) -> Any:
+    if values is None:
+        return None
+    valid = values.drop_null()
+    if len(valid) == 0:
+        return None
+    value = valid[0].as_py()
+    if isinstance(value, str) and len(value) > 80:
+        return value[:77] + "..."
+    return value

@@ -1,0 +1,201 @@
+"""Merge dispositions against a real DuckDB: delete-insert, upsert, scd2, keys, dedup, hard deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import headwater as hw
+from headwater.errors import ConfigError
+from tests.conftest import rows, scalar
+
+
+def docs(version: int, ids: range | list[int], tags: int = 2) -> list[dict[str, Any]]:
+    return [{"id": i, "v": f"{version}-{i}", "tags": [f"v{version}-{k}" for k in range(tags)]} for i in ids]
+
+
+def merged(p: Any, data: Any, **hints: Any) -> Any:
+    hints.setdefault("write_disposition", "merge")
+    hints.setdefault("primary_key", "id")
+    return p.run(data, table_name="items", **hints)
+
+
+def children_of(p: Any) -> list[tuple[Any, ...]]:
+    return rows(
+        p,
+        "select i.id, t.value from items i join items__tags t on t._hw_root_id = i._hw_id "
+        "and t._hw_parent_id = i._hw_id order by 1, 2",
+    )
+
+
+@pytest.mark.parametrize("strategy", ["delete-insert", "upsert"])
+def test_updates_replace_rows_and_their_children(make_pipeline: Any, strategy: str) -> None:
+    p = make_pipeline(f"m_{strategy.replace('-', '_')}")
+    merged(p, docs(1, range(5)), merge_strategy=strategy)
+    first_ids = dict(rows(p, "select id, _hw_id from items"))
+    info = merged(p, docs(2, [0, 1, 9], tags=1), merge_strategy=strategy)
+    assert info.table_rows() == {"items": 3, "items__tags": 3}
+    assert rows(p, "select id, v from items order by id") == [
+        (0, "2-0"),
+        (1, "2-1"),
+        (2, "1-2"),
+        (3, "1-3"),
+        (4, "1-4"),
+        (9, "2-9"),
+    ]
+    assert children_of(p) == [
+        (0, "v2-0"),
+        (1, "v2-0"),
+        (2, "v1-0"),
+        (2, "v1-1"),
+        (3, "v1-0"),
+        (3, "v1-1"),
+        (4, "v1-0"),
+        (4, "v1-1"),
+        (9, "v2-0"),
+    ]
+    assert scalar(p, "select count(*) from items__tags") == 9  # no orphaned children
+    new_ids = dict(rows(p, "select id, _hw_id from items"))
+    if strategy == "upsert":
+        assert all(new_ids[i] == first_ids[i] for i in (0, 1, 2, 3, 4))  # ids are stable
+    else:
+        assert new_ids[0] != first_ids[0] and new_ids[2] == first_ids[2]
+
+
+def test_composite_keys_and_deterministic_duplicates(make_pipeline: Any) -> None:
+    p = make_pipeline("composite")
+    data = [
+        {"region": "eu", "id": 1, "v": "a", "seq": 3},
+        {"region": "us", "id": 1, "v": "b", "seq": 1},
+        {"region": "eu", "id": 1, "v": "c", "seq": 1},  # same key as the first: the last one wins
+    ]
+    merged(p, data, primary_key=["region", "id"])
+    assert rows(p, "select region, id, v from items order by region") == [("eu", 1, "c"), ("us", 1, "b")]
+    sorted_p = make_pipeline("dedup_sorted")
+    merged(sorted_p, data, primary_key=["region", "id"], dedup_sort="seq")  # the highest seq wins
+    assert rows(sorted_p, "select region, v from items order by region") == [("eu", "a"), ("us", "b")]
+    asc = make_pipeline("dedup_asc")
+    merged(asc, data, primary_key=["region", "id"], dedup_sort={"seq": "asc"})
+    assert rows(asc, "select region, v from items order by region") == [("eu", "c"), ("us", "b")]
+
+
+@pytest.mark.parametrize("strategy", ["delete-insert", "upsert"])
+def test_hard_deletes(make_pipeline: Any, strategy: str) -> None:
+    p = make_pipeline(f"hard_{strategy.replace('-', '_')}")
+    hints = {"merge_strategy": strategy, "columns": {"deleted": {"data_type": "bool", "hard_delete": True}}}
+    merged(p, docs(1, range(4)), **hints)
+    merged(p, [{"id": 1, "deleted": True}, {"id": 2, "v": "kept", "deleted": False, "tags": []}], **hints)
+    assert rows(p, "select id, v from items order by id") == [(0, "1-0"), (2, "kept"), (3, "1-3")]
+    assert (
+        scalar(
+            p,
+            "select count(*) from items__tags t where not exists "
+            "(select 1 from items i where i._hw_id = t._hw_root_id)",
+        )
+        == 0
+    )
+
+
+def test_merge_key_replaces_whole_partitions(make_pipeline: Any) -> None:
+    p = make_pipeline("partitions")
+    day1 = [{"day": "2024-01-01", "n": i} for i in range(3)] + [{"day": "2024-01-02", "n": i} for i in range(3)]
+    p.run(day1, table_name="items", write_disposition="merge", merge_key="day")
+    # a new extract of day 2 replaces exactly that partition
+    p.run([{"day": "2024-01-02", "n": 10}], table_name="items", write_disposition="merge", merge_key="day")
+    got = rows(p, "select day, count(*), max(n) from items group by 1 order by 1")
+    assert got == [(dt.date(2024, 1, 1), 3, 2), (dt.date(2024, 1, 2), 1, 10)]
+
+
+def test_merge_needs_keys() -> None:
+    with pytest.raises(ConfigError, match="needs a primary_key or a merge_key"):
+        hw.pipeline("nokeys", progress=False).run([{"a": 1}], table_name="t", write_disposition="merge")
+
+
+def snapshot(p: Any, data: list[dict[str, Any]], **hints: Any) -> Any:
+    hints.setdefault("merge_strategy", "scd2")
+    return merged(p, data, **hints)
+
+
+def test_scd2_history_over_a_sequence_of_snapshots(make_pipeline: Any) -> None:
+    p = make_pipeline("scd2")
+    s1 = [{"id": 1, "name": "ann", "tags": ["a"]}, {"id": 2, "name": "bob", "tags": []}, {"id": 3, "name": "cy"}]
+    s2 = [{"id": 1, "name": "ann", "tags": ["a"]}, {"id": 2, "name": "bobby", "tags": []}]  # 2 changed, 3 gone
+    s3 = [{"id": 1, "name": "ann", "tags": ["a", "b"]}, {"id": 2, "name": "bobby"}, {"id": 3, "name": "cy"}]
+    loads = [snapshot(p, s).loads[-1] for s in (s1, s2, s3)]
+    times = [dt.datetime.fromtimestamp(float(_created(p, load.load_id)), dt.UTC) for load in loads]
+    history = rows(p, "select id, name, _hw_valid_from, _hw_valid_to from items order by id, _hw_valid_from")
+    assert history == [
+        (1, "ann", times[0], times[2]),  # its children changed in s3: a new version
+        (1, "ann", times[2], None),
+        (2, "bob", times[0], times[1]),
+        (2, "bobby", times[1], None),  # unchanged in s3: no new version
+        (3, "cy", times[0], times[1]),  # absent from s2: retired
+        (3, "cy", times[2], None),  # back in s3: a new version
+    ]
+    assert loads[1].tables["items"].rows == 1 and loads[2].tables["items"].rows == 2
+    # children belong to their version; closed versions keep theirs
+    assert rows(
+        p,
+        "select i.name, i._hw_valid_to is null, t.value from items i join items__tags t "
+        "on t._hw_root_id = i._hw_id order by 2, 3",
+    ) == [("ann", False, "a"), ("ann", True, "a"), ("ann", True, "b")]
+
+
+def _created(p: Any, load_id: str) -> float:
+    import json
+
+    return json.loads((p.workdir.completed / load_id / "manifest.json").read_text())["created_at"]
+
+
+def test_scd2_with_custom_validity_columns_and_a_partition_key(make_pipeline: Any) -> None:
+    p = make_pipeline("scd2_custom")
+    disposition = {"disposition": "merge", "strategy": "scd2", "validity_column_names": ["valid_from", "valid_to"]}
+    base = [{"shop": "a", "sku": 1, "price": 10}, {"shop": "b", "sku": 1, "price": 20}]
+    p.run(base, table_name="prices", write_disposition=disposition, merge_key="shop")
+    # a partial extract of shop a only: shop b stays open
+    p.run([{"shop": "a", "sku": 1, "price": 11}], table_name="prices", write_disposition=disposition, merge_key="shop")
+    got = rows(p, "select shop, price, valid_to is null from prices order by shop, price")
+    assert got == [("a", 10, False), ("a", 11, True), ("b", 20, True)]
+    cols = {r[0] for r in rows(p, "select column_name from information_schema.columns where table_name='prices'")}
+    assert {"valid_from", "valid_to", "_hw_row_hash"} <= cols and "_hw_valid_from" not in cols
+
+
+def test_replace_is_atomic_for_readers(make_pipeline: Any, tmp_path: Path) -> None:
+    import threading
+
+    import duckdb
+
+    p = make_pipeline("atomic")
+    p.run([{"i": i} for i in range(1000)], table_name="t", write_disposition="replace")
+    seen: set[int] = set()
+    stop = threading.Event()
+    con = duckdb.connect(str(tmp_path / "atomic.duckdb"))
+
+    def reader() -> None:
+        cur = con.cursor()
+        while not stop.is_set():
+            cur.execute("select count(*) from raw.t")
+            seen.add(cur.fetchall()[0][0])
+
+    # the reader shares the process's database instance, as an in-process dashboard would
+    thread = threading.Thread(target=reader)
+    p2 = hw.pipeline(
+        "atomic",
+        destination=hw.destinations.duckdb(connection=con),
+        dataset="raw",
+        pipelines_dir=tmp_path / "pipelines",
+        progress=False,
+    )
+    thread.start()
+    try:
+        for n in (2000, 1500, 3000):
+            p2.run([{"i": i} for i in range(n)], table_name="t", write_disposition="replace")
+    finally:
+        stop.set()
+        thread.join()
+        con.close()
+    assert 0 not in seen
+    assert seen <= {1000, 2000, 1500, 3000}
