@@ -5,6 +5,9 @@
     headwater --help
     headwater pipeline list
     headwater pipeline info NAME
+    headwater pipeline state NAME [--json]
+    headwater pipeline reset NAME [--resource R] [--yes]
+    headwater pipeline drop NAME [--yes]
     headwater schema show NAME [--schema S] [--format table|json]
 
 Every command takes ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or

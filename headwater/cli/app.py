@@ -12,6 +12,7 @@ import typer
 from headwater import __version__
 from headwater.errors import StateError
 from headwater.packages.package import list_packages
+from headwater.pipeline_state import PipelineState, decode_value
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
 
@@ -82,6 +83,58 @@ def build_app() -> typer.Typer:
             typer.echo(json.dumps(info, indent=2, default=str))
             return
         _print_info(info)
+
+    @pipeline_app.command("state")
+    def pipeline_state(
+        name: Annotated[str, typer.Argument(help="the pipeline name")],
+        pipelines_dir: PipelinesDir = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the whole state as JSON")] = False,
+    ) -> None:
+        """Show the pipeline's state: cursors and what resources remember."""
+        workdir = _workdir(name, pipelines_dir)
+        state = workdir.read_state()
+        if state is None:
+            typer.echo(f"pipeline {name!r} has no state yet")
+            return
+        if as_json:
+            typer.echo(state.to_json().decode())
+            return
+        _print_state(name, state)
+
+    @pipeline_app.command("reset")
+    def pipeline_reset(
+        name: Annotated[str, typer.Argument(help="the pipeline name")],
+        resource: Annotated[str | None, typer.Option("--resource", help="only this resource")] = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        pipelines_dir: PipelinesDir = None,
+    ) -> None:
+        """Forget cursors and resource state, so the next run starts over (data stays)."""
+        from headwater.pipelines.pipeline import attach
+
+        what = f"resource {resource!r}" if resource else "every resource"
+        if not yes and not typer.confirm(f"Reset the state of {what} of pipeline {name!r}?"):
+            raise typer.Abort()
+        p = attach(name, pipelines_dir)
+        done = p.reset_state(resource)
+        typer.echo(f"reset: {', '.join(done)}" if done else "nothing to reset")
+
+    @pipeline_app.command("drop")
+    def pipeline_drop(
+        name: Annotated[str, typer.Argument(help="the pipeline name")],
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        pipelines_dir: PipelinesDir = None,
+    ) -> None:
+        """Drop the pipeline's tables and state in the destination, and its working folder."""
+        from headwater.pipelines.pipeline import attach
+
+        p = attach(name, pipelines_dir)
+        tables = sorted({t for n in p.schema_names if (s := p.workdir.read_schema(n)) for t in s.tables})
+        listing = ", ".join(tables) if tables else "no tables"
+        prompt = f"Drop pipeline {name!r}: {listing} in {p.destination.describe()} dataset {p.dataset!r}?"
+        if not yes and not typer.confirm(prompt):
+            raise typer.Abort()
+        dropped = p.drop()
+        typer.echo(f"dropped {len(dropped)} table(s) and the state of pipeline {name!r}")
 
     @schema_app.command("show")
     def schema_show(
@@ -181,6 +234,29 @@ def _print_info(info: dict[str, Any]) -> None:
         console.print(table)
     else:
         console.print("  no loads yet")
+
+
+def _print_state(name: str, state: PipelineState) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]state[/bold] of {name}: version {state.version} (load {state.load_id or '-'})", highlight=False
+    )
+    table = Table(title="cursors", title_justify="left")
+    for col in ("source", "resource", "cursor", "last value", "rows on it"):
+        table.add_column(col)
+    for source, src in state.data.get("sources", {}).items():
+        for resource, cursors in src.get("incremental", {}).items():
+            for path, slot in cursors.items():
+                last = decode_value(slot.get("last_value"))
+                table.add_row(source, resource, path, repr(last), str(len(slot.get("boundary", []))))
+    console.print(table)
+    for source, src in state.data.get("sources", {}).items():
+        for resource, values in src.get("resources", {}).items():
+            if values:
+                console.print(f"{source}.{resource}: {values}", highlight=False, markup=False)
 
 
 def _print_schema(schema: Schema, *, system: bool) -> None:

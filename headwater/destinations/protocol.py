@@ -105,6 +105,10 @@ class Destination(Protocol):
         """Where the data goes, for humans, without secrets."""
         ...
 
+    def to_uri(self) -> str | None:
+        """A URI that reopens the destination from the command line (no secrets), if there is one."""
+        ...
+
     def client(self, dataset: str) -> DestinationClient:
         """Open a client on ``dataset``."""
         ...

@@ -112,7 +112,7 @@ class Placer:
             as_int = _integral(arr)
             if as_int is not None:
                 return [(col.name, as_int)]
-            if not col.hinted and (t, "double") in self.widening:
+            if not col.hinted and (t, "double") in self.widening and self._may_widen():
                 return self._widen_or_variant(table, col, arr, incoming, DataType("double"))
             whole = _whole_mask(arr)  # whole numbers stay in the column, the rest go to the variant
             main = pc.if_else(whole, arr, pa.scalar(None, arr.type)).cast(pa.int64())
@@ -149,14 +149,15 @@ class Placer:
     def _widen_or_variant(
         self, table: Table, col: Column, arr: pa.Array, incoming: DataType, wider: DataType
     ) -> Placed:
-        if not col.hinted and (col.data_type, wider.name) in self.widening:
-            if self.guard is not None:
-                what = f"widening column {col.name!r} from {col.type} to {wider}"
-                if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
-                    return []
+        if not col.hinted and (col.data_type, wider.name) in self.widening and self._may_widen():
             col.set_type(wider)
             return [(col.name, canonical(arr, wider))]
         return self._variant(table, col, arr, incoming)
+
+    def _may_widen(self) -> bool:
+        """Widening changes the schema: only when the contract lets data types evolve. Otherwise the
+        values that fit stay in the column and the rest meet the contract as variant values."""
+        return self.guard is None or self.guard.contract.mode("data_type") == "evolve"
 
     def _partial(
         self,

@@ -100,6 +100,30 @@ def pipeline(
     )
 
 
+def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pipeline:
+    """Reopen a pipeline from its working folder (as the command line does).
+
+    Raises:
+        StateError: when there is no such pipeline, or its destination cannot be reopened by URI.
+    """
+    root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
+    workdir = WorkDir(root / name)
+    meta = workdir.read_meta()
+    if not meta:
+        raise StateError(
+            f"no pipeline {name!r} in {root}",
+            hint="run it once first, or pass --pipelines-dir where its working folder lives",
+        )
+    uri = meta.get("destination_uri")
+    if not uri:
+        raise StateError(
+            f"the destination of pipeline {name!r} ({meta.get('destination')}) cannot be reopened from its "
+            "working folder",
+            hint="use the pipeline from Python, where its destination object is built",
+        )
+    return pipeline(name, destination=uri, dataset=meta.get("dataset"), pipelines_dir=root, progress=False)
+
+
 class Pipeline:
     """Moves data from sources into one dataset of one destination. Build it with :func:`pipeline`."""
 
@@ -278,6 +302,7 @@ class Pipeline:
                 "pipeline": self.name,
                 "destination": self.destination.describe(),
                 "destination_type": self.destination.name,
+                "destination_uri": self.destination.to_uri(),
                 "dataset": self.dataset,
                 "last_run_at": time.time(),
             }

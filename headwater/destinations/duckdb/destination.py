@@ -91,6 +91,14 @@ class DuckDBDestination:
             return clone
         return self
 
+    def to_uri(self) -> str | None:
+        """A URI that reopens this destination (None for a connection passed in)."""
+        if self.connection is not None:
+            return None
+        if self.memory:
+            return "duckdb:///:memory:"
+        return f"duckdb://{self.path.resolve()}" if self.path is not None else None
+
     def describe(self) -> str:
         if self.connection is not None:
             return "duckdb (connection)"

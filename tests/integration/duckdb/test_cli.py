@@ -63,3 +63,54 @@ def test_default_pipelines_dir_follows_headwater_home(tmp_path: Path) -> None:
     hw.pipeline("homed", progress=False).run([{"a": 1}], table_name="t")
     out = cli("pipeline", "list")
     assert "homed" in out.stdout.split()
+
+
+def test_state_reset_and_drop(make_pipeline: Any, tmp_path: Path) -> None:
+    import headwater as hw
+
+    data = [{"id": i, "ts": i} for i in range(5)]
+
+    @hw.resource(primary_key="id")
+    def items(cursor=hw.incremental("ts")):
+        st = hw.state()
+        st["runs"] = st.get("runs", 0) + 1
+        yield [r for r in data if r["ts"] >= cursor.start_value] if cursor.start_value is not None else data
+
+    p = make_pipeline("stateful")
+    p.run(items)
+    pdir = str(tmp_path / "pipelines")
+    shown = cli("pipeline", "state", "stateful", "--pipelines-dir", pdir)
+    assert shown.returncode == 0, shown.stderr
+    assert "items" in shown.stdout and "ts" in shown.stdout and "4" in shown.stdout and "runs" in shown.stdout
+    as_json = json.loads(cli("pipeline", "state", "stateful", "--pipelines-dir", pdir, "--json").stdout)
+    assert as_json["sources"]["stateful"]["incremental"]["items"]["ts"]["last_value"] == 4
+
+    # without --yes the command asks; answering no changes nothing
+    refused = subprocess.run(
+        [str(Path(sys.executable).parent / "headwater"), "pipeline", "reset", "stateful", "--pipelines-dir", pdir],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        env=env_with_path(),
+        timeout=120,
+    )
+    assert refused.returncode == 1 and "Reset the state" in refused.stdout
+    assert p.state.incremental_state("stateful", "items") != {}
+    reset = cli("pipeline", "reset", "stateful", "--resource", "items", "--yes", "--pipelines-dir", pdir)
+    assert reset.returncode == 0, reset.stderr
+    assert "reset: stateful.items" in reset.stdout
+    assert p.state.incremental_state("stateful", "items") == {}
+    # the reset is committed to the destination too: a new machine does not bring the cursor back
+    assert p.run(items).table_rows() == {"items": 5}
+
+    dropped = cli("pipeline", "drop", "stateful", "--yes", "--pipelines-dir", pdir)
+    assert dropped.returncode == 0, dropped.stderr
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "stateful.duckdb"), read_only=True)
+    con.execute("select table_name from duckdb_tables() where schema_name = 'raw' order by 1")
+    assert [r[0] for r in con.fetchall()] == ["_hw_loads", "_hw_schemas", "_hw_state"]
+    con.execute("select count(*) from raw._hw_state")
+    assert con.fetchall()[0][0] == 0
+    con.close()
+    assert not (tmp_path / "pipelines" / "stateful").exists()
