@@ -42,7 +42,7 @@ def flat_stream(n: int) -> Iterator[dict[str, Any]]:
         yield flat_row(i)
 
 
-def event_doc(i: int, rnd: random.Random) -> dict[str, Any]:
+def event_doc(i: int, rnd: random.Random, version: int = 1) -> dict[str, Any]:
     """A GitHub-event-like document: nested actor/repo/payload, lists of commits and labels."""
     n_commits = rnd.randint(0, 4)
     n_labels = rnd.randint(0, 3)
@@ -51,7 +51,7 @@ def event_doc(i: int, rnd: random.Random) -> dict[str, Any]:
         "type": ("PushEvent", "IssuesEvent", "WatchEvent")[i % 3],
         "actor": {
             "id": i % 5000,
-            "login": f"user{i % 5000}",
+            "login": f"user{i % 5000}" if version == 1 else f"user{i % 5000}-v{version}",
             "display_login": f"user{i % 5000}",
             "url": f"https://api.github.com/users/user{i % 5000}",
             "avatar_url": "https://avatars.githubusercontent.com/u/1?",
@@ -78,9 +78,9 @@ def event_doc(i: int, rnd: random.Random) -> dict[str, Any]:
     }
 
 
-def event_docs(n: int, seed: int = 7) -> list[dict[str, Any]]:
+def event_docs(n: int, seed: int = 7, version: int = 1) -> list[dict[str, Any]]:
     rnd = random.Random(seed)
-    return [event_doc(i, rnd) for i in range(n)]
+    return [event_doc(i, rnd, version) for i in range(n)]
 
 
 def arrow_tables(n: int, chunk: int = 100_000) -> list[Any]:

@@ -8,6 +8,8 @@ Cases (full scale):
   nested   200,000 GitHub-event-like documents (commits and labels become child tables) -> DuckDB
   arrow    1,000,000 rows as Arrow tables -> DuckDB; dlt runs twice: as configured by default (no
            row ids on Arrow data) and told to add _dlt_id and _dlt_load_id (the work Headwater does)
+  merge    200,000 nested documents loaded with merge (primary key id), then the same ids again,
+           changed: the update run is timed
   import   `import headwater` vs `import dlt` (fresh interpreters, median of 7)
   memory   Headwater on a generator of 1M and of 10M flat rows, each in a fresh process: peak memory
            above the warmed-up process must stay flat
@@ -117,6 +119,60 @@ def run_headwater(workdir: Path, name: str, data: Any, table: str) -> int:
     )
     info = p.run(data, table_name=table)
     return info.table_rows()[table]
+
+
+def merge_headwater(workdir: Path, name: str, initial: Any, update: Any, table: str) -> tuple[float, int]:
+    """Load ``initial`` with merge, then time the merge of ``update`` (the same ids)."""
+    import headwater as hw
+
+    p = hw.pipeline(
+        name,
+        destination=hw.destinations.duckdb(str(workdir / f"hw_{name}.duckdb")),
+        dataset="bench",
+        pipelines_dir=workdir / "hw_pipelines",
+        progress=False,
+    )
+    hints: dict[str, Any] = {"table_name": table, "write_disposition": "merge", "primary_key": "id"}
+    p.run(initial, **hints)
+    started = time.perf_counter()
+    p.run(update, **hints)
+    seconds = time.perf_counter() - started
+    count = p.query(f"select count(*) as n from {table}").to_pylist()[0]["n"]
+    return seconds, count
+
+
+def merge_dlt(workdir: Path, name: str, initial: Any, update: Any, table: str) -> tuple[float, int]:
+    import dlt
+
+    p = dlt.pipeline(
+        pipeline_name=f"dlt_{name}",
+        destination=dlt.destinations.duckdb(str(workdir / f"dlt_{name}.duckdb")),
+        dataset_name="bench",
+        pipelines_dir=str(workdir / "dlt_pipelines"),
+    )
+    p.run(initial, table_name=table, write_disposition="merge", primary_key="id", loader_file_format="parquet")
+    started = time.perf_counter()
+    p.run(update, table_name=table, write_disposition="merge", primary_key="id", loader_file_format="parquet")
+    seconds = time.perf_counter() - started
+    return seconds, count_duckdb(workdir / f"dlt_{name}.duckdb", f"select count(*) from bench.{table}")
+
+
+def merge_case(docs: list[Any], updates: list[Any], tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
+    """The update run of a merge: documents already loaded, the same ids arrive again, changed."""
+    runners = {"headwater": merge_headwater, "dlt": merge_dlt}
+    best: dict[str, Measurement] = {}
+    for attempt in range(repeat):
+        for tool in tools:
+            seconds, count = runners[tool](workdir, f"merge{attempt}", docs, updates, "events")
+            assert count == len(docs), f"{tool} merged into {count} rows, expected {len(docs)}"
+            print(
+                f"  merge    {tool:<10} {len(updates):>10,} rows {seconds:8.2f} s  {len(updates) / seconds:>12,.0f} "
+                "rows/s (update run)",
+                flush=True,
+            )
+            if tool not in best or seconds < best[tool].seconds:
+                best[tool] = Measurement("merge (update run)", tool, len(updates), seconds, float("nan"))
+    return [best[t] for t in tools]
 
 
 def run_dlt(workdir: Path, name: str, data: Any, table: str) -> int:
@@ -230,7 +286,7 @@ def memory_case(sizes: tuple[int, int]) -> list[Measurement]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="flat,nested,arrow,import,memory")
+    parser.add_argument("--cases", default="flat,nested,arrow,merge,import,memory")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every row count (0.1 = quick)")
     parser.add_argument("--tools", default="headwater,dlt")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case; the fastest counts")
@@ -258,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
             arrow_tools = [*tools, "dlt+ids"] if "dlt" in tools else tools
             results += case_rows("arrow", tables, "arrow", arrow_tools, workdir, args.repeat)
             del tables
+        if "merge" in cases:
+            n = int(200_000 * scale)
+            docs, updates = bench_data.event_docs(n), bench_data.event_docs(n, seed=8, version=2)
+            results += merge_case(docs, updates, tools, workdir, args.repeat)
+            del docs, updates
         if "import" in cases:
             for tool in tools:
                 imports[tool] = import_time(tool)
@@ -279,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cell(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
+    return "-" if value is None or value != value else format(value, fmt)
 
 
 def report(results: list[Measurement], imports: dict[str, float]) -> str:
