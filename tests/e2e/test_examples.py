@@ -62,3 +62,15 @@ def test_demo_script(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr + out.stdout
     assert "What landed" in out.stdout
     check_database(tmp_path / "quickstart.duckdb")
+
+
+def test_incremental_merge_example(tmp_path: Path) -> None:
+    out = run_quickstart(tmp_path, [sys.executable, str(ROOT / "examples" / "incremental_merge.py")])
+    assert out.returncode == 0, out.stderr
+    assert "issues: [(1, 'issue 1'), (2, 'issue 2 (renamed)'), (3, 'issue 3'), (4, 'issue 4'), " in out.stdout
+    assert "labels: [(1, 'bug'), (2, 'bug'), (2, 'urgent'), (3, 'bug')" in out.stdout
+    assert "rows fetched per run: [5, 3, 1]" in out.stdout
+    con = duckdb.connect(str(tmp_path / "issues_demo.duckdb"), read_only=True)
+    con.execute("select count(*), count(distinct number) from tracker.issues")
+    assert con.fetchall() == [(6, 6)]
+    con.close()
