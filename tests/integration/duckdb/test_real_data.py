@@ -163,10 +163,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, schema: Any, roots: set[str]) -> lis
             c.name: c.path if c.path is not None else table.columns[c.variant_of].path for c in table.data_columns()
         }
         scalars = table.parent is not None and bool(paths) and set(paths.values()) == {("value",)}
-        cursor = con.execute(f'select * from raw."{name}"')
-        names = [d[0] for d in cursor.description]
-        for record in cursor.fetchall():
-            row = dict(zip(names, record, strict=True))
+        # Through Arrow: DuckDB's own fetchall() needs pytz for timestamptz, which is not a dependency.
+        for row in con.execute(f'select * from raw."{name}"').fetch_arrow_table().to_pylist():
             obj: dict[str, Any] = {}
             for col, path in paths.items():
                 if row[col] is not None:
