@@ -93,6 +93,7 @@ class _Run:
         self.emit = emit
         self.scope = scope or Scope(PipelineState(), "")
         self.invocations: dict[int, tuple[Resource, Invocation]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def context(self, resource: Resource) -> Any:
         return running(Running(self.scope.state, self.scope.source, resource.name))
@@ -116,17 +117,71 @@ class _Run:
         if inv.chain.done:
             return
         with self.context(node.resource):
+            if inv.is_async:  # an async transformer under a sync parent: run it on this thread's own loop
+                for produced in self._iterate_on_loop(inv.transform_async(parent_item)):
+                    for item in inv.chain.push(produced):
+                        self.deliver(node, item)
+                    if inv.chain.done:
+                        return
+                return
             for produced in inv.transform(parent_item):
                 for item in inv.chain.push(produced):
                     self.deliver(node, item)
                 if inv.chain.done:
                     return
 
+    async def deliver_async(self, node: Node, item: Any) -> None:
+        if node.resource.selected:
+            self.emit(node.resource, item)
+        for child in node.children:
+            await self.feed_async(child, item)
+
+    async def feed_async(self, node: Node, parent_item: Any) -> None:
+        inv = self.invocation(node)
+        if inv.chain.done:
+            return
+        with self.context(node.resource):
+            if inv.is_async:
+                produced_items = inv.transform_async(parent_item)
+                try:
+                    async for produced in produced_items:
+                        for item in inv.chain.push(produced):
+                            await self.deliver_async(node, item)
+                        if inv.chain.done:
+                            return
+                finally:
+                    await produced_items.aclose()
+                return
+            for produced in inv.transform(parent_item):
+                for item in inv.chain.push(produced):
+                    await self.deliver_async(node, item)
+                if inv.chain.done:
+                    return
+
+    def _iterate_on_loop(self, agen: AsyncIterator[Any]) -> Iterator[Any]:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        loop = self._loop
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                loop.run_until_complete(aclose())
+
     def finish(self) -> None:
         """Commit what every cursor saw into the state."""
         for resource, inv in self.invocations.values():
             with self.context(resource):
                 inv.finish()
+        if self._loop is not None:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+            self._loop = None
 
 
 def drive(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Scope | None = None) -> Iterator[None]:
@@ -177,7 +232,7 @@ async def drive_async(node: Node, emit: Emit, stop: threading.Event | None = Non
         with run.context(node.resource):
             async for raw in iterator:
                 for item in chain.push(raw):
-                    run.deliver(node, item)
+                    await run.deliver_async(node, item)
                 if chain.done or (stop is not None and stop.is_set()):
                     break
                 await asyncio.sleep(0)

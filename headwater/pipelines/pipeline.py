@@ -487,6 +487,8 @@ class Pipeline:
         )
         hint = "fix the cause and run again; to load the partial rows: pipeline.load(include_partial=True)"
         if isinstance(failure, HeadwaterError):
+            if failure.hint:
+                hint = f"{failure.hint}\n  then: {hint}"
             where = dict(failure.where)
             where["package_path"] = str(package.root)
             raise type(failure)(f"{failure.message}; {message}", hint=hint, **where) from failure

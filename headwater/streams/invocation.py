@@ -9,7 +9,7 @@ arguments (a parameter whose default, or whose bound value, is an ``hw.increment
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from headwater.cursors.cursor import Incremental
@@ -105,18 +105,33 @@ class Invocation:
             raise
         return as_iterator(produced)
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the transformer is an async generator function (it runs on an event loop)."""
+        return inspect.isasyncgenfunction(self.resource._data)
+
     def transform(self, item: Any) -> Iterator[Any]:
-        """Run a transformer on one parent item; yields what it produces."""
+        """Run a sync transformer on one parent item; yields what it produces."""
         produced = self._call(item)
-        if inspect.isasyncgen(produced) or inspect.iscoroutine(produced):
+        if inspect.iscoroutine(produced):
+            produced.close()
             raise ConfigError(
-                f"transformer {self.resource.name!r} is async; async transformers are not supported yet, "
-                "make it a plain generator",
+                f"transformer {self.resource.name!r} is a coroutine function: make it a generator "
+                "(async def with yield, or def with yield)",
                 resource=self.resource.name,
             )
         iterator = as_iterator(produced)
         assert isinstance(iterator, Iterator)
         yield from iterator
+
+    async def transform_async(self, item: Any) -> AsyncGenerator[Any, None]:
+        """Run an async transformer on one parent item; yields what it produces."""
+        produced = self._call(item)
+        try:
+            async for out in produced:
+                yield out
+        finally:
+            await produced.aclose()
 
     def finish(self) -> None:
         """Save what the cursor saw into the state (the package carries it to the destination)."""

@@ -231,3 +231,50 @@ def test_transformer_without_parent_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="has no parent"):
         collect([orphan])
+
+
+@pytest.mark.parametrize("parent_is_async", [False, True])
+def test_async_transformers_under_sync_and_async_parents(parent_is_async: bool) -> None:
+    if parent_is_async:
+
+        @hw.resource
+        async def numbers():
+            for i in range(3):
+                yield {"n": i}
+
+    else:
+
+        @hw.resource
+        def numbers():
+            for i in range(3):
+                yield {"n": i}
+
+    @hw.transformer(data_from=numbers)
+    async def doubled(item):
+        await asyncio.sleep(0)
+        yield {"n": item["n"], "twice": item["n"] * 2}
+        yield {"n": item["n"], "twice": item["n"] * 2 + 100}
+
+    @hw.transformer(data_from=doubled)
+    def labelled(item):
+        yield {"label": f"{item['n']}:{item['twice']}"}
+
+    got = collect([numbers, doubled, labelled])
+    assert [item["twice"] for name, item in got if name == "doubled"] == [0, 100, 2, 102, 4, 104]
+    assert [item["label"] for name, item in got if name == "labelled"][:2] == ["0:0", "0:100"]
+    assert len([1 for name, _ in got if name == "numbers"]) == 3
+    # and iterating a transformer directly, outside a pipeline
+    assert [item["twice"] for item in doubled] == [0, 100, 2, 102, 4, 104]
+
+
+def test_a_coroutine_function_as_transformer_says_what_to_do() -> None:
+    @hw.resource
+    def numbers():
+        yield {"n": 1}
+
+    @hw.transformer(data_from=numbers)
+    async def not_a_generator(item):
+        return item
+
+    with pytest.raises(ConfigError, match="coroutine function: make it a generator"):
+        collect([numbers, not_a_generator])

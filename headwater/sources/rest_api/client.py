@@ -1,0 +1,261 @@
+"""``RESTClient``: one API's base URL, headers, auth, paginator and transport, and page iteration.
+
+Plugin developers can use it directly in a resource of their own::
+
+    client = RESTClient("https://api.example.com/v1", auth=BearerToken(token), paginator="header_link")
+
+    @hw.resource(primary_key="id")
+    async def users():
+        async for page in client.paginate("users", params={"per_page": 100}):
+            yield page
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from headwater.errors import ConfigError, FatalSourceError, HeadwaterError
+from headwater.sources.rest_api.auth import make_auth
+from headwater.sources.rest_api.http import (
+    Gate,
+    RateLimiter,
+    ResponseAction,
+    RetryPolicy,
+    Transport,
+    excerpt,
+    import_httpx,
+)
+from headwater.sources.rest_api.paginators import PageRequest, PaginationLoop, Paginator, RepeatedPage, make_paginator
+from headwater.sources.rest_api.selectors import select_records
+
+
+class StopStream(Exception):
+    """A response action asked to end the stream (what was read is kept)."""
+
+
+@dataclass
+class Page:
+    """The records of one response."""
+
+    records: list[Any]
+    stop: bool = False
+    error: PaginationLoop | None = None  # raised after the page's records are handed over
+
+
+class RESTClient:
+    """An API's connection settings, shared by every stream of a source.
+
+    Args:
+        base_url: prefix for relative paths.
+        headers: sent with every request.
+        auth: an auth table (``{"type": "bearer", "token": ...}``) or an ``httpx.Auth``.
+        paginator: the default paginator (a name, a table or a :class:`Paginator`); default ``auto``.
+        timeout: seconds for connecting and for reading each response.
+        retries: attempts per request, or a table (see :class:`~headwater.sources.rest_api.http.RetryPolicy`).
+        rate_limit: at most this many requests per second, across all streams of the source.
+        concurrency: at most this many requests in flight at once (pages of one stream whose total
+            is known, streams running side by side, calls for different parent records).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        paginator: Any = None,
+        timeout: float = 30.0,
+        retries: Any = None,
+        rate_limit: float | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        import_httpx()
+        if not isinstance(base_url, str):
+            raise ConfigError(f"client.base_url must be a string, got {base_url!r}")
+        if base_url and not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"client.base_url must start with http:// or https://, got {base_url!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigError(f"client.timeout must be a positive number of seconds, got {timeout!r}")
+        self.base_url = base_url.rstrip("/") + "/" if base_url else ""
+        self.headers = dict(headers or {})
+        self.auth = make_auth(auth)
+        self.paginator = paginator
+        make_paginator(paginator, "client")  # validate now, not at the first request
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        secret_params: frozenset[str] = getattr(self.auth, "secret_params", frozenset())
+        secrets = getattr(self.auth, "secrets", None)
+        self.transport = Transport(
+            retry=RetryPolicy.from_config(retries),
+            limiter=RateLimiter(rate_limit),
+            gate=Gate(concurrency),
+            secret_params=frozenset(secret_params),
+            secrets=tuple(secrets()) if callable(secrets) else (),
+        )
+
+    def __repr__(self) -> str:
+        return f"RESTClient({self.base_url!r}, auth={self.auth!r})"
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        if not self.base_url:
+            raise ConfigError(f"the path {path!r} is relative but the client has no base_url")
+        return self.base_url + path.lstrip("/")
+
+    def open(self) -> Any:
+        """A new ``httpx.AsyncClient`` with this API's headers, auth and timeout (close it after use)."""
+        httpx = import_httpx()
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        return httpx.AsyncClient(
+            headers=self.headers, auth=self.auth, timeout=self.timeout, limits=limits, follow_redirects=True
+        )
+
+    # -- pages -----------------------------------------------------------------------------------
+    async def paginate(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        paginator: Any = None,
+        data_selector: str | None = None,
+        response_actions: Iterable[ResponseAction] = (),
+        resource: str = "",
+        client: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[list[Any]]:
+        """The records of every page, one list per page (empty pages are skipped).
+
+        Raises :class:`StopStream` when a response action says ``stop``.
+        """
+        own = client is None
+        http = client if client is not None else self.open()
+        try:
+            request = PageRequest(method.upper(), self.url(path), dict(params or {}), json, dict(headers or {}))
+            pager: Paginator = make_paginator(paginator if paginator is not None else self.paginator, resource)
+            pager.init_request(request)
+            actions = tuple(response_actions)
+            while True:
+                page = await self.fetch(http, request, pager, data_selector, actions, resource)
+                if page.stop:
+                    raise StopStream
+                if page.records:
+                    yield page.records
+                if page.error is not None:
+                    raise page.error
+                if not pager.has_next_page:
+                    return
+                rest = pager.remaining(request) if self.concurrency > 1 else None
+                if rest:
+                    async for records in self._fetch_all(http, rest, data_selector, actions, resource):
+                        yield records
+                    return
+                pager.update_request(request)
+        except HeadwaterError as exc:
+            if "resource" in exc.where or not resource:
+                raise
+            raise type(exc)(exc.message, hint=exc.hint, **exc.where, resource=resource) from exc
+        finally:
+            if own:
+                await http.aclose()
+
+    async def fetch(
+        self,
+        http: Any,
+        request: PageRequest,
+        pager: Paginator | None,
+        data_selector: str | None,
+        actions: tuple[ResponseAction, ...],
+        resource: str,
+    ) -> Page:
+        """Send one page's request; parse, select, and let the paginator read the response."""
+        built = http.build_request(
+            request.method,
+            request.url,
+            params={k: _param(v) for k, v in request.params.items() if v is not None} or None,
+            json=request.json,
+            headers=request.headers or None,
+        )
+        outcome = await self.transport.send(http, built, resource=resource, actions=actions)
+        response = outcome.response
+        if response is None:
+            if pager is not None:
+                pager.has_next_page = False
+            return Page([], stop=outcome.stop)
+        body = self._parse(response, resource)
+        response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
+        records = select_records(body, data_selector)
+        if pager is not None:
+            try:
+                pager.update_state(response, records)
+            except RepeatedPage:
+                raise
+            except PaginationLoop as exc:  # the records are new; the pointer to the next page is not
+                return Page(records, error=exc)
+        return Page(records)
+
+    def _parse(self, response: Any, resource: str) -> Any:
+        content = response.content
+        if not content.strip():
+            return None
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            kind = response.headers.get("content-type", "no content type")
+            raise FatalSourceError(
+                f"{self.transport.describe(response.request)} returned HTTP {response.status_code} with a body "
+                f"that is not valid JSON ({exc}; {kind}, {len(content):,} bytes): "
+                f"{self.transport.clean(excerpt(content.decode('utf-8', 'replace')))}",
+                hint="the pages read before this one are kept; check the endpoint, or retry later if the body "
+                "was cut short",
+                resource=resource,
+            ) from exc
+
+    async def _fetch_all(
+        self,
+        http: Any,
+        requests: list[PageRequest],
+        data_selector: str | None,
+        actions: tuple[ResponseAction, ...],
+        resource: str,
+    ) -> AsyncIterator[list[Any]]:
+        """Fetch known pages with up to ``concurrency`` in flight; yield them in order."""
+        todo = iter(requests)
+        pending: deque[asyncio.Task[Page]] = deque()
+
+        def start(request: PageRequest) -> None:
+            pending.append(asyncio.ensure_future(self.fetch(http, request, None, data_selector, actions, resource)))
+
+        try:
+            for request in itertools.islice(todo, self.concurrency):
+                start(request)
+            while pending:
+                page = await pending.popleft()
+                following = next(todo, None)
+                if following is not None:
+                    start(following)
+                if page.stop:
+                    raise StopStream
+                if page.records:
+                    yield page.records
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return [_param(v) for v in value]
+    return value
