@@ -110,3 +110,28 @@ def arrow_tables(n: int, chunk: int = 100_000) -> list[Any]:
             )
         )
     return out
+
+
+def api_record(i: int) -> dict[str, Any]:
+    """One record as a REST API returns it: a nested user, a timestamp string, and 2-3 labels."""
+    return {
+        "id": i,
+        "created_at": f"2024-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}Z",
+        "user": {"id": i % 5000, "login": f"user{i % 5000}"},
+        "title": f"Issue {i}: something about component {i % 37} does not work as expected",
+        "score": round((i % 1000) * 0.37, 2),
+        "open": i % 3 != 0,
+        "labels": [{"id": j, "name": f"label{j}", "color": "ff0000"} for j in range(2 + i % 2)],
+    }
+
+
+def api_pages(total: int, limit: int) -> dict[int, bytes]:
+    """The JSON bodies of ``/records?offset=N&limit=<limit>``, by offset: ``{"total": ..., "items": [...]}``."""
+    import json
+
+    return {
+        offset: json.dumps(
+            {"total": total, "items": [api_record(i) for i in range(offset, min(offset + limit, total))]}
+        ).encode()
+        for offset in range(0, total, limit)
+    }

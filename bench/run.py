@@ -10,6 +10,9 @@ Cases (full scale):
            row ids on Arrow data) and told to add _dlt_id and _dlt_load_id (the work Headwater does)
   merge    200,000 nested documents loaded with merge (primary key id), then the same ids again,
            changed: the update run is timed
+  rest     100,000 records in 1,000 pages of 100 from a local HTTP server that answers each request
+           after 20 ms (offset paginator, total in the body; labels become a child table) -> DuckDB;
+           Headwater fetches up to 16 pages at once after the first gives the total, dlt one at a time
   import   `import headwater` vs `import dlt` (fresh interpreters, median of 7)
   memory   Headwater on a generator of 1M and of 10M flat rows, each in a fresh process: peak memory
            above the warmed-up process must stay flat
@@ -175,6 +178,44 @@ def merge_case(docs: list[Any], updates: list[Any], tools: list[str], workdir: P
     return [best[t] for t in tools]
 
 
+def rest_config(url: str, resource: str) -> dict[str, Any]:
+    """The REST source both tools read: ``GET /<resource>?offset=N&limit=100``, records under ``items``."""
+    return {
+        "client": {"base_url": url, "paginator": {"type": "offset", "limit": REST_LIMIT, "total_path": "total"}},
+        "resources": [{"name": resource, "endpoint": {"path": resource, "data_selector": "items"}}],
+    }
+
+
+def run_headwater_rest(workdir: Path, name: str, url: str, table: str) -> int:
+    import headwater as hw
+
+    config = rest_config(url, table)
+    config["client"]["concurrency"] = REST_CONCURRENCY
+    p = hw.pipeline(
+        name,
+        destination=hw.destinations.duckdb(str(workdir / f"hw_{name}.duckdb")),
+        dataset="bench",
+        pipelines_dir=workdir / "hw_pipelines",
+        progress=False,
+    )
+    info = p.run(hw.sources.rest_api(config))
+    return info.table_rows()[table]
+
+
+def run_dlt_rest(workdir: Path, name: str, url: str, table: str) -> int:
+    import dlt
+    from dlt.sources.rest_api import rest_api_source
+
+    p = dlt.pipeline(
+        pipeline_name=f"dlt_{name}",
+        destination=dlt.destinations.duckdb(str(workdir / f"dlt_{name}.duckdb")),
+        dataset_name="bench",
+        pipelines_dir=str(workdir / "dlt_pipelines"),
+    )
+    p.run(rest_api_source(rest_config(url, table)), loader_file_format="parquet")
+    return count_duckdb(workdir / f"dlt_{name}.duckdb", f"select count(*) from bench.{table}")
+
+
 def run_dlt(workdir: Path, name: str, data: Any, table: str) -> int:
     import dlt
 
@@ -210,9 +251,17 @@ def run_dlt_with_ids(workdir: Path, name: str, data: Any, table: str) -> int:
 # -- cases ---------------------------------------------------------------------------------------
 
 
-def case_rows(case: str, data: Any, table: str, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
+def case_rows(
+    case: str,
+    data: Any,
+    table: str,
+    tools: list[str],
+    workdir: Path,
+    repeat: int,
+    runners: dict[str, Callable[[Path, str, Any, str], int]] | None = None,
+) -> list[Measurement]:
     """Each tool ``repeat`` times on the same data, alternating; the fastest run of each is kept."""
-    runners = {"headwater": run_headwater, "dlt": run_dlt, "dlt+ids": run_dlt_with_ids}
+    runners = runners or {"headwater": run_headwater, "dlt": run_dlt, "dlt+ids": run_dlt_with_ids}
     best: dict[str, Measurement] = {}
     for attempt in range(repeat):
         for tool in tools:
@@ -233,6 +282,36 @@ def warm_up(tools: list[str], workdir: Path) -> None:
     runners = {"headwater": run_headwater, "dlt": run_dlt}
     for tool in tools:
         runners[tool](workdir, "warmup", bench_data.flat_rows(100), "warmup")
+
+
+REST_LIMIT = 100  # records per page
+REST_DELAY = 0.02  # seconds the server waits before answering each request
+REST_CONCURRENCY = 16  # Headwater's requests in flight at once
+
+
+def rest_case(pages: int, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
+    """Both tools page through ``pages`` pages served by a real HTTP server on 127.0.0.1 (bodies built
+    once, answered after ``REST_DELAY``); each tool first reads a two-page endpoint once (imports, client)."""
+    from tests.apiserver import APIServer, Reply, Request
+
+    def serve(bodies: dict[int, bytes], total: int) -> Callable[[Request], Reply]:
+        empty = json.dumps({"total": total, "items": []}).encode()
+
+        def reply(request: Request) -> Reply:
+            if request.query.get("limit") != str(REST_LIMIT):
+                return Reply(400, {"message": f"expected limit={REST_LIMIT}, got {request.query.get('limit')}"})
+            return Reply(body=bodies.get(int(request.query.get("offset", 0)), empty), delay=REST_DELAY)
+
+        return reply
+
+    total = pages * REST_LIMIT
+    runners = {"headwater": run_headwater_rest, "dlt": run_dlt_rest}
+    with APIServer() as server:
+        server.route("/records")(serve(bench_data.api_pages(total, REST_LIMIT), total))
+        server.route("/warmup")(serve(bench_data.api_pages(2 * REST_LIMIT, REST_LIMIT), 2 * REST_LIMIT))
+        for tool in tools:
+            assert runners[tool](workdir, "rest_warmup", server.url, "warmup") == 2 * REST_LIMIT
+        return case_rows("rest", server.url, "records", tools, workdir, repeat, runners)
 
 
 def import_time(module: str, repeats: int = 7) -> float:
@@ -286,7 +365,7 @@ def memory_case(sizes: tuple[int, int]) -> list[Measurement]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="flat,nested,arrow,merge,import,memory")
+    parser.add_argument("--cases", default="flat,nested,arrow,merge,rest,import,memory")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every row count (0.1 = quick)")
     parser.add_argument("--tools", default="headwater,dlt")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case; the fastest counts")
@@ -319,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             docs, updates = bench_data.event_docs(n), bench_data.event_docs(n, seed=8, version=2)
             results += merge_case(docs, updates, tools, workdir, args.repeat)
             del docs, updates
+        if "rest" in cases:
+            results += rest_case(max(10, int(1000 * scale)), tools, workdir, args.repeat)
         if "import" in cases:
             for tool in tools:
                 imports[tool] = import_time(tool)
