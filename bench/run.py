@@ -290,28 +290,25 @@ REST_CONCURRENCY = 16  # Headwater's requests in flight at once
 
 
 def rest_case(pages: int, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
-    """Both tools page through ``pages`` pages served by a real HTTP server on 127.0.0.1 (bodies built
-    once, answered after ``REST_DELAY``); each tool first reads a two-page endpoint once (imports, client)."""
-    from tests.apiserver import APIServer, Reply, Request
-
-    def serve(bodies: dict[int, bytes], total: int) -> Callable[[Request], Reply]:
-        empty = json.dumps({"total": total, "items": []}).encode()
-
-        def reply(request: Request) -> Reply:
-            if request.query.get("limit") != str(REST_LIMIT):
-                return Reply(400, {"message": f"expected limit={REST_LIMIT}, got {request.query.get('limit')}"})
-            return Reply(body=bodies.get(int(request.query.get("offset", 0)), empty), delay=REST_DELAY)
-
-        return reply
-
-    total = pages * REST_LIMIT
-    runners = {"headwater": run_headwater_rest, "dlt": run_dlt_rest}
-    with APIServer() as server:
-        server.route("/records")(serve(bench_data.api_pages(total, REST_LIMIT), total))
-        server.route("/warmup")(serve(bench_data.api_pages(2 * REST_LIMIT, REST_LIMIT), 2 * REST_LIMIT))
+    """Both tools page through ``pages`` pages served by a real HTTP server on 127.0.0.1, in a process of
+    its own (bench/rest_server.py: bodies built once, answered after ``REST_DELAY``); each tool first
+    reads a two-page endpoint once (imports, client)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.rest_server", str(pages), str(REST_DELAY)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        runners = {"headwater": run_headwater_rest, "dlt": run_dlt_rest}
         for tool in tools:
-            assert runners[tool](workdir, "rest_warmup", server.url, "warmup") == 2 * REST_LIMIT
-        return case_rows("rest", server.url, "records", tools, workdir, repeat, runners)
+            assert runners[tool](workdir, "rest_warmup", url, "warmup") == 2 * REST_LIMIT
+        return case_rows("rest", url, "records", tools, workdir, repeat, runners)
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def import_time(module: str, repeats: int = 7) -> float:
