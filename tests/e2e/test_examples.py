@@ -74,3 +74,17 @@ def test_incremental_merge_example(tmp_path: Path) -> None:
     con.execute("select count(*), count(distinct number) from tracker.issues")
     assert con.fetchall() == [(6, 6)]
     con.close()
+
+
+def test_github_api_example(tmp_path: Path) -> None:
+    """The REST plugin example: a GitHub source in a few lines, run twice against a local stand-in."""
+    out = run_quickstart(tmp_path, [sys.executable, str(ROOT / "examples" / "github_api.py")])
+    assert out.returncode == 0, out.stderr
+    assert "issues: [(1, 'issue 1'), (2, 'issue 2 (renamed)'), (3, 'issue 3')" in out.stdout
+    assert "comments per issue: [(1, 1), (2, 3), (4, 1), (5, 2), (7, 1)]" in out.stdout
+    assert "requests: 10 in the first run, 2 in the second" in out.stdout
+    assert "since=2024-03-07T12%3A00%3A00Z" in out.stdout  # the second run starts at the cursor
+    con = duckdb.connect(str(tmp_path / "github_api.duckdb"), read_only=True)
+    con.execute("select count(*), count(distinct id) from github.comments")
+    assert con.fetchall() == [(8, 8)]
+    con.close()
