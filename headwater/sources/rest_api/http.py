@@ -154,6 +154,22 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def quota_reset(response: httpx.Response) -> float | None:
+    """Seconds until an exhausted quota resets (``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset``,
+    as GitHub answers with 403 or 429), or None. The reset is a Unix time in seconds or milliseconds,
+    or a number of seconds from now."""
+    headers = response.headers
+    if headers.get("x-ratelimit-remaining", "").strip() != "0":
+        return None
+    try:
+        reset = float(headers.get("x-ratelimit-reset", ""))
+    except ValueError:
+        return None
+    if reset > 1e12:
+        reset /= 1000.0
+    return max(0.0, reset - time.time()) if reset > 1e9 else max(0.0, reset)
+
+
 # -- rate limit and concurrency ----------------------------------------------------------------------
 class RateLimiter:
     """At most ``per_second`` requests per second, spread evenly, across every stream that shares it.
@@ -281,14 +297,28 @@ class Transport:
                     response = await client.send(request)
             except HeadwaterError:
                 raise  # an auth flow's own error (e.g. the token endpoint refused the credentials)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+            except (httpx.TimeoutException, httpx.TransportError, httpx.DecodingError) as exc:
+                kind = "connection failed"
+                if isinstance(exc, httpx.TimeoutException):
+                    kind = "timed out"
+                elif isinstance(exc, httpx.DecodingError):
+                    kind = "undecodable body"
                 last = f"{kind} ({type(exc).__name__}: {self.clean(str(exc)) or 'no detail'})"
+            except httpx.RequestError as exc:  # too many redirects, an unsupported protocol...
+                raise FatalSourceError(
+                    f"{self.describe(request)}: {type(exc).__name__}: {self.clean(str(exc))}", resource=resource
+                ) from exc
+            quota = None
             if response is not None:
                 decided = self._act(response, actions, resource)
                 if decided is not None:
                     return decided
-                if response.status_code not in self.retry.statuses and not self._retry_action(response, actions):
+                quota = quota_reset(response) if response.status_code in (403, 429) else None
+                if (
+                    response.status_code not in self.retry.statuses
+                    and quota is None
+                    and not self._retry_action(response, actions)
+                ):
                     if response.status_code < 400:
                         return Outcome(response)
                     raise FatalSourceError(
@@ -302,10 +332,11 @@ class Transport:
             delay = self.retry.wait(attempt)
             if response is not None:
                 asked = retry_after(response)
+                asked = quota if asked is None else asked
                 if asked is not None:
                     if asked > self.retry.max_retry_after:
                         raise RetriableSourceError(
-                            f"{self.describe(request)}: the server asked to retry after {asked:.0f} s, more than "
+                            f"{self.describe(request)}: the server asked to wait {asked:.0f} s, more than "
                             f"client.retries.max_retry_after ({self.retry.max_retry_after:.0f} s)",
                             hint="run again later, or raise max_retry_after",
                             resource=resource,

@@ -70,7 +70,7 @@ def test_retry_after_as_an_http_date(api: APIServer, make_pipeline: Callable[...
 def test_a_retry_after_longer_than_allowed_fails_clearly(api: APIServer, make_pipeline: Callable[..., Any]) -> None:
     paged(api, lambda page, n: Reply(429, {}, headers={"Retry-After": "3600"}) if page == 2 else None)
     p = make_pipeline("rest")
-    with pytest.raises(RetriableSourceError, match="retry after 3600 s, more than"):
+    with pytest.raises(RetriableSourceError, match="asked to wait 3600 s, more than"):
         p.run(source(api))
     p.load(include_partial=True)
     assert ids(p) == list(range(10))
@@ -234,3 +234,30 @@ def test_errors_are_source_errors(api: APIServer, make_pipeline: Callable[..., A
 def _gap(api: APIServer, page: str) -> float:
     times = [t for t, r in zip(api.request_times, api.requests, strict=True) if r.query.get("page") == page]
     return times[1] - times[0]
+
+
+def test_an_exhausted_quota_waits_for_its_reset(api: APIServer, make_pipeline: Callable[..., Any]) -> None:
+    """GitHub's primary rate limit: 403 with X-RateLimit-Remaining: 0 and the reset as a Unix time."""
+    reset = {"at": 0.0}
+
+    def quota(page: int, n: int) -> Reply | None:
+        if page == 2 and n == 1:
+            reset["at"] = time.time() + 1.5
+            headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset["at"]))}
+            return Reply(403, {"message": "API rate limit exceeded"}, headers=headers)
+        return None
+
+    paged(api, quota)
+    p = make_pipeline("rest")
+    p.run(source(api))
+    assert ids(p) == list(range(30))
+    assert _gap(api, "2") >= 0.4  # waited for the reset (a whole second, 0.5 to 1.5 s ahead)
+
+
+def test_a_plain_403_is_not_retried(api: APIServer, make_pipeline: Callable[..., Any]) -> None:
+    paged(
+        api, lambda page, n: Reply(403, {"message": "Resource not accessible"}, headers={"X-RateLimit-Remaining": "12"})
+    )
+    with pytest.raises(FatalSourceError, match="HTTP 403 Forbidden"):
+        make_pipeline("rest").run(source(api))
+    assert len(api.calls("/items")) == 1
