@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +36,8 @@ from headwater.sources.rest_api.http import (
 )
 from headwater.sources.rest_api.paginators import PageRequest, PaginationLoop, Paginator, RepeatedPage, make_paginator
 from headwater.sources.rest_api.selectors import select_records
+
+log = logging.getLogger("headwater.rest_api")
 
 
 class StopStream(Exception):
@@ -145,7 +149,7 @@ class RESTClient:
             limiter=RateLimiter(rate_limit),
             gate=Gate(concurrency),
             secret_params=frozenset(secret_params),
-            secrets=tuple(secrets()) if callable(secrets) else (),
+            secrets=(*(secrets() if callable(secrets) else ()), *_secret_headers(self.headers)),
         )
 
     def __repr__(self) -> str:
@@ -253,6 +257,8 @@ class RESTClient:
         body = self._parse(response, resource)
         response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
         records = select_records(body, data_selector)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: HTTP %d, %d records", self.transport.describe(built), response.status_code, len(records))
         if pager is not None:
             try:
                 pager.update_state(response, records)
@@ -310,6 +316,20 @@ class RESTClient:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.I)
+
+
+def _secret_headers(headers: Mapping[str, str]) -> list[str]:
+    """Values of headers that look like credentials (``Authorization: token ...``, ``X-Api-Key``):
+    scrubbed from messages like the auth's own secrets."""
+    out = []
+    for name, value in headers.items():
+        if _SECRET_HEADER.search(name) and isinstance(value, str):
+            out.append(value)
+            out.extend(part for part in value.split() if len(part) >= 8)  # the token without its scheme
+    return out
 
 
 def _param(value: Any) -> Any:

@@ -138,7 +138,7 @@ def data_cells(con: duckdb.DuckDBPyConnection, schema: Any) -> int:
         cols = [c.name for c in table.data_columns()]
         if cols:
             counts = " + ".join(f'count("{c}")' for c in cols)
-            total += con.execute(f'select {counts} from raw."{name}"').fetchone()[0]
+            total += con.execute(f'select {counts} from raw."{name}"').fetchall()[0][0]
     return total
 
 
@@ -164,7 +164,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, schema: Any, roots: set[str]) -> lis
         }
         scalars = table.parent is not None and bool(paths) and set(paths.values()) == {("value",)}
         # Through Arrow: DuckDB's own fetchall() needs pytz for timestamptz, which is not a dependency.
-        for row in con.execute(f'select * from raw."{name}"').fetch_arrow_table().to_pylist():
+        relation = con.sql(f'select * from raw."{name}"')
+        arrow = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()  # DuckDB 2 / 1
+        for row in arrow.to_pylist():
             obj: dict[str, Any] = {}
             for col, path in paths.items():
                 if row[col] is not None:
@@ -597,7 +599,7 @@ def test_stripe_fixtures_with_a_dynamic_table_name_load_completely(
 
     with connect(tmp_path, "stripe") as con:
         for table, n in roots.items():  # what DuckDB holds, not only what the load reported
-            assert con.execute(f"select count(*) from raw.{table}").fetchone()[0] == n, table
+            assert con.execute(f"select count(*) from raw.{table}").fetchall()[0][0] == n, table
         assert data_cells(con, schema) == sum(leaf_values(o) for o in objects)
         assert_round_trip(con, schema, set(expected), objects)
 

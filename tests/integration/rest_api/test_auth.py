@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import headwater as hw
-from headwater.errors import ConfigError, FatalSourceError
+from headwater.errors import ConfigError, FatalSourceError, SourceError
 from tests.apiserver import APIServer, Reply, Request
 from tests.integration.rest_api.conftest import ids, records
 
@@ -216,3 +216,26 @@ def test_auth_objects_do_not_show_secrets() -> None:
 def test_bad_auth_configs(auth: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         hw.sources.rest_api({"client": {"base_url": "http://127.0.0.1:1", "auth": auth}, "resources": ["x"]})
+
+
+def test_credentials_given_as_plain_headers_are_hidden_too(
+    api: APIServer, make_pipeline: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    @api.route("/items")
+    def items(req: Request) -> Reply:
+        return Reply(500, {"echo": req.headers.get("authorization")})
+
+    src = hw.sources.rest_api(
+        {
+            "client": {
+                "base_url": api.url,
+                "headers": {"Authorization": "token ghp_0123456789abcdef"},
+                "retries": {"attempts": 2, "backoff": 0.01},
+            },
+            "resources": ["items"],
+        }
+    )
+    with caplog.at_level(logging.DEBUG, logger="headwater"), pytest.raises(SourceError) as info:
+        make_pipeline("rest").run(src)
+    assert '"echo": "***"' in str(info.value)  # the body echoed the header; the excerpt hides it
+    assert "ghp_0123456789abcdef" not in caplog.text
