@@ -1,13 +1,19 @@
-"""Shared fixtures: real DuckDB files and pipeline working folders under pytest's tmp_path."""
+"""Shared fixtures: real DuckDB files and pipeline working folders under pytest's tmp_path; a real PostgreSQL
+server on 127.0.0.1 for the session (tests/pgserver.py)."""
 
 from __future__ import annotations
 
+import atexit
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
+
+from tests.pgserver import PgServer, PgUnavailable, pg_query  # pg_query(url, sql) -> list[tuple], psycopg 3
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -27,18 +33,66 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+#: The conformance suite: test modules whose ``make_pipeline`` tests run on every SQL destination
+#: (DuckDB, then PostgreSQL), with the same data and the same assertions.
+CONFORMANCE_MODULES = frozenset({"test_pipeline_duckdb", "test_merge", "test_contracts", "test_incremental_state"})
+DESTINATIONS = ("duckdb", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "make_pipeline" in metafunc.fixturenames and module in CONFORMANCE_MODULES:
+        duckdb_only = metafunc.definition.get_closest_marker("duckdb_only") is not None
+        metafunc.parametrize("destination_kind", ("duckdb",) if duckdb_only else DESTINATIONS, indirect=True)
+
+
 @pytest.fixture
-def make_pipeline(tmp_path: Path) -> Callable[..., Any]:
-    """Build a pipeline that writes a real DuckDB file under tmp_path."""
+def destination_kind(request: pytest.FixtureRequest) -> str:
+    """The destination ``make_pipeline`` builds: ``duckdb`` unless a conformance test asks for another."""
+    return str(getattr(request, "param", "duckdb"))
+
+
+@pytest.fixture
+def make_pipeline(
+    tmp_path: Path, destination_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Any]]:
+    """Build a pipeline that writes a real DuckDB file under tmp_path (or, for ``postgres``, a fresh
+    database on the session's PostgreSQL server: one per pipeline name, as one DuckDB file per name)."""
     import headwater as hw
+
+    databases: dict[str, str] = {}
+
+    def destination_for(name: str) -> Any:
+        if destination_kind == "duckdb":
+            return hw.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
+        if name not in databases:
+            databases[name] = create_database(request.getfixturevalue("pg_url"))
+        return hw.destinations.postgres(databases[name])
 
     def make(name: str = "test", dataset: str | None = None, **kwargs: Any) -> Any:
         kwargs.setdefault("progress", False)
         kwargs.setdefault("pipelines_dir", tmp_path / "pipelines")
-        destination = kwargs.pop("destination", None) or hw.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
+        destination = kwargs.pop("destination", None) or destination_for(name)
         return hw.pipeline(name, destination=destination, dataset=dataset or "raw", **kwargs)
 
-    return make
+    yield make
+    for url in databases.values():
+        drop_database(url)
+
+
+def column_types(pipeline: Any, table: str) -> dict[str, str]:
+    """The Headwater types of a table's columns as the destination stores them, read from its catalog
+    (``bigint``, ``double``, ``text``, ``timestamp``, ``decimal(12,2)``...), whatever the SQL dialect."""
+    with pipeline._client() as client:
+        stored = client.read_columns()[client.ident(table)]
+        out = {}
+        for name, sql_type in stored.items():
+            lowered = sql_type.lower().replace(" ", "")
+            if lowered.startswith(("decimal", "numeric")):
+                out[name] = "decimal" + lowered[lowered.index("(") :] if "(" in lowered else "decimal"
+            else:
+                out[name] = client.hw_type(sql_type) or sql_type
+        return out
 
 
 def rows(pipeline: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -64,3 +118,77 @@ def env_with_path() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+
+
+def pg_required() -> bool:
+    """The test command (scripts/test) sets HEADWATER_REQUIRE_PG=1: no PostgreSQL is then a failure, not a skip."""
+    return os.environ.get("HEADWATER_REQUIRE_PG", "") not in ("", "0")
+
+
+def pg_unavailable(reason: str) -> NoReturn:
+    """PostgreSQL can't be provided: fail under the test command, skip (with the reason) otherwise."""
+    if pg_required():
+        pytest.fail(f"PostgreSQL is required (HEADWATER_REQUIRE_PG=1) but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL database for the session: $HEADWATER_TEST_PG_URL if set, else a throwaway server
+    (postgresql://postgres@127.0.0.1:<port>/headwater_test) started now and stopped when the session ends."""
+    url = os.environ.get("HEADWATER_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = PgServer.start()
+    except PgUnavailable as exc:
+        pg_unavailable(str(exc))
+    atexit.register(server.stop)  # also when the session is interrupted; stop() is idempotent
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def pg_temp_schema(url: str) -> Iterator[str]:
+    """Create a schema with a fresh unique name (t_<hex>); drop it, with everything in it, on exit."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    pg_query(url, f"CREATE SCHEMA {name}")
+    try:
+        yield name
+    finally:
+        pg_query(url, f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh, already created schema in the session's database, dropped (CASCADE) after the test."""
+    with pg_temp_schema(pg_url) as name:
+        yield name
+
+
+def create_database(server_url: str) -> str:
+    """A new, empty database on the server of ``server_url``; returns its URL."""
+    name = f"d_{uuid.uuid4().hex[:16]}"
+    pg_query(server_url, f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    server_url = url.rsplit("/", 1)[0] + "/postgres"
+    pg_query(server_url, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[str]:
+    """The URL of a fresh database on the session's PostgreSQL server, dropped after the test."""
+    url = create_database(pg_url)
+    try:
+        yield url
+    finally:
+        drop_database(url)

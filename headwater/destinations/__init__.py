@@ -22,11 +22,14 @@ __all__ = [
     "LoadResult",
     "available",
     "duckdb",
+    "postgres",
     "resolve",
 ]
 
 _BUILTIN = {
     "duckdb": "headwater.destinations.duckdb:DuckDBDestination",
+    "postgres": "headwater.destinations.postgres:PostgresDestination",
+    "postgresql": "headwater.destinations.postgres:PostgresDestination",
 }
 
 
@@ -73,6 +76,6 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
 
 def __getattr__(name: str) -> Any:
     # destinations are subpackages; ``hw.destinations.duckdb(...)`` calls the (callable) module
-    if name in _BUILTIN:
+    if name in ("duckdb", "postgres"):
         return importlib.import_module(f"headwater.destinations.{name}")
     raise AttributeError(f"module 'headwater.destinations' has no attribute {name!r}")

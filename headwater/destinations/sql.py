@@ -93,8 +93,12 @@ class SqlClient(ABC):
         """Forget the cached columns (after DDL, or a rollback that undid DDL)."""
         self._columns = None
 
+    def ident(self, name: str) -> str:
+        """The physical identifier of a schema name (destinations with short identifiers shorten it)."""
+        return name
+
     def quote(self, identifier: str) -> str:
-        return '"' + identifier.replace('"', '""') + '"'
+        return '"' + self.ident(identifier).replace('"', '""') + '"'
 
     def sql_type(self, column: Column) -> str:
         if column.data_type == "decimal":
@@ -154,7 +158,7 @@ class SqlClient(ABC):
         )
 
     def _has_table(self, table: str) -> bool:
-        return table in self.existing_columns()
+        return self.ident(table) in self.existing_columns()
 
     def stored_state(self, pipeline_name: str) -> PipelineState | None:
         """The newest committed state of a pipeline, if any."""
@@ -184,7 +188,7 @@ class SqlClient(ABC):
         self.begin()
         try:
             for table in tables:
-                if table in existing:
+                if self.ident(table) in existing:
                     self.execute(f"DROP TABLE {self.qualified(table)}")
             if STATE_TABLE in existing:
                 self.execute(f"DELETE FROM {self.qualified(STATE_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
@@ -201,7 +205,7 @@ class SqlClient(ABC):
 
     def _record_state(self, pipeline_name: str, state: PipelineState, load_id: str | None) -> None:
         self.execute(
-            f"INSERT INTO {self.qualified(STATE_TABLE)} VALUES (?, ?, ?, ?, now())",
+            f"INSERT INTO {self.qualified(STATE_TABLE)} VALUES (?, ?, CAST(? AS {self.type_map['json']}), ?, now())",
             [pipeline_name, state.version, state.to_json(indent=False).decode(), load_id],
         )
         self.execute(
@@ -284,7 +288,8 @@ class SqlClient(ABC):
         )
         if not known[0][0]:
             self.execute(
-                f"INSERT INTO {self.qualified(SCHEMAS_TABLE)} VALUES (?, ?, ?, ?, ?, now())",
+                f"INSERT INTO {self.qualified(SCHEMAS_TABLE)} "
+                f"VALUES (?, ?, ?, CAST(? AS {self.type_map['json']}), ?, now())",
                 [
                     schema.name,
                     schema.version,
@@ -295,7 +300,7 @@ class SqlClient(ABC):
             )
         self.execute(
             f"INSERT INTO {self.qualified(LOADS_TABLE)} "
-            "VALUES (?, ?, ?, ?, ?, 'completed', ?, ?, to_timestamp(?), now())",
+            f"VALUES (?, ?, ?, ?, ?, 'completed', ?, CAST(? AS {self.type_map['json']}), to_timestamp(?), now())",
             [
                 manifest.load_id,
                 manifest.pipeline,
@@ -313,13 +318,13 @@ class SqlClient(ABC):
         """Create missing tables and columns and widen widened columns of ``schema``."""
         existing = self.existing_columns()
         for table in schema.tables.values():
-            have = existing.get(table.name)
+            have = existing.get(self.ident(table.name))
             if have is None:
                 cols = ", ".join(self._column_ddl(c) for c in table.columns.values())
                 self.execute(f"CREATE TABLE {self.qualified(table.name)} ({cols})")
                 continue
             for col in table.columns.values():
-                current = have.get(col.name)
+                current = have.get(self.ident(col.name))
                 if current is None:
                     ddl = self._column_ddl(col, create=False)
                     self.execute(f"ALTER TABLE {self.qualified(table.name)} ADD COLUMN {ddl}")

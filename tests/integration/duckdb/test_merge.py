@@ -163,6 +163,7 @@ def test_scd2_with_custom_validity_columns_and_a_partition_key(make_pipeline: An
     assert {"valid_from", "valid_to", "_hw_row_hash"} <= cols and "_hw_valid_from" not in cols
 
 
+@pytest.mark.duckdb_only(reason="an in-process DuckDB reader; PostgreSQL's is in tests/integration/postgres")
 def test_replace_is_atomic_for_readers(make_pipeline: Any, tmp_path: Path) -> None:
     import threading
 

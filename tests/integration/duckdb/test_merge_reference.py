@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import headwater as hw
+from tests.conftest import DESTINATIONS, create_database, drop_database
 
 row = st.fixed_dictionaries(
     {
@@ -55,17 +59,30 @@ def reference(batches: list[list[dict[str, Any]]], *, dedup_sort: bool) -> tuple
     return table, children
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@contextmanager
+def destination(kind: str, tmp: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    if kind == "duckdb":
+        yield hw.destinations.duckdb(str(Path(tmp) / "ref.duckdb"))
+        return
+    url = create_database(request.getfixturevalue("pg_url"))
+    try:
+        yield hw.destinations.postgres(url)
+    finally:
+        drop_database(url)
+
+
+@pytest.mark.parametrize("kind", DESTINATIONS)
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(batches=loads, strategy=st.sampled_from(["delete-insert", "upsert"]), dedup_sort=st.booleans())
-def test_merge_equals_the_sql_reference(batches: list[list[dict[str, Any]]], strategy: str, dedup_sort: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        p = hw.pipeline(
-            "ref",
-            destination=hw.destinations.duckdb(str(Path(tmp) / "ref.duckdb")),
-            dataset="raw",
-            pipelines_dir=Path(tmp) / "pipelines",
-            progress=False,
-        )
+def test_merge_equals_the_sql_reference(
+    kind: str, request: pytest.FixtureRequest, batches: list[list[dict[str, Any]]], strategy: str, dedup_sort: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, destination(kind, tmp, request) as target:
+        p = hw.pipeline("ref", destination=target, dataset="raw", pipelines_dir=Path(tmp) / "pipelines", progress=False)
         hints: dict[str, Any] = {
             "write_disposition": "merge",
             "merge_strategy": strategy,
@@ -98,8 +115,4 @@ def test_merge_equals_the_sql_reference(batches: list[list[dict[str, Any]]], str
 
 
 def _has(p: Any, table: str) -> bool:
-    return bool(
-        p.query(
-            f"select count(*) as n from duckdb_tables() where schema_name = 'raw' and table_name = '{table}'"
-        ).to_pylist()[0]["n"]
-    )
+    return table in p.schema().tables

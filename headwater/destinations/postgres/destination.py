@@ -1,0 +1,302 @@
+"""The PostgreSQL destination and its client.
+
+One ADBC connection (``adbc-driver-postgresql``) does everything, so a load is one transaction: DDL,
+the data (binary ``COPY`` straight from the package's Arrow batches), merges through temporary
+staging tables, ``_hw_loads``, ``_hw_schemas`` and ``_hw_state``.
+
+Rules for what PostgreSQL cannot take as is:
+
+* **identifiers** are limited to 63 bytes: a longer table or column name is shortened
+  deterministically to its first bytes (whole characters), ``_`` and 8 hex characters of its SHA-1
+  (``a_very_long_name...`` -> ``a_very_long_na_1f3a9c0d``); the schema keeps the full name;
+* **NUL characters** cannot be stored in ``text`` or ``jsonb``: each one is replaced by U+FFFD
+  (``\\ufffd``, the replacement character), and the load logs how many values were changed;
+* **JSON** is stored as ``jsonb`` (keys reordered and deduplicated by PostgreSQL, as ``jsonb`` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from headwater._failpoints import failpoint
+from headwater.destinations.duckdb.destination import _numbered
+from headwater.destinations.protocol import Capabilities
+from headwater.destinations.sql import SqlClient
+from headwater.errors import ConfigError, DestinationError
+from headwater.packages.package import read_file
+from headwater.schema.model import Table
+
+log = logging.getLogger("headwater")
+
+MAX_IDENTIFIER = 63
+CAPABILITIES = Capabilities(name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER)
+URL_ENV = "HEADWATER_POSTGRES_URL"
+
+_TYPES = {
+    "bigint": "BIGINT",
+    "double": "DOUBLE PRECISION",
+    "bool": "BOOLEAN",
+    "text": "TEXT",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "date": "DATE",
+    "time": "TIME WITHOUT TIME ZONE",
+    "binary": "BYTEA",
+    "uuid": "UUID",
+    "json": "JSONB",
+}
+_DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
+
+
+def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
+    """``name``, or a deterministic shortening of it that fits in ``limit`` bytes (UTF-8)."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    digest = hashlib.sha1(raw).hexdigest()[:8]
+    head = raw[: limit - 9].decode("utf-8", errors="ignore")  # whole characters only
+    return f"{head}_{digest}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def import_adbc() -> Any:
+    try:
+        import adbc_driver_postgresql.dbapi as dbapi
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "the PostgreSQL destination needs the ADBC PostgreSQL driver",
+            hint="install it with: pip install 'headwater[postgres]'",
+        ) from exc
+    return dbapi
+
+
+class PostgresDestination:
+    """A PostgreSQL database; the dataset is a schema in it.
+
+    Args:
+        url: ``postgresql://user:password@host:port/database`` (default: the ``HEADWATER_POSTGRES_URL``
+            environment variable).
+    """
+
+    name = "postgres"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: str | None = None) -> None:
+        url = url or os.environ.get(URL_ENV)
+        if not url:
+            raise ConfigError(
+                "the PostgreSQL destination needs a URL",
+                hint=f"pass destination='postgresql://user:password@host:5432/db' or set {URL_ENV}",
+            )
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}", hint="postgresql://user:password@host/db")
+        self.url = "postgresql://" + url.split("://", 1)[1]
+
+    @classmethod
+    def from_uri(cls, uri: str) -> PostgresDestination:
+        return cls(uri)
+
+    def for_pipeline(self, pipeline_name: str) -> PostgresDestination:
+        return self
+
+    def to_uri(self) -> str | None:
+        return self.url
+
+    def describe(self) -> str:
+        return f"postgres ({redact(self.url)})"
+
+    def client(self, dataset: str) -> PostgresClient:
+        return PostgresClient(self, dataset)
+
+    def connect(self) -> Any:
+        dbapi = import_adbc()
+        try:
+            return dbapi.connect(self.url)
+        except Exception as exc:
+            raise DestinationError(
+                f"cannot connect to PostgreSQL at {redact(self.url)}: {_first_line(exc)}",
+                hint="check that the server runs and the URL (host, port, database, user, password)",
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"<PostgresDestination {self.describe()}>"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class PostgresClient(SqlClient):
+    """A connection to one dataset (a PostgreSQL schema)."""
+
+    capabilities = CAPABILITIES
+    type_map = _TYPES
+
+    def __init__(self, destination: PostgresDestination, dataset: str) -> None:
+        super().__init__(dataset)
+        self.destination = destination
+        self.con = destination.connect()
+        self.cur = self.con.cursor()
+
+    def ident(self, name: str) -> str:
+        return shorten(name)
+
+    def sql_type(self, column: Any) -> str:
+        if column.data_type == "decimal":
+            return f"NUMERIC({column.precision},{column.scale})"
+        return self.type_map[column.data_type]
+
+    # -- statements ------------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement. ``?`` placeholders become ``$n``; INSERT/UPDATE/DELETE return their row
+        count as ``[(n,)]`` (counted by the server: ADBC reports no row counts)."""
+        if params is not None:
+            numbered = iter(range(1, len(params) + 1))
+            sql = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
+        if _DML.match(sql) and " RETURNING " not in sql.upper():
+            sql = f"WITH _hw_dml AS ({sql} RETURNING 1) SELECT count(*) FROM _hw_dml"
+        try:
+            self.cur.execute(sql, tuple(params) if params is not None else None)
+            return self.cur.fetchall() if self.cur.description is not None else []
+        except Exception as exc:
+            raise DestinationError(f"PostgreSQL failed: {_first_line(exc)}", statement=sql[:200]) from exc
+
+    def begin(self) -> None:
+        pass  # the ADBC connection is not in autocommit mode: a transaction is always open
+
+    def commit(self) -> None:
+        try:
+            self.con.commit()
+        except Exception as exc:
+            raise DestinationError(f"PostgreSQL failed to commit: {_first_line(exc)}") from exc
+
+    def rollback(self) -> None:
+        self.con.rollback()
+
+    def close(self) -> None:
+        for thing in (self.cur, self.con):
+            try:
+                thing.close()
+            except Exception:
+                pass
+
+    def read_columns(self) -> dict[str, dict[str, str]]:
+        rows = self.execute(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY c.relname, a.attnum",
+            [self.dataset],
+        )
+        out: dict[str, dict[str, str]] = {}
+        for table, column, data_type in rows:
+            out.setdefault(table, {})[column] = data_type
+        return out
+
+    def hw_type(self, sql_type: str) -> str | None:
+        if sql_type.lower() == "time without time zone":
+            return "time"
+        return super().hw_type(sql_type)
+
+    # -- data ------------------------------------------------------------------------------------
+    def insert_files(
+        self, table: Table, files: list[Path], *, target: str | None = None, with_seq: bool = False
+    ) -> int:
+        """Binary COPY of the package's Arrow batches (adapted for PostgreSQL, see the module docs)."""
+        total = 0
+        seq = [0]
+        json_columns = {c.name for c in table.columns.values() if c.data_type == "json"}
+        for path in files:
+            reader = read_file(path)
+            if with_seq:
+                reader = _numbered(reader, seq)
+            adapted = _adapt(reader, json_columns, self.ident, table.name)
+            try:
+                if target is None:
+                    n = self.cur.adbc_ingest(
+                        self.ident(table.name), adapted, mode="append", db_schema_name=self.dataset
+                    )
+                else:
+                    n = self.cur.adbc_ingest(self.ident(target), adapted, mode="append", temporary=True)
+            except DestinationError:
+                raise
+            except Exception as exc:
+                raise DestinationError(
+                    f"PostgreSQL refused the rows of {table.name!r}: {_first_line(exc)}", table=table.name
+                ) from exc
+            total += n if n >= 0 else 0
+        return total
+
+    def query_arrow(self, sql: str) -> Any:
+        """Run a query in the dataset's schema and return an Arrow table (used by tools and tests)."""
+        self.execute(f"SET search_path TO {self.quote(self.dataset)}, public")
+        try:
+            self.cur.execute(sql)
+            return self.cur.fetch_arrow_table()
+        except Exception as exc:
+            self.rollback()
+            raise DestinationError(f"PostgreSQL failed: {_first_line(exc)}", statement=sql[:200]) from exc
+
+
+def _adapt(reader: Any, json_columns: set[str], ident: Any, table: str) -> Any:
+    """The batches as PostgreSQL's binary COPY takes them: physical column names, NUL characters
+    replaced in text, JSON sent in ``jsonb``'s binary form (a version byte, then the text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fields = []
+    for f in reader.schema:
+        if f.name in json_columns:
+            fields.append(pa.field(ident(f.name), pa.binary()))
+        else:
+            fields.append(f.with_name(ident(f.name)))
+    schema = pa.schema(fields)
+    text_columns = [
+        i for i, f in enumerate(reader.schema) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    json_positions = {i for i, f in enumerate(reader.schema) if f.name in json_columns}
+
+    def batches() -> Iterator[Any]:
+        replaced = 0
+        for n, batch in enumerate(reader):
+            columns = list(batch.columns)
+            for i in text_columns:
+                col = columns[i]
+                nul = pc.match_substring(col, "\x00")
+                if pc.any(nul).as_py():
+                    replaced += pc.sum(nul).as_py()
+                    col = pc.replace_substring(col, "\x00", "\ufffd")
+                if i in json_positions:
+                    escaped = pc.match_substring(col, "\\u0000")
+                    if pc.any(escaped).as_py():
+                        replaced += pc.sum(escaped).as_py()
+                        col = pc.replace_substring(col, "\\u0000", "\\ufffd")
+                    prefix = pa.scalar(b"\x01", pa.binary())
+                    col = pc.binary_join_element_wise(prefix, col.cast(pa.binary()), pa.scalar(b"", pa.binary()))
+                columns[i] = col
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+            if n == 0:
+                failpoint("load.mid_copy")
+        if replaced:
+            log.warning(
+                "%s: %d text value(s) held NUL characters, which PostgreSQL cannot store; replaced by U+FFFD",
+                table,
+                replaced,
+            )
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

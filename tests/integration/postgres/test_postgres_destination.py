@@ -1,0 +1,225 @@
+"""The PostgreSQL destination against a real server: types, identifiers, values PostgreSQL cannot
+hold, atomic replace, a crash in the middle of COPY, clear connection errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import headwater as hw
+from headwater.destinations.postgres import shorten
+from headwater.errors import ConfigError, DestinationError
+from tests.conftest import env_with_path
+from tests.pgserver import pg_query
+
+
+def pipeline(url: str, tmp_path: Path, name: str = "pg") -> Any:
+    return hw.pipeline(name, destination=url, dataset="raw", pipelines_dir=tmp_path / "pipes", progress=False)
+
+
+def column_types(url: str, table: str) -> dict[str, str]:
+    rows = pg_query(
+        url,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = 'raw' AND c.relname = '{table}' AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    return dict(rows)
+
+
+def test_types_are_mapped_faithfully(pg_database: str, tmp_path: Path) -> None:
+    when = dt.datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
+    key = uuid.uuid4()
+    rows = [
+        {
+            "n": 2**62,
+            "x": 1.25,
+            "ok": True,
+            "s": "héllo ☃",
+            "price": decimal.Decimal("12345.67"),
+            "at": when,
+            "day": dt.date(2024, 5, 1),
+            "clock": dt.time(23, 59, 58, 1),
+            "blob": b"\x00\xff",
+            "key": key,
+            "doc": {"a": [1, {"b": None}], "c": "d"},
+        }
+    ]
+    p = pipeline(pg_database, tmp_path)
+    p.run(rows, table_name="t", columns={"price": "decimal(12,2)", "doc": "json"})
+    assert column_types(pg_database, "t") == {
+        "n": "bigint",
+        "x": "double precision",
+        "ok": "boolean",
+        "s": "text",
+        "price": "numeric(12,2)",
+        "at": "timestamp with time zone",
+        "day": "date",
+        "clock": "time without time zone",
+        "blob": "bytea",
+        "key": "uuid",
+        "doc": "jsonb",
+        "_hw_load_id": "text",
+        "_hw_id": "uuid",
+    }
+    got = pg_query(pg_database, "SELECT n, x, ok, s, price, at, day, clock, blob, key, doc::text FROM raw.t")
+    assert got == [
+        (
+            2**62,
+            1.25,
+            True,
+            "héllo ☃",
+            decimal.Decimal("12345.67"),
+            when,
+            dt.date(2024, 5, 1),
+            dt.time(23, 59, 58, 1),
+            b"\x00\xff",
+            key,
+            '{"a": [1, {"b": null}], "c": "d"}',
+        )
+    ]
+
+
+def test_long_identifiers_are_shortened_deterministically(pg_database: str, tmp_path: Path) -> None:
+    long_a = "measurement_" * 6 + "alpha"
+    long_b = "measurement_" * 6 + "beta"
+    rows = [{long_a: 1, long_b: 2, "items_" * 12: [{"v": 1}]}]
+    p = pipeline(pg_database, tmp_path)
+    p.run(rows, table_name="t")
+    p.run(rows, table_name="t")  # a second run finds the shortened columns: no new DDL, no error
+    cols = column_types(pg_database, "t")
+    a, b = shorten(long_a), shorten(long_b)
+    assert a in cols and b in cols and a != b
+    assert all(len(c.encode()) <= 63 for c in cols)
+    assert a == long_a[:54] + "_" + a[-8:]  # first bytes, "_", 8 hex characters of its hash
+    assert pg_query(pg_database, f'SELECT "{a}", "{b}" FROM raw.t') == [(1, 2), (1, 2)]
+    child = shorten("t__" + ("items_" * 12).rstrip("_"))
+    assert pg_query(pg_database, f'SELECT count(*) FROM raw."{child}"') == [(2,)]
+    # the schema keeps the full names
+    assert long_a in p.schema().tables["t"].columns
+
+
+def test_shorten_keeps_whole_characters() -> None:
+    name = "ä" * 40  # 80 bytes
+    short = shorten(name)
+    assert len(short.encode()) <= 63 and short.startswith("ä" * 27)
+    assert shorten(name) == short and shorten("x" * 63) == "x" * 63
+
+
+def test_nul_characters_are_replaced_by_a_documented_rule(
+    pg_database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [{"id": 1, "s": "a\x00b", "doc": {"k": "c\u0000d"}}, {"id": 2, "s": "plain", "doc": {"k": "e"}}]
+    p = pipeline(pg_database, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="headwater"):
+        p.run(rows, table_name="t", columns={"doc": "json"})
+    assert pg_query(pg_database, "SELECT id, s, doc->>'k' FROM raw.t ORDER BY id") == [
+        (1, "a\ufffdb", "c\ufffdd"),
+        (2, "plain", "e"),
+    ]
+    assert "NUL characters" in caplog.text and "U+FFFD" in caplog.text
+
+
+def test_schema_evolution_adds_and_widens_columns(pg_database: str, tmp_path: Path) -> None:
+    p = pipeline(pg_database, tmp_path)
+    p.run([{"id": 1, "v": 10}], table_name="t")
+    p.run([{"id": 2, "v": 2.5, "extra": "new"}], table_name="t")
+    types = column_types(pg_database, "t")
+    assert types["v"] == "double precision" and types["extra"] == "text"
+    assert pg_query(pg_database, "SELECT id, v, extra FROM raw.t ORDER BY id") == [(1, 10.0, None), (2, 2.5, "new")]
+
+
+CRASHING = """
+import sys
+import headwater as hw
+p = hw.pipeline("crashy", destination=sys.argv[1], dataset="raw", pipelines_dir=sys.argv[2], progress=False)
+rows = ({"id": i, "nested": {"v": i}, "tags": [i, i + 1]} for i in range(int(sys.argv[3])))
+p.run(rows, table_name="rows", write_disposition=sys.argv[4], primary_key="id")
+"""
+
+
+def crash_runner(url: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    script = tmp_path / "crash.py"
+    script.write_text(textwrap.dedent(CRASHING))
+
+    def run(n: int, disposition: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = env_with_path()
+        if failpoint:
+            env["HEADWATER_FAILPOINT"] = failpoint
+        return subprocess.run(
+            [sys.executable, str(script), url, str(tmp_path / "pipes"), str(n), disposition],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run
+
+
+def test_replace_is_atomic(pg_database: str, tmp_path: Path) -> None:
+    run = crash_runner(pg_database, tmp_path)
+    assert run(5, "replace").returncode == 0
+    killed = run(3, "replace", "load.before_commit")  # the old rows are deleted, the new ones inserted...
+    assert killed.returncode == -9, killed.stderr
+    assert pg_query(pg_database, "SELECT count(*) FROM raw.rows") == [(5,)]  # ...and none of it was seen
+    pipeline(pg_database, tmp_path, "crashy").load()  # the kept package is finished
+    assert pg_query(pg_database, "SELECT count(*), max(id) FROM raw.rows") == [(3, 2)]
+
+
+@pytest.mark.parametrize("disposition", ["append", "merge"])
+def test_a_crash_in_the_middle_of_copy_leaves_postgres_unchanged(
+    pg_database: str, tmp_path: Path, disposition: str
+) -> None:
+    run = crash_runner(pg_database, tmp_path)
+    assert run(1000, disposition).returncode == 0  # a first load, so that the crash hits existing tables
+    killed = run(300_000, disposition, "load.mid_copy")
+    assert killed.returncode == -9, killed.stderr
+    # nothing of the killed load is visible: same rows, one load recorded
+    assert pg_query(pg_database, "SELECT count(*), sum(id) FROM raw.rows") == [(1000, sum(range(1000)))]
+    assert pg_query(pg_database, "SELECT count(*) FROM raw._hw_loads") == [(1,)]
+    # the rerun loads the kept package without extracting again; the result equals a clean run
+    again = run(0, disposition)
+    assert again.returncode == 0, again.stderr
+    expected_rows = 301_000 if disposition == "append" else 300_000
+    got = pg_query(pg_database, "SELECT count(*), count(DISTINCT id) FROM raw.rows")
+    assert got == [(expected_rows, 300_000)]
+    assert pg_query(pg_database, "SELECT count(*) FROM raw.rows__tags") == [(2 * expected_rows,)]
+
+
+def test_connection_errors_are_clear_and_hide_the_password(tmp_path: Path) -> None:
+    p = hw.pipeline(
+        "nowhere",
+        destination="postgresql://ada:s3cr3t-pw@127.0.0.1:1/db",
+        pipelines_dir=tmp_path / "pipes",
+        progress=False,
+    )
+    with pytest.raises(DestinationError) as info:
+        p.run([{"a": 1}], table_name="t")
+    assert "cannot connect to PostgreSQL at postgresql://ada:***@127.0.0.1:1/db" in str(info.value)
+    assert "s3cr3t-pw" not in str(info.value) and "s3cr3t-pw" not in repr(p)
+
+
+def test_postgres_without_a_url_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HEADWATER_POSTGRES_URL", raising=False)
+    with pytest.raises(ConfigError, match="HEADWATER_POSTGRES_URL"):
+        hw.pipeline("x", destination="postgres", pipelines_dir=tmp_path)
+
+
+def test_destination_by_name_reads_the_environment(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADWATER_POSTGRES_URL", pg_database)
+    p = hw.pipeline("envy", destination="postgres", dataset="raw", pipelines_dir=tmp_path, progress=False)
+    p.run([{"a": 1}], table_name="t")
+    assert pg_query(pg_database, "SELECT a FROM raw.t") == [(1,)]
