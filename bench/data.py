@@ -135,3 +135,55 @@ def api_pages(total: int, limit: int) -> dict[int, bytes]:
         ).encode()
         for offset in range(0, total, limit)
     }
+
+
+# The 20 columns of the SQL cases, one SQL expression each over ``i`` (0, 1, 2, ...), valid in both
+# PostgreSQL and DuckDB: the same rows whether PostgreSQL or DuckDB makes them.
+SQL_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("id", "bigint", "i"),
+    ("name", "text", "'user_' || i"),
+    ("score", "float8", "i * 0.5"),
+    ("active", "boolean", "i % 2 = 0"),
+    ("created_at", "timestamptz", "timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second'"),
+    ("category", "integer", "i % 7"),
+    ("code", "text", "'C' || lpad((i % 1000)::text, 4, '0')"),
+    ("maybe", "bigint", "case when i % 10 = 0 then null else i end"),  # 10% nulls
+    ("ratio", "float8", "1.25 + i % 3"),
+    ("country", "text", "case i % 4 when 0 then 'DE' when 1 then 'FR' when 2 then 'US' else 'BR' end"),
+    ("amount", "numeric(12,2)", "i * 3 + 0.25"),
+    ("status", "text", "case when i % 2 = 0 then 'open' else 'closed' end"),
+    ("verified", "boolean", "i % 3 = 0"),
+    ("weight", "float8", "3.5 * (i % 11)"),
+    ("day", "date", "date '2024-01-01' + (i % 365)::integer"),
+    ("views", "bigint", "i * 2"),
+    ("note", "text", "repeat('x', (i % 50)::integer)"),  # 0 to 49 characters
+    ("deleted", "boolean", "i % 13 = 0"),
+    ("rank", "smallint", "i % 100"),
+    ("digest", "text", "md5(i::text)"),
+)
+
+
+def pg_table_sql(schema: str, table: str, n: int) -> list[str]:
+    """Statements that create ``schema.table`` in PostgreSQL and fill it with ``n`` rows of :data:`SQL_COLUMNS`."""
+    columns = ", ".join(f"{name} {kind}" for name, kind, _ in SQL_COLUMNS)
+    values = ", ".join(f"({expr})::{kind}" for _, kind, expr in SQL_COLUMNS)
+    return [
+        f"create schema if not exists {schema}",
+        f"drop table if exists {schema}.{table}",
+        f"create table {schema}.{table} ({columns}, primary key (id))",
+        f"insert into {schema}.{table} select {values} from generate_series(0::bigint, {n - 1}) as g(i)",
+        f"analyze {schema}.{table}",
+    ]
+
+
+def duckdb_arrow_table(n: int) -> Any:
+    """``n`` rows of :data:`SQL_COLUMNS` made by DuckDB, as one Arrow table (timestamps in UTC)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        values = ", ".join(f"({expr})::{kind} as {name}" for name, kind, expr in SQL_COLUMNS)
+        return con.sql(f"select {values} from range({n}) as r(i)").to_arrow_table()
+    finally:
+        con.close()
