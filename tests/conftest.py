@@ -35,7 +35,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 #: The conformance suite: test modules whose ``make_pipeline`` tests run on every SQL destination
 #: (DuckDB, then PostgreSQL), with the same data and the same assertions.
-CONFORMANCE_MODULES = frozenset({"test_pipeline_duckdb", "test_merge", "test_contracts", "test_incremental_state"})
+CONFORMANCE_MODULES = frozenset(
+    {"test_pipeline_duckdb", "test_merge", "test_contracts", "test_incremental_state", "test_chinook"}
+)
 DESTINATIONS = ("duckdb", "postgres")
 
 

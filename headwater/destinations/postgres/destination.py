@@ -257,7 +257,7 @@ class PostgresClient(SqlClient):
         self.execute(f"SET search_path TO {self.quote(self.dataset)}, public")
         try:
             self.cur.execute(sql)
-            return self.cur.fetch_arrow_table()
+            return _with_decimals(self.cur.fetch_arrow_table())
         except Exception as exc:
             self.rollback()
             raise DestinationError(f"PostgreSQL failed: {_first_line(exc)}", statement=sql[:200]) from exc
@@ -310,3 +310,36 @@ def _adapt(reader: Any, json_columns: set[str], ident: Any, table: str) -> Any:
             )
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _with_decimals(table: Any) -> Any:
+    """``numeric`` columns as Arrow decimals: ADBC hands them over as text (an opaque extension type).
+    A declared ``numeric(p,s)`` keeps its precision and scale; an unconstrained one (``sum(price)``)
+    gets the largest scale among its values; values beyond 38 digits, NaN or infinities stay text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, fields = list(table.columns), list(table.schema)
+    changed = False
+    for i, f in enumerate(fields):
+        meta = f.metadata or {}
+        if meta.get(b"POSTGRESQL:type") != b"numeric":
+            continue
+        text = columns[i]
+        storage = pa.chunked_array([c.storage if hasattr(c, "storage") else c for c in text.chunks], pa.string())
+        typmod = int(meta.get(b"POSTGRESQL:typmod", b"-1"))
+        if typmod >= 4:
+            precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+        else:
+            digits = pc.struct_field(pc.extract_regex(storage, r"\.(?P<digits>\d*)$"), "digits")
+            scale = pc.max(pc.utf8_length(digits)).as_py() or 0
+            precision = 38
+        if precision > 38 or scale > precision:
+            continue
+        try:
+            columns[i] = storage.cast(pa.decimal128(precision, scale))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue  # NaN, infinities or too many digits: the text says it exactly
+        fields[i] = pa.field(f.name, pa.decimal128(precision, scale), f.nullable)
+        changed = True
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields)) if changed else table

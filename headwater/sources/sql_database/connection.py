@@ -1,0 +1,197 @@
+"""Where the data is: a SQLAlchemy engine, the ADBC driver that can read it natively, and errors that
+name the database without its password.
+
+Passwords never reach a message: every error names the database by its URL rendered with the
+password hidden, and the driver's own text is scrubbed of the password (plain and URL-encoded) in
+case a driver echoes its connection string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
+
+from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError
+
+log = logging.getLogger("headwater.sql_database")
+
+BACKENDS: Final = ("auto", "adbc", "sqlalchemy")
+#: dialect -> ADBC DB-API module that reads it
+ADBC_DRIVERS: Final = {"postgresql": "adbc_driver_postgresql.dbapi", "sqlite": "adbc_driver_sqlite.dbapi"}
+_ADBC_PACKAGES: Final = {"postgresql": "adbc-driver-postgresql", "sqlite": "adbc-driver-sqlite"}
+
+
+def import_sqlalchemy() -> Any:
+    try:
+        import sqlalchemy
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "the sql_database source needs SQLAlchemy",
+            hint="install it with: pip install 'headwater[sql]' (or 'headwater[sql-fast]' for the ADBC drivers)",
+        ) from exc
+    return sqlalchemy
+
+
+@dataclass
+class Database:
+    """An engine, how to name it in messages, and the ADBC driver for it (None: SQLAlchemy only)."""
+
+    engine: Any
+    safe_url: str
+    adbc_module: str | None = None
+    adbc_uri: str | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password replaced by ``***``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def adbc_connect(self) -> Any:
+        """A new ADBC connection (one per reading thread)."""
+        assert self.adbc_module is not None
+        assert self.adbc_uri is not None
+        module = importlib.import_module(self.adbc_module)
+        return module.connect(self.adbc_uri, autocommit=True)
+
+    @contextlib.contextmanager
+    def errors(self, what: str, **where: Any) -> Iterator[None]:
+        """Turn a driver's exception into a :class:`FatalSourceError` naming ``what`` and the database."""
+        try:
+            yield
+        except HeadwaterError:
+            raise
+        except Exception as exc:
+            raise FatalSourceError(
+                f"{what} failed on {self.safe_url}: {type(exc).__name__}: {self.scrub(_first_lines(exc))}",
+                hint="check the table, the query and the database; the error above is the database's own",
+                **where,
+            ) from None
+
+
+def connect(credentials: Any, backend: str) -> Database:
+    """Resolve ``credentials`` (a URL string, a SQLAlchemy ``URL`` or ``Engine``) into a :class:`Database`.
+
+    Raises:
+        ConfigError: an unparsable URL, a missing driver, an unknown backend or one that cannot read
+            this database.
+    """
+    sa = import_sqlalchemy()
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+    if isinstance(credentials, sa.engine.Engine):
+        engine = credentials
+        url = engine.url
+    else:
+        if not isinstance(credentials, str | sa.engine.URL):
+            raise ConfigError(
+                f"credentials must be a database URL or a SQLAlchemy Engine, got {type(credentials).__name__}",
+                hint="for example 'postgresql://user:password@host:5432/db' or 'sqlite:///path/to/file.db'",
+            )
+        try:
+            url = sa.make_url(credentials)
+        except Exception:
+            raise ConfigError(
+                "credentials is not a valid database URL",
+                hint="for example 'postgresql://user:password@host:5432/db' or 'sqlite:///path/to/file.db'",
+            ) from None
+        try:
+            engine = _engine(sa, url)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ConfigError(
+                f"no SQLAlchemy driver for {url.render_as_string(hide_password=True)}: {exc}",
+                hint="install the dialect's driver (for example psycopg for postgresql, pymysql for mysql+pymysql)",
+            ) from None
+    password = url.password
+    secrets = (str(password), quote(str(password), safe=""), quote_plus(str(password))) if password else ()
+    db = Database(engine, url.render_as_string(hide_password=True), secrets=tuple(s for s in secrets if s))
+    if backend != "sqlalchemy":
+        db.adbc_module, db.adbc_uri = _adbc_target(url, db.dialect, backend == "adbc")
+    return db
+
+
+def _engine(sa: Any, url: Any) -> Any:
+    """An engine without a pool: every read (a table, a key range) opens its connection and closes it
+    when done, so nothing stays open between runs or after the source is gone.
+
+    A plain ``postgresql://`` URL means psycopg2 to SQLAlchemy 2.0 (psycopg 3 from 2.1 on); psycopg 3
+    serves when only it is installed.
+    """
+    try:
+        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+    except ImportError:
+        if url.drivername != "postgresql":
+            raise
+        try:
+            importlib.import_module("psycopg")
+        except ImportError:
+            raise ConfigError(
+                f"no PostgreSQL driver for {url.render_as_string(hide_password=True)}",
+                hint="install psycopg: pip install 'psycopg[binary]'",
+            ) from None
+        return sa.create_engine(url.set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool)
+
+
+def _adbc_target(url: Any, dialect: str, forced: bool) -> tuple[str | None, str | None]:
+    """The ADBC module and URI for ``url``; (None, None) when ADBC cannot read it (an error if forced)."""
+    module = ADBC_DRIVERS.get(dialect)
+    if module is None:
+        if forced:
+            raise ConfigError(
+                f"backend='adbc' reads {', '.join(ADBC_DRIVERS)} databases, not {dialect}",
+                hint="use backend='auto' or 'sqlalchemy'",
+            )
+        return None, None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        if forced:
+            raise ConfigError(
+                f"backend='adbc' needs the ADBC driver for {dialect}",
+                hint=f"install it with: pip install {_ADBC_PACKAGES[dialect]} (or 'headwater[sql-fast]')",
+            ) from None
+        return None, None
+    if dialect == "sqlite":
+        database = url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            if forced:
+                raise ConfigError(
+                    "backend='adbc' reads SQLite files, not an in-memory database or a URI filename",
+                    hint="use backend='sqlalchemy'",
+                )
+            return None, None
+        return module, f"file:{quote(os.path.abspath(database))}?mode=ro"  # read-only: never writes the file
+    return module, url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def check_connection(db: Database) -> None:
+    """Connect once, so that a wrong URL fails here, naming the database, not in the middle of a run."""
+    try:
+        with db.engine.connect():
+            pass
+    except Exception as exc:
+        if db.dialect == "sqlite":
+            hint = "check the file's path: its folder must exist, and the file be readable"
+        else:
+            hint = "check the host, port, database name, user and password (and that the server runs)"
+        raise SourceError(
+            f"cannot connect to {db.safe_url}: {type(exc).__name__}: {db.scrub(_first_lines(exc))}", hint=hint
+        ) from None
+
+
+def _first_lines(exc: BaseException, limit: int = 3) -> str:
+    """The useful head of a driver error (SQLAlchemy appends its documentation links)."""
+    text = str(getattr(exc, "orig", None) or exc)
+    lines = [line for line in text.strip().splitlines() if line.strip() and "sqlalche.me" not in line]
+    return " ".join(line.strip() for line in lines[:limit])

@@ -1,0 +1,283 @@
+"""The SELECT a stream runs: its columns, the incremental cursor and a key range pushed into SQL.
+
+Columns are selected so that every backend receives one storage kind per column:
+
+* SQLite's typing is per value (a ``NUMERIC`` column holds integers and floats, dates are text), so
+  on SQLite dates, times and texts are selected as ``CAST(c AS TEXT)``, decimals as their text too
+  (binary floats with 17 significant digits), binaries as ``CAST(c AS BLOB)``;
+  :mod:`~headwater.sources.sql_database.arrow` turns the text into the column's type (exact decimal
+  digits, ISO-8601 date-times with or without an offset);
+* types Headwater does not know are selected as ``CAST(c AS TEXT)`` everywhere, JSON as text, and
+  PostgreSQL arrays as ``to_json(c)``.
+
+The cursor becomes ``WHERE c >= :start [AND c < :end] ORDER BY c`` (``<=``/``>`` and descending for
+``last_value_func=min``), plus ``OR c IS NULL`` unless rows without a cursor value are excluded, so
+that Headwater's cursor sees them and applies ``on_cursor_value_missing``. On SQLite, date-time
+cursors and ranges compare ``julianday(c)``, which reads every ISO-8601 spelling (``T`` or space,
+offsets) as one instant, with a margin of one millisecond (Headwater's cursor then drops what is before
+the start exactly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from headwater.errors import ConfigError
+from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
+
+SENTINEL: Final = "_hw_sql_sentinel"
+_JULIAN_MARGIN: Final = 1 / 86_400_000  # one millisecond, in days
+_TEXT_ON_SQLITE: Final = frozenset({"decimal", "text", "json", "uuid", "timestamp", "date", "time"})
+TEMPORAL: Final = frozenset({"timestamp", "date"})
+RANGE_TYPES: Final = frozenset({"bigint", "decimal", "double", "timestamp", "date"})
+
+
+@dataclass(frozen=True)
+class CursorRange:
+    """The part of a table an incremental cursor asks for."""
+
+    column: str
+    start: Any = None
+    end: Any = None
+    grows: bool = True
+    with_nulls: bool = True
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """One partition: ``lower <= key < upper`` (None: unbounded); ``nulls`` adds rows without a key."""
+
+    column: str
+    lower: Any = None
+    upper: Any = None
+    nulls: bool = False
+
+
+def select_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
+    """What the SELECT reads for ``col`` (see the module docstring), labelled with the column's name."""
+    import sqlalchemy as sa
+
+    kind = col.data_type.name
+    expr = sa_col
+    if dialect == "sqlite":
+        if kind == "decimal" and not col.fallback:
+            # integers and text exactly; binary floats with 17 significant digits, which is exact for
+            # a double in every SQLite version (CAST AS TEXT gives only 15 digits before SQLite 3.43)
+            expr = sa.case(
+                (sa.func.typeof(sa_col) == "real", sa.func.printf("%!.17g", sa_col)),
+                else_=sa.cast(sa_col, sa.Text()),
+            )
+        elif kind in _TEXT_ON_SQLITE or col.fallback:
+            expr = sa.cast(sa_col, sa.Text())
+        elif kind == "binary":
+            expr = sa.cast(sa_col, sa.LargeBinary())
+    elif col.fallback or kind == "json":
+        if kind == "json" and dialect == "postgresql" and _is_array(col.sa_type):
+            expr = sa.cast(sa.func.to_json(sa_col), sa.Text())
+        else:
+            expr = sa.cast(sa_col, sa.Text())
+    return expr.label(col.name)
+
+
+def _is_array(sa_type: Any) -> bool:
+    from sqlalchemy.sql import sqltypes
+
+    return isinstance(sa_type, sqltypes.ARRAY)
+
+
+def sentinel_value(col: ColumnSpec) -> Any:
+    """A typed, non-null value of the storage kind :func:`select_expression` gives on SQLite."""
+    import sqlalchemy as sa
+
+    kind = col.data_type.name
+    if kind in _TEXT_ON_SQLITE or col.fallback:
+        return sa.literal_column("''")
+    if kind == "binary":
+        return sa.literal_column("X''")
+    if kind == "double":
+        return sa.literal_column("0.0")
+    return sa.literal_column("0")
+
+
+def key_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
+    """The expression ranges and cursors compare: the column, or ``julianday(c)`` for SQLite dates."""
+    import sqlalchemy as sa
+
+    if dialect == "sqlite" and col.data_type.name in TEMPORAL:
+        return sa.func.julianday(sa_col)
+    return sa_col
+
+
+def comparable(value: Any, col: ColumnSpec, dialect: str) -> Any:
+    """A cursor or range value in the form the database compares with ``col``'s key expression."""
+    if value is None:
+        return None
+    kind = col.data_type.name
+    if dialect == "sqlite":
+        if kind in TEMPORAL and isinstance(value, dt.date | str):
+            return value.isoformat() if isinstance(value, dt.date) else value
+        if isinstance(value, decimal.Decimal):
+            return float(value)  # SQLite stores NUMERIC as integers and binary floats
+        return value
+    if kind == "timestamp" and isinstance(value, dt.datetime):
+        as_utc = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return as_utc if col.tz_aware else as_utc.replace(tzinfo=None)
+    return value
+
+
+def select_table(
+    spec: TableSpec,
+    dialect: str,
+    *,
+    cursor: CursorRange | None = None,
+    key_range: KeyRange | None = None,
+    sentinel: bool = False,
+    literal: bool = False,
+) -> Any:
+    """The SELECT for ``spec`` restricted to a cursor range and a key range.
+
+    Args:
+        sentinel: add a first row with a non-null value of each column (flagged in column
+            ``_hw_sql_sentinel``) so that a driver that infers types from the first rows (ADBC's
+            SQLite driver) sees every column's kind even when the first rows hold NULLs.
+        literal: compare with typed SQL literals instead of bound parameters (see :func:`render`).
+    """
+    import sqlalchemy as sa
+
+    table = spec.sa_table
+    columns = [select_expression(c, table.c[c.name], dialect) for c in spec.columns]
+    where: list[Any] = []
+    order: list[Any] = []
+    if cursor is not None:
+        col = spec.column(cursor.column, "incremental")
+        key = key_expression(col, table.c[col.name], dialect)
+        where.extend(_cursor_conditions(cursor, col, key, dialect, literal))
+        order.append(table.c[col.name] if cursor.grows else table.c[col.name].desc())
+    if key_range is not None:
+        col = spec.column(key_range.column, "partition")
+        key = key_expression(col, table.c[col.name], dialect)
+        where.append(_range_condition(key_range, col, key, dialect, literal))
+    if not sentinel:
+        stmt = sa.select(*columns).select_from(table)
+        if where:
+            stmt = stmt.where(*where)
+        return stmt.order_by(*order) if order else stmt
+    body = sa.select(*columns, sa.literal_column("0").label(SENTINEL)).select_from(table)
+    if where:
+        body = body.where(*where)
+    first = sa.select(*(sentinel_value(c).label(c.name) for c in spec.columns), sa.literal_column("1").label(SENTINEL))
+    compound = sa.union_all(first, body)
+    if cursor is not None:  # a compound orders by its output columns; the sentinel row stays first
+        by: Any = sa.column(cursor.column)
+        compound = compound.order_by(sa.column(SENTINEL).desc(), by if cursor.grows else by.desc())
+    return compound
+
+
+def select_query(
+    sql: str,
+    dialect: str,
+    *,
+    cursor: CursorRange | None = None,
+    cursor_column: ColumnSpec | None = None,
+    literal: bool = False,
+) -> Any:
+    """A user's query, wrapped as ``SELECT * FROM (query) AS _hw_q`` when a cursor restricts it.
+
+    ``cursor_column`` describes the cursor column when its type is known (from a ``columns`` hint);
+    otherwise the cursor's values are compared as they are.
+    """
+    import sqlalchemy as sa
+
+    body = sql.strip().rstrip(";")
+    if cursor is None:
+        return sa.text(body)
+    column: Any = sa.column(cursor.column)
+    key = column if cursor_column is None else key_expression(cursor_column, column, dialect)
+    stmt = sa.select(sa.text("*")).select_from(sa.text(f"({body}) AS _hw_q"))
+    stmt = stmt.where(*_cursor_conditions(cursor, cursor_column, key, dialect, literal))
+    return stmt.order_by(column if cursor.grows else column.desc())
+
+
+def _value(value: Any, col: ColumnSpec | None, dialect: str, literal: bool) -> Any:
+    import sqlalchemy as sa
+
+    if col is not None:
+        value = comparable(value, col, dialect)
+    if col is not None and dialect == "sqlite" and col.data_type.name in TEMPORAL:
+        return sa.func.julianday(sa.literal(value, sa.String()) if literal else sa.bindparam(None, value, sa.String()))
+    return sa.literal(value) if literal else sa.bindparam(None, value)
+
+
+def _cursor_conditions(cursor: CursorRange, col: ColumnSpec | None, key: Any, dialect: str, literal: bool) -> list[Any]:
+    import sqlalchemy as sa
+
+    julian = col is not None and dialect == "sqlite" and col.data_type.name in TEMPORAL
+
+    def widened(value: Any, by: float) -> Any:
+        bound = _value(value, col, dialect, literal)
+        return bound + by if julian else bound
+
+    conditions = []
+    if cursor.start is not None:
+        if cursor.grows:
+            conditions.append(key >= widened(cursor.start, -_JULIAN_MARGIN))
+        else:
+            conditions.append(key <= widened(cursor.start, _JULIAN_MARGIN))
+    if cursor.end is not None:
+        if cursor.grows:
+            conditions.append(key < widened(cursor.end, _JULIAN_MARGIN))
+        else:
+            conditions.append(key > widened(cursor.end, -_JULIAN_MARGIN))
+    if not conditions:
+        return []
+    test = sa.and_(*conditions)
+    if cursor.with_nulls:  # julianday(c) is null for a null c too
+        test = sa.or_(test, key.is_(None))
+    return [test]
+
+
+def _range_condition(rng: KeyRange, col: ColumnSpec, key: Any, dialect: str, literal: bool) -> Any:
+    import sqlalchemy as sa
+
+    def value(v: Any) -> Any:
+        # range bounds come from min/max of the key expression itself: no julianday() around them
+        v = v if dialect == "sqlite" and col.data_type.name in TEMPORAL else comparable(v, col, dialect)
+        return sa.literal(v) if literal else sa.bindparam(None, v)
+
+    parts = []
+    if rng.lower is not None:
+        parts.append(key >= value(rng.lower))
+    if rng.upper is not None:
+        parts.append(key < value(rng.upper))
+    test = sa.and_(*parts) if parts else sa.true()
+    return sa.or_(test, key.is_(None)) if rng.nulls else test
+
+
+def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any]]:
+    """SQL text and positional parameters for a DB-API driver (ADBC).
+
+    ``literal`` renders the values as SQL literals (SQLAlchemy escapes them; only values Headwater
+    computed or read from state, never SQL text); ADBC's PostgreSQL driver reads a result with bound
+    parameters in one piece instead of streaming it with ``COPY``, so that backend uses literals.
+    """
+    if literal:
+        return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), ()
+    compiled = stmt.compile(dialect=dialect)
+    params = compiled.params
+    order = compiled.positiontup or []
+    return str(compiled), tuple(params[name] for name in order)
+
+
+def check_range_column(spec: TableSpec, column: str) -> ColumnSpec:
+    col = spec.column(column, "partition")
+    if col.data_type.name not in RANGE_TYPES:
+        raise ConfigError(
+            f"partition: column {column!r} of table {spec.qualified!r} is {col.data_type}; "
+            "ranges need an integer, decimal, float, date or timestamp column",
+            table=spec.name,
+        )
+    return col

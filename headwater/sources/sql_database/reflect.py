@@ -1,0 +1,126 @@
+"""Reflection: the tables of a database schema, their columns, types, nullability and primary keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from headwater.errors import ConfigError
+from headwater.schema.hints import column_name
+from headwater.schema.types import DataType
+from headwater.sources.sql_database.connection import Database
+from headwater.sources.sql_database.typemap import arrow_type, headwater_type, is_timestamp_tz, log
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One reflected column."""
+
+    name: str  # as the database spells it
+    data_type: DataType
+    nullable: bool
+    sa_type: Any  # the reflected SQLAlchemy type
+    fallback: bool = False  # an unknown type read as the database's text form
+
+    @property
+    def tz_aware(self) -> bool:
+        return is_timestamp_tz(self.sa_type)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One reflected table (or view): what its stream reads and the hints it declares."""
+
+    name: str
+    schema: str | None
+    columns: tuple[ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def column(self, name: str, what: str) -> ColumnSpec:
+        """The column ``name``; a ConfigError naming the table and listing its columns otherwise."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        close = [c.name for c in self.columns if column_name(c.name) == column_name(name)]
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{what}: table {self.qualified!r} has no column {name!r}",
+            hint=f"{hint}columns: {', '.join(c.name for c in self.columns)}",
+            table=self.name,
+        )
+
+    def with_types(self, overrides: Mapping[str, DataType]) -> TableSpec:
+        """This table with the column types ``overrides`` declares (by normalized column name)."""
+        if not overrides:
+            return self
+        columns = tuple(
+            dataclasses.replace(c, data_type=overrides.get(column_name(c.name), c.data_type)) for c in self.columns
+        )
+        return dataclasses.replace(self, columns=columns)
+
+    def arrow_schema(self) -> pa.Schema:
+        """The Arrow schema chunks are yielded with."""
+        return pa.schema(pa.field(c.name, arrow_type(c.data_type), nullable=c.nullable) for c in self.columns)
+
+    def column_hints(self) -> dict[str, dict[str, Any]]:
+        """``columns=`` hints, keyed by the database's column names (hints normalize them)."""
+        return {c.name: {"data_type": str(c.data_type), "nullable": c.nullable} for c in self.columns}
+
+    @functools.cached_property
+    def sa_table(self) -> Any:
+        """A SQLAlchemy ``Table`` with the reflected columns only (no constraints to resolve), built once."""
+        import sqlalchemy as sa
+
+        return sa.Table(
+            self.name, sa.MetaData(), *(sa.Column(c.name, c.sa_type) for c in self.columns), schema=self.schema
+        )
+
+
+def table_names(db: Database, schema: str | None) -> tuple[list[str], list[str]]:
+    """The tables and the views of ``schema`` (the default schema when None)."""
+    import sqlalchemy as sa
+
+    with db.errors("listing tables"):
+        inspector = sa.inspect(db.engine)
+        return list(inspector.get_table_names(schema=schema)), list(inspector.get_view_names(schema=schema))
+
+
+def reflect(db: Database, names: Sequence[str], schema: str | None) -> dict[str, TableSpec]:
+    """Reflect ``names`` (tables or views of ``schema``), in that order."""
+    import sqlalchemy as sa
+
+    if not names:
+        return {}
+    with db.errors("reflecting tables " + ", ".join(names)):
+        inspector = sa.inspect(db.engine)
+        columns = inspector.get_multi_columns(schema=schema, filter_names=list(names), kind=sa.engine.ObjectKind.ANY)
+        keys = inspector.get_multi_pk_constraint(schema=schema, filter_names=list(names), kind=sa.engine.ObjectKind.ANY)
+    out: dict[str, TableSpec] = {}
+    for name in names:
+        reflected = columns.get((schema, name), [])
+        if not reflected:
+            raise ConfigError(f"table {name!r} has no columns that could be reflected", table=name)
+        pk = tuple((keys.get((schema, name)) or {}).get("constrained_columns") or ())
+        specs = []
+        for col in reflected:
+            data_type, fallback = headwater_type(col["type"], db.dialect)
+            if fallback:
+                log.info(
+                    "sql_database: column %r of table %r has type %s, read as text",
+                    col["name"],
+                    name,
+                    col["type"],
+                )
+            nullable = bool(col.get("nullable", True)) and col["name"] not in pk
+            specs.append(ColumnSpec(col["name"], data_type, nullable, col["type"], fallback))
+        out[name] = TableSpec(name, schema, tuple(specs), pk)
+    return out
