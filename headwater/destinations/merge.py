@@ -22,6 +22,7 @@ instead of inserting it. The SQL is portable between DuckDB and PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError
@@ -79,7 +80,10 @@ class Merge:
         return f"COALESCE({ref}, FALSE)" if col.data_type == "bool" else f"({ref} IS NOT NULL)"
 
     def _load_time(self) -> str:
-        return f"to_timestamp({float(self.load_time)!r})"
+        # a literal of whole microseconds: to_timestamp(<double>) truncates 1763914667.408659 (stored as
+        # ...408658999) to .408658 in DuckDB and PostgreSQL, where Python rounds it to .408659
+        when = dt.datetime.fromtimestamp(float(self.load_time), dt.UTC).isoformat(sep=" ")
+        return f"CAST('{when}' AS TIMESTAMP WITH TIME ZONE)"
 
     # -- staging ---------------------------------------------------------------------------------
     def stage(self) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SOURCES = ("rest_api", "sql_database")
+_SOURCES = ("rest_api", "sql_database", "filesystem")
 
 
 def __getattr__(name: str) -> Any:
