@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import tomllib
 from collections.abc import Callable
 from typing import Any
@@ -22,20 +21,24 @@ REPOS = [{"id": i, "full_name": f"acme/repo-{i}", "meta": {"owner": "acme"}} for
 
 
 class InFlight:
-    """Counts concurrent requests on the server (the most seen at once)."""
+    """Counts concurrent requests on the server (the most seen at once).
+
+    ``hold(n)`` keeps a request open until ``n`` requests are in flight together (or 5 s pass), so a
+    client that really runs requests concurrently reaches ``n`` however loaded the machine is, and
+    a sequential one never does.
+    """
 
     def __init__(self) -> None:
         self.now = 0
         self.most = 0
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
 
-    def __enter__(self) -> None:
-        with self.lock:
+    def hold(self, n: int) -> None:
+        with self.cond:
             self.now += 1
             self.most = max(self.most, self.now)
-
-    def __exit__(self, *exc: object) -> None:
-        with self.lock:
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.most >= n, timeout=5)
             self.now -= 1
 
 
@@ -53,8 +56,7 @@ def github_like(api: APIServer, flight: InFlight | None = None) -> None:
             if name.endswith("-4"):
                 return Reply(404, {"message": "Not Found"})  # a repo deleted between the two calls
             if flight is not None:
-                with flight:
-                    time.sleep(0.05)
+                flight.hold(2)
             page = int(req.query.get("page", "1"))
             n = int(name.rsplit("-", 1)[1])
             rows = [{"number": k, "title": f"{name}#{k}", "state": req.query.get("state")} for k in range(1, n + 1)]
@@ -228,8 +230,7 @@ def test_independent_streams_run_concurrently(api: APIServer, make_pipeline: Cal
     for name in ("a", "b", "c"):
 
         def handler(req: Request, name: str = name) -> Reply:
-            with flight:
-                time.sleep(0.1)
+            flight.hold(3)
             return Reply(json=[{"id": f"{name}1"}])
 
         api.route(f"/{name}")(handler)
