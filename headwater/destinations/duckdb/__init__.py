@@ -9,23 +9,10 @@ transaction with the load record and the schema version.
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from headwater._callable_module import make_callable
 from headwater.destinations.duckdb.destination import DuckDBClient, DuckDBDestination
 
 __all__ = ["DuckDBClient", "DuckDBDestination"]
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``hw.destinations.duckdb("x.duckdb")`` build a destination although ``duckdb`` is also
-    this package's name (importing a subpackage rebinds the parent's attribute to the module)."""
-
-    def __call__(
-        self, path: str | None = None, *, connection: Any = None, config: dict[str, Any] | None = None
-    ) -> DuckDBDestination:
-        return DuckDBDestination(path, connection=connection, config=config)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, DuckDBDestination)  # hw.<package>(...) calls DuckDBDestination

@@ -8,20 +8,10 @@ temporary staging tables, and the state and load record, all in one transaction.
 
 from __future__ import annotations
 
-import sys
-import types
-
+from headwater._callable_module import make_callable
 from headwater.destinations.postgres.destination import PostgresClient, PostgresDestination, shorten
 
 __all__ = ["PostgresClient", "PostgresDestination", "shorten"]
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``hw.destinations.postgres(url)`` build a destination although ``postgres`` is also this
-    package's name (importing a subpackage rebinds the parent's attribute to the module)."""
-
-    def __call__(self, url: str | None = None) -> PostgresDestination:
-        return PostgresDestination(url)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, PostgresDestination)  # hw.<package>(...) calls PostgresDestination

@@ -65,19 +65,16 @@ def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL without its password."""
+    """The URL with ``***`` for its password (for messages)."""
+    return without_password(url, mask=":***")
+
+
+def without_password(url: str, mask: str = "") -> str:
+    """The URL without its password (``mask`` stands in for ``:password``)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    netloc = parts.netloc.replace(f":{parts.password}@", f"{mask}@", 1)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -217,11 +214,6 @@ class PostgresClient(SqlClient):
         for table, column, data_type in rows:
             out.setdefault(table, {})[column] = data_type
         return out
-
-    def hw_type(self, sql_type: str) -> str | None:
-        if sql_type.lower() == "time without time zone":
-            return "time"
-        return super().hw_type(sql_type)
 
     # -- data ------------------------------------------------------------------------------------
     def insert_files(

@@ -7,11 +7,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from collections.abc import Mapping
-from typing import Any
-
+from headwater._callable_module import make_callable
 from headwater.sources.rest_api.http import import_httpx
 
 import_httpx()  # a clear error with the install hint when httpx is missing
@@ -65,12 +61,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``hw.sources.rest_api(config)`` build a source although ``rest_api`` is also this
-    package's name (importing a subpackage rebinds the parent's attribute to the module)."""
-
-    def __call__(self, config: Mapping[str, Any]) -> RESTSource:
-        return rest_api(config)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, rest_api)  # hw.<package>(...) calls rest_api

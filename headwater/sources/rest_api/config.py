@@ -204,6 +204,26 @@ class Endpoint:
         body = _substitute_body(self.json, lambda s: substitute(s, False))
         return path, params, body
 
+    def pages(
+        self, client: RESTClient, row: Mapping[str, Any] | None, cursor: Incremental | None, http: Any = None
+    ) -> AsyncIterator[list[Any]]:
+        """The pages of this endpoint (for one parent record, if a dependent resource)."""
+        path, params, body = self.resolved(row)
+        if self.cursor is not None:
+            self.cursor.apply(cursor, params)
+        return client.paginate(
+            path,
+            method=self.method,
+            params=params,
+            json=body,
+            paginator=self.paginator,
+            data_selector=self.data_selector,
+            response_actions=self.response_actions,
+            resource=self.name,
+            client=http,
+            headers=self.headers,
+        )
+
     def parent_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {f"_{self.parent}_{f.replace('.', '_')}": find(row, f) for f in self.include_from_parent}
 
@@ -315,21 +335,8 @@ def _endpoint(name: str, config: Any, where: str) -> Endpoint:
 # -- resource functions ------------------------------------------------------------------------------
 def _root_function(client: RESTClient, ep: Endpoint) -> Callable[..., AsyncIterator[list[Any]]]:
     async def fetch(incremental: Incremental | None = ep.cursor.cursor if ep.cursor else None) -> AsyncIterator[Any]:
-        path, params, body = ep.resolved(None)
-        if ep.cursor is not None:
-            ep.cursor.apply(incremental, params)
         try:
-            async for page in client.paginate(
-                path,
-                method=ep.method,
-                params=params,
-                json=body,
-                paginator=ep.paginator,
-                data_selector=ep.data_selector,
-                response_actions=ep.response_actions,
-                resource=ep.name,
-                headers=ep.headers,
-            ):
+            async for page in ep.pages(client, None, incremental):
                 yield page
         except StopStream:
             return
@@ -356,24 +363,10 @@ def _child_function(client: RESTClient, ep: Endpoint) -> Callable[..., AsyncIter
         rows = _rows_of(parent_item)
 
         async def one(row: Mapping[str, Any], http: Any) -> tuple[list[list[Any]], bool]:
-            path, params, body = ep.resolved(row)
-            if ep.cursor is not None:
-                ep.cursor.apply(incremental, params)
             extra = ep.parent_fields(row)
             pages: list[list[Any]] = []
             try:
-                async for page in client.paginate(
-                    path,
-                    method=ep.method,
-                    params=params,
-                    json=body,
-                    paginator=ep.paginator,
-                    data_selector=ep.data_selector,
-                    response_actions=ep.response_actions,
-                    resource=ep.name,
-                    client=http,
-                    headers=ep.headers,
-                ):
+                async for page in ep.pages(client, row, incremental, http):
                     if extra:
                         page = [{**r, **extra} if isinstance(r, Mapping) else {"value": r, **extra} for r in page]
                     pages.append(page)
