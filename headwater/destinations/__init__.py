@@ -21,7 +21,10 @@ __all__ = [
     "DestinationClient",
     "LoadResult",
     "available",
+    "delta",
     "duckdb",
+    "filesystem",
+    "iceberg",
     "postgres",
     "resolve",
 ]
@@ -30,6 +33,9 @@ _BUILTIN = {
     "duckdb": "headwater.destinations.duckdb:DuckDBDestination",
     "postgres": "headwater.destinations.postgres:PostgresDestination",
     "postgresql": "headwater.destinations.postgres:PostgresDestination",
+    "filesystem": "headwater.destinations.filesystem:FilesystemDestination",
+    "iceberg": "headwater.destinations.iceberg:IcebergDestination",
+    "delta": "headwater.destinations.delta:DeltaDestination",
 }
 
 
@@ -76,6 +82,6 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
 
 def __getattr__(name: str) -> Any:
     # destinations are subpackages; ``hw.destinations.duckdb(...)`` calls the (callable) module
-    if name in ("duckdb", "postgres"):
+    if name in ("duckdb", "postgres", "filesystem", "iceberg", "delta"):
         return importlib.import_module(f"headwater.destinations.{name}")
     raise AttributeError(f"module 'headwater.destinations' has no attribute {name!r}")

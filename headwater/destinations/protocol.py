@@ -40,7 +40,7 @@ class Capabilities:
 
     name: str
     transactional: bool = True
-    write_dispositions: frozenset[str] = frozenset({"append", "replace"})
+    write_dispositions: frozenset[str] = frozenset({"append", "replace", "merge"})
     type_widening: frozenset[tuple[str, str]] = field(default_factory=lambda: WIDENINGS)
     max_identifier_length: int | None = None
 

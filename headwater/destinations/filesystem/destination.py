@@ -1,0 +1,475 @@
+"""The filesystem destination: Parquet, CSV or JSONL files, local or on any fsspec filesystem.
+
+Layout under ``<url>/<dataset>/``::
+
+    <table>/<load_id>.<n>.parquet                  one file per package file (the layout is configurable)
+    <table>/<col>=<value>/<load_id>.<n>_0.parquet  with Hive-style partitions (partition_by)
+    _hw_loads/<load_id>.json                       the commit marker, written last
+
+Files are written by DuckDB (``COPY ... TO``), straight from the package's Arrow data. A load's files
+become part of the dataset only when its marker exists: the marker lists every file it added, which
+tables it replaced, the schema and the pipeline state. The committed contents of a table are the
+files listed by the markers since the newest marker that replaced it; :meth:`FilesystemClient.files`
+returns them and ``pipeline.query`` reads through them, so a reader never sees half a load. Files a
+killed run left behind without a marker belong to no committed load; the rerun of the same package
+writes the same file names again. Files superseded by a replace are deleted after the marker is
+written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from headwater.destinations.filesystem.storage import FsspecFiles, LocalFiles
+from headwater.destinations.lake import (
+    COMPLETED,
+    LOADS_TABLE,
+    Delete,
+    LakeClient,
+    loads_schema,
+)
+from headwater.destinations.protocol import Capabilities
+from headwater.errors import ConfigError, DestinationError
+from headwater.schema.model import Table
+
+log = logging.getLogger("headwater")
+
+FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
+EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
+DEFAULT_LAYOUT = "{table}/{load_id}.{file_id}.{ext}"
+_PLACEHOLDERS = {"table", "load_id", "file_id", "ext"}
+
+CAPABILITIES = Capabilities(
+    name="filesystem",
+    transactional=False,
+    write_dispositions=frozenset({"append", "replace"}),
+    # every file keeps the types it was written with; readers that union files by name (DuckDB,
+    # pyarrow datasets, Spark) widen bigint to double or decimal, decimals, dates to timestamps
+)
+
+
+class FilesystemDestination:
+    """Files under a folder or an fsspec URL.
+
+    Args:
+        url: a local folder or an fsspec URL (``s3://bucket/path``, ``memory://x``); default
+            ``<pipeline name>.files`` in the current folder. Datasets are folders under it.
+        format: ``parquet`` (default), ``csv`` or ``jsonl``.
+        layout: where a table's files go, relative to the dataset folder; placeholders ``{table}``,
+            ``{load_id}``, ``{file_id}`` and ``{ext}`` (``{table}`` and ``{load_id}`` are required).
+        partition_by: ``{table: [column, ...]}``: Hive-style folders (``column=value/``) in the order
+            given; the partition columns live in the folder names, not in the files.
+        compression: passed to DuckDB (``zstd``/``snappy`` for Parquet, ``gzip`` for CSV and JSONL).
+        storage_options: passed to ``fsspec.filesystem`` for URLs (credentials; never shown).
+    """
+
+    name = "filesystem"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        format: str = "parquet",
+        layout: str = DEFAULT_LAYOUT,
+        partition_by: dict[str, list[str]] | None = None,
+        compression: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        if format not in FORMATS:
+            raise ConfigError(
+                f"unknown file format {format!r} for the filesystem destination",
+                hint=f"use one of: {', '.join(FORMATS)}",
+            )
+        fields = set(re.findall(r"{(\w*)}", layout))
+        unknown = fields - _PLACEHOLDERS
+        if unknown:
+            raise ConfigError(
+                f"the layout {layout!r} has unknown placeholders: {', '.join(sorted(unknown))}",
+                hint=f"placeholders: {', '.join('{' + p + '}' for p in sorted(_PLACEHOLDERS))}",
+            )
+        if not {"table", "load_id"} <= fields or layout.startswith("/"):
+            raise ConfigError(
+                f"the layout {layout!r} must be relative and contain {{table}} and {{load_id}}",
+                hint=f"e.g. {DEFAULT_LAYOUT!r}",
+            )
+        self.url = os.fspath(url) if url is not None else None
+        self.format = format
+        self.layout = layout
+        self.partition_by = {k: list(v) for k, v in (partition_by or {}).items()}
+        self.compression = compression
+        self.storage_options = dict(storage_options or {})
+
+    @classmethod
+    def from_uri(cls, uri: str) -> FilesystemDestination:
+        """``filesystem:///abs/folder``, ``filesystem:rel/folder`` or ``filesystem:s3://bucket/path``."""
+        rest = uri[len("filesystem:") :]
+        if "://" in rest and not rest.startswith("//"):
+            return cls(rest)
+        if rest.startswith("//"):
+            rest = rest[2:]
+        if not rest:
+            raise ConfigError(f"the filesystem URI {uri!r} names no folder", hint="e.g. filesystem:///data/lake")
+        return cls(rest)
+
+    def _with(self, url: str) -> FilesystemDestination:
+        return FilesystemDestination(
+            url,
+            format=self.format,
+            layout=self.layout,
+            partition_by=self.partition_by,
+            compression=self.compression,
+            storage_options=self.storage_options,
+        )
+
+    def for_pipeline(self, pipeline_name: str) -> FilesystemDestination:
+        return self if self.url is not None else self._with(f"{pipeline_name}.files")
+
+    @property
+    def is_local(self) -> bool:
+        return self.url is not None and ("://" not in self.url or self.url.startswith("file://"))
+
+    def root(self) -> str:
+        assert self.url is not None
+        if self.is_local:
+            return str(Path(self.url.removeprefix("file://")).resolve())
+        return self.url.rstrip("/")
+
+    def to_uri(self) -> str | None:
+        if self.url is None or self.storage_options or self.format != "parquet":
+            return None  # options a URI cannot carry: the pipeline keeps the object
+        if self.layout != DEFAULT_LAYOUT or self.partition_by or self.compression:
+            return None
+        return f"filesystem://{self.root()}" if self.is_local else f"filesystem:{self.root()}"
+
+    def describe(self) -> str:
+        return f"filesystem ({self.root() if self.url else '?'}, {self.format})"
+
+    def client(self, dataset: str) -> FilesystemClient:
+        return FilesystemClient(self, dataset)
+
+    def __repr__(self) -> str:
+        return f"<FilesystemDestination {self.describe()}>"
+
+
+class FilesystemClient(LakeClient):
+    """One dataset folder. Data files are written by DuckDB; the commit is the marker file."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, destination: FilesystemDestination, dataset: str) -> None:
+        super().__init__(dataset)
+        self.destination = destination
+        self.base = (
+            posixpath.join(destination.root(), dataset)
+            if not destination.is_local
+            else str(Path(destination.root()) / dataset)
+        )
+        self._fs: Any = None
+        self._con: Any = None
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._markers: list[dict[str, Any]] | None = None
+        self._json: dict[str, list[str]] = {}
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            if self.destination.is_local:
+                self._fs = LocalFiles()
+            else:
+                try:
+                    import fsspec  # type: ignore[import-untyped]  # fsspec ships no type information
+                except ImportError as exc:
+                    raise ConfigError(
+                        "writing to a URL needs fsspec",
+                        hint="pip install 'headwater[filesystem]' (and the filesystem's package, e.g. s3fs)",
+                    ) from exc
+                protocol = self.base.split("://", 1)[0]
+                self._fs = FsspecFiles(fsspec.filesystem(protocol, **self.destination.storage_options))
+        return self._fs
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect(config={"preserve_insertion_order": "false"})
+            if not self.destination.is_local:
+                self._con.register_filesystem(self.fs.fs)
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(Exception):
+                self._con.close()
+            self._con = None
+
+    def path(self, relative: str) -> str:
+        return posixpath.join(self.base, relative) if not self.destination.is_local else str(Path(self.base) / relative)
+
+    def _fail(self, what: str, exc: BaseException) -> DestinationError:
+        return DestinationError(
+            f"filesystem destination: {what} under {self.base} failed: {exc}",
+            hint="check that the location exists and is writable (and the credentials for a URL)",
+        )
+
+    # -- markers ---------------------------------------------------------------------------------
+    def markers(self) -> list[dict[str, Any]]:
+        """The commit markers of the dataset, oldest first."""
+        if self._markers is None:
+            folder = self.path(LOADS_TABLE)
+            found: list[dict[str, Any]] = []
+            try:
+                names = sorted(n for n in self.fs.names(folder) if n.endswith(".json"))
+            except FileNotFoundError:
+                names = []
+            except OSError as exc:
+                raise self._fail("listing the commit markers", exc) from exc
+            for name in names:
+                try:
+                    marker = orjson.loads(self.fs.read_bytes(self.path(f"{LOADS_TABLE}/{name}")))
+                    marker["_file"] = name
+                    found.append(marker)
+                except (OSError, orjson.JSONDecodeError) as exc:
+                    raise DestinationError(
+                        f"the commit marker {self.path(f'{LOADS_TABLE}/{name}')} is unreadable: {exc}",
+                        hint="it was written atomically, so something else changed it; restore or delete it",
+                    ) from exc
+            found.sort(key=lambda m: (m.get("committed_at") or 0, m.get("load_id") or ""))
+            self._markers = found
+        return self._markers
+
+    def files(self, table: str) -> list[str]:
+        """The files holding the committed contents of ``table`` (full paths or URLs)."""
+        out: list[str] = []
+        for marker in self.markers():
+            entry = marker.get("tables", {}).get(table)
+            if entry is None:
+                continue
+            if entry.get("mode") == "overwrite":
+                out = []
+            out.extend(self.path(f) for f in entry.get("files", []))
+        return out
+
+    # -- LakeClient hooks ------------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        names = {t for m in self.markers() for t in m.get("tables", {})}
+        return sorted(names | ({LOADS_TABLE} if self.markers() else set()))
+
+    def committed_load_ids(self, name: str) -> set[str]:
+        return set()  # nothing is committed before the marker; a rerun writes the same files again
+
+    def prepare(self, table: Table) -> Any:
+        self._json[table.name] = [c.name for c in table.columns.values() if c.data_type == "json"]
+        return super().prepare(table)
+
+    def evolve(self, name: str, schema: Any, partition_by: list[str]) -> None:
+        return None  # every file carries its own schema; readers union them by name
+
+    def write(
+        self,
+        name: str,
+        chunks: Iterable[Any],
+        schema: Any,
+        *,
+        mode: str,
+        delete: Delete | None,
+        properties: dict[str, str],
+    ) -> None:
+        if delete is not None:
+            raise DestinationError("the filesystem destination cannot delete rows (merge is not supported)")
+        load_id = properties["headwater.load_id"]
+        entry = self._pending.setdefault(name, {"mode": mode, "files": [], "rows": 0})
+        partition = self.destination.partition_by.get(name, [])
+        for file_id, chunk in enumerate(chunks):
+            if chunk.num_rows == 0:
+                continue
+            entry["files"].extend(self._write_chunk(name, chunk, load_id, file_id, partition))
+            entry["rows"] += chunk.num_rows
+
+    def _write_chunk(self, table: str, chunk: Any, load_id: str, file_id: int, partition: list[str]) -> list[str]:
+        dest = self.destination
+        ext = EXTENSIONS[dest.format] + (".gz" if dest.compression == "gzip" and dest.format != "parquet" else "")
+        relative = dest.layout.format(table=table, load_id=load_id, file_id=file_id, ext=ext)
+        options = [f"FORMAT {FORMATS[dest.format]}"]
+        if dest.format == "csv":
+            options.append("HEADER true")
+        if dest.compression:
+            options.append(f"COMPRESSION {_literal(dest.compression)}")
+        missing = [c for c in partition if c not in chunk.column_names]
+        if missing:
+            raise ConfigError(
+                f"partition_by for table {table!r} names columns it does not have: {', '.join(missing)}",
+                hint=f"its columns: {', '.join(chunk.column_names)}",
+            )
+        select = self._select(table, chunk)
+        self.con.register("_hw_chunk", chunk)
+        try:
+            if partition:
+                folder, _, file_name = relative.rpartition("/")
+                stem = file_name[: -len(ext) - 1] if file_name.endswith("." + ext) else file_name
+                options += [
+                    f"PARTITION_BY ({', '.join(_quote(c) for c in partition)})",
+                    f"FILENAME_PATTERN {_literal(stem + '_{i}')}",
+                    f"FILE_EXTENSION {_literal(ext)}",
+                    "OVERWRITE_OR_IGNORE true",
+                    "RETURN_FILES true",
+                ]
+                target = self.path(folder) if folder else self.base
+                self.fs.makedirs(target)
+                rows = self.con.execute(f"COPY ({select}) TO {_literal(target)} ({', '.join(options)})").fetchall()
+                written = [str(f) for f in rows[0][1]]
+            else:
+                target = self.path(relative)
+                self.fs.makedirs(target.rsplit("/", 1)[0] if "/" in target else ".")
+                self.con.execute(f"COPY ({select}) TO {_literal(target)} ({', '.join(options)})").fetchall()
+                written = [target]
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._fail(f"writing table {table!r}", exc) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                self.con.unregister("_hw_chunk")
+        return [self._relative(w) for w in written]
+
+    def _select(self, table: str, chunk: Any) -> str:
+        json_columns = set(self._json.get(table, ())) if self.destination.format == "jsonl" else set()
+        if not json_columns:
+            return "SELECT * FROM _hw_chunk"
+        # JSON columns are JSON in the lines, not strings holding JSON
+        cols = [
+            f"CAST({_quote(c)} AS JSON) AS {_quote(c)}" if c in json_columns else _quote(c) for c in chunk.column_names
+        ]
+        return f"SELECT {', '.join(cols)} FROM _hw_chunk"
+
+    def _relative(self, written: str) -> str:
+        base = self.base.rstrip("/") + "/"
+        written = written.replace(os.sep, "/") if self.destination.is_local else written
+        base = base.replace(os.sep, "/") if self.destination.is_local else base
+        return written[len(base) :] if written.startswith(base) else written
+
+    def scan(self, name: str, columns: list[str], where: Delete | None = None) -> Any:
+        table = self.reader(name)
+        import pyarrow.compute as pc
+
+        table = table.select(columns)
+        if where is not None:
+            table = table.filter(pc.is_in(table[where.column], value_set=where.values))
+        return table
+
+    def reader(self, name: str) -> Any:
+        if name == LOADS_TABLE:
+            return self.read_loads()
+        return _arrow(self.con.sql(self.select_files(name)))
+
+    def select_files(self, name: str) -> str:
+        """A DuckDB ``SELECT`` over the committed files of table ``name``."""
+        files = self.files(name)
+        if not files:
+            return "SELECT NULL AS _hw_empty WHERE FALSE"
+        listed = ", ".join(_literal(f) for f in files)
+        hive = "true" if self.destination.partition_by.get(name) else "false"
+        fmt = self.destination.format
+        if fmt == "parquet":
+            return f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = {hive})"
+        if fmt == "csv":
+            return (
+                f"SELECT * FROM read_csv([{listed}], union_by_name = true, hive_partitioning = {hive}, header = true)"
+            )
+        return f"SELECT * FROM read_json([{listed}], union_by_name = true, hive_partitioning = {hive})"
+
+    def query_arrow(self, sql: str) -> Any:
+        """Run DuckDB SQL over the committed files of the dataset's tables."""
+        for name in self.table_names():
+            if name == LOADS_TABLE:
+                self.con.register(name, self.read_loads())
+            else:
+                self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {_quote(name)} AS {self.select_files(name)}")
+        return _arrow(self.con.sql(sql))
+
+    def drop_table(self, name: str) -> None:
+        for f in self.files(name):
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(f)
+
+    # -- bookkeeping: markers --------------------------------------------------------------------
+    def read_loads(self) -> Any:
+        import pyarrow as pa
+
+        markers = self.markers()
+        if not markers:
+            return None
+        schema = loads_schema()
+        rows = [{k: _loads_value(k, m.get(k)) for k in schema.names} for m in markers]
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def record_load(self, row: dict[str, Any], properties: dict[str, str]) -> None:
+        marker = {k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in row.items()}
+        marker["committed_at"] = time.time()
+        marker["tables"] = self._pending if row.get("status") == COMPLETED else {}
+        marker["format"] = self.destination.format
+        name = f"{row.get('load_id') or 'state'}.json"
+        if row.get("status") != COMPLETED:
+            name = f"{int(time.time() * 1e6)}.state.json"
+        try:
+            self.fs.makedirs(self.path(LOADS_TABLE))
+            self.fs.write_atomic(self.path(f"{LOADS_TABLE}/{name}"), orjson.dumps(marker))
+        except OSError as exc:
+            raise self._fail("writing the commit marker", exc) from exc
+        superseded = self._superseded()
+        self._pending = {}
+        self._markers = None
+        for path in superseded:  # after the commit: readers of the markers no longer list them
+            try:
+                self.fs.rm(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not delete the superseded file %s: %s", path, exc)
+
+    def _superseded(self) -> list[str]:
+        """Files of the tables this load replaces (deleted once its marker is written)."""
+        out = []
+        for table, entry in self._pending.items():
+            if entry.get("mode") == "overwrite":
+                out.extend(self.files(table))
+        return out
+
+    def forget_pipeline(self, pipeline_name: str, schema_names: list[str]) -> None:
+        for marker in self.markers():
+            if marker.get("pipeline_name") == pipeline_name or marker.get("schema_name") in schema_names:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(self.path(f"{LOADS_TABLE}/{marker['_file']}"))
+        self._markers = None
+
+
+def _loads_value(key: str, value: Any) -> Any:
+    import datetime as dt
+
+    if key in ("extracted_at", "loaded_at") and isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return value
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow(rel: Any) -> Any:
+    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()

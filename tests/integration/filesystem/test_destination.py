@@ -1,0 +1,277 @@
+"""The filesystem destination: real Parquet, CSV and JSONL files under tmp_path (and fsspec's memory
+filesystem), read back through the commit markers and directly by DuckDB and pyarrow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+import headwater as hw
+from headwater.errors import ConfigError
+from tests.conftest import env_with_path
+
+
+def pipeline(tmp_path: Path, destination: Any, name: str = "files") -> Any:
+    return hw.pipeline(name, destination=destination, dataset="raw", pipelines_dir=tmp_path / "p", progress=False)
+
+
+def events(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": i,
+            "day": f"2026-11-{1 + i % 3:02d}",
+            "amount": decimal.Decimal(f"{i}.25"),
+            "at": dt.datetime(2026, 11, 1, 12, i % 60, tzinfo=dt.UTC),
+            "payload": {"deep": {"list": [i, i + 1]}},
+            "tags": [f"t{i % 2}", "x"],
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def query(p: Any, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(r.values()) for r in p.query(sql).to_pylist()]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_append_twice_in_each_format(tmp_path: Path, fmt: str) -> None:
+    dest = hw.destinations.filesystem(tmp_path / "lake", format=fmt)
+    p = pipeline(tmp_path, dest)
+    hints = {"table_name": "events", "columns": {"payload": {"data_type": "json"}}}
+    p.run(events(10), **hints)
+    p.run(events(5, start=10), **hints)
+    assert query(p, "select count(*), count(distinct id), sum(id) from events") == [(15, 15, sum(range(15)))]
+    assert query(p, "select count(*) from events__tags") == [(30,)]
+    # child rows point at their parents
+    assert query(p, "select count(*) from events e join events__tags t on t._hw_parent_id = e._hw_id") == [(30,)]
+    # one file per package file, named by the load; every file is listed in a marker
+    with p.destination.client("raw") as client:
+        files = client.files("events")
+        markers = client.markers()
+    assert len(markers) == 2 and all(Path(f).exists() for f in files)
+    assert sorted(Path(f).parent.name for f in files) == ["events", "events"]
+    assert {Path(f).name.split(".")[0] + "." + Path(f).name.split(".")[1] for f in files} == {
+        m["load_id"] for m in markers
+    }
+    assert all(f.endswith("." + fmt) for f in files)
+    # a second engine reads the files as written (types widened by a later load: union by name)
+    reader = {"parquet": "read_parquet", "csv": "read_csv", "jsonl": "read_json"}[fmt]
+    con = duckdb.connect()
+    sql = f"select count(*), sum(amount) from {reader}({files!r}, union_by_name = true)"
+    total, amount = con.execute(sql).fetchone() or (0, 0)
+    con.close()
+    assert total == 15 and decimal.Decimal(str(amount)) == sum(decimal.Decimal(f"{i}.25") for i in range(15))
+    if fmt == "jsonl":  # JSON columns are objects in the lines, not strings
+        first = json.loads(Path(files[0]).read_text().splitlines()[0])
+        assert isinstance(first["payload"], dict) and first["payload"]["deep"]["list"][1] == first["id"] + 1
+    if fmt == "parquet":
+        table = pq.read_table(files[0])
+        assert str(table.schema.field("at").type) == "timestamp[us, tz=UTC]"
+        assert str(table.schema.field("amount").type).startswith("decimal128")
+
+
+def test_layout_and_hive_partitions(tmp_path: Path) -> None:
+    dest = hw.destinations.filesystem(
+        tmp_path / "lake", layout="tables/{table}/{load_id}-{file_id}.{ext}", partition_by={"events": ["day"]}
+    )
+    p = pipeline(tmp_path, dest)
+    p.run(events(9), table_name="events")
+    root = tmp_path / "lake" / "raw" / "tables" / "events"
+    assert sorted(d.name for d in root.iterdir()) == ["day=2026-11-01", "day=2026-11-02", "day=2026-11-03"]
+    assert query(p, "select day, count(*) from events group by day order by day") == [
+        (dt.date(2026, 11, 1), 3),
+        (dt.date(2026, 11, 2), 3),
+        (dt.date(2026, 11, 3), 3),
+    ]
+    # Hive readers see the same thing from the folders alone
+    con = duckdb.connect()
+    got = con.execute(
+        f"select count(*), count(distinct day) from read_parquet('{root}/*/*.parquet', hive_partitioning = true)"
+    ).fetchone()
+    con.close()
+    assert got == (9, 3)
+
+
+def test_replace_supersedes_files_and_can_empty_a_table(tmp_path: Path) -> None:
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"))
+
+    @hw.resource(name="snap", write_disposition="replace")
+    def snap(n: int) -> Any:
+        yield from ({"id": i, "items": [i]} for i in range(n))
+
+    p.run(snap(20))
+    with p.destination.client("raw") as client:
+        old = client.files("snap") + client.files("snap__items")
+    p.run(snap(7))
+    assert query(p, "select count(*) from snap") == [(7,)]
+    assert query(p, "select count(*) from snap__items") == [(7,)]
+    assert not any(Path(f).exists() for f in old)  # superseded files are deleted after the commit
+    p.run(snap(0))
+    assert query(p, "select count(*) from snap") == [(0,)]
+    assert query(p, "select count(*) from snap__items") == [(0,)]
+
+
+def test_merge_is_refused_before_extracting(tmp_path: Path) -> None:
+    pulled: list[int] = []
+
+    @hw.resource(primary_key="id", write_disposition="merge")
+    def users() -> Any:
+        pulled.append(1)
+        yield {"id": 1}
+
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"))
+    with pytest.raises(ConfigError, match=r"merge.*not supported") as err:
+        p.run(users)
+    assert "append, replace" in (err.value.hint or "")
+    assert pulled == []
+
+
+def test_bad_configuration_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown file format"):
+        hw.destinations.filesystem(tmp_path, format="xlsx")
+    with pytest.raises(ConfigError, match="must be relative and contain"):
+        hw.destinations.filesystem(tmp_path, layout="{table}/data.{ext}")
+    with pytest.raises(ConfigError, match="unknown placeholders: day"):
+        hw.destinations.filesystem(tmp_path, layout="{table}/{day}/{load_id}.{ext}")
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake", partition_by={"events": ["nope"]}))
+    with pytest.raises(ConfigError, match="nope"):
+        p.run(events(2), table_name="events")
+
+
+def test_uri_form_and_memory_filesystem(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")  # a dev dependency: present under ./scripts/test
+    p = hw.pipeline("uri", destination=f"filesystem://{tmp_path / 'lake'}", dataset="raw", pipelines_dir=tmp_path / "p")
+    p.run(events(3), table_name="events")
+    assert (tmp_path / "lake" / "raw" / "_hw_loads").is_dir()
+    assert query(p, "select count(*) from events") == [(3,)]
+
+    fs = fsspec.filesystem("memory")
+    fs.rm("/hwtest", recursive=True) if fs.exists("/hwtest") else None
+    p = pipeline(tmp_path, hw.destinations.filesystem("memory://hwtest/lake", format="csv"), name="mem")
+    p.run(events(4), table_name="events")
+    p.run(events(2, start=4), table_name="events")
+    assert query(p, "select count(*), max(id) from events") == [(6, 5)]
+    assert len(fs.ls("/hwtest/lake/raw/_hw_loads")) == 2
+    assert len(fs.find("/hwtest/lake/raw/events")) == 2
+
+
+def test_incremental_state_comes_back_from_the_markers(tmp_path: Path) -> None:
+    @hw.resource(name="ticks", primary_key="id")
+    def ticks(upto: int, cursor: Any = hw.incremental("id")) -> Any:
+        start = cursor.start_value or -1
+        yield from ({"id": i} for i in range(upto) if i > start)
+
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"), name="inc")
+    p.run(ticks(10))
+    p.run(ticks(15))
+    assert query(p, "select count(*), count(distinct id) from ticks") == [(15, 15)]
+    shutil.rmtree(tmp_path / "p")  # a new machine: only the files remain
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"), name="inc")
+    p.run(ticks(20))
+    assert query(p, "select count(*), count(distinct id) from ticks") == [(20, 20)]
+    p.drop()
+    assert not (tmp_path / "lake" / "raw" / "ticks").exists() or not any((tmp_path / "lake/raw/ticks").iterdir())
+    assert not any((tmp_path / "lake" / "raw" / "_hw_loads").iterdir())
+
+
+SCRIPT = r"""
+import sys
+import headwater as hw
+
+epoch, lake, pipelines = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+@hw.resource(name="events", primary_key="id")
+def events(cursor=hw.incremental("ts")):
+    start = cursor.start_value or 0
+    for i in range(0, 300 * (epoch + 1)):
+        if i // 3 >= start:
+            yield {"id": i, "ts": i // 3, "v": f"e{i}", "tags": [i % 5, i % 7]}
+
+@hw.resource(name="snapshot", write_disposition="replace")
+def snapshot():
+    yield from ({"id": i, "epoch": epoch} for i in range(50 + epoch))
+
+p = hw.pipeline("crash", destination=hw.destinations.filesystem(lake), dataset="raw",
+                pipelines_dir=pipelines, progress=False, batch_size=100)
+p.run([events, snapshot])
+"""
+
+
+def _run(tmp: Path, name: str, epoch: int, failpoint: str | None) -> int:
+    script = tmp / "scenario.py"
+    script.write_text(SCRIPT)
+    env = env_with_path()
+    env.pop("HEADWATER_FAILPOINT", None)
+    if failpoint:
+        env["HEADWATER_FAILPOINT"] = failpoint
+    out = subprocess.run(
+        [sys.executable, str(script), str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if out.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(out.stderr)
+    return out.returncode
+
+
+def _snapshot(tmp: Path, name: str) -> list[Any]:
+    p = pipeline(tmp, hw.destinations.filesystem(tmp / f"{name}_lake"), name=f"{name}_reader")
+    return [
+        query(p, "select id, ts, v from events order by id"),
+        query(
+            p,
+            "select e.id, t.value, t._hw_list_idx from events e "
+            "join events__tags t on t._hw_parent_id = e._hw_id order by 1, 3",
+        ),
+        query(p, "select id, epoch from snapshot order by id"),
+        query(p, "select count(*), count(distinct load_id) from _hw_loads"),
+    ]
+
+
+@pytest.mark.parametrize("failpoint", ["load.after_insert", "load.before_commit", "load.after_commit"])
+def test_killed_loads_leave_what_a_clean_run_leaves(tmp_path: Path, failpoint: str) -> None:
+    for epoch in range(2):
+        assert _run(tmp_path, "clean", epoch, None) == 0
+    clean = _snapshot(tmp_path, "clean")
+    assert len(clean[0]) == 600
+    for epoch in range(2):
+        assert _run(tmp_path, "crash", epoch, failpoint) == -signal.SIGKILL
+        if failpoint != "load.after_commit":
+            # the files of the killed load are on disk, but no reader of the markers sees them
+            assert any((tmp_path / "crash_lake" / "raw" / "events").glob("*.parquet"))
+            if epoch == 0:
+                assert not any((tmp_path / "crash_lake" / "raw" / "_hw_loads").glob("*.json"))
+            else:
+                seen = _snapshot(tmp_path, "crash")
+                assert len(seen[0]) == 300 and len(seen[2]) == 50
+        assert _run(tmp_path, "crash", epoch, None) == 0
+    crashed = _snapshot(tmp_path, "crash")
+    assert crashed[:3] == clean[:3]
+    loads, distinct = crashed[3][0]
+    assert loads == distinct  # no load recorded twice
+
+
+def test_markers_describe_the_load(tmp_path: Path) -> None:
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"))
+    info = p.run(events(4), table_name="events")
+    load_id = info.loads[0].load_id
+    marker = orjson.loads((tmp_path / "lake" / "raw" / "_hw_loads" / f"{load_id}.json").read_bytes())
+    assert marker["status"] == "completed" and marker["load_id"] == load_id
+    assert marker["tables"]["events"]["rows"] == 4 and marker["tables"]["events"]["mode"] == "append"
+    assert marker["tables"]["events"]["files"] == [f"events/{load_id}.0.parquet"]
+    assert json.loads(marker["schema"])["name"] == "files"
+    assert json.loads(marker["state"])["version"] >= 1
