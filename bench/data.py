@@ -187,3 +187,26 @@ def duckdb_arrow_table(n: int) -> Any:
         return con.sql(f"select {values} from range({n}) as r(i)").to_arrow_table()
     finally:
         con.close()
+
+
+def write_files(folder: Any, n: int, stem: str = "rows") -> tuple[Any, Any]:
+    """``n`` rows of :data:`SQL_COLUMNS` made by DuckDB and written into ``folder`` twice: as
+    ``<stem>.csv`` (with a header line, timestamps in UTC) and as ``<stem>.parquet`` (DuckDB's
+    defaults: snappy, row groups of 122,880 rows). Returns the two paths."""
+    from pathlib import Path
+
+    import duckdb
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, parquet_path = folder / f"{stem}.csv", folder / f"{stem}.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        values = ", ".join(f"({expr})::{kind} as {name}" for name, kind, expr in SQL_COLUMNS)
+        query = f"select {values} from range({n}) as r(i) order by i"
+        con.execute(f"copy ({query}) to '{csv_path}' (format csv, header true)")
+        con.execute(f"copy ({query}) to '{parquet_path}' (format parquet)")
+    finally:
+        con.close()
+    return csv_path, parquet_path

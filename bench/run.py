@@ -18,6 +18,10 @@ Cases (full scale):
            Headwater's sql_database (ADBC), dlt's sql_table with backend="connectorx"
   duckdb_to_pg  the same 1,000,000 rows made by DuckDB, as one Arrow table -> PostgreSQL; dlt with
            loader_file_format="csv" (COPY)
+  files    1,000,000 rows of the pg_to_duckdb columns in one file, written by DuckDB (COPY) before any
+           timing as CSV with a header and as Parquet -> DuckDB, one measurement per format (files_csv,
+           files_parquet); Headwater's filesystem source, dlt's filesystem resource piped into
+           read_csv_duckdb / read_parquet, both yielding Arrow (use_pyarrow=True)
   import   `import headwater` vs `import dlt` (fresh interpreters, median of 7)
   memory   Headwater on a generator of 1M and of 10M flat rows, each in a fresh process: peak memory
            above the warmed-up process must stay flat
@@ -37,6 +41,16 @@ SQL (generate_series) before any timing. dlt's fastest ways there, each tried on
 --scale 0.1: to read PostgreSQL, backend="connectorx" (the whole table in one Arrow read) is 1.9x
 faster than "pyarrow" (rows through SQLAlchemy and psycopg2, then into Arrow); to write it,
 loader_file_format="csv" (COPY) is 3.8x faster than its default, "insert_values".
+
+The files case: dlt's readers, each tried on this data (dlt 1.31, DuckDB 2.0). CSV: read_csv (pandas,
+rows as dicts) 17,700 rows/s at --scale 0.1, read_csv_duckdb(use_pyarrow=True) 110,000 there (fixed
+costs dominate at that size) and 330,000-340,000 at full scale whatever chunk_size (5,000, 100,000 or
+1,000,000); read_csv_duckdb's default, rows as dicts, fails on DuckDB 2.0 ("Relations no longer have
+fetchmany()"). Parquet: read_parquet's default (rows as dicts, 1,000 at a time) 16,500 rows/s at
+--scale 0.1, use_pyarrow=True 290,000 (chunksize 1,000) to 330,000 (100,000) at full scale. The bench
+uses use_pyarrow=True with batches of 100,000 for both. dlt adds no _dlt_id/_dlt_load_id to Arrow
+rows (Headwater adds its two); told to (as in the arrow case), it took 5.4 s instead of 3.1 s for
+the CSV file and 4.7 s instead of 2.8 s for the Parquet file.
 """
 
 from __future__ import annotations
@@ -300,6 +314,48 @@ def run_dlt_to_pg(url: str, workdir: Path, name: str, data: Any, table: str) -> 
     return count_pg(url, f"select count(*) from dlt_{name}.{table}")
 
 
+FILE_FORMATS: Final = ("csv", "parquet")  # the files case: one measurement per format
+FILE_CHUNK: Final = 100_000  # rows per Arrow batch for dlt's readers (Headwater's own default for Parquet)
+
+
+def run_headwater_files(workdir: Path, name: str, data: tuple[Path, str], table: str) -> int:
+    """The ``*.<fmt>`` files of ``folder`` (``data`` is ``(folder, fmt)``) through Headwater's filesystem source."""
+    import headwater as hw
+
+    folder, fmt = data
+    p = hw.pipeline(
+        name,
+        destination=hw.destinations.duckdb(str(workdir / f"hw_{name}.duckdb")),
+        dataset="bench",
+        pipelines_dir=workdir / "hw_pipelines",
+        progress=False,
+    )
+    p.run(hw.sources.filesystem(str(folder), glob=f"*.{fmt}", name=table))
+    return count_duckdb(workdir / f"hw_{name}.duckdb", f"select count(*) from bench.{table}")
+
+
+def run_dlt_files(workdir: Path, name: str, data: tuple[Path, str], table: str) -> int:
+    """The same files through dlt's filesystem resource and its fastest reader for the format, as Arrow
+    (see the module docstring): ``read_csv_duckdb`` for CSV, ``read_parquet`` for Parquet."""
+    import dlt
+    from dlt.sources.filesystem import filesystem, read_csv_duckdb, read_parquet
+
+    folder, fmt = data
+    p = dlt.pipeline(
+        pipeline_name=f"dlt_{name}",
+        destination=dlt.destinations.duckdb(str(workdir / f"dlt_{name}.duckdb")),
+        dataset_name="bench",
+        pipelines_dir=str(workdir / "dlt_pipelines"),
+    )
+    if fmt == "csv":
+        reader = read_csv_duckdb(use_pyarrow=True, chunk_size=FILE_CHUNK)
+    else:
+        reader = read_parquet(use_pyarrow=True, chunksize=FILE_CHUNK)
+    files = filesystem(bucket_url=str(folder), file_glob=f"*.{fmt}")
+    p.run((files | reader).with_name(table), loader_file_format="parquet")
+    return count_duckdb(workdir / f"dlt_{name}.duckdb", f"select count(*) from bench.{table}")
+
+
 def run_dlt(workdir: Path, name: str, data: Any, table: str) -> int:
     import dlt
 
@@ -433,6 +489,33 @@ def pg_cases(cases: list[str], scale: float, tools: list[str], workdir: Path, re
     return out
 
 
+def files_case(scale: float, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
+    """files_csv and files_parquet: one file of 1,000,000 rows of :data:`bench.data.SQL_COLUMNS`, written by
+    DuckDB as CSV and as Parquet into the temporary folder before any timing; each tool first reads a
+    1,000-row file of each format once (imports, readers)."""
+    n = int(1_000_000 * scale)
+    folder, warm = workdir / "files", workdir / "files_warmup"
+    bench_data.write_files(folder, n)
+    bench_data.write_files(warm, 1000)
+    runners: dict[str, Callable[[Path, str, Any, str], int]] = {
+        "headwater": run_headwater_files,
+        "dlt": run_dlt_files,
+    }
+    out: list[Measurement] = []
+    try:
+        for fmt in FILE_FORMATS:
+            for tool in tools:
+                assert runners[tool](workdir, f"files_{fmt}_warmup", (warm, fmt), "warmup") == 1000
+        for fmt in FILE_FORMATS:
+            out += case_rows(f"files_{fmt}", (folder, fmt), "file_rows", tools, workdir, repeat, runners)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(warm, ignore_errors=True)
+    for m in out:
+        assert m.rows == n, f"{m.tool} loaded {m.rows} rows in {m.case}, expected {n}"
+    return out
+
+
 def import_time(module: str, repeats: int = 7) -> float:
     code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
     times = []
@@ -484,7 +567,7 @@ def memory_case(sizes: tuple[int, int]) -> list[Measurement]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="flat,nested,arrow,merge,rest,pg_to_duckdb,duckdb_to_pg,import,memory")
+    parser.add_argument("--cases", default="flat,nested,arrow,merge,rest,pg_to_duckdb,duckdb_to_pg,files,import,memory")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every row count (0.1 = quick)")
     parser.add_argument("--tools", default="headwater,dlt")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case; the fastest counts")
@@ -521,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             results += rest_case(max(10, int(1000 * scale)), tools, workdir, args.repeat)
         if "pg_to_duckdb" in cases or "duckdb_to_pg" in cases:
             results += pg_cases(cases, scale, tools, workdir, args.repeat)
+        if "files" in cases:
+            results += files_case(scale, tools, workdir, args.repeat)
         if "import" in cases:
             for tool in tools:
                 imports[tool] = import_time(tool)
