@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import orjson
 
@@ -112,15 +113,30 @@ class FilesystemDestination:
 
     @classmethod
     def from_uri(cls, uri: str) -> FilesystemDestination:
-        """``filesystem:///abs/folder``, ``filesystem:rel/folder`` or ``filesystem:s3://bucket/path``."""
+        """``filesystem:///abs/folder``, ``filesystem:rel/folder`` or ``filesystem:s3://bucket/path``, with
+        options as query parameters: ``?format=csv&compression=gzip&layout=...&partition_by=events:day,kind``
+        (``;`` between tables)."""
         rest = uri[len("filesystem:") :]
-        if "://" in rest and not rest.startswith("//"):
-            return cls(rest)
-        if rest.startswith("//"):
-            rest = rest[2:]
+        rest, _, query = rest.partition("?")
+        options: dict[str, Any] = {}
+        for key, values in parse_qs(query, keep_blank_values=True).items():
+            if key not in ("format", "layout", "compression", "partition_by"):
+                raise ConfigError(
+                    f"unknown option {key!r} in the filesystem URI {uri!r}",
+                    hint="options: format, layout, compression, partition_by (credentials go in storage_options)",
+                )
+            options[key] = values[-1]
+        if "partition_by" in options:
+            spec = options.pop("partition_by")
+            options["partition_by"] = {
+                table: [c for c in columns.split(",") if c]
+                for table, _, columns in (part.partition(":") for part in spec.split(";") if part)
+            }
+        if "://" not in rest or rest.startswith("//"):
+            rest = rest.removeprefix("//")
         if not rest:
             raise ConfigError(f"the filesystem URI {uri!r} names no folder", hint="e.g. filesystem:///data/lake")
-        return cls(rest)
+        return cls(rest, **options)
 
     def _with(self, url: str) -> FilesystemDestination:
         return FilesystemDestination(
@@ -146,11 +162,20 @@ class FilesystemDestination:
         return self.url.rstrip("/")
 
     def to_uri(self) -> str | None:
-        if self.url is None or self.storage_options or self.format != "parquet":
-            return None  # options a URI cannot carry: the pipeline keeps the object
-        if self.layout != DEFAULT_LAYOUT or self.partition_by or self.compression:
+        """A URI that reopens this destination (None when it needs storage options: they hold secrets)."""
+        if self.url is None or self.storage_options:
             return None
-        return f"filesystem://{self.root()}" if self.is_local else f"filesystem:{self.root()}"
+        options: dict[str, str] = {}
+        if self.format != "parquet":
+            options["format"] = self.format
+        if self.layout != DEFAULT_LAYOUT:
+            options["layout"] = self.layout
+        if self.compression:
+            options["compression"] = self.compression
+        if self.partition_by:
+            options["partition_by"] = ";".join(f"{t}:{','.join(c)}" for t, c in self.partition_by.items())
+        base = f"filesystem://{self.root()}" if self.is_local else f"filesystem:{self.root()}"
+        return f"{base}?{urlencode(options)}" if options else base
 
     def describe(self) -> str:
         return f"filesystem ({self.root() if self.url else '?'}, {self.format})"

@@ -275,3 +275,33 @@ def test_markers_describe_the_load(tmp_path: Path) -> None:
     assert marker["tables"]["events"]["files"] == [f"events/{load_id}.0.parquet"]
     assert json.loads(marker["schema"])["name"] == "files"
     assert json.loads(marker["state"])["version"] >= 1
+
+
+def test_uri_round_trip_keeps_the_options(tmp_path: Path) -> None:
+    dest = hw.destinations.filesystem(
+        tmp_path / "lake",
+        format="csv",
+        layout="t/{table}/{load_id}_{file_id}.{ext}",
+        compression="gzip",
+        partition_by={"events": ["day", "id"], "other": ["x"]},
+    )
+    uri = dest.to_uri()
+    assert uri is not None and uri.startswith(f"filesystem://{tmp_path / 'lake'}?")
+    again = hw.destinations.filesystem.FilesystemDestination.from_uri(uri)
+    assert (again.format, again.layout, again.compression, again.partition_by) == (
+        "csv",
+        "t/{table}/{load_id}_{file_id}.{ext}",
+        "gzip",
+        {"events": ["day", "id"], "other": ["x"]},
+    )
+    assert again.root() == dest.root()
+    assert hw.destinations.filesystem(tmp_path, storage_options={"key": "secret"}).to_uri() is None
+    with pytest.raises(ConfigError, match="unknown option 'key'"):
+        hw.destinations.filesystem.FilesystemDestination.from_uri("filesystem:///x?key=secret")
+    # the CLI reopens the pipeline from the stored URI and sees the same data
+    p = pipeline(tmp_path, dest)
+    p.run(events(6), table_name="events")
+    p2 = hw.pipeline("files", destination=uri, dataset="raw", pipelines_dir=tmp_path / "p", progress=False)
+    assert query(p2, "select count(*) from events") == [(6,)]
+    files = (tmp_path / "lake" / "raw" / "t" / "events").rglob("*.csv.gz")
+    assert len(list(files)) == 6
