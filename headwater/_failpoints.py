@@ -9,6 +9,7 @@ like a power cut or an OOM kill. Unset, a failpoint costs one comparison. Names 
     load.after_insert     inside the load transaction, after the first table was written
     load.before_commit    inside the load transaction, everything written, before COMMIT
     load.after_commit     after COMMIT, before the package is marked loaded locally
+    iceberg.table_committed  after each table commit of an Iceberg load (``:n`` picks the n-th)
 """
 
 from __future__ import annotations

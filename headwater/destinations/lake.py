@@ -290,8 +290,10 @@ class LakeClient(ABC):
 
         con = duckdb.connect()
         try:
+            lowered = sql.lower()
             for name in self.table_names():
-                con.register(name, self.reader(name))
+                if name.lower() in lowered:  # read only the tables the query names
+                    con.register(name, self.reader(name))
             rel = con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         finally:
@@ -414,7 +416,8 @@ class LakeClient(ABC):
         )
 
     def partition_columns(self, table: Table) -> list[str]:
-        """The columns a new table is partitioned by (destinations configure this per table)."""
+        """The columns (or, for Iceberg, partition specs such as ``day(ts)``) a new table is partitioned
+        by (destinations configure this per table)."""
         return []
 
     def prepare(self, table: Table) -> pa.Schema:
@@ -436,18 +439,30 @@ class LakeClient(ABC):
         return counter[0]
 
 
+#: the most bytes of package data a chunk holds: a package file holds a whole table (GBs for a big
+#: load), so chunks are cut from its batches rather than made of whole files, or memory would grow
+#: with the load
+CHUNK_BYTES = 64 * 1024 * 1024
+
+
 def _chunks(paths: list[Any], schema: pa.Schema) -> Iterator[pa.Table]:
-    """The package files' batches conformed to ``schema``, a table per file (at least one, maybe empty)."""
+    """The package files' batches conformed to ``schema``, as tables of about :data:`CHUNK_BYTES` at
+    most (at least one, maybe empty)."""
     import pyarrow as pa
 
     produced = False
+    pending: list[pa.Table] = []
+    size = 0
     for path in paths:
-        batches = [conform(b, schema) for b in read_file(path)]
-        if batches:
-            produced = True
-            yield pa.concat_tables(batches)
-    if not produced:
-        yield schema.empty_table()
+        for batch in read_file(path):
+            pending.append(conform(batch, schema))
+            size += pending[-1].nbytes
+            if size >= CHUNK_BYTES:
+                produced = True
+                yield pa.concat_tables(pending)
+                pending, size = [], 0
+    if pending or not produced:
+        yield pa.concat_tables(pending) if pending else schema.empty_table()
 
 
 def _counted(chunks: Iterator[pa.Table], counter: list[int]) -> Iterator[pa.Table]:
@@ -533,10 +548,13 @@ class Merge:
             con.register("existing", existing)
             match = " AND ".join(f"s.{self._q(c)} = t.{self._q(c)}" for c in self.pk)
             con.execute(
-                f"CREATE TABLE matched AS SELECT s.{ROW_ID} AS new_id, t.{ROW_ID} AS old_id "
+                f"CREATE TABLE pairs AS SELECT s.{ROW_ID} AS new_id, t.{ROW_ID} AS old_id "
                 f"FROM dedup s JOIN existing t ON {match}"
             )
-            old_ids = _column(con, "SELECT DISTINCT old_id FROM matched")
+            old_ids = _column(con, "SELECT DISTINCT old_id FROM pairs")
+            # one old id per new row: a key the target holds twice (appended before it was merged)
+            # must not duplicate the row that replaces both
+            con.execute("CREATE TABLE matched AS SELECT new_id, min(old_id) AS old_id FROM pairs GROUP BY new_id")
             deleted = self._deleted()
             con.execute(f"CREATE TABLE kept AS SELECT * FROM dedup s WHERE NOT {deleted}")
             out: dict[str, int] = {}

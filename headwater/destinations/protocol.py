@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
@@ -36,6 +36,9 @@ class Capabilities:
         write_dispositions: the dispositions it implements.
         type_widening: ``(from, to)`` type changes it can apply to existing columns.
         max_identifier_length: longest identifier in bytes, if limited.
+        merge_strategies: the merge strategies it implements.
+        merge_key: whether a merge can replace partitions by ``merge_key``.
+        needs_primary_key: whether a merge needs a primary key.
     """
 
     name: str
@@ -43,6 +46,30 @@ class Capabilities:
     write_dispositions: frozenset[str] = frozenset({"append", "replace", "merge"})
     type_widening: frozenset[tuple[str, str]] = field(default_factory=lambda: WIDENINGS)
     max_identifier_length: int | None = None
+    merge_strategies: frozenset[str] = frozenset({"delete-insert", "upsert", "scd2"})
+    merge_key: bool = True
+    needs_primary_key: bool = False
+
+    def refusal(self, hints: Any) -> tuple[str, str] | None:
+        """Why a resource with these table hints cannot load here (and what to do), or None."""
+        disposition = hints.write_disposition
+        if isinstance(disposition, str) and disposition not in self.write_dispositions:
+            return (
+                f"write_disposition {disposition!r} is not supported",
+                f"it supports: {', '.join(sorted(self.write_dispositions))}",
+            )
+        if disposition != "merge":
+            return None
+        if hints.merge_strategy not in self.merge_strategies:
+            return (
+                f"merge_strategy {hints.merge_strategy!r} is not supported",
+                f"it supports: {', '.join(sorted(self.merge_strategies))}",
+            )
+        if hints.merge_key and not self.merge_key:
+            return "merge_key (partition replacement) is not supported", "merge by primary key, or use replace"
+        if self.needs_primary_key and not hints.primary_key:
+            return "a merge needs a primary key", "give the resource primary_key=..."
+        return None
 
 
 @dataclass

@@ -358,16 +358,13 @@ class Pipeline:
         schema_name: str | None,
     ) -> LoadPackage | None:
         schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
-        supported = self.destination.capabilities.write_dispositions
         for r in resources:
             if r.selected:
                 check_merge(r.hints, r.name)
-                disposition = r.hints.write_disposition
-                if isinstance(disposition, str) and disposition not in supported:
+                refused = self.destination.capabilities.refusal(r.hints)
+                if refused is not None:  # before extracting: a package that can never load blocks the pipeline
                     raise ConfigError(
-                        f"resource {r.name!r}: write_disposition {disposition!r} is not supported by "
-                        f"{self.destination.describe()}",
-                        hint=f"it supports: {', '.join(sorted(supported))}",
+                        f"resource {r.name!r}: {refused[0]} by {self.destination.describe()}", hint=refused[1]
                     )
         self._discard_open_packages()
         schema, state = self._starting_point(schema_name)
