@@ -9,8 +9,6 @@ the failpoint first, then run again until they succeed; the clean pipeline runs 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 import headwater as hw
 from headwater.destinations.delta import DeltaClient, DeltaDestination
 from headwater.errors import LoadError
-from tests.conftest import env_with_path
+from tests.crash import run_killable
 
 deltalake = pytest.importorskip("deltalake")
 
@@ -72,20 +70,7 @@ QUERIES = [
 def run(tmp: Path, name: str, epoch: int, failpoint: str | None) -> int:
     script = tmp / "scenario.py"
     script.write_text(SCRIPT)
-    env = env_with_path()
-    env.pop("HEADWATER_FAILPOINT", None)
-    if failpoint:
-        env["HEADWATER_FAILPOINT"] = failpoint
-    out = subprocess.run(
-        [sys.executable, str(script), str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if out.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(f"epoch {epoch} failed: {out.stderr}")
-    return out.returncode
+    return run_killable(script, [str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")], failpoint)
 
 
 def snapshot(lake: Path) -> list[list[tuple[Any, ...]]]:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import DESTINATIONS, create_database, drop_database, env_with_path
+from tests.conftest import DESTINATIONS, create_database, drop_database
+from tests.crash import run_killable
 from tests.pgserver import pg_query
 
 SCRIPT = r"""
@@ -78,20 +77,7 @@ QUERIES = {
 def run(tmp: Path, name: str, target: str, scenario: str, epoch: int, failpoint: str | None) -> int:
     script = tmp / "scenario.py"
     script.write_text(SCRIPT)
-    env = env_with_path()
-    env.pop("HEADWATER_FAILPOINT", None)
-    if failpoint:
-        env["HEADWATER_FAILPOINT"] = failpoint
-    out = subprocess.run(
-        [sys.executable, str(script), scenario, str(epoch), target, str(tmp / f"{name}_p")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if out.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(f"{scenario} epoch {epoch} failed: {out.stderr}")
-    return out.returncode
+    return run_killable(script, [scenario, str(epoch), target, str(tmp / f"{name}_p")], failpoint)
 
 
 def snapshot(target: str, scenario: str) -> list[list[tuple[object, ...]]]:

@@ -8,8 +8,6 @@ import decimal
 import json
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError
-from tests.conftest import env_with_path
+from tests.crash import run_killable
 
 
 def pipeline(tmp_path: Path, destination: Any, name: str = "files") -> Any:
@@ -212,20 +210,7 @@ p.run([events, snapshot])
 def _run(tmp: Path, name: str, epoch: int, failpoint: str | None) -> int:
     script = tmp / "scenario.py"
     script.write_text(SCRIPT)
-    env = env_with_path()
-    env.pop("HEADWATER_FAILPOINT", None)
-    if failpoint:
-        env["HEADWATER_FAILPOINT"] = failpoint
-    out = subprocess.run(
-        [sys.executable, str(script), str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if out.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(out.stderr)
-    return out.returncode
+    return run_killable(script, [str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")], failpoint)
 
 
 def _snapshot(tmp: Path, name: str) -> list[Any]:

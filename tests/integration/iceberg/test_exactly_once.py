@@ -10,15 +10,13 @@ once. The tables are then compared row for row (without Headwater's ids and load
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from tests.conftest import env_with_path
+from tests.crash import run_killable
 
 pytest.importorskip("pyiceberg")
 
@@ -73,20 +71,7 @@ QUERIES = [
 def run(tmp: Path, name: str, epoch: int, failpoint: str | None) -> int:
     script = tmp / "scenario.py"
     script.write_text(SCRIPT)
-    env = env_with_path()
-    env.pop("HEADWATER_FAILPOINT", None)
-    if failpoint:
-        env["HEADWATER_FAILPOINT"] = failpoint
-    out = subprocess.run(
-        [sys.executable, str(script), str(epoch), str(tmp / f"{name}_wh"), str(tmp / f"{name}_p")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if out.returncode not in (0, -signal.SIGKILL):
-        raise AssertionError(f"epoch {epoch} ({failpoint}) failed: {out.stderr}")
-    return out.returncode
+    return run_killable(script, [str(epoch), str(tmp / f"{name}_wh"), str(tmp / f"{name}_p")], failpoint, timeout=120)
 
 
 def snapshot(warehouse: Path) -> tuple[list[list[tuple[Any, ...]]], tuple[int, int]]:
