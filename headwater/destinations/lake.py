@@ -155,8 +155,10 @@ class LakeClient(ABC):
     #: Delta has no time type: such formats store times as text
     time_as_text: bool = False
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, partition_config: dict[str, list[str]] | None = None) -> None:
         self.dataset = dataset
+        #: ``{table: [partition spec, ...]}`` from the destination's configuration
+        self.partition_config = dict(partition_config or {})
 
     # -- hooks -----------------------------------------------------------------------------------
     @abstractmethod
@@ -415,10 +417,31 @@ class LakeClient(ABC):
             [pa.field(c.name, lake_arrow_type(c, time_as_text=self.time_as_text)) for c in table.columns.values()]
         )
 
+    #: Iceberg partitions by transforms (``day(ts)``); files and Delta only by plain columns
+    partition_transforms: bool = False
+
     def partition_columns(self, table: Table) -> list[str]:
-        """The columns (or, for Iceberg, partition specs such as ``day(ts)``) a new table is partitioned
-        by (destinations configure this per table)."""
-        return []
+        """What a new table is partitioned by: the destination's ``partition_by`` for it, else the
+        resource's ``partition_by`` hint. Columns (or, where ``partition_transforms``, transforms such
+        as ``day(ts)``); validated against the table."""
+        configured = self.partition_config.get(table.name)
+        specs = [str(s) for s in configured] if configured is not None else list(table.partition_by)
+        name = self.capabilities.name
+        transforms = [s for s in specs if "(" in s]
+        if transforms and not self.partition_transforms:
+            raise ConfigError(
+                f"table {table.name!r}: {name} partitions by columns, not transforms ({', '.join(transforms)})",
+                hint="partition by a column (a date column, say); Iceberg takes transforms",
+                table=table.name,
+            )
+        missing = [s for s in specs if "(" not in s and s not in table.columns]
+        if missing:
+            raise ConfigError(
+                f"partition_by for table {table.name!r} names columns it does not have: {', '.join(missing)}",
+                hint=f"its columns: {', '.join(c for c in table.columns if not c.startswith('_hw_'))}",
+                table=table.name,
+            )
+        return specs
 
     def prepare(self, table: Table) -> pa.Schema:
         """Create or evolve ``table`` and return the Arrow schema its data is written with."""

@@ -75,6 +75,7 @@ class Normalizer:
             self.schema.tables[name] = table
         table.resource = table.resource or resource
         table.write_disposition = hints.write_disposition
+        table.partition_by = hints.partition_by
         if hints.is_merge:
             table.merge_strategy = hints.merge_strategy
             table.merge_key = hints.merge_key

@@ -17,6 +17,7 @@ A hint that cannot be right (an unknown type, an unknown key, a bad precision) r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
@@ -51,6 +52,8 @@ class HintArgs(TypedDict, total=False):
         schema_contract: ``evolve``/``freeze``/``discard_row``/``discard_value``/``quarantine``, for
             all changes or per kind (``{"columns": "freeze"}``).
         incremental: a cursor (``hw.incremental(...)``) applied as a filter to the resource's items.
+        partition_by: a column or columns (or, for Iceberg, transforms such as ``"day(created_at)"``)
+            the root table is partitioned by where the destination partitions (files, Iceberg, Delta).
     """
 
     table_name: str | Callable[[Any], str] | None
@@ -63,6 +66,7 @@ class HintArgs(TypedDict, total=False):
     max_nesting: int | None
     schema_contract: str | Mapping[str, str] | None
     incremental: Any
+    partition_by: str | Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class TableHints:
     max_nesting: int | None = None
     contract: Contract = field(default_factory=Contract)
     incremental: Any = None  # an Incremental applied as a filter when the function takes none
+    partition_by: tuple[str, ...] = ()  # columns or transforms like "day(created_at)"
 
     def json_columns(self) -> frozenset[str]:
         return frozenset(n for n, h in self.columns.items() if h.data_type and h.data_type.name == "json")
@@ -118,6 +123,7 @@ def build_hints(
     max_nesting: int | None = None,
     schema_contract: str | Mapping[str, str] | None = None,
     incremental: Any = None,
+    partition_by: str | Sequence[str] | None = None,
     base: TableHints | None = None,
 ) -> TableHints:
     """Validate hints given to a resource and merge them over ``base`` (None keeps the base value)."""
@@ -173,6 +179,7 @@ def build_hints(
         max_nesting=base.max_nesting if max_nesting is None else max_nesting,
         contract=base.contract if schema_contract is None else parse_contract(schema_contract, resource=resource),
         incremental=base.incremental if incremental is None else _incremental(incremental, resource),
+        partition_by=base.partition_by if partition_by is None else _partition_by(partition_by, resource),
     )
 
 
@@ -226,6 +233,33 @@ def _disposition(
             f"unknown merge strategy {strategy!r}", hint=f"use one of: {', '.join(MERGE_STRATEGIES)}", resource=resource
         )
     return disposition, strategy, validity
+
+
+_TRANSFORM = re.compile(r"^\s*(\w+)\s*\(\s*(?:(\d+)\s*,\s*)?([^(),]+?)\s*\)\s*$")
+
+
+def _partition_by(value: str | Sequence[str], resource: str) -> tuple[str, ...]:
+    """Partition specs with their column names normalized: ``"createdAt"`` -> ``"created_at"``,
+    ``"day(createdAt)"`` -> ``"day(created_at)"``, ``"bucket(16, userId)"`` -> ``"bucket(16, user_id)"``."""
+    specs = [value] if isinstance(value, str) else list(value)
+    out = []
+    for spec in specs:
+        if not isinstance(spec, str) or not spec.strip():
+            raise ConfigError(f"partition_by takes column names or transforms, got {spec!r}", resource=resource)
+        match = _TRANSFORM.match(spec)
+        if match is None:
+            if "(" in spec or ")" in spec:
+                raise ConfigError(
+                    f"partition_by spec {spec!r} is not a column or a transform",
+                    hint="e.g. 'created_at', 'day(created_at)', 'bucket(16, user_id)', 'truncate(4, name)'",
+                    resource=resource,
+                )
+            out.append(column_name(spec.strip()))
+            continue
+        transform, width, column = match.groups()
+        args = f"{width}, " if width else ""
+        out.append(f"{transform.lower()}({args}{column_name(column)})")
+    return tuple(out)
 
 
 def _dedup_sort(value: str | Sequence[str] | Mapping[str, str], resource: str) -> tuple[str, str]:

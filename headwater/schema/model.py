@@ -123,6 +123,8 @@ class Table:
         merge_key: for merge: the columns whose values select what a load replaces.
         dedup_sort: for merge: ``(column, "asc"|"desc")`` choosing among rows with the same key.
         validity_columns: for scd2: the columns holding when a version became and stopped being valid.
+        partition_by: partition columns or transforms (``day(created_at)``) for destinations that
+            partition (files, Iceberg, Delta); the destination's own configuration takes precedence.
     """
 
     name: str
@@ -135,6 +137,7 @@ class Table:
     merge_key: tuple[str, ...] = ()
     dedup_sort: tuple[str, str] | None = None
     validity_columns: tuple[str, str] | None = None
+    partition_by: tuple[str, ...] = ()
     _by_path: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -195,6 +198,8 @@ class Table:
                 out["dedup_sort"] = list(self.dedup_sort)
             if self.validity_columns:
                 out["validity_columns"] = list(self.validity_columns)
+        if self.partition_by:
+            out["partition_by"] = list(self.partition_by)
         return out
 
     @property
@@ -218,6 +223,7 @@ class Table:
             merge_strategy=data.get("merge_strategy"),
             merge_key=tuple(data.get("merge_key", ())),
             dedup_sort=tuple(data["dedup_sort"]) if data.get("dedup_sort") else None,
+            partition_by=tuple(data.get("partition_by", ())),
             validity_columns=tuple(data["validity_columns"]) if data.get("validity_columns") else None,
         )
         return table

@@ -35,7 +35,6 @@ from urllib.request import url2pathname
 from headwater.destinations.lake import LOAD_ID_PROPERTY, LOADS_TABLE, Delete, LakeClient
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
-from headwater.schema.model import Table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -213,7 +212,7 @@ class DeltaClient(LakeClient):
     time_as_text = True
 
     def __init__(self, destination: DeltaDestination, dataset: str) -> None:
-        super().__init__(dataset)
+        super().__init__(dataset, destination.partition_by)
         self.destination = destination
         self.deltalake = import_deltalake()
         self.root = destination.dataset_uri(dataset)
@@ -345,17 +344,6 @@ class DeltaClient(LakeClient):
             if table is None:
                 return set()
             return {str(c[LOAD_ID_PROPERTY]) for c in table.history(HISTORY_DEPTH) if LOAD_ID_PROPERTY in c}
-
-    def partition_columns(self, table: Table) -> list[str]:
-        columns = self.destination.partition_by.get(table.name, [])
-        missing = [c for c in columns if c not in table.columns]
-        if missing:
-            raise ConfigError(
-                f"partition_by for table {table.name!r} names column(s) it does not have: {', '.join(missing)}",
-                hint=f"its columns are: {', '.join(table.columns)}",
-                table=table.name,
-            )
-        return columns
 
     def evolve(self, name: str, schema: pa.Schema, partition_by: list[str]) -> None:
         import pyarrow as pa

@@ -193,7 +193,7 @@ class FilesystemClient(LakeClient):
     capabilities = CAPABILITIES
 
     def __init__(self, destination: FilesystemDestination, dataset: str) -> None:
-        super().__init__(dataset)
+        super().__init__(dataset, destination.partition_by)
         self.destination = destination
         self.base = (
             posixpath.join(destination.root(), dataset)
@@ -205,6 +205,7 @@ class FilesystemClient(LakeClient):
         self._pending: dict[str, dict[str, Any]] = {}
         self._markers: list[dict[str, Any]] | None = None
         self._json: dict[str, list[str]] = {}
+        self._partitions: dict[str, list[str]] = {}
 
     # -- plumbing --------------------------------------------------------------------------------
     @property
@@ -275,6 +276,10 @@ class FilesystemClient(LakeClient):
             self._markers = found
         return self._markers
 
+    def _hive(self, table: str) -> bool:
+        """Whether committed files of ``table`` sit in Hive partition folders."""
+        return any(m.get("tables", {}).get(table, {}).get("partition_by") for m in self.markers())
+
     def files(self, table: str) -> list[str]:
         """The files holding the committed contents of ``table`` (full paths or URLs)."""
         out: list[str] = []
@@ -297,6 +302,7 @@ class FilesystemClient(LakeClient):
 
     def prepare(self, table: Table) -> Any:
         self._json[table.name] = [c.name for c in table.columns.values() if c.data_type == "json"]
+        self._partitions[table.name] = self.partition_columns(table)
         return super().prepare(table)
 
     def evolve(self, name: str, schema: Any, partition_by: list[str]) -> None:
@@ -315,8 +321,8 @@ class FilesystemClient(LakeClient):
         if delete is not None:
             raise DestinationError("the filesystem destination cannot delete rows (merge is not supported)")
         load_id = properties["headwater.load_id"]
-        entry = self._pending.setdefault(name, {"mode": mode, "files": [], "rows": 0})
-        partition = self.destination.partition_by.get(name, [])
+        partition = self._partitions.get(name, [])
+        entry = self._pending.setdefault(name, {"mode": mode, "files": [], "rows": 0, "partition_by": partition})
         for file_id, chunk in enumerate(chunks):
             if chunk.num_rows == 0:
                 continue
@@ -332,12 +338,6 @@ class FilesystemClient(LakeClient):
             options.append("HEADER true")
         if dest.compression:
             options.append(f"COMPRESSION {_literal(dest.compression)}")
-        missing = [c for c in partition if c not in chunk.column_names]
-        if missing:
-            raise ConfigError(
-                f"partition_by for table {table!r} names columns it does not have: {', '.join(missing)}",
-                hint=f"its columns: {', '.join(chunk.column_names)}",
-            )
         select = self._select(table, chunk)
         self.con.register("_hw_chunk", chunk)
         try:
@@ -405,7 +405,7 @@ class FilesystemClient(LakeClient):
         if not files:
             return "SELECT NULL AS _hw_empty WHERE FALSE"
         listed = ", ".join(_literal(f) for f in files)
-        hive = "true" if self.destination.partition_by.get(name) else "false"
+        hive = "true" if self._hive(name) else "false"
         fmt = self.destination.format
         if fmt == "parquet":
             return f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = {hive})"

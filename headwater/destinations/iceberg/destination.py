@@ -30,7 +30,6 @@ from headwater._failpoints import failpoint
 from headwater.destinations.lake import LOAD_ID_PROPERTY, STATE_PROPERTY, Delete, LakeClient
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
-from headwater.schema.model import Table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -440,9 +439,10 @@ class IcebergClient(LakeClient):
     """An open catalog, on the namespace of one dataset."""
 
     capabilities = CAPABILITIES
+    partition_transforms = True
 
     def __init__(self, destination: IcebergDestination, dataset: str) -> None:
-        super().__init__(dataset)
+        super().__init__(dataset, {t: [str(f) for f in fs] for t, fs in destination.partition_by.items()})
         self.destination = destination
         self.namespace: tuple[str, ...] = destination.namespace or (dataset,)
         self.catalog, self._owned = destination.open_catalog()
@@ -534,9 +534,6 @@ class IcebergClient(LakeClient):
                 table.spec(),
                 partition_by,
             )
-
-    def partition_columns(self, table: Table) -> list[str]:
-        return [str(f) for f in self.destination.partition_by.get(table.name, ())]
 
     def _create(self, name: str, schema: pa.Schema, partition_by: list[str]) -> bool:
         """Create table ``name``; False if it appeared meanwhile (another writer)."""
