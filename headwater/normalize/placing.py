@@ -26,7 +26,7 @@ from headwater.normalize.guard import Guard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import json_array
 from headwater.schema.model import Column, Table
-from headwater.schema.types import DataType, variant_column_name, widen_decimal
+from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType, variant_column_name, widen_decimal
 
 _TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time", "uuid"})
 
@@ -149,10 +149,18 @@ class Placer:
     def _widen_or_variant(
         self, table: Table, col: Column, arr: pa.Array, incoming: DataType, wider: DataType
     ) -> Placed:
-        if not col.hinted and (col.data_type, wider.name) in self.widening and self._may_widen():
+        if not col.hinted and self._can_widen(col, wider) and self._may_widen():
             col.set_type(wider)
             return [(col.name, canonical(arr, wider))]
         return self._variant(table, col, arr, incoming)
+
+    def _can_widen(self, col: Column, wider: DataType) -> bool:
+        if (col.data_type, wider.name) in self.widening:
+            return True
+        # Iceberg: a decimal's precision may grow, its scale may not change
+        return (col.data_type, wider.name) == ("decimal", "decimal") and (
+            DECIMAL_PRECISION_ONLY in self.widening and wider.scale == col.scale
+        )
 
     def _may_widen(self) -> bool:
         """Widening changes the schema: only when the contract lets data types evolve. Otherwise the

@@ -125,6 +125,11 @@ WIDENINGS: Final[frozenset[tuple[str, str]]] = frozenset(
 )
 
 
+#: a widening a destination may declare instead of ``("decimal", "decimal")``: a decimal's precision
+#: may grow but its scale must stay (Iceberg's rule)
+DECIMAL_PRECISION_ONLY: Final[tuple[str, str]] = ("decimal", "decimal(precision)")
+
+
 def widen_decimal(a: DataType, b: DataType) -> DataType | None:
     """The narrowest decimal that holds both ``a`` and ``b`` (bigint counts as decimal(19,0)).
 

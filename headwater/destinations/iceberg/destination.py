@@ -30,6 +30,7 @@ from headwater._failpoints import failpoint
 from headwater.destinations.lake import LOAD_ID_PROPERTY, STATE_PROPERTY, Delete, LakeClient
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
+from headwater.schema.types import DECIMAL_PRECISION_ONLY
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,9 +40,9 @@ CAPABILITIES = Capabilities(
     transactional=False,  # one commit per table; the load is recorded last (see lake.py)
     write_dispositions=frozenset({"append", "replace", "merge"}),
     # Iceberg promotes int -> long, float -> double and decimal(p, s) -> decimal(p', s) with p' > p.
-    # Headwater has no 32-bit types, so the first two never arise, and its decimal widening may change
-    # the scale, which Iceberg cannot: a changed type becomes a variant column instead.
-    type_widening=frozenset(),
+    # Headwater has no 32-bit types, so the first two never arise; a decimal's precision grows in
+    # place while its scale stays; any other changed type becomes a variant column.
+    type_widening=frozenset({DECIMAL_PRECISION_ONLY}),
     merge_strategies=frozenset({"delete-insert", "upsert"}),
     merge_key=False,
     needs_primary_key=True,
@@ -514,12 +515,25 @@ class IcebergClient(LakeClient):
             table = self._require(name)  # created by another process in the meantime
         if partition_by:
             self._check_spec(name, table, partition_by)
-        existing = {f.name for f in table.schema().fields}
+        from pyiceberg.types import DecimalType
+
+        existing = {f.name: f.field_type for f in table.schema().fields}
         missing = [f for f in schema if f.name not in existing]
-        if missing:
-            action = "add columns " + ", ".join(f.name for f in missing) + " to"
-            with self._errors(action, name), table.update_schema() as update:
-                update.union_by_name(pa.schema(missing))
+        wider = [  # Iceberg's safe promotion: a decimal's precision grows, its scale stays
+            f
+            for f in schema
+            if pa.types.is_decimal(f.type)
+            and isinstance(existing.get(f.name), DecimalType)
+            and f.type.scale == existing[f.name].scale
+            and f.type.precision > existing[f.name].precision
+        ]
+        if missing or wider:
+            changed = [f"add {f.name}" for f in missing] + [f"widen {f.name} to {f.type}" for f in wider]
+            with self._errors(f"evolve ({', '.join(changed)})", name), table.update_schema() as update:
+                if missing:
+                    update.union_by_name(pa.schema(missing))
+                for f in wider:
+                    update.update_column(f.name, field_type=DecimalType(f.type.precision, f.type.scale))
 
     def _check_spec(self, name: str, table: Any, partition_by: list[str]) -> None:
         """Warn when an existing table is partitioned otherwise than ``partition_by`` asks."""

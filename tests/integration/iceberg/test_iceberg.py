@@ -614,13 +614,32 @@ def test_merge_on_timestamp_and_uuid_keys(tmp_path: Path) -> None:
 def test_a_changed_type_becomes_a_variant_column(tmp_path: Path) -> None:
     import decimal
 
-    assert IcebergDestination.capabilities.type_widening == frozenset()
     p = make(tmp_path)
     p.run([{"id": 1, "v": 1, "d": decimal.Decimal("1.5")}], table_name="t")
     p.run([{"id": 2, "v": 1.5, "d": decimal.Decimal("1.25")}], table_name="t")
     assert rows(p, "select id, v, v__v_double, d, d__v_decimal from t order by id") == [
         (1, 1, None, decimal.Decimal("1.5"), None),
         (2, None, 1.5, None, decimal.Decimal("1.25")),
+    ]
+
+
+def test_a_decimal_precision_grows_in_place(tmp_path: Path) -> None:
+    """Iceberg's safe promotion: decimal(p, s) to decimal(p', s); the scale cannot change."""
+    import decimal
+
+    from pyiceberg.types import DecimalType
+
+    p = make(tmp_path)
+    p.run([{"id": 1, "d": decimal.Decimal("1.25")}], table_name="t")
+    assert catalog(tmp_path / "wh").load_table(("raw", "t")).schema().find_field("d").field_type == DecimalType(3, 2)
+    p.run([{"id": 2, "d": decimal.Decimal("123456.75")}], table_name="t")
+    table = catalog(tmp_path / "wh").load_table(("raw", "t"))
+    assert table.schema().find_field("d").field_type == DecimalType(8, 2)
+    assert "d__v_decimal" not in [f.name for f in table.schema().fields]
+    # both rows in the one column, read back by pyiceberg (the older file holds decimal(3,2))
+    assert iceberg_rows(tmp_path / "wh", "t", ["id", "d"]) == [
+        (1, decimal.Decimal("1.25")),
+        (2, decimal.Decimal("123456.75")),
     ]
 
 
