@@ -28,13 +28,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from headwater._failpoints import failpoint
-from headwater.destinations.protocol import Capabilities, LoadResult
+from headwater.destinations.merge import SEQ, dedup_order
+from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage, read_file
 from headwater.pipeline_state import PipelineState
@@ -47,7 +47,6 @@ LOADS_TABLE = "_hw_loads"
 LOAD_ID_PROPERTY = "headwater.load_id"
 PIPELINE_PROPERTY = "headwater.pipeline"
 STATE_PROPERTY = "headwater.state"
-SEQ = "_hw_seq"
 
 #: statuses of rows in ``_hw_loads``: a load, or a state committed on its own (a reset)
 COMPLETED = "completed"
@@ -148,7 +147,7 @@ def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-class LakeClient(ABC):
+class LakeClient(ClosingClient, ABC):
     """Base class of clients of table-format and file destinations (see the module docstring)."""
 
     capabilities: Capabilities
@@ -200,9 +199,6 @@ class LakeClient(ABC):
     @abstractmethod
     def drop_table(self, name: str) -> None: ...
 
-    def close(self) -> None:  # noqa: B027 - most formats hold nothing open
-        """Release what the client holds."""
-
     # -- bookkeeping (plain files override these: their commit is a marker file) ------------------
     def read_loads(self) -> pa.Table | None:
         """The ``_hw_loads`` rows, or None before the first load."""
@@ -232,18 +228,6 @@ class LakeClient(ABC):
         )
         kept = loads.filter(pc.fill_null(keep, True))
         self.write(LOADS_TABLE, [kept], loads_schema(), mode="overwrite", delete=None, properties={})
-
-    # -- context manager -------------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- the DestinationClient protocol ----------------------------------------------------------
     def stored_state(self, pipeline_name: str) -> PipelineState | None:
@@ -555,13 +539,7 @@ class Merge:
             staged = read_package_table(self.package, self.root.name, schemas[self.root.name])
             staged = staged.append_column(SEQ, pa.array(range(staged.num_rows), pa.int64()))
             con.register("staged", staged)
-            order = []
-            if self.root.dedup_sort:
-                column, direction = self.root.dedup_sort
-                if column not in self.root.columns:
-                    raise ConfigError(f"dedup_sort column {column!r} is not a column of {self.root.name!r}")
-                order.append(f"{self._q(column)} {'DESC' if direction == 'desc' else 'ASC'} NULLS LAST")
-            order.append(f"{SEQ} DESC")
+            order = dedup_order(self.root, self._q)
             partition = ", ".join(self._q(c) for c in self.pk)
             con.execute(
                 "CREATE TABLE dedup AS SELECT * EXCLUDE (_hw_rn) FROM (SELECT *, row_number() OVER "

@@ -23,6 +23,7 @@ instead of inserting it. The SQL is portable between DuckDB and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError
@@ -33,6 +34,19 @@ if TYPE_CHECKING:
     from headwater.destinations.sql import SqlClient
 
 SEQ = "_hw_seq"
+
+
+def dedup_order(root: Table, quote: Callable[[str], str]) -> list[str]:
+    """``ORDER BY`` terms ranking staged rows with the same key, the one to keep first: by
+    ``dedup_sort`` if the table has it, then the last to arrive (highest ``_hw_seq``)."""
+    order = []
+    if root.dedup_sort:
+        column, direction = root.dedup_sort
+        if column not in root.columns:
+            raise ConfigError(f"dedup_sort column {column!r} is not a column of {root.name!r}")
+        order.append(f"{quote(column)} {'DESC' if direction == 'desc' else 'ASC'} NULLS LAST")
+    order.append(f"{quote(SEQ)} DESC")
+    return order
 
 
 class Merge:
@@ -102,13 +116,7 @@ class Merge:
         """The staged root rows, one per primary key (the last, or by ``dedup_sort``)."""
         if not self.pk:
             return staged_root
-        order = []
-        if self.root.dedup_sort:
-            column, direction = self.root.dedup_sort
-            if column not in self.root.columns:
-                raise ConfigError(f"dedup_sort column {column!r} is not a column of {self.root.name!r}")
-            order.append(f"{self.q(column)} {'DESC' if direction == 'desc' else 'ASC'} NULLS LAST")
-        order.append(f"{self.q(SEQ)} DESC")
+        order = dedup_order(self.root, self.q)
         partition = ", ".join(self.q(c) for c in self.pk)
         cols = ", ".join(self.q(c) for c in [*self._cols(self.root), SEQ])
         return self._temp(

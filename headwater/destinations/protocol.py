@@ -82,6 +82,24 @@ class LoadResult:
     seconds: float = 0.0
 
 
+class ClosingClient:
+    """A client used as a context manager: leaving the block closes it."""
+
+    def close(self) -> None:
+        """Release what the client holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @runtime_checkable
 class DestinationClient(Protocol):
     """An open connection to a destination dataset."""

@@ -20,14 +20,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import orjson
 
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import Merge
-from headwater.destinations.protocol import Capabilities, LoadResult
+from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
@@ -40,7 +39,7 @@ STATE_TABLE = "_hw_state"
 KEEP_STATE_VERSIONS = 10
 
 
-class SqlClient(ABC):
+class SqlClient(ClosingClient, ABC):
     """Base class of SQL destination clients (see the module docstring for the load algorithm)."""
 
     capabilities: Capabilities
@@ -123,18 +122,6 @@ class SqlClient(ABC):
 
     def qualified(self, table: str) -> str:
         return f"{self.dataset_ref()}.{self.quote(table)}"
-
-    # -- context manager -------------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
