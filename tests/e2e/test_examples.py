@@ -88,3 +88,37 @@ def test_github_api_example(tmp_path: Path) -> None:
     con.execute("select count(*), count(distinct id) from github.comments")
     assert con.fetchall() == [(8, 8)]
     con.close()
+
+
+def test_lakehouse_example(tmp_path: Path) -> None:
+    """CSV drops merged into Iceberg, then into Delta; each table checked by its own library too."""
+    from deltalake import DeltaTable
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    script = str(ROOT / "examples" / "lakehouse.py")
+    expected = ["1  alice   12.50  shipped", "2  bob      7.25  cancelled", "3  carol   30.00  placed", "4  dave"]
+    for flag in ([], ["--delta"]):
+        out = run_quickstart(tmp_path, [sys.executable, script, *flag])
+        assert out.returncode == 0, out.stderr
+        # the second run reads only the new file: 3 rows, not 6
+        assert "orders_2026-11-01.csv: 3 rows read" in out.stdout
+        assert "orders_2026-11-02.csv: 3 rows read" in out.stdout
+        for line in expected:
+            assert line in out.stdout
+    warehouse = tmp_path / "lakehouse" / "warehouse"
+    assert not warehouse.exists()  # the Delta run started from a clean folder
+    delta = DeltaTable(str(tmp_path / "lakehouse" / "delta" / "shop" / "orders"))
+    assert list(delta.metadata().partition_columns) == ["ordered_day"]
+    data = delta.to_pyarrow_table(columns=["id", "status"]).to_pydict()
+    assert sorted(zip(data["id"], data["status"], strict=True)) == [
+        (1, "shipped"),
+        (2, "cancelled"),
+        (3, "placed"),
+        (4, "placed"),
+    ]
+    out = run_quickstart(tmp_path, [sys.executable, script])  # Iceberg again, for its own check
+    assert out.returncode == 0, out.stderr
+    catalog = SqlCatalog("headwater", uri=f"sqlite:///{warehouse / 'catalog.db'}", warehouse=warehouse.as_uri())
+    table = catalog.load_table(("shop", "orders"))
+    assert [str(f.transform) for f in table.spec().fields] == ["day"]
+    assert table.scan().to_arrow().num_rows == 4
