@@ -48,6 +48,10 @@ log = logging.getLogger("headwater")
 FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
 DEFAULT_LAYOUT = "{table}/{load_id}.{file_id}.{ext}"
+#: the markers folded into one file once this many were written since the last one: reading the
+#: dataset's loads then costs a listing and a few reads (an object store answers each read slowly)
+CHECKPOINT = "_checkpoint.json"
+CHECKPOINT_EVERY = 50
 _PLACEHOLDERS = {"table", "load_id", "file_id", "ext"}
 
 CAPABILITIES = Capabilities(
@@ -204,6 +208,7 @@ class FilesystemClient(LakeClient):
         self._con: Any = None
         self._pending: dict[str, dict[str, Any]] = {}
         self._markers: list[dict[str, Any]] | None = None
+        self._unchecked = 0  # marker files not in the checkpoint
         self._json: dict[str, list[str]] = {}
         self._partitions: dict[str, list[str]] = {}
 
@@ -252,29 +257,77 @@ class FilesystemClient(LakeClient):
 
     # -- markers ---------------------------------------------------------------------------------
     def markers(self) -> list[dict[str, Any]]:
-        """The commit markers of the dataset, oldest first."""
+        """The commit markers of the dataset, oldest first: the checkpoint's, then each marker file
+        written since (one listing and a few reads, however many loads the dataset has had)."""
         if self._markers is None:
             folder = self.path(LOADS_TABLE)
-            found: list[dict[str, Any]] = []
             try:
                 names = sorted(n for n in self.fs.names(folder) if n.endswith(".json"))
             except FileNotFoundError:
                 names = []
             except OSError as exc:
                 raise self._fail("listing the commit markers", exc) from exc
+            found: list[dict[str, Any]] = []
+            known: set[str] = set()
+            if CHECKPOINT in names:
+                checkpoint = self._read_json(CHECKPOINT)
+                found = list(checkpoint["markers"])
+                known = {m["_file"] for m in found}
             for name in names:
-                try:
-                    marker = orjson.loads(self.fs.read_bytes(self.path(f"{LOADS_TABLE}/{name}")))
-                    marker["_file"] = name
-                    found.append(marker)
-                except (OSError, orjson.JSONDecodeError) as exc:
-                    raise DestinationError(
-                        f"the commit marker {self.path(f'{LOADS_TABLE}/{name}')} is unreadable: {exc}",
-                        hint="it was written atomically, so something else changed it; restore or delete it",
-                    ) from exc
+                if name.startswith("_") or name in known:
+                    continue
+                marker = self._read_json(name)
+                marker["_file"] = name
+                found.append(marker)
             found.sort(key=lambda m: (m.get("committed_at") or 0, m.get("load_id") or ""))
             self._markers = found
+            self._unchecked = len(names) - len(known) - (CHECKPOINT in names)
         return self._markers
+
+    def _read_json(self, name: str) -> dict[str, Any]:
+        path = self.path(f"{LOADS_TABLE}/{name}")
+        try:
+            data: dict[str, Any] = orjson.loads(self.fs.read_bytes(path))
+            return data
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise DestinationError(
+                f"the commit marker {path} is unreadable: {exc}",
+                hint="it was written atomically, so something else changed it; restore or delete it",
+            ) from exc
+
+    def _checkpoint(self) -> None:
+        """Fold the markers into ``_checkpoint.json`` (written atomically; the markers stay), keeping
+        only what readers use: every load's row, the newest state of each pipeline and the newest
+        schema of each schema name, and the files of each table since its newest replace."""
+        markers = [dict(m) for m in self.markers()]
+        newest_state: dict[str, dict[str, Any]] = {}
+        newest_schema: dict[str, dict[str, Any]] = {}
+        for m in markers:
+            if m.get("state") is not None:
+                best = newest_state.get(m.get("pipeline_name") or "")
+                if best is None or (m.get("state_version") or 0) >= (best.get("state_version") or 0):
+                    newest_state[m.get("pipeline_name") or ""] = m
+            if m.get("schema") is not None:
+                best = newest_schema.get(m.get("schema_name") or "")
+                if best is None or (m.get("schema_version") or 0) >= (best.get("schema_version") or 0):
+                    newest_schema[m.get("schema_name") or ""] = m
+        replaced_at: dict[str, int] = {}
+        for i, m in enumerate(markers):
+            for table, entry in m.get("tables", {}).items():
+                if entry.get("mode") == "overwrite":
+                    replaced_at[table] = i
+        for i, m in enumerate(markers):
+            if m.get("state") is not None and newest_state.get(m.get("pipeline_name") or "") is not m:
+                m["state"] = None
+            if m.get("schema") is not None and newest_schema.get(m.get("schema_name") or "") is not m:
+                m["schema"] = None
+            m["tables"] = {
+                table: entry if i >= replaced_at.get(table, -1) else {**entry, "files": []}
+                for table, entry in m.get("tables", {}).items()
+            }
+        data = orjson.dumps({"markers": markers, "written_at": time.time()})
+        self.fs.write_atomic(self.path(f"{LOADS_TABLE}/{CHECKPOINT}"), data)
+        self._markers = None
 
     def _hive(self, table: str) -> bool:
         """Whether committed files of ``table`` sit in Hive partition folders."""
@@ -456,6 +509,11 @@ class FilesystemClient(LakeClient):
         superseded = self._superseded()
         self._pending = {}
         self._markers = None
+        if self.markers() and self._unchecked >= CHECKPOINT_EVERY:
+            try:
+                self._checkpoint()
+            except OSError as exc:  # the load is committed; the next load tries again
+                log.warning("could not write the checkpoint of %s: %s", self.path(LOADS_TABLE), exc)
         for path in superseded:  # after the commit: readers of the markers no longer list them
             try:
                 self.fs.rm(path)
@@ -473,7 +531,10 @@ class FilesystemClient(LakeClient):
         return out
 
     def forget_pipeline(self, pipeline_name: str, schema_names: list[str]) -> None:
-        for marker in self.markers():
+        markers = self.markers()
+        with contextlib.suppress(FileNotFoundError):  # it lists the markers deleted below; rebuilt later
+            self.fs.rm(self.path(f"{LOADS_TABLE}/{CHECKPOINT}"))
+        for marker in markers:
             if marker.get("pipeline_name") == pipeline_name or marker.get("schema_name") in schema_names:
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.rm(self.path(f"{LOADS_TABLE}/{marker['_file']}"))

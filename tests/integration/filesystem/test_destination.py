@@ -290,3 +290,41 @@ def test_uri_round_trip_keeps_the_options(tmp_path: Path) -> None:
     assert query(p2, "select count(*) from events") == [(6,)]
     files = (tmp_path / "lake" / "raw" / "t" / "events").rglob("*.csv.gz")
     assert len(list(files)) == 6
+
+
+def test_markers_are_folded_into_a_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.destinations.filesystem import destination as module
+
+    monkeypatch.setattr(module, "CHECKPOINT_EVERY", 3)
+
+    @hw.resource(name="ticks", primary_key="id")
+    def ticks(upto: int, cursor: Any = hw.incremental("id")) -> Any:
+        start = cursor.start_value or -1
+        yield from ({"id": i} for i in range(upto) if i > start)
+
+    @hw.resource(name="snap", write_disposition="replace")
+    def snap(n: int) -> Any:
+        yield from ({"id": i} for i in range(n))
+
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"), name="cp")
+    for run in range(1, 8):
+        p.run([ticks(run * 10), snap(run)])
+    loads = tmp_path / "lake" / "raw" / "_hw_loads"
+    checkpoint = orjson.loads((loads / "_checkpoint.json").read_bytes())
+    assert len(checkpoint["markers"]) == 6  # folded after the 3rd and the 6th load
+    # what readers need is kept: the newest state only, and the files since the newest replace
+    assert sum(m["state"] is not None for m in checkpoint["markers"]) == 1
+    assert sum(len(m["tables"].get("snap", {}).get("files", [])) for m in checkpoint["markers"]) == 1
+    # markers in the checkpoint are not read again: spoiling one changes nothing
+    old = sorted(loads.glob("2*.json"))[0]
+    old.write_text("not json")
+    assert query(p, "select count(*), max(id) from ticks") == [(70, 69)]
+    assert query(p, "select count(*) from snap") == [(7,)]
+    shutil.rmtree(tmp_path / "p")  # a new machine: the state comes back from the checkpoint
+    p = pipeline(tmp_path, hw.destinations.filesystem(tmp_path / "lake"), name="cp")
+    p.run([ticks(75), snap(2)])
+    assert query(p, "select count(*), count(distinct id) from ticks") == [(75, 75)]
+    assert query(p, "select count(*) from snap") == [(2,)]
+    old.unlink()
+    p.drop()  # the checkpoint listed the dropped markers: it goes with them
+    assert not (loads / "_checkpoint.json").exists() and not any(loads.glob("*.json"))
