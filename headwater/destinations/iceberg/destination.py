@@ -52,9 +52,9 @@ log = logging.getLogger("headwater")
 
 #: the catalog name Headwater gives catalogs it builds (the SQLite one, or one from properties)
 CATALOG_NAME = "headwater"
-#: a partitioned table is appended in pieces of about this many bytes of Arrow data (pyiceberg can
-#: stream only into unpartitioned tables); each piece is a snapshot of the same commit
-PARTITIONED_PIECE_BYTES = 128 * 1024 * 1024
+#: a load is appended in pieces of about this many bytes of Arrow data (see IcebergClient._append);
+#: each piece is a snapshot of the same commit
+PIECE_BYTES = 64 * 1024 * 1024
 
 INSTALL_HINT = "pip install 'headwater[iceberg]'"
 
@@ -634,20 +634,19 @@ class IcebergClient(LakeClient):
         failpoint("iceberg.table_committed")
 
     def _append(self, tx: Any, chunks: Iterable[pa.Table], schema: pa.Schema, props: dict[str, str]) -> None:
-        """Append the chunks to the transaction: streamed when the table is unpartitioned (pyiceberg
-        cuts files by size), else in pieces of about :data:`PARTITIONED_PIECE_BYTES`."""
+        """Append the chunks to the transaction in pieces of about :data:`PIECE_BYTES` of Arrow
+        data, each a snapshot of the same catalog commit. Not one streamed append: pyiceberg 0.12
+        hands every file-sized batch of a stream to its thread pool at once (``executor.map``), so a
+        stream is held in memory whole (peak 306 MB for 1M narrow rows, 843 MB for 6M; in pieces, 289
+        MB and 382 MB); and it cannot stream into partitioned tables at all."""
         import pyarrow as pa
 
-        if tx.table_metadata.spec().is_unpartitioned():
-            batches = (batch for chunk in chunks for batch in _cast(chunk, schema).to_batches())
-            tx.append(pa.RecordBatchReader.from_batches(schema, batches), snapshot_properties=props)
-            return
         piece: list[pa.Table] = []
         size, appended = 0, False
         for chunk in chunks:
             piece.append(_cast(chunk, schema))
             size += chunk.nbytes
-            if size >= PARTITIONED_PIECE_BYTES:
+            if size >= PIECE_BYTES:
                 tx.append(pa.concat_tables(piece), snapshot_properties=props)
                 piece, size, appended = [], 0, True
         if piece or not appended:
