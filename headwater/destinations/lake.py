@@ -24,6 +24,7 @@ table is written with one delete-and-insert commit keyed by row ids, so every fo
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -59,6 +60,21 @@ class Delete:
 
     column: str
     values: pa.Array
+
+
+def encode_partitions(partition_by: dict[str, list[str]]) -> str:
+    """``{table: [spec, ...]}`` as the ``partition_by`` URI option: ``events:day(ts),kind;other:x``."""
+    return ";".join(f"{table}:{','.join(specs)}" for table, specs in partition_by.items())
+
+
+def decode_partitions(option: str) -> dict[str, list[str]]:
+    """The inverse of :func:`encode_partitions` (commas inside a transform, ``bucket(16, id)``, stay)."""
+    out: dict[str, list[str]] = {}
+    for part in option.split(";"):
+        table, _, specs = part.partition(":")
+        if table:
+            out[table] = [s.strip() for s in re.split(r",(?![^(]*\))", specs) if s.strip()]
+    return out
 
 
 def loads_schema() -> pa.Schema:

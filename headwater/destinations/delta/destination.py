@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
-from headwater.destinations.lake import LOAD_ID_PROPERTY, LOADS_TABLE, Delete, LakeClient
+from headwater.destinations.lake import (
+    LOAD_ID_PROPERTY,
+    LOADS_TABLE,
+    Delete,
+    LakeClient,
+    decode_partitions,
+    encode_partitions,
+)
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
 
@@ -151,10 +158,7 @@ class DeltaDestination:
                     f"unknown option {key!r} in the Delta Lake URI {uri!r}",
                     hint="the only option is partition_by (credentials go in storage_options)",
                 )
-            partition_by = {
-                table: [c for c in columns.split(",") if c]
-                for table, _, columns in (part.partition(":") for part in values[-1].split(";") if part)
-            }
+            partition_by = decode_partitions(values[-1])
         if rest.startswith("//"):
             rest = rest[2:]
             if rest.startswith("//"):  # delta:////abs, the SQLAlchemy spelling of an absolute path
@@ -183,8 +187,7 @@ class DeltaDestination:
         base = f"delta:{self.shown_location()}" if self.remote else f"delta://{self.shown_location()}"
         if not self.partition_by:
             return base
-        spec = ";".join(f"{table}:{','.join(columns)}" for table, columns in self.partition_by.items())
-        return f"{base}?{urlencode({'partition_by': spec})}"
+        return f"{base}?{urlencode({'partition_by': encode_partitions(self.partition_by)})}"
 
     def describe(self) -> str:
         return f"delta ({self.shown_location()})"

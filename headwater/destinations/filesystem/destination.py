@@ -37,6 +37,8 @@ from headwater.destinations.lake import (
     LOADS_TABLE,
     Delete,
     LakeClient,
+    decode_partitions,
+    encode_partitions,
     loads_schema,
 )
 from headwater.destinations.protocol import Capabilities
@@ -131,11 +133,7 @@ class FilesystemDestination:
                 )
             options[key] = values[-1]
         if "partition_by" in options:
-            spec = options.pop("partition_by")
-            options["partition_by"] = {
-                table: [c for c in columns.split(",") if c]
-                for table, _, columns in (part.partition(":") for part in spec.split(";") if part)
-            }
+            options["partition_by"] = decode_partitions(options["partition_by"])
         if "://" not in rest or rest.startswith("//"):
             rest = rest.removeprefix("//")
         if not rest:
@@ -177,7 +175,7 @@ class FilesystemDestination:
         if self.compression:
             options["compression"] = self.compression
         if self.partition_by:
-            options["partition_by"] = ";".join(f"{t}:{','.join(c)}" for t, c in self.partition_by.items())
+            options["partition_by"] = encode_partitions(self.partition_by)
         base = f"filesystem://{self.root()}" if self.is_local else f"filesystem:{self.root()}"
         return f"{base}?{urlencode(options)}" if options else base
 

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from headwater._failpoints import failpoint
-from headwater.destinations.lake import LOAD_ID_PROPERTY, STATE_PROPERTY, Delete, LakeClient
+from headwater.destinations.lake import (
+    LOAD_ID_PROPERTY,
+    STATE_PROPERTY,
+    Delete,
+    LakeClient,
+    decode_partitions,
+    encode_partitions,
+)
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
 from headwater.schema.types import DECIMAL_PRECISION_ONLY
@@ -270,20 +277,22 @@ class IcebergDestination:
         if path.startswith("//"):
             path = path[2:]
         options = parse_qs(query, keep_blank_values=True)
-        unknown = set(options) - {"namespace", "catalog"}
+        unknown = set(options) - {"namespace", "catalog", "partition_by"}
         if unknown:
             raise ConfigError(
                 f"unknown option(s) {', '.join(sorted(unknown))} in the Iceberg URI {uri!r}",
-                hint="the URI takes ?namespace=... and ?catalog=...; configure other things with "
-                "hw.destinations.iceberg(...)",
+                hint="the URI takes ?namespace=..., ?catalog=... and ?partition_by=table:spec,spec;table2:spec; "
+                "configure other things with hw.destinations.iceberg(...)",
             )
         namespace = options.get("namespace", [None])[-1] or None
         catalog = options.get("catalog", [None])[-1] or None
+        spec = options.get("partition_by", [None])[-1]
+        partition_by = decode_partitions(spec) if spec else None
         if catalog is not None:
-            return cls(unquote(path) if path else None, catalog=catalog, namespace=namespace)
+            return cls(unquote(path) if path else None, catalog=catalog, namespace=namespace, partition_by=partition_by)
         if not path or path == "/":
             raise ConfigError(f"the Iceberg URI {uri!r} names no warehouse folder", hint="e.g. iceberg:///data/lake")
-        return cls(unquote(path), namespace=namespace)
+        return cls(unquote(path), namespace=namespace, partition_by=partition_by)
 
     def for_pipeline(self, pipeline_name: str) -> IcebergDestination:
         if self.builtin and self.warehouse is None:
@@ -308,6 +317,8 @@ class IcebergDestination:
         one; None for catalog properties or objects (properties may hold secrets, and the URI is written
         to the working folder)."""
         query = {"namespace": ".".join(self.namespace)} if self.namespace else {}
+        if self.partition_by:
+            query["partition_by"] = encode_partitions({t: [str(f) for f in fs] for t, fs in self.partition_by.items()})
         if self.builtin:
             uri = f"iceberg://{quote(str(self.local_warehouse()), safe='/')}"
         elif isinstance(self.catalog, str) and not self.catalog_properties:

@@ -674,3 +674,16 @@ def test_commit_conflicts_get_a_hint(tmp_path: Path) -> None:
     assert "another writer" in (err.value.hint or "") and SECRET not in str(err.value)
     assert err.value.__cause__ is None  # the original message held the secret: not chained
     assert err.value.where == {"table": "t"}
+
+
+def test_partition_specs_survive_the_stored_uri(tmp_path: Path) -> None:
+    """The working folder records the URI: a pipeline reopened from it (the CLI) keeps partitioning."""
+    dest = hw.destinations.iceberg(tmp_path / "wh", partition_by={"events": ["bucket(4, id)", "kind"]})
+    uri = dest.to_uri()
+    assert uri is not None and "partition_by=" in uri
+    again = IcebergDestination.from_uri(uri)
+    assert {t: [str(f) for f in fs] for t, fs in again.partition_by.items()} == {"events": ["bucket(4, id)", "kind"]}
+    p = make(tmp_path, destination=uri)
+    p.run([{"id": i, "kind": "ab"[i % 2]} for i in range(8)], table_name="events")
+    spec = catalog(tmp_path / "wh").load_table(("raw", "events")).spec()
+    assert [str(f.transform) for f in spec.fields] == ["bucket[4]", "identity"]
