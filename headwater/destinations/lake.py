@@ -36,6 +36,7 @@ import orjson
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import SEQ, dedup_order
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
+from headwater.destinations.sql import tables_by_root
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage, read_file
 from headwater.pipeline_state import PipelineState
@@ -247,36 +248,16 @@ class LakeClient(ClosingClient, ABC):
 
     # -- the DestinationClient protocol ----------------------------------------------------------
     def stored_state(self, pipeline_name: str) -> PipelineState | None:
-        import pyarrow.compute as pc
-
-        loads = self.read_loads()
-        if loads is None or loads.num_rows == 0:
-            return None
-        rows = loads.filter(
-            pc.and_(pc.equal(loads["pipeline_name"], pipeline_name), pc.is_valid(loads["state"]))
-        ).select(["state_version", "state"])
-        if rows.num_rows == 0:
-            return None
-        newest = pc.index(rows["state_version"], pc.max(rows["state_version"])).as_py()
-        return PipelineState.from_json(rows["state"][newest].as_py())
+        raw = _newest(self.read_loads(), "pipeline_name", pipeline_name, "state", "state_version")
+        return PipelineState.from_json(raw) if raw is not None else None
 
     def stored_schema(self, schema_name: str) -> Schema | None:
-        import pyarrow.compute as pc
-
-        loads = self.read_loads()
-        if loads is None or loads.num_rows == 0:
-            return None
-        rows = loads.filter(pc.and_(pc.equal(loads["schema_name"], schema_name), pc.is_valid(loads["schema"]))).select(
-            ["schema_version", "schema"]
-        )
-        if rows.num_rows == 0:
-            return None
-        newest = pc.index(rows["schema_version"], pc.max(rows["schema_version"])).as_py()
-        return Schema.from_json(rows["schema"][newest].as_py())
+        raw = _newest(self.read_loads(), "schema_name", schema_name, "schema", "schema_version")
+        return Schema.from_json(raw) if raw is not None else None
 
     def store_state(self, pipeline_name: str, state: PipelineState) -> None:
         now = time.time()
-        row = self._load_row(state.load_id, pipeline_name, None, {}, state, STATE_ONLY, now, now)
+        row = self._load_row(state.load_id, pipeline_name, None, {}, state, STATE_ONLY, now, now, keep_schema=False)
         self.record_load(row, {PIPELINE_PROPERTY: pipeline_name})
 
     def drop(self, pipeline_name: str, tables: list[str], schema_names: list[str]) -> None:
@@ -306,14 +287,14 @@ class LakeClient(ClosingClient, ABC):
         started = time.perf_counter()
         manifest = package.manifest
         result = LoadResult(manifest.load_id)
-        if self._already_loaded(manifest.load_id):
+        loads = self.read_loads()  # once: on Iceberg and Delta each read is a table scan
+        if _already_loaded(loads, manifest.load_id):
             result.already_loaded = True
             return result
+        stored_schema = _newest(loads, "schema_name", schema.name, "schema", "schema_version")
+        keep_schema = stored_schema is None or Schema.from_json(stored_schema).version_hash != schema.version_hash
         properties = {LOAD_ID_PROPERTY: manifest.load_id, PIPELINE_PROPERTY: manifest.pipeline}
-        roots: dict[str, list[str]] = {}
-        for name, files in manifest.tables.items():
-            if files.files:
-                roots.setdefault(schema.root_of(name).name, []).append(name)
+        roots = tables_by_root(schema, manifest.tables)
         for root in manifest.replace_tables:
             if root in schema.tables:  # replaced with nothing: the root and its children become empty
                 names = roots.setdefault(root, [])
@@ -344,20 +325,17 @@ class LakeClient(ClosingClient, ABC):
             failpoint("load.before_commit")
             state_raw = package.read_state()
             state = PipelineState.from_json(state_raw) if state_raw is not None else None
-            stored = self.stored_schema(schema.name)
-            keep_schema = stored is None or stored.version_hash != schema.version_hash
             row = self._load_row(
                 manifest.load_id,
                 manifest.pipeline,
-                schema if keep_schema else None,
+                schema,
                 result.rows,
                 state,
                 COMPLETED,
                 manifest.created_at,
                 time.time(),
-                schema_name=schema.name,
+                keep_schema=keep_schema,
             )
-            row["schema_version"], row["schema_version_hash"] = schema.version, schema.version_hash
             props = dict(properties)
             if state is not None:
                 props[STATE_PROPERTY] = state.to_json(indent=False).decode()
@@ -368,15 +346,6 @@ class LakeClient(ClosingClient, ABC):
             raise DestinationError(f"{self.capabilities.name} failed: {exc}") from exc
         result.seconds = time.perf_counter() - started
         return result
-
-    def _already_loaded(self, load_id: str) -> bool:
-        import pyarrow.compute as pc
-
-        loads = self.read_loads()
-        if loads is None:
-            return False
-        mask = pc.and_(pc.equal(loads["load_id"], load_id), pc.equal(loads["status"], COMPLETED))
-        return bool(pc.any(mask).as_py())
 
     def _load_row(
         self,
@@ -389,14 +358,15 @@ class LakeClient(ClosingClient, ABC):
         extracted_at: float,
         loaded_at: float,
         *,
-        schema_name: str | None = None,
+        keep_schema: bool,
     ) -> dict[str, Any]:
+        """A ``_hw_loads`` row; the schema document only when ``keep_schema`` (it changed)."""
         import datetime as dt
 
         return {
             "load_id": load_id,
             "pipeline_name": pipeline_name,
-            "schema_name": schema_name or (schema.name if schema else None),
+            "schema_name": schema.name if schema else None,
             "schema_version": schema.version if schema else None,
             "schema_version_hash": schema.version_hash if schema else None,
             "status": status,
@@ -404,7 +374,7 @@ class LakeClient(ClosingClient, ABC):
             "table_rows": orjson.dumps(rows).decode(),
             "state_version": state.version if state is not None else None,
             "state": state.to_json(indent=False).decode() if state is not None else None,
-            "schema": schema.to_json(indent=False).decode() if schema else None,
+            "schema": schema.to_json(indent=False).decode() if schema and keep_schema else None,
             "extracted_at": dt.datetime.fromtimestamp(extracted_at, dt.UTC),
             "loaded_at": dt.datetime.fromtimestamp(loaded_at, dt.UTC),
         }
@@ -466,6 +436,30 @@ class LakeClient(ClosingClient, ABC):
 #: load), so chunks are cut from its batches rather than made of whole files, or memory would grow
 #: with the load
 CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def _newest(loads: pa.Table | None, key: str, value: str, document: str, version: str) -> str | None:
+    """The ``document`` column of the ``_hw_loads`` row with the highest ``version`` among those whose
+    ``key`` is ``value`` and that hold a document (the newest state or schema), or None."""
+    import pyarrow.compute as pc
+
+    if loads is None or loads.num_rows == 0:
+        return None
+    rows = loads.filter(pc.and_(pc.equal(loads[key], value), pc.is_valid(loads[document])))
+    if rows.num_rows == 0:
+        return None
+    newest = pc.index(rows[version], pc.max(rows[version])).as_py()
+    text: str = rows[document][newest].as_py()
+    return text
+
+
+def _already_loaded(loads: pa.Table | None, load_id: str) -> bool:
+    import pyarrow.compute as pc
+
+    if loads is None:
+        return False
+    mask = pc.and_(pc.equal(loads["load_id"], load_id), pc.equal(loads["status"], COMPLETED))
+    return bool(pc.any(mask).as_py())
 
 
 def _chunks(paths: list[Any], schema: pa.Schema) -> Iterator[pa.Table]:

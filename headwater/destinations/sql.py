@@ -230,7 +230,7 @@ class SqlClient(ClosingClient, ABC):
                 for name in [root, *(t.name for t in schema.children_of(root))]:
                     if name in schema.tables:
                         self.execute(f"DELETE FROM {self.qualified(name)}")
-            for root, names in _by_root(schema, manifest.tables).items():
+            for root, names in tables_by_root(schema, manifest.tables).items():
                 try:
                     if schema.tables[root].write_disposition == "merge":
                         merge = Merge(self, schema, schema.tables[root], package, manifest.created_at)
@@ -331,7 +331,7 @@ class SqlClient(ClosingClient, ABC):
         return ddl
 
 
-def _by_root(schema: Schema, tables: dict[str, Any]) -> dict[str, list[str]]:
+def tables_by_root(schema: Schema, tables: dict[str, Any]) -> dict[str, list[str]]:
     """Tables of a package with rows, grouped by their root table (roots first, in package order)."""
     out: dict[str, list[str]] = {}
     for name, files in tables.items():
