@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.mysqlserver import MySQLServer, MySQLUnavailable, mysql_query
 from tests.pgserver import PgServer, PgUnavailable, pg_query  # pg_query(url, sql) -> list[tuple], psycopg 3
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -194,3 +195,51 @@ def pg_database(pg_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+# --- MariaDB (MySQL) --------------------------------------------------------------------------------------------
+
+
+def mysql_required() -> bool:
+    """The test command (scripts/test) sets HEADWATER_REQUIRE_MYSQL=1: no MariaDB is then a failure, not a skip."""
+    return os.environ.get("HEADWATER_REQUIRE_MYSQL", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """URL of a MariaDB database for the session: $HEADWATER_TEST_MYSQL_URL if set, else a throwaway server
+    (mysql+pymysql://root@127.0.0.1:<port>/headwater_test, time zone +02:00) started now, stopped at the end."""
+    url = os.environ.get("HEADWATER_TEST_MYSQL_URL")
+    if url:
+        yield url
+        return
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        reason = "pymysql is not installed (pip install -e '.[dev]')"
+        if mysql_required():
+            pytest.fail(f"MariaDB is required (HEADWATER_REQUIRE_MYSQL=1) but unavailable: {reason}", pytrace=False)
+        pytest.skip(reason)
+    try:
+        server = MySQLServer.start()
+    except MySQLUnavailable as exc:
+        if mysql_required():
+            pytest.fail(f"MariaDB is required (HEADWATER_REQUIRE_MYSQL=1) but unavailable: {exc}", pytrace=False)
+        pytest.skip(f"MariaDB unavailable: {exc}")
+    atexit.register(server.stop)  # also when the session is interrupted; stop() is idempotent
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mysql_database(mysql_url: str) -> Iterator[str]:
+    """The URL of a fresh database on the session's MariaDB server, dropped after the test."""
+    name = f"d_{uuid.uuid4().hex[:16]}"
+    mysql_query(mysql_url, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = mysql_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        mysql_query(mysql_url, f"DROP DATABASE IF EXISTS {name}")
