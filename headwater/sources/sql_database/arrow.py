@@ -28,6 +28,20 @@ from headwater.normalize.temporal import parse_dates, parse_timestamps
 from headwater.normalize.values import to_json_text
 from headwater.schema.hints import column_name
 from headwater.schema.types import DEFAULT_DECIMAL, MAX_DECIMAL_PRECISION, DataType
+from headwater.sources.sql_database.values import (
+    NATIVE,
+    TIME_OF_DAY,
+    Refused,
+    bool_from_numbers,
+    bool_from_text,
+    duration_text,
+    each,
+    family,
+    float32_as_double,
+    infinite_index,
+    time_from_duration,
+    time_from_text,
+)
 
 _WIDE = pa.decimal256(76, 38)
 _ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError, ValueError)
@@ -58,6 +72,12 @@ class Conformer:
         self.table = table
         self.round_decimals = round_decimals
 
+    def adopt(self, types: Mapping[str, DataType]) -> None:
+        """Take the types a driver reports for the columns that have none (a query's columns)."""
+        for name, data_type in types.items():
+            if self.target(name) is None:
+                self.types[name] = to_arrow(data_type)
+
     def target(self, name: str) -> pa.DataType | None:
         found = self.types.get(name)
         if found is None and self.normalized:
@@ -70,8 +90,35 @@ class Conformer:
         arrays = []
         for f, column in zip(data.schema, data.columns, strict=True):
             arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            self._check_driver_values(arr, f)
             arrays.append(self.array(arr, f.name, _driver_type(f)))
         return self._table(arrays, data.schema.names)
+
+    def _check_driver_values(self, arr: pa.Array, f: pa.Field) -> None:
+        """Values a driver passes on that are not what they seem: text that is not UTF-8 (ADBC's SQLite
+        driver does not check), PostgreSQL's infinite dates (ADBC makes them instants millions of years BC)."""
+        if _is_text(arr.type):
+            try:
+                arr.validate(full=True)
+            except pa.ArrowInvalid:
+                raise DataError(
+                    f"column {f.name!r} holds text that is not valid UTF-8",
+                    hint=f"read its bytes instead: table_hints={{table: {{'columns': {{{f.name!r}: 'binary'}}}}}}",
+                    table=self.table,
+                    column=f.name,
+                ) from None
+        pg_type = (f.metadata or {}).get(b"POSTGRESQL:type")
+        if pg_type in (b"date", b"timestamp", b"timestamptz"):
+            first = infinite_index(arr)
+            if first is not None:
+                raise DataError(
+                    f"column {f.name!r} holds infinity or -infinity, which no {pg_type.decode()} value in Arrow "
+                    "stands for",
+                    hint=f"load PostgreSQL's own text ('infinity', '2024-01-01 ...') by declaring the column text: "
+                    f"table_hints={{table: {{'columns': {{{f.name!r}: 'text'}}}}}}",
+                    table=self.table,
+                    column=f.name,
+                )
 
     # -- Python in ---------------------------------------------------------------------------------
     def table_from_rows(self, rows: Sequence[Sequence[Any]], names: Sequence[str]) -> pa.Table:
@@ -90,14 +137,38 @@ class Conformer:
         return pa.Table.from_arrays(arrays, names=list(names))
 
     def values(self, values: list[Any], name: str) -> pa.Array | pa.ChunkedArray:
+        """A column of Python values in its target type, exactly (see :mod:`.values`), or a DataError."""
         target = self.target(name)
         if target is None:
             return self._inferred(values, name)
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
+        fam = family(target)
+        if kinds <= NATIVE.get(fam, frozenset()):
+            try:
+                return pa.array(values, type=target, from_pandas=False)  # chunked when text passes 2 GB
+            except _ERRORS:
+                pass  # out of range, or more decimal places than the scale: said value by value below
+        if kinds == {str} or fam == "decimal" or (kinds == {dt.timedelta} and fam == "time"):
+            return self.array(self._inferred(values, name), name)  # Arrow parses text and checks ranges
+        if kinds == {int} and fam == "bool":
+            return self.array(pa.array(values, type=pa.int64()), name)
         try:
-            return pa.array(values, type=target, from_pandas=False)  # chunked when text passes 2 GB
-        except _ERRORS:
-            pass
-        return self.array(self._inferred(values, name), name)
+            return each(values, target, fam)
+        except KeyError:
+            return self.array(self._inferred(values, name), name)
+        except Refused as exc:
+            raise self._refused(name, exc.value, exc.what) from None
+
+    def _refused(self, name: str, value: Any, what: str) -> DataError:
+        shown = duration_text(value) if isinstance(value, dt.timedelta) else _excerpt(value)
+        return DataError(
+            f"column {name!r} holds {shown}, which is not {what}",
+            hint="declare the type it should be read as; text loads the database's own text of every value: "
+            f"table_hints={{table: {{'columns': {{{name!r}: 'text'}}}}}}",
+            table=self.table,
+            column=name,
+        )
 
     def _inferred(self, values: list[Any], name: str) -> pa.Array:
         try:
@@ -152,8 +223,23 @@ class Conformer:
             return arr.cast(target)
         if pa.types.is_time(target):
             if _is_text(t):
-                return self._each(arr, name, target, "a time", lambda s: dt.time.fromisoformat(s))
+                converted, bad = time_from_text(arr, target)
+                if bad is not None:
+                    raise self._refused(name, arr[bad].as_py(), TIME_OF_DAY)
+                return converted
+            if pa.types.is_duration(t):
+                converted, bad = time_from_duration(arr, target)
+                if bad is not None:
+                    raise self._refused(name, arr[bad].as_py(), TIME_OF_DAY)
+                return converted
             return arr.cast(target)
+        if pa.types.is_boolean(target) and not pa.types.is_boolean(t):
+            converted, bad = bool_from_text(arr) if _is_text(t) else bool_from_numbers(arr)
+            if bad is not None:
+                raise self._refused(name, arr[bad].as_py(), "a boolean (0/1, true/false, yes/no, on/off)")
+            return converted
+        if pa.types.is_float64(target) and pa.types.is_float32(t):
+            return float32_as_double(arr)
         if pa.types.is_decimal(target):
             return self._decimal(arr, target, name)
         if is_uuid(target):

@@ -15,9 +15,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError
+from headwater.redact import redact, redact_url, register, url_secrets
 
 log = logging.getLogger("headwater.sql_database")
 
@@ -53,10 +54,8 @@ class Database:
         return str(self.engine.dialect.name)
 
     def scrub(self, text: str) -> str:
-        """``text`` with the password replaced by ``***``."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with the password (in any encoding) and other secrets replaced by ``***``."""
+        return redact(text, self.secrets)
 
     def adbc_connect(self) -> Any:
         """A new ADBC connection (one per reading thread)."""
@@ -64,6 +63,13 @@ class Database:
         assert self.adbc_uri is not None
         module = importlib.import_module(self.adbc_module)
         return module.connect(self.adbc_uri, autocommit=True)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A SQLAlchemy connection with the session set up for reading (see :func:`session_setup`)."""
+        with self.engine.connect() as conn:
+            session_setup(conn, self.dialect)
+            yield conn
 
     @contextlib.contextmanager
     def errors(self, what: str, **where: Any) -> Iterator[None]:
@@ -110,12 +116,15 @@ def connect(credentials: Any, backend: str) -> Database:
             engine = _engine(sa, url)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigError(
-                f"no SQLAlchemy driver for {url.render_as_string(hide_password=True)}: {exc}",
+                f"no SQLAlchemy driver for {redact_url(url.render_as_string(hide_password=False))}: {exc}",
                 hint="install the dialect's driver (for example psycopg for postgresql, pymysql for mysql+pymysql)",
             ) from None
-    password = url.password
-    secrets = (str(password), quote(str(password), safe=""), quote_plus(str(password))) if password else ()
-    db = Database(engine, url.render_as_string(hide_password=True), secrets=tuple(s for s in secrets if s))
+    rendered = url.render_as_string(hide_password=False)
+    secrets = (*([str(url.password)] if url.password else []), *url_secrets(rendered))
+    if isinstance(credentials, str):
+        secrets += tuple(url_secrets(credentials))  # as written: a password with an unencoded "/" or "#"
+    register(*secrets)
+    db = Database(engine, redact_url(rendered), secrets=tuple(dict.fromkeys(s for s in secrets if s)))
     if backend != "sqlalchemy":
         db.adbc_module, db.adbc_uri = _adbc_target(url, db.dialect, backend == "adbc")
     return db
@@ -137,7 +146,7 @@ def _engine(sa: Any, url: Any) -> Any:
             importlib.import_module("psycopg")
         except ImportError:
             raise ConfigError(
-                f"no PostgreSQL driver for {url.render_as_string(hide_password=True)}",
+                f"no PostgreSQL driver for {redact_url(url.render_as_string(hide_password=False))}",
                 hint="install psycopg: pip install 'psycopg[binary]'",
             ) from None
         return sa.create_engine(url.set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool)
@@ -172,11 +181,42 @@ def _adbc_target(url: Any, dialect: str, forced: bool) -> tuple[str | None, str 
                 )
             return None, None
         return module, f"file:{quote(os.path.abspath(database))}?mode=ro"  # read-only: never writes the file
-    return module, url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return module, libpq_uri(url)
+
+
+def libpq_uri(url: Any) -> str:
+    """``url`` as a libpq connection URI. SQLAlchemy writes a query parameter's spaces as ``+``, which libpq
+    reads literally (``options=-c+timezone=UTC`` is refused); libpq decodes ``%20``."""
+    base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    pairs = [
+        f"{quote(str(key), safe='')}={quote(str(one), safe='')}"
+        for key, value in url.query.items()
+        for one in (value if isinstance(value, tuple) else (value,))
+    ]
+    return base + ("?" + "&".join(pairs) if pairs else "")
+
+
+#: dialects that speak MySQL (SQLAlchemy names MariaDB ``mariadb`` when the URL says so)
+MYSQL_DIALECTS: Final = frozenset({"mysql", "mariadb"})
+
+
+def session_setup(conn: Any, dialect: str) -> None:
+    """Make a connection's session read values as they are stored.
+
+    MySQL converts ``TIMESTAMP`` values (stored in UTC) to the session's time zone, which is the
+    server's unless set: the session is set to UTC, so that they are read as the instants they are.
+    """
+    if dialect in MYSQL_DIALECTS:
+        conn.exec_driver_sql("SET time_zone = '+00:00'")
 
 
 def check_connection(db: Database) -> None:
-    """Connect once, so that a wrong URL fails here, naming the database, not in the middle of a run."""
+    """Connect once, so that a wrong URL fails here, naming the database, not in the middle of a run.
+
+    A SQLite file that does not exist is refused before connecting: SQLite would create an empty one.
+    """
+    if db.dialect == "sqlite":
+        _check_sqlite_file(db)
     try:
         with db.engine.connect():
             pass
@@ -188,6 +228,24 @@ def check_connection(db: Database) -> None:
         raise SourceError(
             f"cannot connect to {db.safe_url}: {type(exc).__name__}: {db.scrub(_first_lines(exc))}", hint=hint
         ) from None
+
+
+def _check_sqlite_file(db: Database) -> None:
+    database = db.engine.url.database
+    uri = str(db.engine.url.query.get("uri", "")).lower() in ("true", "1")
+    if not database or database == ":memory:" or database.startswith("file:") or uri:
+        return  # in memory, or a URI filename whose mode= says whether it may be created
+    if not os.path.isfile(database):
+        where = os.path.abspath(database)
+        folder = os.path.dirname(where)
+        hint = f"check the file's path (a relative path is relative to the working directory, {os.getcwd()})" + (
+            "" if os.path.isdir(folder) else f"; its folder {folder} does not exist either"
+        )
+        what = "is a folder, not a file" if os.path.isdir(where) else "does not exist"
+        raise FatalSourceError(
+            f"cannot connect to {db.safe_url}: the SQLite database file {where} {what}; nothing was created",
+            hint=hint,
+        )
 
 
 def _first_lines(exc: BaseException, limit: int = 3) -> str:

@@ -27,11 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from headwater.errors import ConfigError
+from headwater.schema.types import DataType
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
+from headwater.sources.sql_database.typemap import GEOMETRY, MYSQL
+from headwater.sources.sql_database.values import sqlite_real_text_sql
 
 SENTINEL: Final = "_hw_sql_sentinel"
 _JULIAN_MARGIN: Final = 1 / 86_400_000  # one millisecond, in days
-_TEXT_ON_SQLITE: Final = frozenset({"decimal", "text", "json", "uuid", "timestamp", "date", "time"})
+_TEXT_ON_SQLITE: Final = frozenset({"decimal", "text", "json", "uuid", "timestamp", "date", "time", "bool"})
+_TEXTS: Final = frozenset({DataType("text"), DataType("json")})
 TEMPORAL: Final = frozenset({"timestamp", "date"})
 RANGE_TYPES: Final = frozenset({"bigint", "decimal", "double", "timestamp", "date"})
 
@@ -63,6 +67,7 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
 
     kind = col.data_type.name
     expr = sa_col
+    as_text = col.fallback or (col.declared and kind in ("text", "json") and col.reflected not in _TEXTS)
     if dialect == "sqlite":
         if kind == "decimal" and not col.fallback:
             # integers and text exactly; binary floats with 17 significant digits, which is exact for
@@ -71,16 +76,40 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
                 (sa.func.typeof(sa_col) == "real", sa.func.printf("%!.17g", sa_col)),
                 else_=sa.cast(sa_col, sa.Text()),
             )
-        elif kind in _TEXT_ON_SQLITE or col.fallback:
-            expr = sa.cast(sa_col, sa.Text())
+        elif kind in _TEXT_ON_SQLITE or as_text:
+            # a binary float as the fewest digits that read back as the same float, in every SQLite version
+            expr = sa.case(
+                (sa.func.typeof(sa_col) == "real", sqlite_real_text_sql(sa_col)), else_=sa.cast(sa_col, sa.Text())
+            )
         elif kind == "binary":
             expr = sa.cast(sa_col, sa.LargeBinary())
-    elif col.fallback or kind == "json":
+    elif dialect in MYSQL and (col.native in GEOMETRY or _is_bit(col.sa_type)):
+        expr = _mysql_special(col, sa_col, kind)
+    elif as_text or kind == "json":
         if kind == "json" and dialect == "postgresql" and _is_array(col.sa_type):
             expr = sa.cast(sa.func.to_json(sa_col), sa.Text())
         else:
             expr = sa.cast(sa_col, sa.Text())
     return expr.label(col.name)
+
+
+def _is_bit(sa_type: Any) -> bool:
+    return type(sa_type).__name__.upper() == "BIT"
+
+
+def _mysql_special(col: ColumnSpec, sa_col: Any, kind: str) -> Any:
+    """MySQL's spatial and BIT columns, which ``CAST(c AS CHAR)`` refuses or garbles (``0xA5`` is ``'?'``)."""
+    import sqlalchemy as sa
+
+    if col.native in GEOMETRY:  # well-known text when asked for text, else well-known binary
+        return sa.func.ST_AsText(sa_col) if kind in ("text", "json") else sa.func.ST_AsBinary(sa_col)
+    if kind in ("bool", "bigint", "decimal", "double"):
+        from sqlalchemy.dialects import mysql
+
+        return sa.cast(sa_col, mysql.INTEGER(unsigned=True))  # CAST(c AS UNSIGNED): the bits' number
+    if kind in ("text", "json"):
+        return sa.func.BIN(sa_col)  # the bits as 0s and 1s
+    return sa_col  # binary: the bytes as the driver returns them (big-endian)
 
 
 def _is_array(sa_type: Any) -> bool:
@@ -163,6 +192,8 @@ def select_table(
         where.append(_range_condition(key_range, col, key, dialect, literal))
     if not sentinel:
         stmt = sa.select(*columns).select_from(table)
+        if spec.only:  # a parent by inheritance: its own rows, its children are read as tables of their own
+            stmt = stmt.with_hint(table, "ONLY", "postgresql")
         if where:
             stmt = stmt.where(*where)
         return stmt.order_by(*order) if order else stmt
@@ -257,7 +288,7 @@ def _range_condition(rng: KeyRange, col: ColumnSpec, key: Any, dialect: str, lit
     return sa.or_(test, key.is_(None)) if rng.nulls else test
 
 
-def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any]]:
+def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any] | dict[str, Any]]:
     """SQL text and positional parameters for a DB-API driver (ADBC).
 
     ``literal`` renders the values as SQL literals (SQLAlchemy escapes them; only values Headwater
@@ -268,8 +299,9 @@ def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any]]:
         return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})), ()
     compiled = stmt.compile(dialect=dialect)
     params = compiled.params
-    order = compiled.positiontup or []
-    return str(compiled), tuple(params[name] for name in order)
+    if not compiled.positional:  # PyMySQL, psycopg: named parameters; given even when empty, so that the
+        return str(compiled), dict(params)  # driver reads the %% SQLAlchemy wrote for a % as one %
+    return str(compiled), tuple(params[name] for name in compiled.positiontup or [])
 
 
 def check_range_column(spec: TableSpec, column: str) -> ColumnSpec:

@@ -25,7 +25,7 @@ from headwater.schema.hints import HintArgs
 from headwater.sources.sql_database.connection import Database, check_connection, connect
 from headwater.sources.sql_database.query import check_range_column
 from headwater.sources.sql_database.readers import Backend
-from headwater.sources.sql_database.reflect import reflect, table_names
+from headwater.sources.sql_database.reflect import partitions, reflect, table_names
 from headwater.sources.sql_database.streams import Partition, QueryReader, Reader, TableReader, make_resource
 from headwater.streams.resource import Resource
 from headwater.streams.source import Source
@@ -77,6 +77,9 @@ def sql_database(
     check_connection(db)
     queries = _queries(query)
     available, views = table_names(db, schema)
+    parts, parents = partitions(db, schema)
+    if tables is None:  # a partition's rows are read through its parent; named, it is read on its own
+        available = [t for t in available if t not in parts]
     picked = _pick_tables(tables, available, views, schema, db, default_all=not queries)
     clash = sorted(set(picked) & set(queries))
     if clash:
@@ -86,7 +89,7 @@ def sql_database(
     table_hints = _per_stream(table_hints, "table_hints", streams)
     partition = _per_stream(partition, "partition", streams)
 
-    specs = reflect(db, picked, schema)
+    specs = reflect(db, picked, schema, parents)
     base = Backend(db, chunk_size, use_adbc=db.adbc_module is not None, forced=backend == "adbc")
     # SQLite's per-value typing makes ADBC's type inference unreliable for a query's columns, whose types
     # are not reflected: queries on SQLite read through SQLAlchemy unless ADBC is asked for

@@ -33,6 +33,12 @@ log = logging.getLogger("headwater.sql_database")
 TEXT_FALLBACK: Final = "text-fallback"
 
 _MONEY: Final = {"MONEY": (19, 4), "SMALLMONEY": (10, 4)}
+MYSQL: Final = frozenset({"mysql", "mariadb"})
+#: MySQL's spatial types: read as well-known binary (``ST_AsBinary``), or text (``ST_AsText``) when declared so
+GEOMETRY: Final = frozenset(
+    {"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+     "geometrycollection", "geomcollection"}
+)  # fmt: skip
 
 
 def headwater_type(sa_type: Any, dialect: str) -> tuple[DataType, bool]:
@@ -42,6 +48,10 @@ def headwater_type(sa_type: Any, dialect: str) -> tuple[DataType, bool]:
     """
     from sqlalchemy.sql import sqltypes as st
 
+    if dialect in MYSQL:
+        found = _mysql_type(sa_type)
+        if found is not None:
+            return found, False
     if isinstance(sa_type, st.Boolean):
         return DataType("bool"), False
     if isinstance(sa_type, st.Integer) and isinstance(sa_type, st.Numeric):  # Oracle's NUMBER is both
@@ -79,6 +89,25 @@ def headwater_type(sa_type: Any, dialect: str) -> tuple[DataType, bool]:
     if money is not None and dialect == "mssql":
         return DataType("decimal", *money), False
     return DataType("text"), True
+
+
+def _mysql_type(sa_type: Any) -> DataType | None:
+    """MySQL's types that other dialects do not have, or spell differently."""
+    name = type(sa_type).__name__.upper()
+    if name == "TINYINT" and getattr(sa_type, "display_width", None) == 1:
+        return DataType("bool")  # BOOLEAN is TINYINT(1); a value other than 0 and 1 is refused, not made true
+    if name == "BIT":
+        return DataType("bool") if (getattr(sa_type, "length", None) or 1) == 1 else DataType("binary")
+    if name == "YEAR":
+        return DataType("bigint")
+    return None
+
+
+def native_type(native: str, dialect: str) -> DataType | None:
+    """The type of a column SQLAlchemy does not know, by the database's own type name (lower case)."""
+    if native in GEOMETRY and dialect in MYSQL:
+        return DataType("binary")  # well-known binary (ST_AsBinary); declared text: well-known text
+    return None
 
 
 def _decimal(precision: int | None, scale: int | None) -> tuple[DataType, bool]:

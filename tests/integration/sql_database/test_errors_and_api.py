@@ -23,7 +23,21 @@ def items_db(path: Path, n: int = 5) -> str:
 def test_connection_failure_names_the_database(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="cannot connect to sqlite:///") as err:
         hw.sources.sql_database(f"sqlite:///{tmp_path}/no/such/folder/x.db")
-    assert "folder must exist" in str(err.value)
+    assert "does not exist" in str(err.value)
+    assert "its folder" in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["auto", "adbc", "sqlalchemy"])
+@pytest.mark.parametrize("name", ["does_not_exist.db", "sub/missing.sqlite", "folder_not_file"])
+def test_a_missing_sqlite_file_is_an_error_and_nothing_is_created(tmp_path: Path, name: str, backend: str) -> None:
+    """A new user's typo: SQLite would create an empty file and the source say "there are no tables"."""
+    (tmp_path / "folder_not_file").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(FatalSourceError, match="SQLite database file .* (does not exist|is a folder)") as err:
+        hw.sources.sql_database(f"sqlite:///{name}", backend=backend)  # relative to the working directory
+    assert "nothing was created" in str(err.value)
+    assert str(tmp_path) in str(err.value)  # the absolute path it looked for
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
