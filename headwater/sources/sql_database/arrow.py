@@ -323,12 +323,7 @@ class Conformer:
         if failed is None:
             return
         first = pc.index(failed, True).as_py()
-        raise DataError(
-            f"column {name!r} holds {_excerpt(raw[first].as_py())}, which is not {what}",
-            hint="store ISO-8601 text (SQLite) or declare the column as text in table_hints",
-            table=self.table,
-            column=name,
-        )
+        raise self._refused(name, raw[first].as_py(), what)
 
 
 def _driver_type(f: pa.Field) -> pa.DataType | None:

@@ -47,8 +47,10 @@ def mysql_field_type(description: Sequence[Any], flags: int, charset: int | None
     if code in _MYSQL_DECIMALS:
         scale = scale or 0
         digits = (length or 0) - (1 if scale else 0) - (0 if flags & _UNSIGNED else 1)
-        if not 0 < digits <= MAX_DECIMAL_PRECISION:
-            return None if digits > MAX_DECIMAL_PRECISION else DataType("decimal", *DEFAULT_DECIMAL)
+        if digits > MAX_DECIMAL_PRECISION:
+            return DataType("text")  # the exact digits, as a table's column of that type
+        if digits < 1:
+            return DataType("decimal", *DEFAULT_DECIMAL)
         return DataType("decimal", digits, scale)
     if code in _MYSQL_TEXTS:
         return DataType("binary") if charset == _BINARY_CHARSET else DataType("text")

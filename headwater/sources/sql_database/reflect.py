@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,8 @@ def reflect(
 
     if not names:
         return {}
-    with db.errors("reflecting tables " + ", ".join(names)):
+    with db.errors("reflecting tables " + ", ".join(names)), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)  # read as text, logged below
         inspector = sa.inspect(db.engine)
         columns = inspector.get_multi_columns(schema=schema, filter_names=list(names), kind=sa.engine.ObjectKind.ANY)
         keys = inspector.get_multi_pk_constraint(schema=schema, filter_names=list(names), kind=sa.engine.ObjectKind.ANY)
