@@ -33,7 +33,7 @@ def test_a_missing_sqlite_file_is_an_error_and_nothing_is_created(tmp_path: Path
     """A new user's typo: SQLite would create an empty file and the source say "there are no tables"."""
     (tmp_path / "folder_not_file").mkdir()
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    with pytest.raises(FatalSourceError, match="SQLite database file .* (does not exist|is a folder)") as err:
+    with pytest.raises(FatalSourceError, match=r"SQLite database file .* (does not exist|is a folder)") as err:
         hw.sources.sql_database(f"sqlite:///{name}", backend=backend)  # relative to the working directory
     assert "nothing was created" in str(err.value)
     assert str(tmp_path) in str(err.value)  # the absolute path it looked for

@@ -155,7 +155,7 @@ def test_every_mysql_type_round_trips(
     every_type: str, loaded: pa.Table, sql_type: str, values: list[str], hw_type: str
 ) -> None:
     column = column_of(sql_type)
-    names, rows = driver_rows(every_type, f"select id, {column} from every_type order by id")
+    _, rows = driver_rows(every_type, f"select id, {column} from every_type order by id")
     want = [expected(v, sql_type, hw_type) for _, v in rows]
     got = loaded.column(column).to_pylist()
     assert got == want
