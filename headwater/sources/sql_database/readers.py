@@ -246,7 +246,9 @@ def out_of_range_column(db: Database, stmt: Any, conformer: Conformer) -> str | 
     read (found by asking the database: psycopg's error does not say which column)."""
     import sqlalchemy as sa
 
-    inner = stmt.subquery("_hw_q") if hasattr(stmt, "subquery") else sa.text(str(stmt)).columns().subquery()
+    if isinstance(stmt, sa.TextClause):  # a user's query: its columns are the ones the driver described
+        stmt = stmt.columns(*(sa.column(name) for name in conformer.types))
+    inner = stmt.subquery("_hw_q")
     for name, target in conformer.types.items():
         if not (pa.types.is_timestamp(target) or pa.types.is_date(target)) or name not in inner.c:
             continue
