@@ -13,6 +13,7 @@ Nothing is dropped and nothing is silently truncated: every value ends up in exa
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +25,7 @@ from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_a
 from headwater.normalize.flatten import Part, Piece
 from headwater.normalize.guard import Guard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
-from headwater.normalize.values import json_array
+from headwater.normalize.values import DOUBLE_EXACT, json_array
 from headwater.schema.model import Column, Table
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType, variant_column_name, widen_decimal
 
@@ -63,6 +64,9 @@ class Placer:
                     table=table.name,
                 ) from exc
             for name, arr in placed:
+                col = table.columns[name]
+                if col.exact_in_double and pa.types.is_integer(arr.type):
+                    col.exact_in_double = pc.all(_exact_as_double(arr)).as_py() is not False
                 prev = out.get(name)
                 out[name] = arr if prev is None else _merge(prev, arr)
         return out
@@ -86,16 +90,31 @@ class Placer:
                     found = infer_temporal(arr)
                     if found is not None:
                         data_type, arr = found
-                table.add_column(Column(name, data_type.name, data_type.precision, data_type.scale, path=piece.path))
+                table.add_column(
+                    Column(
+                        name,
+                        data_type.name,
+                        data_type.precision,
+                        data_type.scale,
+                        path=piece.path,
+                        exact_in_double=True if data_type.name == "bigint" else None,
+                    )
+                )
                 return [(name, canonical(arr, data_type))]
         return self.fit(table, col, piece.array, incoming)
 
     def fit(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
-        """Values of type ``incoming`` into an existing column: cast, widen or variant."""
+        """Values of type ``incoming`` into an existing column: cast, widen or variant.
+
+        A value enters a column of another type only when it keeps its type family and its value
+        there (an integer in a double column when the double is exact, a whole double in a bigint
+        column, a date at midnight in a timestamp column, a parsed ISO string); a hinted column casts
+        whatever casts exactly. Everything else goes to a variant column of the value's own type.
+        """
         target = col.type
         t, i = target.name, incoming.name
         if col.hinted and target != incoming:
-            cast = _try_cast(arr, to_arrow(target))
+            cast = _as_text(arr) if t == "text" and i in _TEXTUAL else _try_cast(arr, to_arrow(target))
             if cast is not None:
                 return [(col.name, cast)]
         if t == i and t != "decimal":
@@ -104,20 +123,17 @@ class Placer:
             return [(col.name, arr if i == "json" else _as_json(arr))]
         if i == "json":
             return self._variant(table, col, arr, incoming)
-        if t == "text" and i in _TEXTUAL:
-            return [(col.name, _as_text(arr))]
         if t == "double" and i in ("bigint", "decimal"):
-            return [(col.name, arr.cast(pa.float64()))]
+            return self._split(table, col, arr, _exact_as_double(arr), pa.float64(), incoming)
         if t == "bigint" and i == "double":
-            as_int = _integral(arr)
-            if as_int is not None:
-                return [(col.name, as_int)]
-            if not col.hinted and (t, "double") in self.widening and self._may_widen():
-                return self._widen_or_variant(table, col, arr, incoming, DataType("double"))
-            whole = _whole_mask(arr)  # whole numbers stay in the column, the rest go to the variant
-            main = pc.if_else(whole, arr, pa.scalar(None, arr.type)).cast(pa.int64())
-            rest = pc.if_else(whole, pa.scalar(None, arr.type), arr)
-            return [(col.name, main), *self._variant(table, col, rest, incoming)]
+            whole = _whole_mask(arr)
+            if pc.all(whole).as_py() is not False:
+                return [(col.name, arr.cast(pa.int64()))]
+            if not col.hinted and col.exact_in_double and (t, "double") in self.widening and self._may_widen():
+                col.set_type(DataType("double"))
+                col.exact_in_double = None
+                return [(col.name, arr)]
+            return self._split(table, col, arr, whole, pa.int64(), incoming)
         if t in ("bigint", "decimal") and i in ("bigint", "decimal"):
             if t == "bigint" and incoming.scale == 0:
                 as_int = _try_cast(arr, pa.int64())
@@ -145,6 +161,16 @@ class Placer:
         if t == "date" and i == "timestamp":
             return self._widen_or_variant(table, col, arr, incoming, DataType("timestamp"))
         return self._variant(table, col, arr, incoming)
+
+    def _split(
+        self, table: Table, col: Column, arr: pa.Array, fits: pa.Array, target: pa.DataType, incoming: DataType
+    ) -> Placed:
+        """Values where ``fits`` is true go to the column (cast to ``target``), the rest to the variant."""
+        if pc.all(fits).as_py() is not False:
+            return [(col.name, arr.cast(target))]
+        main = pc.if_else(fits, arr, pa.scalar(None, arr.type)).cast(target)
+        rest = pc.if_else(fits, pa.scalar(None, arr.type), arr)
+        return [(col.name, main), *self._variant(table, col, rest, incoming)]
 
     def _widen_or_variant(
         self, table: Table, col: Column, arr: pa.Array, incoming: DataType, wider: DataType
@@ -190,7 +216,16 @@ class Placer:
             if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
                 return []
         if existing is None:
-            table.add_column(Column(name, incoming.name, incoming.precision, incoming.scale, variant_of=col.name))
+            table.add_column(
+                Column(
+                    name,
+                    incoming.name,
+                    incoming.precision,
+                    incoming.scale,
+                    variant_of=col.name,
+                    exact_in_double=True if incoming.name == "bigint" else None,
+                )
+            )
             return [(name, canonical(arr, incoming))]
         return self.fit(table, existing, arr, incoming)
 
@@ -223,26 +258,22 @@ def _try_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
         return None
 
 
-def _integral(arr: pa.Array) -> pa.Array | None:
-    """Doubles that are all whole numbers exactly representable (|x| <= 2^53), as bigint; else None."""
-    if arr.null_count == len(arr):
-        return arr.cast(pa.int64())
-    if pc.all(pc.is_finite(arr)).as_py() is False:
-        return None
-    if pc.all(pc.equal(pc.floor(arr), arr)).as_py() is False:
-        return None
-    bounds = pc.min_max(arr).as_py()
-    if bounds["min"] < -(2**53) or bounds["max"] > 2**53:
-        return None
-    return arr.cast(pa.int64())
-
-
 def _whole_mask(arr: pa.Array) -> pa.Array:
-    """True where a double is a whole number that a bigint holds exactly (|x| <= 2^53)."""
-    finite = pc.fill_null(pc.is_finite(arr), False)
+    """True where a double is a whole number that a bigint holds exactly (|x| <= 2^53, not -0.0);
+    null where the value is null (nulls fit anywhere)."""
+    finite = pc.is_finite(arr)
     safe = pc.if_else(finite, arr, pa.scalar(0.0, arr.type))
-    whole = pc.and_(pc.equal(pc.floor(safe), safe), pc.less_equal(pc.abs(safe), 2.0**53))
-    return pc.fill_null(pc.and_(finite, whole), False)
+    whole = pc.and_(pc.equal(pc.floor(safe), safe), pc.less_equal(pc.abs(safe), float(DOUBLE_EXACT)))
+    negative_zero = pc.and_(pc.equal(safe, 0.0), pc.less(pc.divide(pa.scalar(1.0, arr.type), safe), 0.0))
+    return pc.and_(pc.and_(finite, whole), pc.invert(negative_zero))
+
+
+def _exact_as_double(arr: pa.Array) -> pa.Array:
+    """True where an integer or decimal is exactly a double (nulls stay null)."""
+    if pa.types.is_integer(arr.type):
+        return pc.and_(pc.greater_equal(arr, -DOUBLE_EXACT), pc.less_equal(arr, DOUBLE_EXACT))
+    values = arr.to_pylist()  # decimals mixed into a double column: rare, checked value by value
+    return pa.array([None if v is None else decimal.Decimal(float(v)) == v for v in values], pa.bool_())
 
 
 def _as_text(arr: pa.Array) -> pa.Array:

@@ -9,6 +9,7 @@ a timestamp written without an offset is taken to be UTC.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 
 import pyarrow as pa
@@ -17,8 +18,10 @@ import pyarrow.compute as pc
 from headwater.normalize.arrow_types import TIMESTAMP
 from headwater.schema.types import DataType
 
-TIMESTAMP_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
+# at most six digits of a second: timestamps hold microseconds, a string with more stays text
+TIMESTAMP_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
 DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
+_FRACTION_TOO_LONG: Final = re.compile(r"\.\d{7,}")
 _OFFSET_PATTERN: Final = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 
@@ -87,6 +90,8 @@ def parse_dates(arr: pa.Array) -> tuple[pa.Array, pa.Array | None]:
 
 
 def _parse_timestamp(text: str) -> dt.datetime | None:
+    if _FRACTION_TOO_LONG.search(text):
+        return None  # Python would drop the digits beyond microseconds
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:

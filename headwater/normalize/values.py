@@ -13,6 +13,8 @@ import base64
 import datetime as dt
 import decimal
 import enum
+import functools
+import itertools
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
@@ -50,16 +52,58 @@ _CONVERSION_ERRORS = (
 )
 
 
+#: integers whose magnitude is below this fit ``decimal(38,0)``
+DECIMAL_LIMIT: Final = 10**38
+#: integers up to this magnitude are exactly doubles
+DOUBLE_EXACT: Final = 2**53
+
+
 class Unconvertible(Exception):
     """A column whose values cannot become one Arrow array as they are."""
 
 
 def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
-    """Convert a column of Python values with Arrow's inference; raise :class:`Unconvertible` on mixes."""
+    """Convert a column of Python values with Arrow's inference; raise :class:`Unconvertible` on mixes.
+
+    Arrow's inference is exact but for one case: a column it infers as double takes booleans as 1.0
+    and 0.0. Such columns (and double fields nested in objects and lists) are checked for booleans,
+    and a column that has them is refused so that the careful path keeps the booleans apart.
+    """
     try:
-        return pa.array(values, from_pandas=False)
+        arr = pa.array(values, from_pandas=False)
     except _CONVERSION_ERRORS as exc:
         raise Unconvertible(str(exc)) from exc
+    if _has_double(arr.type) and _bools_among_doubles(values, arr.type):
+        raise Unconvertible("booleans mixed with numbers")
+    return arr
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_double(t: pa.DataType) -> bool:
+    """Whether values of type ``t`` hold doubles anywhere (so may hide booleans Arrow converted)."""
+    if pa.types.is_floating(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_double(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_double(t.value_type)
+    return False
+
+
+def _bools_among_doubles(values: list[Any], t: pa.DataType) -> bool:
+    """Whether a boolean sits where Arrow inferred a double (walks only the paths that hold doubles)."""
+    if pa.types.is_floating(t):
+        return bool in set(map(type, values))
+    if pa.types.is_struct(t):
+        objects = [v for v in values if v is not None]
+        for f in t:
+            if _has_double(f.type):
+                sub = [o.get(f.name) if isinstance(o, Mapping) else None for o in objects]
+                if _bools_among_doubles(sub, f.type):
+                    return True
+        return False
+    elements = list(itertools.chain.from_iterable(v for v in values if v is not None))
+    return _bools_among_doubles(elements, t.value_type)
 
 
 def safe_key(key: Any) -> str:
@@ -138,7 +182,9 @@ def split_by_kind(values: list[Any]) -> dict[str, list[Any]]:
     """Split a mixed column into one list per kind, in order of first appearance.
 
     Every list has the length of ``values``, with None where the value is of another kind. Integers
-    and floats are one kind (``float``) when both appear, as Arrow holds both as double.
+    and floats are one kind (``float``) when both appear and every integer is exactly a double
+    (|i| <= 2**53); otherwise they stay apart, so that no integer is rounded. Integers beyond
+    ``decimal(38,0)`` are the kind ``hugeint``: they are kept as their digits (text).
     """
     n = len(values)
     positions: dict[str, list[int]] = {}
@@ -147,14 +193,18 @@ def split_by_kind(values: list[Any]) -> dict[str, list[Any]]:
         if v is None:
             continue
         k = kind_of(v)
+        if k == "int" and not -DECIMAL_LIMIT < v < DECIMAL_LIMIT:
+            k = "hugeint"
         kinds[i] = k
         positions.setdefault(k, []).append(i)
     if "str" in positions:
         _move_unencodable_text(values, positions, kinds)
-    if "int" in positions and "float" in positions:
+    exact = "int" in positions and all(-DOUBLE_EXACT <= values[i] <= DOUBLE_EXACT for i in positions["int"])
+    if exact and "float" in positions:
+        first = min(positions["int"][0], positions["float"][0])
         merged = sorted(positions.pop("int") + positions.pop("float"))
-        order = list(positions)
-        positions = {"float": merged, **{k: positions[k] for k in order}}
+        positions["float"] = merged
+        positions = dict(sorted(positions.items(), key=lambda kv: first if kv[0] == "float" else kv[1][0]))
         for i in merged:
             kinds[i] = "float"
     out: dict[str, list[Any]] = {}
@@ -196,8 +246,7 @@ def ints_to_array(values: list[Any]) -> pa.Array:
         return pa.array(values, type=pa.int64())
     except _CONVERSION_ERRORS:
         pass
-    limit = 10**38
-    if all(v is None or -limit < v < limit for v in values):
+    if all(v is None or -DECIMAL_LIMIT < v < DECIMAL_LIMIT for v in values):
         return pa.array([None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0))
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
@@ -213,6 +262,8 @@ def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Arra
         )
     if kind == "int":
         return ints_to_array(values)
+    if kind == "hugeint":
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
     if kind == "decimal":
         try:
             return pa.array(values)

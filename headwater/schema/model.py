@@ -46,6 +46,9 @@ class Column:
         variant_of: for a variant column, the column whose values it complements.
         system: one of Headwater's own ``_hw_`` columns.
         hinted: the type comes from a user hint rather than inference.
+        exact_in_double: for a ``bigint`` column, whether every value written to it so far is exactly
+            a double (|x| <= 2**53), so that widening it to ``double`` changes no stored value; None
+            when unknown (a column from an older schema), which forbids that widening.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Column:
     system: bool = False
     hinted: bool = False
     hard_delete: bool = False
+    exact_in_double: bool | None = None
 
     @property
     def type(self) -> DataType:
@@ -88,6 +92,8 @@ class Column:
             out["hinted"] = True
         if self.hard_delete:
             out["hard_delete"] = True
+        if self.exact_in_double is not None and self.data_type == "bigint":
+            out["exact_in_double"] = self.exact_in_double
         return out
 
     @classmethod
@@ -105,6 +111,7 @@ class Column:
             system=data.get("system", False),
             hinted=data.get("hinted", False),
             hard_delete=data.get("hard_delete", False),
+            exact_in_double=data.get("exact_in_double"),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 
 import pytest
 
@@ -91,8 +92,18 @@ def test_int_then_text_goes_to_a_variant_column() -> None:
     assert variant.variant_of == "x"
 
 
-def test_text_column_holds_later_numbers_and_bools_as_text() -> None:
+def test_text_column_keeps_later_numbers_and_bools_in_variants_of_their_own_type() -> None:
     schema, out = normalize([[{"x": "a"}], [{"x": 5}], [{"x": True}], [{"x": 2.5}]])
+    assert types(schema) == {"x": "text", "x__v_bigint": "bigint", "x__v_bool": "bool", "x__v_double": "double"}
+    assert column(out["t"], "x") == ["a", None, None, None]
+    assert column(out["t"], "x__v_bigint") == [None, 5, None, None]
+    assert column(out["t"], "x__v_bool") == [None, None, True, None]
+    assert column(out["t"], "x__v_double") == [None, None, None, 2.5]
+
+
+def test_a_text_hint_casts_numbers_and_bools_to_text() -> None:
+    hints = build_hints(resource="r", columns={"x": "text"})
+    schema, out = normalize([[{"x": "a"}], [{"x": 5}], [{"x": True}], [{"x": 2.5}]], hints=hints)
     assert types(schema) == {"x": "text"}
     assert column(out["t"], "x") == ["a", "5", "true", "2.5"]
 
@@ -211,11 +222,89 @@ def test_strings_with_lone_surrogates_are_kept_as_bytes_in_a_variant() -> None:
     schema.to_json()  # the schema (with the escaped source path) serializes
 
 
-def test_uuid_values_get_a_uuid_column_and_text_columns_take_them_as_text() -> None:
+def test_uuid_values_get_a_uuid_column_and_keep_their_type_next_to_text() -> None:
     import uuid
 
     a, b = uuid.uuid4(), uuid.uuid4()
     schema, out = normalize([[{"u": a, "t": "x"}], [{"u": b, "t": b}]])
-    assert types(schema) == {"u": "uuid", "t": "text"}
+    assert types(schema) == {"u": "uuid", "t": "text", "t__v_uuid": "uuid"}
     assert column(out["t"], "u") == [a, b]
+    assert column(out["t"], "t") == ["x", None]
+    assert column(out["t"], "t__v_uuid") == [None, b]
+    _, out = normalize([[{"t": "x"}], [{"t": b}]], hints=build_hints(resource="r", columns={"t": "text"}))
     assert column(out["t"], "t") == ["x", str(b)]
+
+
+# -- no silent value changes: each case is batches of one column, then what each column holds --------
+FIDELITY_CASES = {
+    "bool after float": ([[1.5, True, False]], {"v": [1.5, None, None], "v__v_bool": [None, True, False]}),
+    "bool after int and float": ([[1, 2.5, True]], {"v": [1.0, 2.5, None], "v__v_bool": [None, None, True]}),
+    "big int then float, one batch": ([[2**60 + 1, 2.5]], {"v": [2**60 + 1, None], "v__v_double": [None, 2.5]}),
+    "float then big int, one batch": ([[2.5, 2**60 + 1]], {"v": [2.5, None], "v__v_bigint": [None, 2**60 + 1]}),
+    "huge int then float, one batch": (
+        [[2**70 + 1, 2.5]],
+        {"v": [decimal.Decimal(2**70 + 1), None], "v__v_double": [None, 2.5]},
+    ),
+    "big int column then float: no lossy widening": (
+        [[2**60 + 1], [2.5]],
+        {"v": [2**60 + 1, None], "v__v_double": [None, 2.5]},
+    ),
+    "small int column then float: widening": ([[7], [2.5]], {"v": [7, 2.5]}),
+    "double column then huge int": ([[1.5], [2**70 + 1]], {"v": [1.5, None], "v__v_decimal": [None, 2**70 + 1]}),
+    "double column then big int": ([[1.5], [2**60 + 1]], {"v": [1.5, None], "v__v_bigint": [None, 2**60 + 1]}),
+    "double column then exact int": ([[1.5], [2**53]], {"v": [1.5, float(2**53)]}),
+    "-0.0 into a bigint column": ([[2**60 + 1], [-0.0]], {"v": [2**60 + 1, None], "v__v_double": [None, -0.0]}),
+    "whole float into a bigint column": ([[2**60 + 1], [3.0]], {"v": [2**60 + 1, 3]}),
+    "nan into a bigint column": ([[2**60 + 1], [float("nan")]], {"v": [2**60 + 1, None], "v__v_double": "nan"}),
+    "ints beyond decimal next to small ints": ([[1, 10**40]], {"v": [1, None], "v__v_text": [None, str(10**40)]}),
+    "bool column then numbers": ([[True], [1, 2.5]], {"v": [True, None, None], "v__v_double": [None, 1.0, 2.5]}),
+    "text column then a number": ([["007"], [7]], {"v": ["007", None], "v__v_bigint": [None, 7]}),
+}
+
+
+@pytest.mark.parametrize("batches", list(FIDELITY_CASES), ids=list(FIDELITY_CASES))
+def test_no_value_changes_its_type_family_or_value(batches: str) -> None:
+    values, want = FIDELITY_CASES[batches]
+    schema, out = normalize([[{"v": x} for x in batch] for batch in values])
+    got = {name: column(out["t"], name) for name in types(schema)}
+    if want.get("v__v_double") == "nan":
+        assert math.isnan(got.pop("v__v_double")[1])
+        want = {k: v for k, v in want.items() if k != "v__v_double"}
+    assert got == want
+    for name, wanted in want.items():  # the same family, not only equal: True == 1 in Python
+        assert [_family(x) for x in got[name]] == [_family(x) for x in wanted], name
+
+
+def _family(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "number"
+    return type(value).__name__
+
+
+@pytest.mark.parametrize("where", ["top", "object", "list"])
+def test_booleans_next_to_doubles_keep_their_type_at_any_depth(where: str) -> None:
+    def wrap(x: object) -> dict[str, object]:
+        return {"top": {"v": x}, "object": {"o": {"v": x}}, "list": {"l": [x]}}[where]
+
+    _, out = normalize([[wrap(1.5), wrap(True), wrap(0.5), wrap(False)]])
+    tables = dict(out)
+    bools = [
+        v
+        for ts in tables.values()
+        for t in ts
+        for c in t.column_names
+        if "__v_bool" in c
+        for v in t.column(c).to_pylist()
+    ]
+    assert [b for b in bools if b is not None] == [True, False]
+    doubles = [
+        v
+        for ts in tables.values()
+        for t in ts
+        for c in t.column_names
+        if not c.startswith("_hw_") and "__v_" not in c
+        for v in t.column(c).to_pylist()
+    ]
+    assert [d for d in doubles if d is not None] == [1.5, 0.5]
