@@ -61,13 +61,19 @@ class KeyRange:
     nulls: bool = False
 
 
-def select_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
-    """What the SELECT reads for ``col`` (see the module docstring), labelled with the column's name."""
+def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: bool = True) -> Any:
+    """What the SELECT reads for ``col`` (see the module docstring), labelled with the column's name.
+
+    ``arrow_driver``: the driver hands over Arrow columns of one type each (ADBC); otherwise Python values,
+    and SQLite's binary floats in text columns are selected as they are and written by Python, exactly
+    (SQLite before 3.43, as Python's sqlite3 often has it, prints some doubles wrong by one unit).
+    """
     import sqlalchemy as sa
 
     kind = col.data_type.name
     expr = sa_col
-    as_text = col.fallback or (col.declared and kind in ("text", "json") and col.reflected not in _TEXTS)
+    declared_text = col.declared and kind in ("text", "json") and col.reflected not in _TEXTS
+    as_text = (col.fallback and not col.declared) or declared_text
     if dialect == "sqlite":
         if kind == "decimal" and not col.fallback:
             # integers and text exactly; binary floats with 17 significant digits, which is exact for
@@ -77,10 +83,9 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
                 else_=sa.cast(sa_col, sa.Text()),
             )
         elif kind in _TEXT_ON_SQLITE or as_text:
-            # a binary float as the fewest digits that read back as the same float, in every SQLite version
-            expr = sa.case(
-                (sa.func.typeof(sa_col) == "real", sqlite_real_text_sql(sa_col)), else_=sa.cast(sa_col, sa.Text())
-            )
+            # a binary float as the fewest digits that read back as the same float (values.real_text)
+            real = sqlite_real_text_sql(sa_col) if arrow_driver else sa_col
+            expr = sa.case((sa.func.typeof(sa_col) == "real", real), else_=sa.cast(sa_col, sa.Text()))
         elif kind == "binary":
             expr = sa.cast(sa_col, sa.LargeBinary())
     elif dialect in MYSQL and (col.native in GEOMETRY or _is_bit(col.sa_type)):
@@ -178,7 +183,7 @@ def select_table(
     import sqlalchemy as sa
 
     table = spec.sa_table
-    columns = [select_expression(c, table.c[c.name], dialect) for c in spec.columns]
+    columns = [select_expression(c, table.c[c.name], dialect, arrow_driver=sentinel) for c in spec.columns]
     where: list[Any] = []
     order: list[Any] = []
     if cursor is not None:

@@ -54,11 +54,19 @@ class Backend:
     forced: bool  # backend="adbc": no fallback to SQLAlchemy when ADBC cannot connect
 
     def chunks(
-        self, stmt: Any, conformer: Conformer, what: str, stream: str, *, sentinel: bool = False
+        self,
+        stmt: Any,
+        conformer: Conformer,
+        what: str,
+        stream: str,
+        *,
+        sentinel: bool = False,
+        plain: Any = None,
     ) -> Iterator[pa.Table]:
         """Run ``stmt``; yield its rows as Arrow tables of ``chunk_size`` rows in the conformer's types.
 
-        ``what`` says what is read in messages ("table 'orders'"), ``stream`` is the resource's name.
+        ``what`` says what is read in messages ("table 'orders'"), ``stream`` is the resource's name;
+        ``plain`` is the statement for SQLAlchemy when ``stmt`` is made for ADBC (with a sentinel row).
         """
         if self.use_adbc:
             conn = self._adbc_connection(what, stream)
@@ -67,7 +75,7 @@ class Backend:
                 yield from self._adbc(conn, stmt, conformer, what, stream, sentinel)
                 return
         log.debug("sql_database: reading %s with SQLAlchemy", what)
-        yield from self._sqlalchemy(stmt, conformer, what, stream)
+        yield from self._sqlalchemy(stmt if plain is None else plain, conformer, what, stream)
 
     def _adbc_connection(self, what: str, stream: str) -> Any:
         try:

@@ -82,7 +82,10 @@ class TableReader:
 
         def one(key_range: KeyRange | None) -> Iterator[pa.Table]:
             stmt = select_table(spec, dialect, cursor=where, key_range=key_range, sentinel=adbc_sqlite, literal=literal)
-            return self.backend.chunks(stmt, conformer, f"table {spec.qualified!r}", spec.name, sentinel=adbc_sqlite)
+            # the statement for SQLAlchemy, should ADBC not connect
+            plain = select_table(spec, dialect, cursor=where, key_range=key_range) if adbc_sqlite else None
+            what = f"table {spec.qualified!r}"
+            return self.backend.chunks(stmt, conformer, what, spec.name, sentinel=adbc_sqlite, plain=plain)
 
         if self.partition is None or self.partition.partitions < 2:
             chunks = one(None)
