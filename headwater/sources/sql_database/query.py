@@ -36,6 +36,7 @@ SENTINEL: Final = "_hw_sql_sentinel"
 _JULIAN_MARGIN: Final = 1 / 86_400_000  # one millisecond, in days
 _TEXT_ON_SQLITE: Final = frozenset({"decimal", "text", "json", "uuid", "timestamp", "date", "time", "bool"})
 _TEXTS: Final = frozenset({DataType("text"), DataType("json")})
+_PARSED_ON_SQLITE: Final = frozenset({"timestamp", "date", "time", "bool", "uuid"})  # a float in them is refused
 TEMPORAL: Final = frozenset({"timestamp", "date"})
 RANGE_TYPES: Final = frozenset({"bigint", "decimal", "double", "timestamp", "date"})
 
@@ -82,6 +83,8 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: 
                 (sa.func.typeof(sa_col) == "real", sa.func.printf("%!.17g", sa_col)),
                 else_=sa.cast(sa_col, sa.Text()),
             )
+        elif (kind in _TEXT_ON_SQLITE or as_text) and (kind in _PARSED_ON_SQLITE or _text_affinity(col.sa_type)):
+            expr = sa.cast(sa_col, sa.Text())  # no binary float to write: none stored, or none that parses
         elif kind in _TEXT_ON_SQLITE or as_text:
             # a binary float as the fewest digits that read back as the same float (values.real_text)
             real = sqlite_real_text_sql(sa_col) if arrow_driver else sa_col
@@ -96,6 +99,12 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: 
         else:
             expr = sa.cast(sa_col, sa.Text())
     return expr.label(col.name)
+
+
+def _text_affinity(sa_type: Any) -> bool:
+    """Whether SQLite stores a column of this declared type as text: numbers given to it become text."""
+    name = str(sa_type).upper()
+    return "INT" not in name and any(part in name for part in ("CHAR", "CLOB", "TEXT"))
 
 
 def _is_bit(sa_type: Any) -> bool:
