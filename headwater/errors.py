@@ -17,11 +17,14 @@
 
 Every error says what was wrong, where (resource, table, column, file, row) and what to do. The
 ``where`` parts are also available as attributes so that programs can react without parsing text.
+No error shows a secret: message, hint and text locations pass through :func:`headwater.redact.redact`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from headwater.redact import redact
 
 __all__ = [
     "ConfigError",
@@ -50,9 +53,9 @@ class HeadwaterError(Exception):
     """
 
     def __init__(self, message: str, *, hint: str | None = None, **where: Any) -> None:
-        self.message = message
-        self.hint = hint
-        self.where = {k: v for k, v in where.items() if v is not None}
+        self.message = redact(message)
+        self.hint = redact(hint) if hint else hint
+        self.where = {k: redact(v) if isinstance(v, str) else v for k, v in where.items() if v is not None}
         for key, value in self.where.items():
             setattr(self, key, value)
         super().__init__(self._render())

@@ -2,7 +2,8 @@
 
 Routes are plain functions of the request returning a :class:`Reply`; the server records every request
 so tests can assert what was sent (params, headers, order). Replies can be slow, drop the connection,
-or cut the body short, to exercise the client's error handling over real sockets.
+cut the body short or trickle it a byte at a time, to exercise the client's error handling over real
+sockets.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request line's target as sent (path and query, still URL-encoded)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -42,6 +44,7 @@ class Reply:
     delay: float = 0.0
     drop: bool = False  # close the connection without an answer
     truncate: bool = False  # announce the whole body, send half of it, close
+    trickle: float = 0.0  # send the body one byte at a time, this many seconds apart
 
 
 Handler = Callable[[Request], Reply]
@@ -79,6 +82,7 @@ class APIServer:
                     dict(parse_qsl(parts.query, keep_blank_values=True)),
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
+                    self.path,
                 )
                 with server._lock:
                     server.requests.append(request)
@@ -98,6 +102,15 @@ class APIServer:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
+                if reply.trickle:
+                    try:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                    except OSError:  # the client gave up
+                        self.close_connection = True
+                    return
                 if reply.truncate:
                     self.wfile.write(payload[: len(payload) // 2])
                     self.wfile.flush()

@@ -39,6 +39,7 @@ from headwater.pipelines.extract import Extractor, Scope, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
+from headwater.redact import redact, storable_url
 from headwater.schema.hints import HintArgs, check_merge
 from headwater.schema.model import Schema
 from headwater.schema.naming import snake_case
@@ -300,9 +301,9 @@ class Pipeline:
         meta.update(
             {
                 "pipeline": self.name,
-                "destination": self.destination.describe(),
+                "destination": redact(self.destination.describe()),  # no secret is written down
                 "destination_type": self.destination.name,
-                "destination_uri": self.destination.to_uri(),
+                "destination_uri": storable_url(self.destination.to_uri()),
                 "dataset": self.dataset,
                 "last_run_at": time.time(),
             }
@@ -485,7 +486,7 @@ class Pipeline:
         if rows == 0:
             package.discard()
             raise failure
-        package.set_status(PARTIAL, error=f"{type(failure).__name__}: {failure}")
+        package.set_status(PARTIAL, error=redact(f"{type(failure).__name__}: {failure}"))
         message = (
             f"{rows:,} rows extracted before the failure are kept in the partial package "
             f"{package.load_id} ({package.root})"

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import url2pathname
 
 from headwater.destinations.lake import (
@@ -42,6 +42,7 @@ from headwater.destinations.lake import (
 )
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
+from headwater.redact import is_secret_name, redact, redact_url, register, url_secrets
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,15 +91,9 @@ def split_location(location: str) -> tuple[str, bool]:
 
 def safe_location(location: str) -> str:
     """The location as shown to people: no password in the URL, no query string (SAS tokens...)."""
-    parts = urlsplit(location)
-    if len(parts.scheme) <= 1:
+    if len(urlsplit(location).scheme) <= 1:
         return location
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return redact_url(location).split("?", 1)[0]  # the password is masked first: a "?" in it is gone
 
 
 class DeltaDestination:
@@ -133,6 +128,7 @@ class DeltaDestination:
         if storage_options is not None and not isinstance(storage_options, Mapping):
             raise ConfigError("storage_options must be a mapping of option names to values")
         self.storage_options = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        register(*(v for k, v in self.storage_options.items() if is_secret_name(k)), *url_secrets(self.location or ""))
         self.partition_by: dict[str, list[str]] = {}
         if partition_by is not None:
             if not isinstance(partition_by, Mapping):
@@ -235,12 +231,9 @@ class DeltaClient(LakeClient):
         return safe_location(self.root) if self.destination.remote else self.root
 
     def _redact(self, text: str) -> str:
-        for value in (self.options or {}).values():
-            if len(value) >= 4:
-                text = text.replace(value, "***")
         if self.destination.remote and self.destination.location:
             text = text.replace(self.destination.location, safe_location(self.destination.location))
-        return text
+        return redact(text, [v for v in (self.options or {}).values() if len(v) >= 4])
 
     @contextmanager
     def _errors(self, action: str, name: str | None) -> Iterator[None]:

@@ -43,6 +43,7 @@ from headwater.destinations.lake import (
 )
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError
+from headwater.redact import is_secret_name, redact_url, register, url_secrets
 from headwater.schema.model import Table
 
 log = logging.getLogger("headwater")
@@ -116,6 +117,8 @@ class FilesystemDestination:
         self.partition_by = {k: list(v) for k, v in (partition_by or {}).items()}
         self.compression = compression
         self.storage_options = dict(storage_options or {})
+        register(*(str(v) for k, v in self.storage_options.items() if is_secret_name(str(k)) and isinstance(v, str)))
+        register(*url_secrets(self.url or ""))
 
     @classmethod
     def from_uri(cls, uri: str) -> FilesystemDestination:
@@ -180,7 +183,7 @@ class FilesystemDestination:
         return f"{base}?{urlencode(options)}" if options else base
 
     def describe(self) -> str:
-        return f"filesystem ({self.root() if self.url else '?'}, {self.format})"
+        return f"filesystem ({redact_url(self.root()) if self.url else '?'}, {self.format})"
 
     def client(self, dataset: str) -> FilesystemClient:
         return FilesystemClient(self, dataset)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
-from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from headwater._failpoints import failpoint
 from headwater.destinations.lake import (
@@ -37,6 +37,7 @@ from headwater.destinations.lake import (
 )
 from headwater.destinations.protocol import Capabilities
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
+from headwater.redact import is_secret_name, redact, register, strip_url, url_secrets
 from headwater.schema.types import DECIMAL_PRECISION_ONLY
 
 if TYPE_CHECKING:
@@ -153,39 +154,25 @@ def _partition_specs(partition_by: Mapping[str, str | Sequence[str]] | None) -> 
 
 # -- secrets ----------------------------------------------------------------------------------------
 
-_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|private|signature|sas|account-key|api-key", re.I)
-
 
 def redact_uri(uri: str) -> str:
     """A URI without its user information and query string (where credentials live)."""
     try:
-        parts = urlsplit(uri)
+        urlsplit(uri)
     except ValueError:
         return "<unreadable uri>"
-    if not parts.scheme:
-        return uri
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return strip_url(uri, keep_user=False, keep_query=False)
 
 
 def _secret_values(properties: Mapping[str, str]) -> list[str]:
-    """Values that must never be shown: secret-looking properties and passwords inside URIs."""
+    """Values that must never be shown: secret-looking properties and the secrets inside URIs."""
     out = []
     for key, value in properties.items():
         if not value:
             continue
-        if _SECRET_KEY.search(key):
+        if is_secret_name(key):
             out.append(value)
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            continue
-        if parts.password:
-            out.append(parts.password)
-        if parts.username and parts.password:
-            out.append(f"{parts.username}:{parts.password}")
-        if parts.query:
-            out.append(parts.query)
+        out.extend(url_secrets(value))
     # longest first, so that a secret containing another one is replaced whole
     return sorted({v for v in out if len(v) >= 3}, key=len, reverse=True)
 
@@ -251,6 +238,7 @@ class IcebergDestination:
         self.catalog = catalog
         self.catalog_properties = {str(k): str(v) for k, v in (catalog_properties or {}).items() if v is not None}
         self.warehouse = os.fspath(warehouse) if warehouse is not None else None
+        register(*_secret_values({**self.catalog_properties, "warehouse": self.warehouse or ""}))
         self.partition_by = _partition_specs(partition_by)
         if isinstance(namespace, str):
             self.namespace: tuple[str, ...] = tuple(p for p in namespace.split(".") if p)
@@ -359,9 +347,7 @@ class IcebergDestination:
 
     def clean(self, text: str) -> str:
         """``text`` with every secret of the configuration replaced by ``***``."""
-        for secret in self.secrets():
-            text = text.replace(secret, "***")
-        return re.sub(r"(://[^/\s:@]+):[^@\s/]+@", r"\1:***@", text)
+        return redact(text, self.secrets())
 
     def client(self, dataset: str) -> IcebergClient:
         return IcebergClient(self, dataset)

@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from headwater._failpoints import failpoint
 from headwater.destinations.duckdb.destination import _numbered
@@ -31,6 +30,7 @@ from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
 from headwater.packages.package import read_file
+from headwater.redact import redact_url, register_url, scrub_exception, strip_url
 from headwater.schema.model import Table
 
 log = logging.getLogger("headwater")
@@ -65,17 +65,14 @@ def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with ``***`` for its password (for messages)."""
-    return without_password(url, mask=":***")
+    """The URL as shown: ``***`` for its password and for secret parameters (``?password=...``)."""
+    return redact_url(url)
 
 
-def without_password(url: str, mask: str = "") -> str:
-    """The URL without its password (``mask`` stands in for ``:password``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f"{mask}@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def without_password(url: str) -> str:
+    """The URL as written down: without its password and secret parameters (libpq then takes the
+    password from PGPASSWORD or ~/.pgpass)."""
+    return strip_url(url)
 
 
 def import_adbc() -> Any:
@@ -109,6 +106,7 @@ class PostgresDestination:
             )
         if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}", hint="postgresql://user:password@host/db")
+        register_url(url)  # its password never shows, in any message or log record
         self.url = "postgresql://" + url.split("://", 1)[1]
 
     @classmethod
@@ -134,6 +132,7 @@ class PostgresDestination:
         try:
             return dbapi.connect(self.url)
         except Exception as exc:
+            scrub_exception(exc)  # the driver may echo the connection string: keep it out of tracebacks
             raise DestinationError(
                 f"cannot connect to PostgreSQL at {redact(self.url)}: {_first_line(exc)}",
                 hint="check that the server runs and the URL (host, port, database, user, password)",

@@ -1,8 +1,9 @@
 """Authentication for REST APIs: bearer token, API key (header or query), HTTP basic, OAuth2 client
 credentials.
 
-Each is an ``httpx.Auth``, so it also works with a plain httpx client. Secrets never show in ``repr``,
-and :meth:`Auth.secrets` tells the transport which values to scrub from error messages.
+Each is an ``httpx.Auth``, so it also works with a plain httpx client. Secrets never show in ``repr``;
+each scheme registers the values it holds with :mod:`headwater.redact` (the OAuth2 token when it is
+fetched), so that no message or log record of the process shows them, in any encoding.
 A custom scheme is a subclass of :class:`Auth` (or any ``httpx.Auth``) given as ``client.auth``.
 """
 
@@ -15,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError
-from headwater.sources.rest_api.http import excerpt, redact_text, redact_url
+from headwater.sources.rest_api.http import excerpt, redact_url
 
 
 class Auth(httpx.Auth):
@@ -39,6 +41,7 @@ class BearerToken(Auth):
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token:
             raise ConfigError("bearer auth needs a non-empty token")
+        redact.register(token)
         self.token = token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -57,6 +60,7 @@ class APIKey(Auth):
             raise ConfigError("api_key auth needs a non-empty api_key")
         if location not in ("header", "query"):
             raise ConfigError(f"api_key auth: location must be 'header' or 'query', got {location!r}")
+        redact.register(api_key)
         self.api_key = api_key
         self.name = name
         self.location = location
@@ -79,6 +83,7 @@ class HttpBasic(Auth):
     def __init__(self, username: str, password: str) -> None:
         if not isinstance(username, str) or not isinstance(password, str):
             raise ConfigError("http_basic auth needs a username and a password")
+        redact.register_basic(username, password)
         self.username = username
         self.password = password
         self._basic = httpx.BasicAuth(username, password)
@@ -122,6 +127,7 @@ class OAuth2ClientCredentials(Auth):
             raise ConfigError(
                 f"oauth2_client_credentials: credentials_in must be 'body' or 'header', got {credentials_in!r}"
             )
+        redact.register(client_secret, f"{client_id}:{client_secret}")  # form field, or basic auth header
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -158,7 +164,7 @@ class OAuth2ClientCredentials(Auth):
         if response.status_code != 200:
             raise FatalSourceError(
                 f"the OAuth2 token endpoint {where} answered HTTP {response.status_code}: "
-                f"{redact_text(excerpt(response.text), self.secrets())}",
+                f"{excerpt(response.text, secrets=self.secrets())}",
                 hint="check client_id, client_secret and scopes of client.auth",
             )
         try:
@@ -167,9 +173,10 @@ class OAuth2ClientCredentials(Auth):
         except (ValueError, KeyError, TypeError) as exc:
             raise FatalSourceError(
                 f"the OAuth2 token endpoint {where} returned no access_token: "
-                f"{redact_text(excerpt(response.text), self.secrets())}",
+                f"{excerpt(response.text, secrets=self.secrets())}",
             ) from exc
         expires_in = body.get("expires_in")
+        redact.register(str(token))
         with self._lock:
             self.token = str(token)
             self.expires_at = time.monotonic() + float(expires_in) if expires_in else None

@@ -13,9 +13,9 @@ Plugin developers can use it directly in a resource of their own::
 from __future__ import annotations
 
 import asyncio
+import difflib
 import itertools
 import logging
-import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
@@ -108,7 +109,9 @@ class RESTClient:
         headers: sent with every request.
         auth: an auth table (``{"type": "bearer", "token": ...}``) or an ``httpx.Auth``.
         paginator: the default paginator (a name, a table or a :class:`Paginator`); default ``auto``.
-        timeout: seconds for connecting and for reading each response.
+        timeout: seconds a request may take in all: connecting, the headers and the whole body (a
+            total deadline per attempt, also when the body trickles in a byte at a time), or a table
+            ``{"connect": 5, "read": 30, "total": 120}`` (``connect`` and ``read`` bound each step).
         retries: attempts per request, or a table (see :class:`~headwater.sources.rest_api.http.RetryPolicy`).
         rate_limit: at most this many requests per second, across all streams of the source.
         concurrency: at most this many requests in flight at once (pages of one stream whose total
@@ -122,7 +125,7 @@ class RESTClient:
         headers: Mapping[str, str] | None = None,
         auth: Any = None,
         paginator: Any = None,
-        timeout: float = 30.0,
+        timeout: float | Mapping[str, float] = 30.0,
         retries: Any = None,
         rate_limit: float | None = None,
         concurrency: int = 8,
@@ -132,28 +135,33 @@ class RESTClient:
             raise ConfigError(f"client.base_url must be a string, got {base_url!r}")
         if base_url and not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"client.base_url must start with http:// or https://, got {base_url!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigError(f"client.timeout must be a positive number of seconds, got {timeout!r}")
+        self.timeout, self.deadline = _timeouts(timeout)
         self.base_url = base_url.rstrip("/") + "/" if base_url else ""
         self.headers = dict(headers or {})
         self.auth = make_auth(auth)
         self.paginator = paginator
         make_paginator(paginator, "client")  # validate now, not at the first request
-        self.timeout = float(timeout)
         self.concurrency = concurrency
         self._tls: Any = None
         secret_params: frozenset[str] = getattr(self.auth, "secret_params", frozenset())
         secrets = getattr(self.auth, "secrets", None)
+        held = (
+            *(secrets() if callable(secrets) else ()),
+            *secret_headers(self.headers),
+            *redact.url_secrets(self.base_url),
+        )
+        redact.register(*held)
         self.transport = Transport(
             retry=RetryPolicy.from_config(retries),
             limiter=RateLimiter(rate_limit),
             gate=Gate(concurrency),
             secret_params=frozenset(secret_params),
-            secrets=(*(secrets() if callable(secrets) else ()), *_secret_headers(self.headers)),
+            secrets=held,
+            deadline=self.deadline,
         )
 
     def __repr__(self) -> str:
-        return f"RESTClient({self.base_url!r}, auth={self.auth!r})"
+        return f"RESTClient({redact.redact_url(self.base_url)!r}, auth={self.auth!r})"
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -218,6 +226,8 @@ class RESTClient:
                 if not pager.has_next_page:
                     return
                 rest = pager.remaining(request) if self.concurrency > 1 else None
+                if rest and pager.pages_left() is not None:
+                    rest = rest[: pager.pages_left()]
                 if rest:
                     async for records in self._fetch_all(http, rest, data_selector, actions, resource):
                         yield records
@@ -266,6 +276,7 @@ class RESTClient:
                 raise
             except PaginationLoop as exc:  # the records are new; the pointer to the next page is not
                 return Page(records, error=exc)
+            pager.count_page(records, self.transport.describe(built))
         return Page(records)
 
     def _parse(self, response: Any, resource: str) -> Any:
@@ -279,7 +290,7 @@ class RESTClient:
             raise FatalSourceError(
                 f"{self.transport.describe(response.request)} returned HTTP {response.status_code} with a body "
                 f"that is not valid JSON ({exc}; {kind}, {len(content):,} bytes): "
-                f"{self.transport.clean(excerpt(content.decode('utf-8', 'replace')))}",
+                f"{excerpt(content.decode('utf-8', 'replace'), secrets=self.transport.secrets)}",
                 hint="the pages read before this one are kept; check the endpoint, or retry later if the body "
                 "was cut short",
                 resource=resource,
@@ -318,18 +329,46 @@ class RESTClient:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.I)
-
-
-def _secret_headers(headers: Mapping[str, str]) -> list[str]:
+def secret_headers(headers: Mapping[str, str]) -> list[str]:
     """Values of headers that look like credentials (``Authorization: token ...``, ``X-Api-Key``):
     scrubbed from messages like the auth's own secrets."""
     out = []
     for name, value in headers.items():
-        if _SECRET_HEADER.search(name) and isinstance(value, str):
+        if isinstance(value, str) and (redact.is_secret_name(name) or "auth" in name.lower()):
             out.append(value)
-            out.extend(part for part in value.split() if len(part) >= 8)  # the token without its scheme
+            out.extend(part for part in value.split()[1:] if len(part) >= 4)  # the token without its scheme
     return out
+
+
+_TIMEOUT_KEYS = ("connect", "read", "total")
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{where} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _timeouts(config: Any) -> tuple[Any, float]:
+    """httpx's per-step timeouts and the total deadline of one attempt, from ``client.timeout``."""
+    httpx = import_httpx()
+    if not isinstance(config, Mapping):
+        seconds = _seconds(config, "client.timeout")
+        return httpx.Timeout(seconds), seconds
+    for key in config:
+        if key not in _TIMEOUT_KEYS:
+            close = difflib.get_close_matches(str(key), _TIMEOUT_KEYS, n=1)
+            raise ConfigError(
+                f"client.timeout: unknown key {key!r}",
+                hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_TIMEOUT_KEYS)}",
+            )
+    steps = {k: _seconds(config[k], f"client.timeout.{k}") for k in ("connect", "read") if k in config}
+    if "total" in config:
+        total = _seconds(config["total"], "client.timeout.total")
+    else:
+        total = max(steps.values(), default=30.0)
+    connect, read = steps.get("connect", min(total, 30.0)), steps.get("read", total)
+    return httpx.Timeout(read, connect=connect), total
 
 
 def _param(value: Any) -> Any:

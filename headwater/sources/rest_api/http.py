@@ -18,8 +18,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, RetriableSourceError
 
 if TYPE_CHECKING:
@@ -27,25 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("headwater.rest_api")
 
-#: query parameters whose values never appear in messages (the API key parameter is added to these)
-SECRET_PARAMS = frozenset(
-    {
-        "access_token",
-        "api_key",
-        "apikey",
-        "api-key",
-        "auth",
-        "client_secret",
-        "code",
-        "key",
-        "password",
-        "refresh_token",
-        "secret",
-        "sig",
-        "signature",
-        "token",
-    }
-)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _EXCERPT = 300
 
@@ -61,31 +42,21 @@ def import_httpx() -> Any:
     return httpx
 
 
-# -- redaction ---------------------------------------------------------------------------------------
+# -- redaction (headwater.redact does it; these names serve the REST modules) ----------------------
 def redact_url(url: Any, secret_params: Iterable[str] = ()) -> str:
-    """The URL with credentials and secret query values replaced by ``***``."""
-    secrets = SECRET_PARAMS | {s.lower() for s in secret_params}
-    parts = urlsplit(str(url))
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() in secrets else v) for k, v in pairs], safe="*/:,")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL with its password and secret query values (and ``secret_params``' values) as ``***``."""
+    return redact.redact_url(url, secret_params)
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value (tokens, keys, passwords) replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` with ``secrets`` (in every encoding), registered secrets and secret-looking fields hidden."""
+    return redact.redact(text, secrets)
 
 
-def excerpt(text: str, limit: int = _EXCERPT) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+def excerpt(text: str, limit: int = _EXCERPT, secrets: Iterable[str] = ()) -> str:
+    """The first ``limit`` characters of ``text`` on one line, secrets hidden before it is cut (so that
+    no part of a secret survives the cut)."""
+    text = re.sub(r"\s+", " ", redact.redact(text, secrets)).strip()
     return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 
@@ -264,19 +235,29 @@ class Outcome:
 
 @dataclass
 class Transport:
-    """Sends requests for every stream of one source: retries, rate limit, concurrency, actions."""
+    """Sends requests for every stream of one source: retries, rate limit, concurrency, actions, and
+    a total deadline per attempt (connecting, the headers and the whole body: a body that trickles in
+    a byte at a time cannot hold a request open beyond it)."""
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
     gate: Gate = field(default_factory=lambda: Gate(8))
     secret_params: frozenset[str] = frozenset()
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    deadline: float | None = None
 
     def describe(self, request: httpx.Request) -> str:
         return f"{request.method} {redact_url(request.url, self.secret_params)}"
 
     def clean(self, text: str) -> str:
         return redact_text(text, self.secrets)
+
+    async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        async with self.gate.semaphore():
+            if self.deadline is None:
+                return await client.send(request)
+            async with asyncio.timeout(self.deadline):
+                return await client.send(request)
 
     async def send(
         self,
@@ -293,11 +274,13 @@ class Transport:
             await self.limiter.wait()
             response = None
             try:
-                async with self.gate.semaphore():
-                    response = await client.send(request)
+                response = await self._send_once(client, request)
             except HeadwaterError:
                 raise  # an auth flow's own error (e.g. the token endpoint refused the credentials)
+            except TimeoutError:  # the total deadline (httpx's own timeouts are httpx.TimeoutException)
+                last = f"no complete response within the {self.deadline or 0:g} s deadline (client.timeout)"
             except (httpx.TimeoutException, httpx.TransportError, httpx.DecodingError) as exc:
+                redact.scrub_exception(exc)
                 kind = "connection failed"
                 if isinstance(exc, httpx.TimeoutException):
                     kind = "timed out"
@@ -305,6 +288,7 @@ class Transport:
                     kind = "undecodable body"
                 last = f"{kind} ({type(exc).__name__}: {self.clean(str(exc)) or 'no detail'})"
             except httpx.RequestError as exc:  # too many redirects, an unsupported protocol...
+                redact.scrub_exception(exc)
                 raise FatalSourceError(
                     f"{self.describe(request)}: {type(exc).__name__}: {self.clean(str(exc))}", resource=resource
                 ) from exc
@@ -351,10 +335,11 @@ class Transport:
                 delay,
             )
             await asyncio.sleep(delay)
+        attempts = f"{self.retry.attempts} attempt{'s' if self.retry.attempts > 1 else ''}"
         if response is not None:
             message = self._failure(request, response, self.retry.attempts)
         else:
-            message = f"{self.describe(request)}: {last}, after {self.retry.attempts} attempts"
+            message = f"{self.describe(request)}: {last}, after {attempts}"
         raise RetriableSourceError(
             message,
             hint="the API kept failing; the rows read before are kept. Check the service and run again, "
@@ -395,7 +380,7 @@ class Transport:
             body = f"<{len(response.content)} bytes>"
         return (
             f"{self.describe(request)} returned HTTP {response.status_code} {response.reason_phrase}{tries}; "
-            f"body: {self.clean(excerpt(body)) or '(empty)'}"
+            f"body: {excerpt(body, secrets=self.secrets) or '(empty)'}"
         )
 
 

@@ -8,12 +8,17 @@ Paginators that know the total (a page count or a record count in the first resp
 which requests remain (:meth:`~Paginator.remaining`); those pages are then fetched concurrently.
 
 Every paginator refuses to loop: a next-page token, URL or page body seen twice in one stream stops
-the stream with a :class:`~headwater.errors.FatalSourceError` instead of fetching forever.
+the stream with a :class:`~headwater.errors.FatalSourceError` instead of fetching forever. And every
+paginator stops at the first page without records (``stop_after_empty_page=False`` for an API that
+returns empty pages mid-stream) and after ``max_pages`` pages, if given: an API that keeps sending
+empty pages with ever-new next links cannot keep a stream going.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,12 +57,32 @@ class RepeatedPage(PaginationLoop):
 
 
 class Paginator:
-    """Base class: a single page unless a subclass says otherwise."""
+    """Base class: a single page unless a subclass says otherwise.
 
-    def __init__(self) -> None:
+    Args:
+        max_pages: stop after this many pages of one stream (of one parent record, for a dependent
+            resource), even if the API has more.
+        stop_after_empty_page: stop at the first page without records (the default). Turn it off for
+            an API that legitimately returns empty pages mid-stream (pages filtered after paging);
+            the stream then ends when the paginator's own condition says so, or at ``max_pages``.
+    """
+
+    def __init__(self, *, max_pages: int | None = None, stop_after_empty_page: bool = True) -> None:
+        if max_pages is not None and (isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1):
+            raise ConfigError(f"{type(self).__name__}: max_pages must be a positive integer, got {max_pages!r}")
+        if not isinstance(stop_after_empty_page, bool):
+            raise ConfigError(
+                f"{type(self).__name__}: stop_after_empty_page must be true or false, got {stop_after_empty_page!r}"
+            )
+        self.max_pages = max_pages
+        self.stop_after_empty_page = stop_after_empty_page
+        self._start()
+
+    def _start(self) -> None:
         self.has_next_page = True
         self._seen_tokens: set[str] = set()
         self._last_body: bytes | None = None
+        self._pages = 0
 
     # -- the protocol --------------------------------------------------------------------------
     def init_request(self, request: PageRequest) -> None:
@@ -78,9 +103,32 @@ class Paginator:
         """A new paginator with this one's settings (one per stream, per parent record)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        Paginator.__init__(clone)
+        Paginator._start(clone)
         clone.reset()
         return clone
+
+    # -- limits every paginator has ------------------------------------------------------------
+    def count_page(self, records: list[Any], where: str = "") -> None:
+        """Called after :meth:`update_state` for each page: ends the stream at an empty page (unless
+        ``stop_after_empty_page`` is off) and after ``max_pages`` pages."""
+        self._pages = getattr(self, "_pages", 0) + 1
+        if not self.has_next_page:
+            return
+        if not records and getattr(self, "stop_after_empty_page", True):
+            self.has_next_page = False
+            log.info(
+                "%s: an empty page ends the stream (set stop_after_empty_page=false on the paginator if "
+                "this API returns empty pages before its last one)",
+                where or type(self).__name__,
+            )
+        elif self.pages_left() == 0:
+            self.has_next_page = False
+            log.info("%s: max_pages (%d) reached, the stream ends here", where or type(self).__name__, self.max_pages)
+
+    def pages_left(self) -> int | None:
+        """How many more pages ``max_pages`` allows (None: no limit)."""
+        limit = getattr(self, "max_pages", None)
+        return None if limit is None else max(0, limit - getattr(self, "_pages", 0))
 
     def reset(self) -> None:
         """Clear per-stream state (subclasses with state override it)."""
@@ -108,7 +156,12 @@ class Paginator:
         self._last_body = digest
 
     def __repr__(self) -> str:
-        settings = {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "has_next_page"}
+        defaults = {"max_pages": None, "stop_after_empty_page": True}
+        settings = {
+            k: v
+            for k, v in vars(self).items()
+            if not k.startswith("_") and k != "has_next_page" and (k not in defaults or v != defaults[k])
+        }
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in settings.items())})"
 
 
@@ -141,6 +194,7 @@ class PageNumber(Paginator):
         total_path: where the response says how many pages there are (enables concurrent fetching).
         maximum_page: stop after this page even if the API has more.
         stop_after_empty_page: stop at the first page without records (default).
+        max_pages: stop after this many pages.
     """
 
     def __init__(
@@ -151,15 +205,18 @@ class PageNumber(Paginator):
         maximum_page: int | None = None,
         stop_after_empty_page: bool = True,
         page_body_path: str | None = None,
+        *,
+        max_pages: int | None = None,
     ) -> None:
-        super().__init__()
-        if total_path is None and maximum_page is None and not stop_after_empty_page:
-            raise ConfigError("page_number paginator: give total_path or maximum_page, or keep stop_after_empty_page")
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
+        if total_path is None and maximum_page is None and max_pages is None and not stop_after_empty_page:
+            raise ConfigError(
+                "page_number paginator: give total_path, maximum_page or max_pages, or keep stop_after_empty_page"
+            )
         self.base_page = base_page
         self.page_param = page_param
         self.total_path = total_path
         self.maximum_page = maximum_page
-        self.stop_after_empty_page = stop_after_empty_page
         self.page_body_path = page_body_path
         self.reset()
 
@@ -191,7 +248,7 @@ class PageNumber(Paginator):
         if total is not None:
             self.total_pages = total
         last = self._last_page()
-        if (self.stop_after_empty_page and not records) or (last is not None and self.page >= last):
+        if last is not None and self.page >= last:
             self.has_next_page = False
             return
         self.page += 1
@@ -234,19 +291,21 @@ class OffsetLimit(Paginator):
         maximum_offset: int | None = None,
         stop_after_empty_page: bool = True,
         stop_on_short_page: bool = False,
+        *,
+        max_pages: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigError(f"offset paginator: limit must be a positive integer, got {limit!r}")
-        if total_path is None and maximum_offset is None and not (stop_after_empty_page or stop_on_short_page):
-            raise ConfigError("offset paginator: give total_path or maximum_offset, or a stop condition")
+        bounded = total_path is not None or maximum_offset is not None or max_pages is not None
+        if not bounded and not (stop_after_empty_page or stop_on_short_page):
+            raise ConfigError("offset paginator: give total_path, maximum_offset or max_pages, or a stop condition")
         self.limit = limit
         self.initial_offset = offset
         self.offset_param = offset_param
         self.limit_param = limit_param
         self.total_path = total_path
         self.maximum_offset = maximum_offset
-        self.stop_after_empty_page = stop_after_empty_page
         self.stop_on_short_page = stop_on_short_page
         self.reset()
 
@@ -272,11 +331,7 @@ class OffsetLimit(Paginator):
             self.total = total
         self.offset += self.limit
         end = self._end()
-        if (
-            (self.stop_after_empty_page and not records)
-            or (self.stop_on_short_page and len(records) < self.limit)
-            or (end is not None and self.offset >= end)
-        ):
+        if (self.stop_on_short_page and len(records) < self.limit) or (end is not None and self.offset >= end):
             self.has_next_page = False
 
     def update_request(self, request: PageRequest) -> None:
@@ -297,12 +352,19 @@ class OffsetLimit(Paginator):
 
 class Cursor(Paginator):
     """A cursor in the response body (``cursor_path``) sent back as ``cursor_param`` (or, for POST
-    APIs, as the JSON body field ``cursor_body_path``). Stops when the cursor is missing or empty."""
+    APIs, as the JSON body field ``cursor_body_path``). Stops when the cursor is missing or empty, at an
+    empty page and after ``max_pages``."""
 
     def __init__(
-        self, cursor_path: str = "cursors.next", cursor_param: str = "cursor", cursor_body_path: str | None = None
+        self,
+        cursor_path: str = "cursors.next",
+        cursor_param: str = "cursor",
+        cursor_body_path: str | None = None,
+        *,
+        max_pages: int | None = None,
+        stop_after_empty_page: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         path_of(cursor_path)  # validates
         self.cursor_path = cursor_path
         self.cursor_param = cursor_param
@@ -349,10 +411,13 @@ class _NextURL(Paginator):
 
 
 class JSONLink(_NextURL):
-    """The next page's URL in the body, at ``next_url_path`` (default ``next``)."""
+    """The next page's URL in the body, at ``next_url_path`` (default ``next``). Stops when it is
+    missing, at an empty page and after ``max_pages``."""
 
-    def __init__(self, next_url_path: str = "next") -> None:
-        super().__init__()
+    def __init__(
+        self, next_url_path: str = "next", *, max_pages: int | None = None, stop_after_empty_page: bool = True
+    ) -> None:
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         path_of(next_url_path)
         self.next_url_path = next_url_path
         self.reset()
@@ -362,10 +427,11 @@ class JSONLink(_NextURL):
 
 
 class HeaderLink(_NextURL):
-    """The next page's URL in the ``Link`` header (``rel="next"``, as GitHub sends it)."""
+    """The next page's URL in the ``Link`` header (``rel="next"``, as GitHub sends it). Stops when there
+    is none, at an empty page and after ``max_pages``."""
 
-    def __init__(self, rel: str = "next") -> None:
-        super().__init__()
+    def __init__(self, rel: str = "next", *, max_pages: int | None = None, stop_after_empty_page: bool = True) -> None:
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         self.rel = rel
         self.reset()
 
@@ -376,10 +442,17 @@ class HeaderLink(_NextURL):
 
 class HeaderCursor(Paginator):
     """A cursor in a response header (``cursor_header``, e.g. ``X-Next-Cursor``) sent back as
-    ``cursor_param``. Stops when the header is absent or empty."""
+    ``cursor_param``. Stops when the header is absent or empty, at an empty page and after ``max_pages``."""
 
-    def __init__(self, cursor_header: str = "X-Next-Cursor", cursor_param: str = "cursor") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        cursor_header: str = "X-Next-Cursor",
+        cursor_param: str = "cursor",
+        *,
+        max_pages: int | None = None,
+        stop_after_empty_page: bool = True,
+    ) -> None:
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         self.cursor_header = cursor_header
         self.cursor_param = cursor_param
         self.reset()
@@ -405,10 +478,11 @@ _NEXT_URL_PATHS = ("next", "next_url", "nextUrl", "links.next", "_links.next.hre
 class Auto(Paginator):
     """Decides from the first response: a ``Link: rel="next"`` header, else a next-page URL in the
     body (``next``, ``links.next``, ``_links.next.href``, ``paging.next``...), else a single page.
-    The choice is logged; give a paginator explicitly when it guesses wrong."""
+    The choice is logged; give a paginator explicitly when it guesses wrong. ``max_pages`` and
+    ``stop_after_empty_page`` hold whatever it chooses."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, max_pages: int | None = None, stop_after_empty_page: bool = True) -> None:
+        super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)
         self.reset()
 
     def reset(self) -> None:
@@ -472,7 +546,19 @@ def make_paginator(config: Any, where: str) -> Paginator:
         )
     cls = PAGINATORS.get(config["type"])
     if cls is None:
-        raise ConfigError(f"{where}: unknown paginator {config['type']!r}; known: {', '.join(PAGINATORS)}")
+        close = difflib.get_close_matches(str(config["type"]), PAGINATORS, n=1)
+        raise ConfigError(
+            f"{where}: unknown paginator {config['type']!r}",
+            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PAGINATORS)}",
+        )
+    known = [name for name in inspect.signature(cls).parameters if name not in ("self", "args", "kwargs")]
+    for key in config:
+        if key != "type" and key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise ConfigError(
+                f"{where}: paginator {config['type']!r} has no setting {key!r}",
+                hint=f"did you mean {close[0]!r}?" if close else f"its settings: {', '.join(known)}",
+            )
     try:
         return cls(**{k: v for k, v in config.items() if k != "type"})
     except TypeError as exc:

@@ -116,7 +116,7 @@ def connect(credentials: Any, backend: str) -> Database:
             engine = _engine(sa, url)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigError(
-                f"no SQLAlchemy driver for {redact_url(url.render_as_string(hide_password=False))}: {exc}",
+                f"no SQLAlchemy driver for {redact_url(url.render_as_string(hide_password=True))}: {exc}",
                 hint="install the dialect's driver (for example psycopg for postgresql, pymysql for mysql+pymysql)",
             ) from None
     rendered = url.render_as_string(hide_password=False)
@@ -124,7 +124,8 @@ def connect(credentials: Any, backend: str) -> Database:
     if isinstance(credentials, str):
         secrets += tuple(url_secrets(credentials))  # as written: a password with an unencoded "/" or "#"
     register(*secrets)
-    db = Database(engine, redact_url(rendered), secrets=tuple(dict.fromkeys(s for s in secrets if s)))
+    safe_url = redact_url(url.render_as_string(hide_password=True))  # and ?password=... hidden too
+    db = Database(engine, safe_url, secrets=tuple(dict.fromkeys(s for s in secrets if s)))
     if backend != "sqlalchemy":
         db.adbc_module, db.adbc_uri = _adbc_target(url, db.dialect, backend == "adbc")
     return db
@@ -146,7 +147,7 @@ def _engine(sa: Any, url: Any) -> Any:
             importlib.import_module("psycopg")
         except ImportError:
             raise ConfigError(
-                f"no PostgreSQL driver for {redact_url(url.render_as_string(hide_password=False))}",
+                f"no PostgreSQL driver for {redact_url(url.render_as_string(hide_password=True))}",
                 hint="install psycopg: pip install 'psycopg[binary]'",
             ) from None
         return sa.create_engine(url.set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool)
