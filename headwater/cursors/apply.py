@@ -84,10 +84,14 @@ def filter_table(inc: Incremental, table: pa.Table) -> pa.Table:
     keep = valid
     start = _coerce(inc.start_value, sample)
     end = _coerce(inc.end_value, sample)
+    if sample is not None:
+        inc.check_value(sample, start, end)
+        if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
+            raise inc._unordered(float("nan"))
     if end is not None:
-        keep = pc.and_(keep, _compare(inc, pa.scalar(end, type=col.type), col))
+        keep = pc.and_(keep, _compare(inc, _scalar(inc, end, col, sample, "end_value"), col))
     if start is not None:
-        start_scalar = pa.scalar(start, type=col.type)
+        start_scalar = _scalar(inc, start, col, sample, inc._start_origin)
         keep = pc.and_(keep, pc.invert(_compare(inc, start_scalar, col)))
         if inc._boundary:
             on_start = pc.and_(keep, pc.equal(col, start_scalar))
@@ -104,6 +108,24 @@ def filter_table(inc: Incremental, table: pa.Table) -> pa.Table:
 def _compare(inc: Incremental, a: pa.Scalar, col: pa.Array) -> pa.Array:
     """Element-wise ``better(a, value)``: a > value for a growing cursor, a < value otherwise."""
     return pc.greater(a, col) if inc.grows else pc.less(a, col)
+
+
+def _scalar(inc: Incremental, value: Any, col: pa.Array, sample: Any, origin: str) -> pa.Scalar:
+    """A bound as an Arrow scalar comparable with the cursor column: of the column's type when it
+    converts exactly, else of its own type (Arrow compares numbers of different types), else a
+    :class:`DataError` naming both types."""
+    try:
+        typed = pa.scalar(value, type=col.type)
+        if typed.as_py() == value:  # pyarrow truncates 2.5 into an int64 scalar without a word
+            return typed
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        pass
+    try:
+        scalar = pa.scalar(value)
+        pc.greater(scalar, col.slice(0, 1))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        raise inc._mismatch(sample, value, origin) from None
+    return scalar
 
 
 def _drop_boundary(inc: Incremental, table: pa.Table, keep: pa.Array, on_start: pa.Array) -> pa.Array:

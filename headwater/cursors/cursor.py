@@ -15,6 +15,13 @@ exactly on it become the resource's state, committed with the data. The state ho
 the last value, so it does not grow with the number of runs or rows.
 
 A range with ``end_value`` (a backfill) never moves the live cursor.
+
+Cursor values must be ordered, and ordered among themselves: numbers (ints, floats, decimals), text,
+dates, datetimes with a time zone, datetimes without one, times. A value of another kind than the
+start value, the end value or the values before it in the run (``5`` after ``"4"``, a naive datetime
+after an aware one), or a value without an order (NaN, a dict) is a :class:`~headwater.errors.DataError`
+that names the cursor, the resource, both values and their types, and the fix. (NaN compares false
+with everything: kept as a last value, it would let every row through on every run.)
 """
 
 from __future__ import annotations
@@ -96,6 +103,9 @@ class Incremental:
         self._new_last: Any = _ABSENT
         self._at_last: list[Any] = []  # rows (dicts) or small Arrow tables that sit on the new last value
         self._at_last_hashes: set[str] = set()
+        self._start_origin = "initial_value"
+        self._checked_type: type | None = None  # the type and kind of the values checked so far in this run
+        self._checked_kind: str | None = None
 
     def __repr__(self) -> str:
         return f"<incremental {self.cursor_path!r} start={self.start_value!r} end={self.end_value!r}>"
@@ -119,15 +129,18 @@ class Incremental:
         if stored is None or self.end_value is not None:
             # first run, or a backfill range: start where the caller said
             bound.start_value = self.initial_value
+            bound._start_origin = "initial_value"
             if self.end_value is not None:
                 bound._boundary = frozenset()
         else:
             bound.start_value = _apply_lag(stored, self.lag, self.grows)
+            bound._start_origin = "the last value the previous run stored in the pipeline state"
             if self.lag:
                 bound._boundary = frozenset()
         bound._new_last = _ABSENT
         bound._at_last = []
         bound._at_last_hashes = set()
+        bound._checked_type = None
         return bound
 
     def commit(self) -> None:
@@ -175,6 +188,7 @@ class Incremental:
         if value is None or value is _ABSENT:
             return self._missing(row)
         start, end = self._bounds_for(value)
+        self.check_value(value, start, end)
         if end is not None and not self._better(end, value):
             return False
         if start is not None:
@@ -215,6 +229,112 @@ class Incremental:
     def _bounds_for(self, value: Any) -> tuple[Any, Any]:
         """Start and end values coerced to the type of the data (ISO strings vs datetimes)."""
         return _coerce(self.start_value, value), _coerce(self.end_value, value)
+
+    # -- values that cannot be ordered -----------------------------------------------------------
+    def check_value(self, value: Any, start: Any, end: Any) -> None:
+        """Refuse a cursor value that has no order, or that cannot be ordered with the (coerced)
+        ``start`` and ``end`` values or the values before it in this run (see the module docstring).
+        Cheap for the common case: the full check runs once per type of value."""
+        t = type(value)
+        if t is self._checked_type:
+            if t is float or t is decimal.Decimal:
+                if _is_nan(value):
+                    raise self._unordered(value)
+                return
+            if (t is not dt.datetime and t is not dt.time) or _kind(value) == self._checked_kind:
+                return  # a datetime's kind depends on its time zone, not only on its type
+        kind = _kind(value)
+        if kind is None or _is_nan(value):
+            raise self._unordered(value)
+        last = None if self._new_last is _ABSENT else self._new_last
+        for other, origin in (
+            (start, self._start_origin),
+            (end, "end_value"),
+            (last, "a value before it in this run"),
+        ):
+            if other is not None and _kind(other) != kind:
+                raise self._mismatch(value, other, origin)
+        self._checked_type = t
+        self._checked_kind = kind
+
+    def _unordered(self, value: Any) -> DataError:
+        if _is_nan(value):
+            hint = (
+                "NaN is neither before nor after any value, so the cursor could never move past it (every run "
+                "would load the rows again): turn NaN into None in the resource (then on_cursor_value_missing="
+                "'include' or 'exclude' decides), or make another field the cursor"
+            )
+        else:
+            hint = (
+                "a cursor needs numbers, text, dates, datetimes or times: point cursor_path at a field that holds "
+                "one ('a.b' reaches into nested objects), or convert the value in the resource"
+            )
+        return DataError(
+            f"the incremental cursor {self.cursor_path!r} got {_excerpt(value)} ({type(value).__name__}), which "
+            "has no order",
+            hint=hint,
+            resource=self.resource,
+            cursor=self.cursor_path,
+        )
+
+    def _mismatch(self, value: Any, other: Any, origin: str) -> DataError:
+        kind, other_kind = _kind(value), _kind(other)
+        if {kind, other_kind} == {_AWARE, _NAIVE}:
+            fix = (
+                "give every datetime a time zone, or none: e.g. value.replace(tzinfo=datetime.UTC) in the resource "
+                "(or .add_map(...))"
+            )
+        else:
+            fix = (
+                "make the field hold one type: convert it in the resource or with .add_map(...) before the cursor "
+                "(e.g. int(row['id']))"
+            )
+        if origin.startswith("the last value"):
+            fix += (
+                "; the values changed type since the last run: after converting, start the cursor over with "
+                f"`headwater pipeline reset PIPELINE --resource {self.resource}` (pipeline.reset_state"
+                f"({self.resource!r})), or convert them to the stored type"
+            )
+        elif origin in ("initial_value", "end_value"):
+            fix += f"; or give {origin} a value of the data's type"
+        return DataError(
+            f"the incremental cursor {self.cursor_path!r} cannot order {_excerpt(value)} ({type(value).__name__}, "
+            f"{kind}) against {_excerpt(other)} ({type(other).__name__}, {other_kind}), {origin}",
+            hint=fix,
+            resource=self.resource,
+            cursor=self.cursor_path,
+        )
+
+
+_AWARE = "datetime with a time zone"
+_NAIVE = "datetime without a time zone"
+
+
+def _kind(value: Any) -> str | None:
+    """The family a cursor value orders within (None: it has no order)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.datetime):
+        return _AWARE if value.utcoffset() is not None else _NAIVE
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time"
+    if isinstance(value, bytes):
+        return "bytes"
+    return None
+
+
+def _is_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, decimal.Decimal):
+        return value.is_nan()
+    return False
 
 
 def _apply_lag(value: Any, lag: float | int | dt.timedelta | None, grows: bool) -> Any:
