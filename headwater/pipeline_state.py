@@ -7,12 +7,19 @@ A pipeline's state is one JSON document with a version::
      "sources": {"github": {
          "source": {...},                        # hw.state("source")
          "resources": {"issues": {...}},         # hw.state() inside the resource "issues"
-         "incremental": {"issues": {"updated_at": {...}}}}}}
+         "incremental": {"issues": {"updated_at": {...}}},
+         "last_load": {"issues": "20261122T101500.000000Z"}}}}   # the newest package of each resource
 
 It travels with each load package and is written to the destination's ``_hw_state`` in the same
 transaction as the package's data and its ``_hw_loads`` record, so the destination never holds rows
 without the state that produced them, nor state without its rows. The working folder keeps a copy
 (``state.json``) for the next extraction; on a new machine it is restored from the destination.
+
+``last_load`` names, per resource, the newest package extracted for it: a package of a resource
+older than that one holds rows the newer one extracted again, so it must not be loaded after it
+(a *stale* partial package). A package loaded after other loads of the pipeline brings only the
+state of its own resources into the newest committed state (:meth:`PipelineState.rebased`), so a
+version is never committed twice and nothing newer is undone.
 
 Inside a running resource, :func:`state` returns that resource's dictionary; changes are saved with
 the load. Values must be JSON-compatible, plus ``datetime``, ``date`` and ``Decimal``, which keep
@@ -25,7 +32,8 @@ import contextlib
 import copy
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +102,36 @@ class PipelineState:
         src.setdefault("incremental", {})
         return src
 
+    def mark_extracted(self, source: str, resources: list[str], load_id: str) -> None:
+        """Record that package ``load_id`` is the newest extraction of ``resources``."""
+        marks = self._source(source).setdefault("last_load", {})
+        for name in resources:
+            marks[name] = load_id
+
+    def last_load(self, source: str, resource: str) -> str | None:
+        """The newest package extracted for a resource, as far as this state knows."""
+        value = self.data["sources"].get(source, {}).get("last_load", {}).get(resource)
+        return value if isinstance(value, str) else None
+
+    def rebased(self, onto: PipelineState, source: str, resources: list[str], *, version: int) -> PipelineState:
+        """This state's ``resources`` of ``source`` (their ``hw.state()``, cursors and marks) on top of
+        ``onto``, a newer state: what a package extracted before ``onto`` was committed commits
+        instead of its own, older, document. Everything else, including the source-level state, is
+        ``onto``'s."""
+        out = onto.copy()
+        mine = self._source(source)
+        theirs = out._source(source)
+        for part in ("resources", "incremental", "last_load"):
+            target = theirs.setdefault(part, {})
+            for name in resources:
+                if name in mine.get(part, {}):
+                    target[name] = copy.deepcopy(mine[part][name])
+                else:
+                    target.pop(name, None)
+        out.data["version"] = version
+        out.data["load_id"] = self.load_id
+        return out
+
     def source_state(self, source: str) -> dict[str, Any]:
         return self._source(source)["source"]
 
@@ -123,6 +161,39 @@ class PipelineState:
                 src["source"] = {}
         return done
 
+    def resource_names(self) -> dict[str, set[str]]:
+        """The resources this state knows, by source (those with state, cursors or a mark)."""
+        out: dict[str, set[str]] = {}
+        for name, src in self.data["sources"].items():
+            known = out.setdefault(name, set())
+            for part in ("resources", "incremental", "last_load"):
+                known.update(src.get(part, {}))
+        return out
+
+    def check_names(
+        self, source: str | None, resource: str | None, *, also: dict[str, set[str]], pipeline: str
+    ) -> None:
+        """Refuse a source or resource name that neither this state nor ``also`` (resources seen in
+        the pipeline's loads, by source) knows, with a "did you mean"."""
+        known = self.resource_names()
+        for name, resources in also.items():
+            known.setdefault(name, set()).update(resources)
+        if source is not None and source not in known:
+            raise ConfigError(
+                f"pipeline {pipeline!r} has no source {source!r}{_did_you_mean(source, known)}",
+                hint=f"its sources: {', '.join(sorted(known)) or 'none yet'}",
+                source=source,
+            )
+        if resource is None:
+            return
+        pool = known[source] if source is not None else set().union(*known.values())
+        if resource not in pool:
+            raise ConfigError(
+                f"pipeline {pipeline!r} has no resource {resource!r}{_did_you_mean(resource, pool)}",
+                hint=f"its resources: {', '.join(sorted(pool)) or 'none yet'}",
+                resource=resource,
+            )
+
     def copy(self) -> PipelineState:
         return PipelineState(copy.deepcopy(self.data))
 
@@ -138,12 +209,43 @@ class PipelineState:
     @classmethod
     def from_json(cls, raw: bytes | str) -> PipelineState:
         try:
-            data = decode_value(orjson.loads(raw))
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise StateError(f"the pipeline state is not valid JSON: {exc}") from exc
+        return cls.from_data(data)
+
+    @classmethod
+    def from_data(cls, data: Any) -> PipelineState:
+        """A state from its parsed JSON, checked: a document of the wrong shape (a version that is not
+        a number, a source that is not an object, a datetime that does not parse) is a
+        :class:`StateError` saying what is wrong, never a ``ValueError`` later in a run."""
         if not isinstance(data, dict):
-            raise StateError("the pipeline state is not a JSON object")
-        return cls(data)
+            raise StateError(f"the pipeline state is not a JSON object but {type(data).__name__}")
+        version = data.get("version", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise StateError(f"the pipeline state has an invalid version {version!r} (a whole number >= 0)")
+        load_id = data.get("load_id")
+        if load_id is not None and not isinstance(load_id, str):
+            raise StateError(f"the pipeline state has an invalid load_id {load_id!r}")
+        sources = data.get("sources", {})
+        if not isinstance(sources, dict):
+            raise StateError("the pipeline state's 'sources' is not a JSON object")
+        for name, src in sources.items():
+            if not isinstance(src, dict):
+                raise StateError(f"the state of source {name!r} is not a JSON object")
+            for part in ("source", "resources", "incremental", "last_load"):
+                if not isinstance(src.get(part, {}), dict):
+                    raise StateError(f"the {part!r} state of source {name!r} is not a JSON object")
+        try:
+            decoded = decode_value(data)
+        except (ValueError, TypeError, ArithmeticError) as exc:  # a $datetime, $date or $decimal that does not parse
+            raise StateError(f"the pipeline state holds a value that does not parse: {exc}") from exc
+        return cls(decoded)
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # -- the state of the running resource ------------------------------------------------------------

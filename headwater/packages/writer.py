@@ -10,7 +10,6 @@ when the disk is slower than the normalizer, the normalizer waits.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from pathlib import Path
@@ -20,14 +19,10 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from headwater.errors import ConfigError, StateError
+from headwater.packages.files import seal_file
 from headwater.packages.package import LoadPackage, TableFiles
 
 _STOP = object()
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
 
 
 FILE_FORMATS = ("arrow", "parquet")
@@ -81,7 +76,8 @@ class PackageWriter:
             self._queue.put((table, data))
 
     def close(self) -> None:
-        """Finish every file and record them in the manifest (not saved: the caller seals it)."""
+        """Finish every file and record them, with their sizes and CRC-32, in the manifest (not saved:
+        the caller seals it)."""
         if self._queue is not None and self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
@@ -90,9 +86,14 @@ class PackageWriter:
             f.close()
         self._open.clear()
         self._raise_pending()
-        for files in self.package.manifest.tables.values():
-            for rel in files.files:
-                _fsync(self.package.root / rel)
+        try:
+            for files in self.package.manifest.tables.values():
+                sealed = [seal_file(self.package.root / rel) for rel in files.files]
+                files.sizes = [size for size, _ in sealed]
+                files.checksums = [crc for _, crc in sealed]
+        except OSError as exc:
+            self._error = exc
+            self._raise_pending()
 
     # -- internals -------------------------------------------------------------------------------
     def _run(self) -> None:

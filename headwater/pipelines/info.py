@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from headwater.packages.files import drop_pending_command
 
 
 @dataclass
@@ -43,7 +46,12 @@ class LoadInfo:
     destination: str
     dataset: str
     loads: list[LoadSummary] = field(default_factory=list)
+    #: partial packages left waiting (rows kept from failed runs), and those of them that are stale:
+    #: their resources were extracted again since, so loading them would load rows twice
     kept_partial: list[str] = field(default_factory=list)
+    stale_partial: list[str] = field(default_factory=list)
+    #: the pipeline's working folder (for the commands printed about waiting packages)
+    working_folder: str | None = None
 
     @property
     def load_id(self) -> str | None:
@@ -84,6 +92,7 @@ class LoadInfo:
                 for load in self.loads
             ],
             "kept_partial": self.kept_partial,
+            "stale_partial": self.stale_partial,
         }
 
     def __str__(self) -> str:
@@ -103,8 +112,18 @@ class LoadInfo:
             for name, t in load.tables.items():
                 extra = f"  new columns: {', '.join(t.new_columns)}" if t.new_columns else ""
                 lines.append(f"    {name:<{width}}  {t.rows:>12,} rows{extra}")
-        lines.extend(
-            f"  partial package {load_id} kept, not loaded (pipeline.load(include_partial=True))"
-            for load_id in self.kept_partial
-        )
+        for load_id in self.kept_partial:
+            drop = f"pipeline.drop_pending({load_id!r})"
+            if self.working_folder is not None:
+                drop = f"{drop_pending_command(Path(self.working_folder), [load_id])} or {drop}"
+            if load_id in self.stale_partial:
+                lines.append(
+                    f"  partial package {load_id} is stale (its resources were extracted again since; loading it "
+                    f"would load rows twice): drop it with {drop}"
+                )
+            else:
+                lines.append(
+                    f"  partial package {load_id} kept, not loaded: load it with pipeline.load(include_partial=True), "
+                    f"or drop it with {drop}"
+                )
         return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Package files and states are checked before they are used: manifests, schemas and states of the
+wrong shape, and data files whose size or CRC-32 changed, are StateErrors naming the file and the
+command that drops the package. And the state operations behind stale and late partial packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from headwater.errors import ConfigError, StateError
+from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages
+from headwater.packages.writer import PackageWriter
+from headwater.pipeline_state import PipelineState
+
+LOAD_ID = "20260101T000000.000001Z"
+
+
+def sealed(tmp_path: Path, fmt: str = "arrow") -> LoadPackage:
+    root = tmp_path / "wd" / "packages"
+    pkg = LoadPackage.create(root, Manifest(LOAD_ID, "p", "s", "d", resources=["r"]))
+    writer = PackageWriter(pkg, file_format=fmt)
+    writer.write("t", pa.table({"a": list(range(1000)), "s": ["x" * 20] * 1000}))
+    writer.close()
+    pkg.write_schema(b'{"name": "s", "version": 1, "version_hash": "h", "tables": []}')
+    pkg.write_state(PipelineState().to_json())
+    pkg.set_status(NORMALIZED)
+    return pkg
+
+
+@pytest.mark.parametrize("fmt", ["arrow", "parquet"])
+def test_sealed_files_carry_their_size_and_checksum(tmp_path: Path, fmt: str) -> None:
+    pkg = sealed(tmp_path, fmt)
+    files = pkg.manifest.tables["t"]
+    assert files.sizes == [pkg.file_paths("t")[0].stat().st_size]
+    assert len(files.checksums) == 1
+    reopened = list_packages(pkg.root.parent)[0]
+    assert reopened.manifest.tables["t"].checksums == files.checksums
+    schema, state = reopened.verify()
+    assert schema.name == "s" and state is not None and state.version == 0
+
+
+def _flip(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit, the size unchanged
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_flip, "CRC-32 differs"),
+        (lambda p: p.write_bytes(p.read_bytes()[:-10]), "bytes, "),
+        (lambda p: p.unlink(), "missing"),
+        (lambda p: (p.unlink(), p.mkdir()), "folder"),
+    ],
+    ids=["one-bit", "truncated", "missing", "folder"],
+)
+def test_a_damaged_data_file_is_refused_with_the_command_that_drops_the_package(
+    tmp_path: Path, damage: Any, reason: str
+) -> None:
+    pkg = sealed(tmp_path)
+    path = pkg.file_paths("t")[0]
+    damage(path)
+    with pytest.raises(StateError, match=reason) as err:
+        pkg.verify()
+    assert err.value.path == str(path)
+    assert f"`headwater pipeline drop-pending wd --load-id {LOAD_ID} --pipelines-dir" in (err.value.hint or "")
+
+
+MANIFEST_DAMAGE = {
+    "not an object": b"[1]",
+    "unknown status": {"status": "done"},
+    "rows not a number": {"tables": {"t": {"files": ["data/t/00000.arrow"], "rows": "many"}}},
+    "a file outside the package": {"tables": {"t": {"files": ["../../../etc/passwd"], "rows": 1}}},
+    "sizes without checksums": {"tables": {"t": {"files": ["data/t/a.arrow"], "rows": 1, "sizes": [3]}}},
+    "a load id of another folder": {"load_id": "20990101T000000.000000Z"},
+    "schema_version a string": {"schema_version": "1"},
+    "resources not names": {"resources": [1, 2]},
+}
+
+
+@pytest.mark.parametrize("case", list(MANIFEST_DAMAGE))
+def test_manifests_of_the_wrong_shape_are_state_errors(tmp_path: Path, case: str) -> None:
+    pkg = sealed(tmp_path)
+    change = MANIFEST_DAMAGE[case]
+    path = pkg.root / "manifest.json"
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+    else:
+        data = orjson.loads(path.read_bytes())
+        data.update(change)
+        path.write_bytes(orjson.dumps(data))
+    with pytest.raises(StateError) as err:
+        list_packages(pkg.root.parent)
+    assert err.value.path == str(path) and "drop-pending" in (err.value.hint or "")
+
+
+def test_unknown_manifest_keys_are_ignored(tmp_path: Path) -> None:
+    pkg = sealed(tmp_path)
+    path = pkg.root / "manifest.json"
+    data = orjson.loads(path.read_bytes())
+    data["written_by_a_newer_version"] = True
+    path.write_bytes(orjson.dumps(data))
+    assert list_packages(pkg.root.parent)[0].load_id == LOAD_ID
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([], "not a JSON object"),
+        ({"version": "7"}, "invalid version"),
+        ({"version": True}, "invalid version"),
+        ({"version": -1}, "invalid version"),
+        ({"version": 1, "load_id": 5}, "invalid load_id"),
+        ({"version": 1, "sources": []}, "'sources' is not"),
+        ({"version": 1, "sources": {"s": {"incremental": []}}}, "'incremental' state of source 's'"),
+        ({"version": 1, "sources": {"s": {"source": {"x": {"$datetime": "yesterday"}}}}}, "does not parse"),
+        ({"version": 1, "sources": {"s": {"source": {"x": {"$decimal": "many"}}}}}, "does not parse"),
+    ],
+)
+def test_states_of_the_wrong_shape_are_state_errors(document: Any, message: str) -> None:
+    with pytest.raises(StateError, match=message):
+        PipelineState.from_json(orjson.dumps(document))
+
+
+def test_a_rebased_state_takes_only_its_resources_and_a_new_version() -> None:
+    old = PipelineState()
+    old.incremental_state("shop", "a")["id"] = {"last_value": 999}
+    old.resource_state("shop", "a")["page"] = 3
+    old.mark_extracted("shop", ["a"], "L1")
+    old.advance("L1")
+    newer = PipelineState()
+    newer.incremental_state("shop", "b")["id"] = {"last_value": 399}
+    newer.incremental_state("shop", "a")["id"] = {"last_value": 5}
+    newer.source_state("shop")["token"] = "t2"
+    newer.data["version"] = 7
+    out = old.rebased(newer, "shop", ["a"], version=8)
+    assert out.version == 8 and out.load_id == "L1"
+    assert out.incremental_state("shop", "a") == {"id": {"last_value": 999}}
+    assert out.incremental_state("shop", "b") == {"id": {"last_value": 399}}
+    assert out.resource_state("shop", "a") == {"page": 3}
+    assert out.source_state("shop") == {"token": "t2"}
+    assert out.last_load("shop", "a") == "L1"
+    assert newer.version == 7  # not changed in place
+
+
+def test_reset_names_are_checked_with_a_did_you_mean() -> None:
+    state = PipelineState()
+    state.incremental_state("shop", "orders")["id"] = {"last_value": 1}
+    state.check_names(None, "orders", also={}, pipeline="p")
+    state.check_names("shop", "customers", also={"shop": {"customers"}}, pipeline="p")
+    with pytest.raises(ConfigError, match="did you mean 'orders'") as err:
+        state.check_names(None, "order", also={}, pipeline="p")
+    assert "orders" in (err.value.hint or "")
+    with pytest.raises(ConfigError, match="no source 'shops'; did you mean 'shop'"):
+        state.check_names("shops", None, also={}, pipeline="p")
