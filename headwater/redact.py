@@ -29,27 +29,30 @@ Redaction may hide more than needed (a query value whose name merely looks secre
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 __all__ = [
     "MASK",
     "forms",
     "install_log_redaction",
     "is_secret_name",
+    "isolated_registry",
     "redact",
     "redact_url",
     "register",
     "register_basic",
     "register_url",
     "scrub_exception",
+    "secrets_in",
     "storable_url",
     "strip_url",
     "url_secrets",
@@ -164,6 +167,30 @@ def register(*secrets: str | None) -> None:
     process, and install the log redaction if it is not yet installed."""
     _known.add(s for s in secrets if s)
     install_log_redaction()
+
+
+@contextlib.contextmanager
+def isolated_registry() -> Iterator[None]:
+    """Within the block, the registry starts empty; afterwards it is as before. For tests that must
+    know which component registered a secret (the registry is process-wide)."""
+    with _known._lock:
+        saved = set(_known._values)
+        _known._values, _known._patterns = set(), _Patterns(())
+    try:
+        yield
+    finally:
+        with _known._lock:
+            _known._values, _known._patterns = saved, _Patterns(saved)
+
+
+def secrets_in(value: Any, name: str = "") -> list[str]:
+    """The string values under secret-looking names in ``value`` (nested dicts and lists, as in query
+    parameters, headers and JSON bodies)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in secrets_in(v, str(k))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in secrets_in(v, name)]
+    return [value] if isinstance(value, str) and name and is_secret_name(name) else []
 
 
 def register_basic(username: str, password: str) -> None:
@@ -285,10 +312,12 @@ def url_secrets(url: str, names: Iterable[str] = ()) -> list[str]:
     """The secrets a URL holds: its password (as written and decoded), the values of query parameters
     whose names look secret (or are among ``names``)."""
     extra = {n.lower() for n in names}
-    _, _, password, rest = _split(str(url))
+    _, user, password, rest = _split(str(url))
     out = []
     if password:
         out += [password, unquote_plus(password)]
+        if user:  # as HTTP basic auth sends it (base64 of "user:password")
+            out.append(f"{unquote(user)}:{unquote(password)}")
         # a parser that splits at an unencoded separator shows pieces of it ("invalid port "pa"")
         out += [p for p in re.split(r"[/#?@]", password) if p != password]
     _, query, _ = _query_pairs(rest)

@@ -23,19 +23,14 @@ MASK = redact.MASK
 
 @contextlib.contextmanager
 def registered(*secrets: str, basic_user: str | None = None) -> Iterator[None]:
-    """Register secrets for one test and forget them afterwards (the registry is process-wide: other
-    tests must not see these values masked)."""
-    known = redact._known
-    saved = set(known._values)
-    try:
+    """Register secrets for one test only (the registry is process-wide: other tests must not see
+    these values masked)."""
+    with redact.isolated_registry():
         if basic_user is not None:
             redact.register_basic(basic_user, secrets[0])
         else:
             redact.register(*secrets)
         yield
-    finally:
-        known._values = saved
-        known._patterns = redact._Patterns(saved)
 
 
 # -- how a secret can look in text, each computed by the library that produces it -------------------

@@ -208,6 +208,9 @@ class RESTClient:
 
         Raises :class:`StopStream` when a response action says ``stop``.
         """
+        # credentials given as parameters, headers or body fields are hidden like the auth's own
+        redact.register(*redact.secrets_in({"params": dict(params or {}), "headers": dict(headers or {})}))
+        redact.register(*redact.secrets_in(json))
         own = client is None
         http = client if client is not None else self.open()
         try:

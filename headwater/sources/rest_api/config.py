@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from headwater import redact
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError, FatalSourceError
 from headwater.schema.hints import HintArgs
@@ -223,6 +224,10 @@ class Endpoint:
             client=http,
             headers=self.headers,
         )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in ("cursor", "response_actions"))
+        return redact.redact(f"Endpoint({fields})")  # params, headers and body may hold credentials
 
     def parent_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {f"_{self.parent}_{f.replace('.', '_')}": find(row, f) for f in self.include_from_parent}

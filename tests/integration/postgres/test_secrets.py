@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 import headwater as hw
+from headwater import redact
 from headwater.errors import HeadwaterError
 from headwater.pipelines.pipeline import attach
 from tests.conftest import create_database, drop_database
@@ -52,6 +53,11 @@ def _closed_port_url(url: str) -> str:
 
 
 def _scenario(base: Path, server_url: str, kind: str) -> dict[str, str]:
+    with redact.isolated_registry():  # what this scenario's URL registers, nothing registered before
+        return _isolated_scenario(base, server_url, kind)
+
+
+def _isolated_scenario(base: Path, server_url: str, kind: str) -> dict[str, str]:
     password, put = KINDS[kind]
     database = create_database(server_url)
     collect = _Collect()

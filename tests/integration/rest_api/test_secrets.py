@@ -23,6 +23,7 @@ import pyarrow.ipc
 import pytest
 
 import headwater as hw
+from headwater import redact
 from headwater.errors import SourceError
 from tests.apiserver import APIServer, Reply, Request
 
@@ -206,6 +207,11 @@ def _files(root: Path) -> str:
 
 def _scenario(base: Path, kind_name: str, secret: str) -> dict[str, dict[str, str]]:
     """The sinks after one successful run and one failing run per echo style: ``{style: {sink: text}}``."""
+    with redact.isolated_registry():  # what this scenario's source registers, nothing registered before
+        return _isolated_scenario(base, kind_name, secret)
+
+
+def _isolated_scenario(base: Path, kind_name: str, secret: str) -> dict[str, dict[str, str]]:
     kind = KINDS[kind_name]
     state: dict[str, Any] = {"fail": False, "tokens": 0, "style": STYLES[0]}
     collect = _Collect()
