@@ -235,6 +235,15 @@ _HEADER = re.compile(
 _QUERY_ONLY = frozenset({"key", "sig", "auth", "sas", "pw"})
 
 
+#: a word every secret-looking name contains (a quick test before the shape patterns)
+_SECRET_HINTS = ("pw", "pass", "secret", "token", "credential", "sig", "cookie", "auth", "key", "sas", "session")
+
+
+def _may_hold_secret_names(text: str) -> bool:
+    lowered = text.lower()
+    return any(hint in lowered for hint in _SECRET_HINTS)
+
+
 def _pair(match: re.Match[str]) -> str:
     value = match.group("value")
     name = unquote_plus(match.group("name"))
@@ -278,10 +287,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if extra:
         text = _patterns_for(extra).sub(text)
     text = _known.sub(text)
-    text = _CREDENTIALS.sub(_credentials, text)
-    text = _ENTRY.sub(_entry, text)
-    text = _PAIR.sub(_pair, text)
-    return _HEADER.sub(_header, text)
+    if "@" in text:
+        text = _CREDENTIALS.sub(_credentials, text)
+    if _may_hold_secret_names(text):  # the shapes below cost more; most text holds no secret-looking name
+        text = _ENTRY.sub(_entry, text)
+        text = _PAIR.sub(_pair, text)
+        text = _HEADER.sub(_header, text)
+    return text
 
 
 # -- URLs -----------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -253,3 +254,44 @@ def test_exception_chains_are_scrubbed() -> None:
     outer.__cause__ = inner
     redact.scrub_exception(outer)
     assert "chained-0x11" not in str(inner) and "a:***@h/db" in str(inner)
+
+
+# -- destinations: what they show and what they write down -----------------------------------------
+def _destinations() -> dict[str, tuple[Any, str]]:
+    import headwater as hw
+
+    return {
+        "postgres, password in userinfo": (
+            hw.destinations.postgres("postgresql://ada:Dst-pw/0x91@h:5432/db"),
+            "Dst-pw/0x91",
+        ),
+        "postgres, password parameter": (
+            hw.destinations.postgres("postgresql://ada@h/db?password=Dst-pw%230x92"),
+            "Dst-pw#0x92",
+        ),
+        "filesystem, userinfo": (hw.destinations.filesystem("sftp://ada:Dst-pw@0x93@host/lake"), "Dst-pw@0x93"),
+        "delta, userinfo and token": (
+            hw.destinations.delta("s3://ada:Dst-pw0x94@bucket/lake?sig=Dst-sig0x95"),
+            "Dst-pw0x94",
+        ),
+        "delta, storage option": (
+            hw.destinations.delta("s3://bucket/lake", storage_options={"aws_secret_access_key": "Dst-key0x96"}),
+            "Dst-key0x96",
+        ),
+        "iceberg, catalog credential": (
+            hw.destinations.iceberg(
+                catalog_properties={"type": "rest", "uri": "https://ada:Dst-pw0x97@cat/", "credential": "Dst-c0x98"}
+            ),
+            "Dst-c0x98",
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_destinations()))
+def test_destinations_never_show_or_store_a_secret(name: str) -> None:
+    with redact.isolated_registry():
+        destination, secret = _destinations()[name]
+        shown = [destination.describe(), repr(destination)]
+        stored = redact.storable_url(destination.to_uri())
+    for text in (*shown, str(stored)):
+        assert secret not in text and quote(secret, safe="") not in text, text
