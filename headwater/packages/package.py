@@ -307,9 +307,10 @@ class LoadPackage:
             parse=PipelineState.from_data,
         )
 
-    def verify(self) -> tuple[Schema, PipelineState | None]:
+    def verify(self, *, checksums: bool = True) -> tuple[Schema, PipelineState | None]:
         """Check the package before a destination reads it: its schema and state parse, and every
-        data file is a file of the size and CRC-32 recorded when the package was sealed.
+        data file is a file of the size and CRC-32 recorded when the package was sealed (without
+        ``checksums``, only its size: no data file is read).
 
         Returns:
             The package's schema and state.
@@ -324,7 +325,7 @@ class LoadPackage:
                 path = self.root / rel
                 reason: str | OSError | None
                 try:
-                    reason = _data_file_problem(path, files, i)
+                    reason = _data_file_problem(path, files, i, checksums=checksums)
                 except OSError as exc:
                     reason = exc
                 if reason is not None:
@@ -371,14 +372,14 @@ class LoadPackage:
 KEEP_COMPLETED = 200
 
 
-def _data_file_problem(path: Path, files: TableFiles, i: int) -> str | None:
+def _data_file_problem(path: Path, files: TableFiles, i: int, *, checksums: bool) -> str | None:
     """What is wrong with the ``i``-th data file of a table, or None."""
     if not path.is_file():
         return "it is missing" if not path.exists() else "it is a folder, where a file should be"
     size = path.stat().st_size
     if files.sizes and size != files.sizes[i]:
         return f"it has {size:,} bytes, {files.sizes[i]:,} when the package was sealed (truncated or overwritten)"
-    if files.checksums and file_checksum(path)[1] != files.checksums[i]:
+    if checksums and files.checksums and file_checksum(path)[1] != files.checksums[i]:
         return "its CRC-32 differs from the one recorded when it was written (garbled)"
     return None
 
