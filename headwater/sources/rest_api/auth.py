@@ -9,6 +9,8 @@ A custom scheme is a subclass of :class:`Auth` (or any ``httpx.Auth``) given as 
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -213,7 +215,19 @@ def make_auth(config: Any) -> httpx.Auth | None:
     kind = config["type"]
     cls = AUTH_TYPES.get(kind)
     if cls is None:
-        raise ConfigError(f"client.auth: unknown type {kind!r}; known: {', '.join(AUTH_TYPES)}")
+        close = difflib.get_close_matches(str(kind), AUTH_TYPES, n=1)
+        raise ConfigError(
+            f"client.auth: unknown type {kind!r}",
+            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(AUTH_TYPES)}",
+        )
+    known = [name for name in inspect.signature(cls).parameters if name != "self"]
+    for key in config:
+        if key != "type" and key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise ConfigError(
+                f"client.auth ({kind}): unknown key {key!r}",
+                hint=f"did you mean {close[0]!r}?" if close else f"its keys: {', '.join(known)}",
+            )
     fields = {k: v for k, v in config.items() if k != "type"}
     try:
         return cls(**fields)

@@ -209,6 +209,9 @@ def test_auth_objects_do_not_show_secrets() -> None:
     [
         ({"type": "bearer"}, "missing 1 required positional argument: 'token'"),
         ({"type": "kerberos"}, "unknown type 'kerberos'"),
+        ({"type": "beare", "token": "t"}, "did you mean 'bearer'"),
+        ({"type": "bearer", "tokn": "t"}, "unknown key 'tokn'"),
+        ({"type": "oauth2_client_credentials", "client_secrt": "s"}, "did you mean 'client_secret'"),
         ({"type": "api_key", "api_key": "k", "location": "cookie"}, "location must be 'header' or 'query'"),
         ("tok", "must be a table with a type"),
     ],
