@@ -21,6 +21,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -82,26 +83,27 @@ def expected(records: list[dict[str, Any]]) -> tuple[Counter[Leaf], int]:
     return Counter(leaves), rows
 
 
-def read_back(value: Any, data_type: str) -> list[Leaf]:
-    """The leaves of one stored value of a column of ``data_type``."""
+def read_back(value: Any, data_type: str) -> tuple[list[Leaf], int]:
+    """The leaves of one stored value of a column of ``data_type``, and the rows its lists would have
+    made had they been unpacked (a JSON column holds them whole)."""
     if value is None:
-        return []
+        return [], 0
     if data_type == "json":
         out: list[Leaf] = []
-        walk(json.loads(value) if isinstance(value, str) else value, out)
-        return out
+        rows = walk(json.loads(value) if isinstance(value, str) else value, out)
+        return out, rows
     if isinstance(value, bool):
-        return [("bool", value)]
+        return [("bool", value)], 0
     if isinstance(value, int | float | decimal.Decimal):
-        return [number(value)]
+        return [number(value)], 0
     if isinstance(value, bytes):
-        return [("str", value.decode("utf-8", "surrogatepass"))]
+        return [("str", value.decode("utf-8", "surrogatepass"))], 0
     if isinstance(value, dt.datetime):
-        return [("timestamp", value.astimezone(dt.UTC))]
+        return [("timestamp", value.astimezone(dt.UTC))], 0
     if isinstance(value, dt.date):
-        return [("date", value)]
+        return [("date", value)], 0
     if isinstance(value, str):
-        return [("str", value)]
+        return [("str", value)], 0
     raise TypeError(f"unexpected stored value {value!r} of a {data_type} column")
 
 
@@ -160,11 +162,36 @@ def compare(given: Counter[Leaf], stored: Counter[Leaf]) -> list[str]:
     return problems
 
 
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_ESCAPED_SURROGATE = re.compile(r"\\u(d[89a-f][0-9a-f]{2})")
+
+
+def _quarantined(row: str) -> Any:
+    """A quarantined row as it was given (the quarantine writes NaN and infinities as strings and lone
+    surrogates as backslash escapes)."""
+
+    def text(value: str) -> str:
+        return _ESCAPED_SURROGATE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {text(k): restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        return _NONFINITE.get(value, text(value)) if isinstance(value, str) else value
+
+    return restore(json.loads(row))
+
+
 def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
-    """Read every data table of the pipeline's schema back: its leaves and its row count."""
+    """Read every data table of the pipeline's schema back, and the quarantined rows: their leaves and
+    their row count (a quarantined record counts its rows as if it had loaded)."""
     schema = pipeline.schema()
     leaves: list[Leaf] = []
     rows = 0
+    if "_hw_quarantine" in schema.tables:
+        for row in pipeline.query('SELECT CAST("row" AS VARCHAR) AS r FROM "_hw_quarantine"').column("r").to_pylist():
+            rows += 1 + walk(_quarantined(row), leaves)
     for name, table in schema.tables.items():
         if name.startswith("_hw_"):
             continue
@@ -174,5 +201,7 @@ def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
         rows += data.num_rows
         for c in columns:
             for value in data.column(c.name).to_pylist():
-                leaves.extend(read_back(value, c.data_type))
+                found, unpacked = read_back(value, c.data_type)
+                leaves.extend(found)
+                rows += unpacked
     return Counter(leaves), rows

@@ -96,18 +96,26 @@ def _is_list_view(t: pa.DataType) -> bool:
 def nesting_depth(t: pa.DataType) -> int:
     """How many levels of objects/lists a value of type ``t`` has (scalars: 0).
 
-    A list of objects counts as one level: the objects become the rows of the child table.
+    A list of objects counts as one level: the objects become the rows of the child table. Computed
+    with a stack, not recursion: types can be nested thousands of levels deep.
     """
-    if pa.types.is_struct(t):
-        return 1 + max((nesting_depth(f.type) for f in t), default=0)
-    if is_list_like(t):
-        elem = _list_value_type(t)
-        if pa.types.is_struct(elem):
-            return 1 + max((nesting_depth(f.type) for f in elem), default=0)
-        return 1 + nesting_depth(elem)
-    if pa.types.is_dictionary(t):
-        return nesting_depth(t.value_type)
-    return 0
+    deepest = 0
+    stack: list[tuple[pa.DataType, int]] = [(t, 0)]
+    while stack:
+        typ, depth = stack.pop()
+        if pa.types.is_dictionary(typ):
+            stack.append((typ.value_type, depth))
+        elif pa.types.is_struct(typ):
+            deepest = max(deepest, depth + 1)
+            stack.extend((f.type, depth + 1) for f in typ)
+        elif is_list_like(typ):
+            deepest = max(deepest, depth + 1)
+            elem = _list_value_type(typ)
+            if pa.types.is_struct(elem):
+                stack.extend((f.type, depth + 1) for f in elem)
+            else:
+                stack.append((elem, depth + 1))
+    return deepest
 
 
 def _list_value_type(t: pa.DataType) -> pa.DataType:

@@ -37,6 +37,10 @@ from headwater.schema.naming import join_path, snake_case
 Path = tuple[str, ...]
 _EMPTY: dict[str, Any] = {}
 
+#: the most levels of objects and lists unpacked into columns and child tables, whatever
+#: ``max_nesting`` says: deeper parts are stored as JSON text (exactly, at any depth)
+MAX_DEPTH = 64
+
 
 @dataclass
 class Piece:
@@ -59,6 +63,8 @@ class Part:
     list_idx: pa.Array | None = None  # for each row, its position in the parent's list
     pieces: list[Piece] = field(default_factory=list)
     children: list[Part] = field(default_factory=list)
+    #: rows holding a value that no column can store exactly (NaN in a JSON column): row -> reason
+    rejected: dict[int, str] = field(default_factory=dict)
 
     @property
     def is_root(self) -> bool:
@@ -102,7 +108,8 @@ class Flattener:
     """Turns one batch of rows into a tree of parts.
 
     Args:
-        max_nesting: levels of objects/lists unpacked before values are stored as JSON (None: all).
+        max_nesting: levels of objects/lists unpacked before values are stored as JSON (None: up to
+            :data:`MAX_DEPTH`).
         json_columns: root-table column names stored as JSON text rather than unpacked.
         infer_strings: whether text values may be detected as timestamps (True for Python rows).
         where: resource/table, for error messages.
@@ -116,7 +123,7 @@ class Flattener:
         infer_strings: bool,
         where: dict[str, Any],
     ) -> None:
-        self.max_nesting = max_nesting
+        self.max_nesting = MAX_DEPTH if max_nesting is None else min(max_nesting, MAX_DEPTH)
         self.json_columns = json_columns
         self.infer = infer_strings
         self.where = where
@@ -153,7 +160,7 @@ class Flattener:
     # -- Python values ---------------------------------------------------------------------------
     def values(self, values: list[Any], path: Path, depth: int, part: Part) -> None:
         if self._json_hinted(path, part):
-            part.add(path, json_array(values, self._where(path)), json=True)
+            part.add(path, json_array(values, self._where(path), part.rejected), json=True)
             return
         try:
             arr = _single(to_array(values))
@@ -169,7 +176,7 @@ class Flattener:
         """Walk a column in Python: split by kind, unpack dicts and lists, keep scalars per kind."""
         for kind, vals in split_by_kind(values).items():
             if kind in ("dict", "list") and self._as_json(path, depth, part):
-                part.add(path, json_array(vals, self._where(path)), json=True)
+                part.add(path, json_array(vals, self._where(path), part.rejected), json=True)
             elif kind == "dict":
                 for key, sub in columnize(vals).items():
                     self.values(sub, (*path, safe_key(key)), depth + 1, part)
@@ -218,21 +225,21 @@ class Flattener:
             t = arr.type
         if pa.types.is_struct(t):
             if self._as_json(path, depth, part):
-                part.add(path, json_array(arr.to_pylist(), self._where(path)), json=True)
+                part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
                 return
             for f, sub in zip(t, arr.flatten(), strict=True):
                 self.array(sub, (*path, f.name), depth + 1, part)
             return
         if is_list_like(t):
             if self._as_json(path, depth, part):
-                part.add(path, json_array(arr.to_pylist(), self._where(path)), json=True)
+                part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
                 return
             self._arrow_list(arr, path, depth, part)
             return
         if pa.types.is_null(t):
             return
         if pa.types.is_union(t) or (isinstance(t, pa.BaseExtensionType) and not is_uuid(t)):
-            part.add(path, json_array(arr.to_pylist(), self._where(path)), json=True)
+            part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
             return
         part.add(path, arr, infer=self.infer)
 
@@ -266,7 +273,7 @@ class Flattener:
 
     def _as_json(self, path: Path, depth: int, part: Part) -> bool:
         """Whether an object or list at ``path`` is stored as JSON instead of being unpacked."""
-        if self.max_nesting is not None and depth >= self.max_nesting:
+        if depth >= self.max_nesting:
             return True
         return self._json_hinted(path, part)
 
@@ -274,15 +281,13 @@ class Flattener:
         """Whether a nested column must be walked in Python to cut it at the limits faithfully."""
         if not (pa.types.is_struct(t) or is_list_like(t)):
             return False
-        if self.max_nesting is not None and depth + nesting_depth(t) > self.max_nesting:
+        if depth + nesting_depth(t) > self.max_nesting:
             return True
         if part.is_root and self._json_prefixes:
             return _name(path).startswith(self._json_prefixes)
         return False
 
     def _elements_need_python(self, t: pa.DataType, depth: int) -> bool:
-        if self.max_nesting is None:
-            return False
         if pa.types.is_struct(t):
             inner = max((nesting_depth(f.type) for f in t), default=0)
             return depth + inner > self.max_nesting

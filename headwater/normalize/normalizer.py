@@ -19,11 +19,11 @@ import orjson
 import pyarrow as pa
 
 from headwater.errors import ContractViolation, DataError
+from headwater.normalize import jsontext
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard
 from headwater.normalize.ids import constant, row_ids
 from headwater.normalize.placing import Placer
-from headwater.normalize.values import to_json_text
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
 
@@ -178,6 +178,7 @@ class Normalizer:
             if parent is None:
                 _apply_hint_flags(table, hints)
             self._check_not_null(table, columns, part, guard, root_index[id(part)], resource)
+            _reject(part, guard)
             placed.append((part, table, columns, root_index[id(part)]))
         keep_root = self._apply_offenses(root_table, root, guard, originals, root_index, resource)
         ids: dict[int, pa.Array] = {}
@@ -213,14 +214,28 @@ class Normalizer:
                 np.arange(part.length) if arr is None else np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
             )
             what = "primary key" if col.primary_key else "non-nullable"
+            conflict = _type_conflict(table, col, columns, missing)
+            if conflict is not None:
+                variant, count = conflict
+                reason = (
+                    f"type conflict on {what} column {col.name!r}: {count} row(s) hold "
+                    f"{table.columns[variant].type} values where the column is {col.type}"
+                )
+                hint = (
+                    f"the values went to the variant column {variant!r}, so these rows have no key; make the "
+                    f"source send {col.type} values, or declare the type you want "
+                    f"(columns={{{col.name!r}: {str(table.columns[variant].type)!r}}}) on a new table"
+                )
+            else:
+                reason = f"{nulls} row(s) have no value for {what} column {col.name!r}"
+                hint = "fix the source data or the hint; rows without a key cannot be loaded"
             if guard.contract.quarantines:
-                guard.offend_rows(id(part), missing, f"no value for {what} column {col.name!r}", quarantine=True)
+                short = reason if conflict is not None else f"no value for {what} column {col.name!r}"
+                guard.offend_rows(id(part), missing, short, quarantine=True)
                 continue
             raise DataError(
-                f"{nulls} row(s) have no value for {what} column {col.name!r} "
-                f"(first at row {int(missing[0])} of the batch)",
-                hint="fix the source data or the hint; rows without a key cannot be loaded "
-                "(schema_contract={'columns': 'quarantine'} sets them aside instead)",
+                f"{reason} (first at row {int(missing[0])} of the batch)",
+                hint=hint + " (schema_contract={'columns': 'quarantine'} sets them aside instead)",
                 resource=resource,
                 table=table.name,
                 column=col.name,
@@ -325,8 +340,10 @@ class _Originals:
         return self.data.slice(i, 1).to_pylist()[0]
 
     def json(self, i: int) -> str:
+        """The row as JSON for ``_hw_quarantine`` (NaN and infinities as the strings "NaN"..., lone
+        surrogates as backslash escapes: see :mod:`.jsontext`)."""
         try:
-            return to_json_text(self.row(i))
+            return jsontext.dumps(self.row(i), readable=True)
         except TypeError:
             return orjson.dumps(repr(self.row(i))).decode()
 
@@ -339,25 +356,67 @@ class _Originals:
         rows = self.data if isinstance(self.data, list) else self.data.to_pylist()
         digests = bytearray()
         for row in rows:
-            body = orjson.dumps(
-                _canonical(row), default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-            )
+            pruned = _canonical(row)
+            try:
+                body = orjson.dumps(
+                    pruned, default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+                )
+            except TypeError:  # a big integer, a lone surrogate, deep nesting
+                body = jsontext.dumps(pruned, sort_keys=True, readable=True).encode("utf-8")
             digests += hashlib.blake2b(body, digest_size=16).digest()
         storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(rows), [None, pa.py_buffer(bytes(digests))])
         return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
 def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {k: _canonical(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
+    """The value with nulls, empty lists and empty objects dropped from objects, at any depth (with a
+    stack: rows can nest thousands of levels deep)."""
+    if not isinstance(value, dict | list | tuple):
+        return value
+    root: list[Any] = [None]
+    made: list[dict[str, Any]] = []  # objects in the order made: parents before children
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        v, holder, key = stack.pop()
+        if isinstance(v, dict):
+            new: Any = {}
+            made.append(new)
+            stack.extend((x, new, k) for k, x in v.items())
+        elif isinstance(v, list | tuple):
+            new = [None] * len(v)
+            stack.extend((x, new, i) for i, x in enumerate(v))
+        else:
+            new = v
+        holder[key] = new
+    for obj in reversed(made):  # children first, so an object emptied by pruning is dropped too
+        for k in [k for k, x in obj.items() if x is None or x == {} or x == []]:
+            del obj[k]
+    return root[0]
 
 
 def _hash_default(value: Any) -> Any:
     return str(value)
+
+
+def _type_conflict(table: Table, col: Column, columns: dict[str, pa.Array], rows: np.ndarray) -> tuple[str, int] | None:
+    """The variant column holding values of ``rows`` that ``col`` could not take, and how many."""
+    for variant in table.columns.values():
+        arr = columns.get(variant.name)
+        if variant.variant_of != col.name or arr is None:
+            continue
+        held = int(np.count_nonzero(arr.is_valid().to_numpy(zero_copy_only=False)[rows]))
+        if held:
+            return variant.name, held
+    return None
+
+
+def _reject(part: Part, guard: Guard) -> None:
+    """Rows holding a value no column can store exactly go to the quarantine, with the reason."""
+    by_reason: dict[str, list[int]] = {}
+    for row, reason in part.rejected.items():
+        by_reason.setdefault(reason, []).append(row)
+    for reason, rows in by_reason.items():
+        guard.offend_rows(id(part), np.array(sorted(rows)), reason, quarantine=True)
 
 
 def _root_of(part: Part) -> Part:

@@ -9,11 +9,9 @@ into the column or into a variant column according to the schema.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import decimal
 import enum
-import functools
 import itertools
 import uuid
 from collections.abc import Mapping
@@ -23,6 +21,7 @@ import orjson
 import pyarrow as pa
 
 from headwater.errors import DataError
+from headwater.normalize import jsontext
 
 # kinds of Python values, by exact type (the common case) ...
 _KIND_BY_TYPE: Final[dict[type, str]] = {
@@ -67,43 +66,87 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
 
     Arrow's inference is exact but for one case: a column it infers as double takes booleans as 1.0
     and 0.0. Such columns (and double fields nested in objects and lists) are checked for booleans,
-    and a column that has them is refused so that the careful path keeps the booleans apart.
+    and a column that has them is refused so that the careful path keeps the booleans apart. Values
+    nested deeper than :data:`ARROW_DEPTH` are refused too: Arrow's converter recurses on the C stack.
     """
+    kinds = set(map(type, values))
+    nested = not kinds <= _SCALARS
+    if nested and _too_deep(values):
+        raise Unconvertible(f"nested deeper than {ARROW_DEPTH} levels")
     try:
         arr = pa.array(values, from_pandas=False)
     except _CONVERSION_ERRORS as exc:
         raise Unconvertible(str(exc)) from exc
-    if _has_double(arr.type) and _bools_among_doubles(values, arr.type):
+    if bool in kinds and pa.types.is_floating(arr.type):
+        raise Unconvertible("booleans mixed with numbers")
+    if nested and _bools_among_doubles(values, arr.type):
         raise Unconvertible("booleans mixed with numbers")
     return arr
 
 
-@functools.lru_cache(maxsize=1024)
-def _has_double(t: pa.DataType) -> bool:
-    """Whether values of type ``t`` hold doubles anywhere (so may hide booleans Arrow converted)."""
-    if pa.types.is_floating(t):
-        return True
-    if pa.types.is_struct(t):
-        return any(_has_double(f.type) for f in t)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _has_double(t.value_type)
+_SCALARS: Final = frozenset(
+    {type(None), bool, int, float, str, bytes, decimal.Decimal, dt.datetime, dt.date, dt.time, uuid.UUID}
+)
+#: the deepest nesting handed to Arrow's converter in one piece (orjson's own limit, so one orjson
+#: pass tells); deeper values are walked in Python (and stored as JSON beyond ``MAX_DEPTH`` levels)
+ARROW_DEPTH: Final = 255
+
+
+def _too_deep(values: list[Any]) -> bool:
+    try:
+        orjson.dumps(values, default=jsontext.default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        if "Recursion limit" in str(exc):
+            return True
+        return depth_exceeds(values, ARROW_DEPTH)  # another refusal (a big integer...): count levels
+    return False
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` levels deep (iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, Mapping):
+            children: Any = v.values()
+        elif isinstance(v, list | tuple):
+            children = v
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children)
     return False
 
 
 def _bools_among_doubles(values: list[Any], t: pa.DataType) -> bool:
     """Whether a boolean sits where Arrow inferred a double (walks only the paths that hold doubles)."""
-    if pa.types.is_floating(t):
-        return bool in set(map(type, values))
-    if pa.types.is_struct(t):
-        objects = [v for v in values if v is not None]
-        for f in t:
-            if _has_double(f.type):
-                sub = [o.get(f.name) if isinstance(o, Mapping) else None for o in objects]
-                if _bools_among_doubles(sub, f.type):
-                    return True
-        return False
-    elements = list(itertools.chain.from_iterable(v for v in values if v is not None))
-    return _bools_among_doubles(elements, t.value_type)
+    stack: list[tuple[list[Any], pa.DataType]] = [(values, t)]
+    while stack:
+        vals, typ = stack.pop()
+        if pa.types.is_floating(typ):
+            if bool in set(map(type, vals)):
+                return True
+        elif pa.types.is_struct(typ):
+            objects = [v for v in vals if isinstance(v, Mapping)]
+            stack.extend(([o.get(f.name) for o in objects], f.type) for f in typ if has_double(f.type))
+        elif (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and has_double(typ.value_type):
+            stack.append((list(itertools.chain.from_iterable(v for v in vals if v is not None)), typ.value_type))
+    return False
+
+
+def has_double(t: pa.DataType) -> bool:
+    """Whether values of type ``t`` hold doubles anywhere (iteratively: types can be deep)."""
+    stack = [t]
+    while stack:
+        typ = stack.pop()
+        if pa.types.is_floating(typ):
+            return True
+        if pa.types.is_struct(typ):
+            stack.extend(f.type for f in typ)
+        elif pa.types.is_list(typ) or pa.types.is_large_list(typ):
+            stack.append(typ.value_type)
+    return False
 
 
 def safe_key(key: Any) -> str:
@@ -275,37 +318,43 @@ def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Arra
         raise DataError(f"cannot convert {kind} values: {exc}", **where) from exc
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return dict(value)
-    item = getattr(value, "item", None)
-    if callable(item):
-        return item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
 def to_json_text(value: Any) -> str:
-    """A value as compact JSON text (decimals as strings, bytes as base64)."""
-    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode("utf-8")
+    """A value as compact JSON text that decodes to the same value (see :mod:`.jsontext`).
+
+    Raises:
+        NotJson: for NaN or an infinity, which JSON cannot hold.
+        TypeError: for a value of a type JSON cannot represent.
+    """
+    return jsontext.dumps(value)
 
 
-def json_array(values: list[Any], where: dict[str, Any]) -> pa.Array:
-    """A column of values encoded as JSON text (None stays null)."""
-    try:
-        return pa.array([None if v is None else to_json_text(v) for v in values], type=pa.string())
-    except TypeError as exc:
-        raise DataError(f"a value cannot be encoded as JSON: {exc}", **where) from exc
+def json_array(values: list[Any], where: dict[str, Any], rejects: dict[int, str] | None = None) -> pa.Array:
+    """A column of values encoded as JSON text (None stays null).
+
+    A value JSON cannot hold exactly (NaN, an infinity, a lone surrogate) is recorded in ``rejects`` (position ->
+    reason; the caller quarantines its row) and left null; without ``rejects`` it is a DataError.
+    """
+    out: list[str | None] = []
+    for i, v in enumerate(values):
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(jsontext.dumps(v))
+        except jsontext.NotJson as exc:
+            if rejects is None:
+                raise DataError(
+                    f"a value cannot be stored as JSON: {exc}",
+                    hint="replace such values in the resource (add_map), or let the value be unpacked "
+                    "into columns (a higher max_nesting, no json hint)",
+                    **where,
+                ) from exc
+            column = where.get("column")
+            rejects[i] = f"{exc}: the JSON column {column!r} cannot hold it" if column else str(exc)
+            out.append(None)
+        except TypeError as exc:
+            raise DataError(f"a value cannot be encoded as JSON: {exc}", **where) from exc
+    return pa.array(out, type=pa.string())
 
 
 def _excerpt(value: Any, limit: int = 80) -> str:

@@ -308,3 +308,16 @@ def test_booleans_next_to_doubles_keep_their_type_at_any_depth(where: str) -> No
         for v in t.column(c).to_pylist()
     ]
     assert [d for d in doubles if d is not None] == [1.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "variant"),
+    [(1, "one", "id__v_text"), ("a", 2, "id__v_bigint"), (2**60 + 1, 2.5, "id__v_double"), (1.5, True, "id__v_bool")],
+)
+def test_a_key_whose_type_changed_is_named_a_type_conflict(first: object, then: object, variant: str) -> None:
+    with pytest.raises(DataError) as err:
+        normalize([[{"id": first}], [{"id": then}, {"id": first}]], hints=build_hints(resource="r", primary_key="id"))
+    text = str(err.value)
+    assert "type conflict on primary key column 'id'" in text, text
+    assert variant in text and "have no value" not in text
+    assert err.value.column == "id"
