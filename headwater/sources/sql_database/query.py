@@ -30,9 +30,9 @@ from headwater.errors import ConfigError
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
 from headwater.sources.sql_database.typemap import GEOMETRY, MYSQL
-from headwater.sources.sql_database.values import sqlite_real_text_sql
 
 SENTINEL: Final = "_hw_sql_sentinel"
+REAL_SUFFIX: Final = "__hw_real"  # see real_companion
 _JULIAN_MARGIN: Final = 1 / 86_400_000  # one millisecond, in days
 _TEXT_ON_SQLITE: Final = frozenset({"decimal", "text", "json", "uuid", "timestamp", "date", "time", "bool"})
 _TEXTS: Final = frozenset({DataType("text"), DataType("json")})
@@ -73,8 +73,7 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: 
 
     kind = col.data_type.name
     expr = sa_col
-    declared_text = col.declared and kind in ("text", "json") and col.reflected not in _TEXTS
-    as_text = (col.fallback and not col.declared) or declared_text
+    as_text = _as_text(col)
     if dialect == "sqlite":
         if kind == "decimal" and not col.fallback:
             # integers and text exactly; binary floats with 17 significant digits, which is exact for
@@ -83,12 +82,13 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: 
                 (sa.func.typeof(sa_col) == "real", sa.func.printf("%!.17g", sa_col)),
                 else_=sa.cast(sa_col, sa.Text()),
             )
-        elif (kind in _TEXT_ON_SQLITE or as_text) and (kind in _PARSED_ON_SQLITE or _text_affinity(col.sa_type)):
-            expr = sa.cast(sa_col, sa.Text())  # no binary float to write: none stored, or none that parses
-        elif kind in _TEXT_ON_SQLITE or as_text:
-            # a binary float as the fewest digits that read back as the same float (values.real_text)
-            real = sqlite_real_text_sql(sa_col) if arrow_driver else sa_col
+        elif _text_with_reals(col):
+            # binary floats are written by Python (values.real_text), exactly: SQLite's printf is not exact
+            # at 17 digits, nor before 3.43 at 15; for ADBC they go to a column of their own (real_companion)
+            real = sa.null() if arrow_driver else sa_col
             expr = sa.case((sa.func.typeof(sa_col) == "real", real), else_=sa.cast(sa_col, sa.Text()))
+        elif kind in _TEXT_ON_SQLITE or as_text:
+            expr = sa.cast(sa_col, sa.Text())  # no binary float to write: none stored, or none that parses
         elif kind == "binary":
             expr = sa.cast(sa_col, sa.LargeBinary())
     elif dialect in MYSQL and (col.native in GEOMETRY or _is_bit(col.sa_type)):
@@ -99,6 +99,32 @@ def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: 
         else:
             expr = sa.cast(sa_col, sa.Text())
     return expr.label(col.name)
+
+
+def real_companion(col: ColumnSpec, sa_col: Any, dialect: str) -> Any:
+    """For ADBC on SQLite: the binary floats of a column read as text, in a column of their own
+    (``<name>__hw_real``), so that Python writes them; None for a column that needs none."""
+    import sqlalchemy as sa
+
+    if dialect != "sqlite" or not _text_with_reals(col):
+        return None
+    return sa.case((sa.func.typeof(sa_col) == "real", sa_col)).label(col.name + REAL_SUFFIX)
+
+
+def _as_text(col: ColumnSpec) -> bool:
+    """Whether a column is read as the database's text of its values: an unknown type, or declared text."""
+    declared_text = col.declared and col.data_type.name in ("text", "json") and col.reflected not in _TEXTS
+    return (col.fallback and not col.declared) or declared_text
+
+
+def _text_with_reals(col: ColumnSpec) -> bool:
+    """Whether a SQLite column read as text may hold binary floats that must be written exactly."""
+    kind = col.data_type.name
+    if kind == "decimal" and not col.fallback:
+        return False
+    if not (kind in _TEXT_ON_SQLITE or _as_text(col)):
+        return False
+    return kind not in _PARSED_ON_SQLITE and not _text_affinity(col.sa_type)
 
 
 def _text_affinity(sa_type: Any) -> bool:
@@ -211,10 +237,16 @@ def select_table(
         if where:
             stmt = stmt.where(*where)
         return stmt.order_by(*order) if order else stmt
-    body = sa.select(*columns, sa.literal_column("0").label(SENTINEL)).select_from(table)
+    companions = [(c, real_companion(c, table.c[c.name], dialect)) for c in spec.columns]
+    reals = [expr for _, expr in companions if expr is not None]
+    body = sa.select(*columns, *reals, sa.literal_column("0").label(SENTINEL)).select_from(table)
     if where:
         body = body.where(*where)
-    first = sa.select(*(sentinel_value(c).label(c.name) for c in spec.columns), sa.literal_column("1").label(SENTINEL))
+    first = sa.select(
+        *(sentinel_value(c).label(c.name) for c in spec.columns),
+        *(sa.literal_column("0.0").label(c.name + REAL_SUFFIX) for c, expr in companions if expr is not None),
+        sa.literal_column("1").label(SENTINEL),
+    )
     compound = sa.union_all(first, body)
     if cursor is not None:  # a compound orders by its output columns; the sentinel row stays first
         by: Any = sa.column(cursor.column)

@@ -32,6 +32,7 @@ from headwater.sources.sql_database.arrow import Conformer, rechunk
 from headwater.sources.sql_database.connection import MYSQL_DIALECTS, Database, log
 from headwater.sources.sql_database.drivertypes import mysql_field_type, pg_oid_type
 from headwater.sources.sql_database.query import (
+    REAL_SUFFIX,
     SENTINEL,
     CursorRange,
     KeyRange,
@@ -40,6 +41,7 @@ from headwater.sources.sql_database.query import (
     select_table,
 )
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
+from headwater.sources.sql_database.values import real_text
 
 _SQLITE_BATCH_ROWS: Final = "adbc.sqlite.query.batch_rows"
 
@@ -97,6 +99,7 @@ class Backend:
             for batch in reader:
                 if sentinel:
                     batch = batch.filter(pc.equal(batch.column(SENTINEL), 0)).drop_columns([SENTINEL])
+                    batch = merge_reals(batch)
                 yield conformer.table_from_arrow(batch)
 
         try:
@@ -211,6 +214,22 @@ def values_as_text(conn: Any, dialect: Any) -> Iterator[None]:
         yield
     finally:
         driver.decoders = saved
+
+
+def merge_reals(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Put the binary floats of a SQLite text column (read apart, see ``query.real_companion``) back into it,
+    written by :func:`~.values.real_text`."""
+    extra = [name for name in batch.schema.names if name.endswith(REAL_SUFFIX)]
+    if not extra:
+        return batch
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    for name in extra:
+        reals = columns.pop(name)
+        base = name[: -len(REAL_SUFFIX)]
+        if reals.null_count < len(reals):
+            texts = pa.array([None if v is None else real_text(v) for v in reals.to_pylist()], pa.string())
+            columns[base] = pc.if_else(pc.is_valid(reals), texts, columns[base].cast(pa.string()))
+    return pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns))
 
 
 def raw_cursor(conn: Any, dialect: Any) -> Any:

@@ -31,8 +31,8 @@ from headwater.normalize.arrow_types import is_uuid
 TRUE_TEXT: Final = ("1", "1.0", "true", "t", "yes", "y", "on")
 FALSE_TEXT: Final = ("0", "0.0", "false", "f", "no", "n", "off")
 _DAY_US: Final = 86_400_000_000
-#: what a time must be; a MySQL TIME is a duration of up to 838 hours, either sign
-TIME_OF_DAY: Final = "a time of day (00:00:00 to 23:59:59.999999; MySQL's TIME holds durations up to ±838 hours)"
+#: what a time must be (a MySQL TIME is a duration of up to 838 hours, either sign)
+TIME_OF_DAY: Final = "a time of day (00:00:00 to 23:59:59.999999)"
 
 
 class Refused(ValueError):
@@ -259,34 +259,37 @@ def _overflows(v: Any, target: pa.DataType) -> bool:
 
 def real_text(v: float) -> str:
     """A binary float as SQLite writes it (``CAST(r AS TEXT)`` in SQLite 3.43 and later): the fewest of
-    15, 16 or 17 significant digits that read back as the same float, always with a ``.`` in the mantissa
-    (``0.30000000000000004``, ``1.0``, ``1.0e+300``). SQLite before 3.43 writes 15 digits (``0.3``)."""
+    15, 16 or 17 significant digits that read back as the same float, a tie rounded away from zero as
+    SQLite's printf does, always with a ``.`` in the mantissa (``0.30000000000000004``, ``1.0``,
+    ``1.0e+300``). SQLite before 3.43 writes 15 digits (``0.3``)."""
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "Inf" if v > 0 else "-Inf"
+    exact = decimal.Decimal(v)
     for digits in (15, 16, 17):
-        text = f"{v:.{digits}g}"
-        if float(text) == v:
+        rounded = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_UP).plus(exact)
+        if float(rounded) == v:
             break
-    mantissa, e, exponent = text.partition("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    return mantissa + e + exponent
+    return _g_format(rounded, digits)
 
 
-def sqlite_real_text_sql(column: Any) -> Any:
-    """The SQL for :func:`real_text` in any SQLite version: the fewest digits that read back exactly."""
-    import sqlalchemy as sa
-
-    def digits(n: int) -> Any:
-        return sa.func.printf(f"%!.{n}g", column)
-
-    return sa.case(
-        (sa.cast(digits(15), sa.REAL) == column, digits(15)),
-        (sa.cast(digits(16), sa.REAL) == column, digits(16)),
-        else_=digits(17),
-    )
+def _g_format(d: decimal.Decimal, precision: int) -> str:
+    """``d`` as printf's ``%!.<precision>g``: fixed notation unless the exponent is below -4 or at least the
+    precision, trailing zeros dropped, at least one digit after the point."""
+    sign, digit_tuple, _ = d.as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    exponent = d.adjusted() if d else 0
+    head = "-" if sign else ""
+    if -4 <= exponent < precision:
+        if exponent >= 0:
+            whole = digits[: exponent + 1].ljust(exponent + 1, "0")
+            fraction = digits[exponent + 1 :] or "0"
+        else:
+            whole, fraction = "0", "0" * (-exponent - 1) + digits
+        return f"{head}{whole}.{fraction}"
+    mantissa = f"{digits[0]}.{digits[1:] or '0'}"
+    return f"{head}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
 
 
 # -- whole Arrow arrays -----------------------------------------------------------------------------
@@ -345,18 +348,19 @@ def infinite_index(arr: pa.Array) -> int | None:
     return None
 
 
-_TIME_TEXT: Final = r"^\s*(?P<neg>-?)(?P<h>\d+):(?P<m>[0-5]\d):(?P<s>[0-5]\d)(?:\.(?P<f>\d{1,6}))?\s*$"
+_TIME_TEXT: Final = r"^\s*(?P<neg>-?)(?P<h>\d+):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d)(?:\.(?P<f>\d{1,6}))?)?\s*$"
 
 
 def time_from_text(arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, int | None]:
-    """``HH:MM:SS[.ffffff]`` text (ISO, PostgreSQL, MySQL, SQLite) as times of day, vectorized; the index of the
+    """``HH:MM[:SS[.ffffff]]`` text (ISO, PostgreSQL, MySQL, SQLite) as times of day, vectorized; the index of the
     first value that is not one (MySQL's ``100:00:00`` and ``-00:00:01.5`` are durations)."""
     arr = arr.cast(pa.string())
     parts = pc.extract_regex(arr, _TIME_TEXT)
     unparsed = pc.and_(pc.is_valid(arr), pc.is_null(parts))
     if pc.any(unparsed).as_py():
         return arr, int(pc.index(unparsed, True).as_py())
-    hours, minutes, seconds = (pc.struct_field(parts, k).cast(pa.int64()) for k in ("h", "m", "s"))
+    hours, minutes = (pc.struct_field(parts, k).cast(pa.int64()) for k in ("h", "m"))
+    seconds = pc.utf8_lpad(pc.struct_field(parts, "s"), width=2, padding="0").cast(pa.int64())  # 12:30 is 12:30:00
     fraction = pc.utf8_rpad(pc.struct_field(parts, "f"), width=6, padding="0").cast(pa.int64())
     us = pc.add(
         pc.multiply(pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds), 1_000_000), fraction
