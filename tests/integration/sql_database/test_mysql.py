@@ -276,3 +276,43 @@ def test_a_users_engine_keeps_its_converters(every_type: str) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("select cast(1.5 as double), date '2024-01-02'").one() == (1.5, dt.date(2024, 1, 2))
     engine.dispose()
+
+
+@pytest.mark.parametrize(("column", "partitions"), [("id", 4), ("amount", 3), ("at", 5), ("day", 2)])
+def test_mysql_partitions_equal_the_whole_and_merge_is_exact(
+    mysql_database: str, make_pipeline: Callable[..., Any], column: str, partitions: int
+) -> None:
+    mysql_query(
+        mysql_database,
+        "create table orders (id bigint primary key, amount decimal(10,2), at timestamp(6) null, day date, "
+        "status varchar(10))",
+    )
+    mysql_query(
+        mysql_database,
+        "insert into orders select seq, seq / 7, timestamp '2024-05-01 00:00:00' + interval seq second, "
+        "date '2024-01-01' + interval (seq % 50) day, 'new' from seq_1_to_1000",
+    )
+    mysql_query(mysql_database, "update orders set amount = null, day = null where id % 97 = 0")
+
+    def source(**kw: Any) -> Any:
+        return hw.sources.sql_database(mysql_database, chunk_size=128, **kw)
+
+    whole = pa.concat_tables(list(source().resources["orders"])).sort_by("id")
+    parts = source(partition={"orders": {"column": column, "partitions": partitions}})
+    assert pa.concat_tables(list(parts.resources["orders"])).sort_by("id").equals(whole)
+
+    def incremental() -> Any:
+        return source(
+            incremental={"orders": hw.incremental("at", initial_value="2024-04-30T22:00:00Z")},  # +02:00 wall clock
+            table_hints={"orders": {"write_disposition": "merge"}},
+            partition={"orders": {"column": column, "partitions": partitions}},
+        )
+
+    p = make_pipeline(f"mysql_merge_{column}")
+    assert p.run(incremental()).table_rows() == {"orders": 1000}
+    assert p.run(incremental()).table_rows() == {}
+    mysql_query(mysql_database, "update orders set status = 'paid', at = at + interval 1 hour where id <= 10")
+    assert p.run(incremental()).table_rows() == {"orders": 10}
+    assert p.query("select count(*) as n, count(*) filter (status = 'paid') as paid from raw.orders").to_pylist() == [
+        {"n": 1000, "paid": 10}
+    ]
