@@ -23,14 +23,10 @@ PipelinesDir = Annotated[
 
 
 def _workdir(name: str, pipelines_dir: Path | None) -> WorkDir:
-    root = (pipelines_dir or default_pipelines_dir()) / name
-    workdir = WorkDir(root)
-    if not workdir.exists():
-        raise StateError(
-            f"no pipeline {name!r} in {root.parent}",
-            hint="run it once first, or pass --pipelines-dir where its working folder lives",
-        )
-    return workdir
+    """The one working folder of pipeline ``name``, or of the folder named ``name`` (``crm@1a2b3c4d5e``)."""
+    from headwater.pipelines.pipeline import only_workdir
+
+    return only_workdir(pipelines_dir or default_pipelines_dir(), name)
 
 
 def _when(ts: float | None) -> str:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import SEQ, dedup_order
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
@@ -172,7 +173,8 @@ class LakeClient(ClosingClient, ABC):
     time_as_text: bool = False
 
     def __init__(self, dataset: str, partition_config: dict[str, list[str]] | None = None) -> None:
-        self.dataset = dataset
+        # checked again here: the dataset names a folder or a namespace of every table location
+        self.dataset = names.dataset_name(dataset, max_bytes=self.capabilities.max_identifier_length)
         #: ``{table: [partition spec, ...]}`` from the destination's configuration
         self.partition_config = dict(partition_config or {})
 
@@ -536,7 +538,7 @@ class Merge:
         self.upsert = strategy == "upsert"
 
     def _q(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+        return names.quote_identifier(name)
 
     def run(self) -> dict[str, int]:
         import duckdb

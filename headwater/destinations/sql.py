@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import Merge
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
@@ -50,7 +51,8 @@ class SqlClient(ClosingClient, ABC):
     catalog: str | None = None
 
     def __init__(self, dataset: str) -> None:
-        self.dataset = dataset
+        # checked again here: a client opened directly must not build SQL from an unchecked name
+        self.dataset = names.dataset_name(dataset, max_bytes=self.capabilities.max_identifier_length)
 
     # -- hooks -----------------------------------------------------------------------------------
     @abstractmethod
@@ -97,7 +99,7 @@ class SqlClient(ClosingClient, ABC):
         return name
 
     def quote(self, identifier: str) -> str:
-        return '"' + self.ident(identifier).replace('"', '""') + '"'
+        return names.quote_identifier(self.ident(identifier))
 
     def sql_type(self, column: Column) -> str:
         if column.data_type == "decimal":

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Unpack
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
@@ -38,20 +39,19 @@ from headwater.pipeline_state import PipelineState
 from headwater.pipelines.extract import Extractor, Scope, plan
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
-from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
+from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, storable_url
-from headwater.schema.hints import HintArgs, check_merge
+from headwater.schema.hints import HintArgs, check_arguments, check_merge
 from headwater.schema.model import Schema
-from headwater.schema.naming import snake_case
 from headwater.streams.resource import Resource, data_name, make_resource
 from headwater.streams.source import Source, SourceFactory
 
 log = logging.getLogger("headwater")
 
 DEFAULT_BATCH_SIZE = 100_000
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
+@check_arguments
 def pipeline(
     name: str,
     destination: Any = None,
@@ -66,39 +66,57 @@ def pipeline(
     """Create (or reopen) a pipeline.
 
     Args:
-        name: the pipeline's name; it names the working folder and the default DuckDB file.
+        name: the pipeline's name; it names the working folder and the default DuckDB file
+            (ASCII letters, digits, ``_``, ``-``, ``.``; see :mod:`headwater.names`).
         destination: ``"duckdb"`` (default), a URI such as ``"duckdb:///data/x.duckdb"``, or a
             destination object such as ``hw.destinations.duckdb("x.duckdb")``.
-        dataset: the destination dataset (a DuckDB schema); default: ``<name>_dataset`` (a DuckDB
-            file is a catalog named after the file, so a schema of the same name would be ambiguous).
+        dataset: the destination dataset (a DuckDB schema): letters, digits, ``_`` and ``-``;
+            default: ``<name>_dataset`` (a DuckDB file is a catalog named after the file, so a
+            schema of the same name would be ambiguous; the default never equals it).
         pipelines_dir: where working folders live; default ``~/.headwater/pipelines``
-            (or ``$HEADWATER_HOME/pipelines``).
+            (or ``$HEADWATER_HOME/pipelines``). A working folder belongs to one destination and
+            dataset: the same name with another one gets a folder of its own
+            (see :mod:`headwater.pipelines.workdir`).
         progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
         batch_size: rows normalized at once per table; bounds memory.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
     """
-    if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
-        raise ConfigError(
-            f"invalid pipeline name {name!r}",
-            hint="use letters, digits, '_', '-' and '.' (it names a folder and a file)",
-        )
+    name = names.pipeline_name(name)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if package_format not in FILE_FORMATS:
         raise ConfigError(f"unknown package_format {package_format!r}", hint="use 'arrow' or 'parquet'")
     root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
     dest = resolve(destination, name)
-    return Pipeline(
+    catalog = _catalog_name(dest)
+    if dataset is None:
+        dataset = names.default_dataset(name, reserved=[catalog] if catalog else [])
+    else:
+        dataset = names.dataset_name(dataset, max_bytes=dest.capabilities.max_identifier_length)
+        if catalog is not None and dataset.casefold() == catalog.casefold():
+            log.warning(
+                "dataset %r has the name of its DuckDB catalog (the file %s): in SQL, %s.<table> is ambiguous "
+                "(qualify it as %s.%s.<table>, or choose another dataset)",
+                dataset,
+                dest.describe(),
+                dataset,
+                catalog,
+                dataset,
+            )
+    made = Pipeline(
         name,
         dest,
-        dataset or f"{snake_case(name)}_dataset",
-        WorkDir(root / name),
+        dataset,
+        workdir_for(root, _identity(name, dest, dataset)),
         progress=progress,
         batch_size=batch_size,
         keep_packages=keep_packages,
         package_format=package_format,
     )
+    if not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
+        made._write_meta(run=False)
+    return made
 
 
 def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pipeline:
@@ -108,13 +126,9 @@ def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pi
         StateError: when there is no such pipeline, or its destination cannot be reopened by URI.
     """
     root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
-    workdir = WorkDir(root / name)
+    workdir = only_workdir(root, name)
     meta = workdir.read_meta()
-    if not meta:
-        raise StateError(
-            f"no pipeline {name!r} in {root}",
-            hint="run it once first, or pass --pipelines-dir where its working folder lives",
-        )
+    name = meta.get("pipeline") or name
     uri = meta.get("destination_uri")
     if not uri:
         raise StateError(
@@ -123,6 +137,40 @@ def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pi
             hint="use the pipeline from Python, where its destination object is built",
         )
     return pipeline(name, destination=uri, dataset=meta.get("dataset"), pipelines_dir=root, progress=False)
+
+
+def only_workdir(pipelines_dir: Path, name: str) -> WorkDir:
+    """The one working folder of pipeline ``name`` (or the folder named ``name``), or a StateError:
+    none, or several (one per destination and dataset), listed so the user can name one."""
+    found = find_workdirs(pipelines_dir, name)
+    if not found:
+        raise StateError(
+            f"no pipeline {name!r} in {pipelines_dir}",
+            hint="run it once first, or pass --pipelines-dir where its working folder lives",
+        )
+    if len(found) > 1:
+        listing = "; ".join(
+            f"{w.root.name}: {m.get('destination')} dataset {m.get('dataset')!r}" for w in found if (m := w.read_meta())
+        )
+        raise StateError(
+            f"pipeline {name!r} has {len(found)} working folders, one per destination and dataset ({listing})",
+            hint=f"name the working folder instead of the pipeline, e.g. {found[-1].root.name!r}",
+        )
+    return found[0]
+
+
+def _identity(name: str, destination: Destination, dataset: str) -> Identity:
+    """What a pipeline's working folder belongs to (the destination as ``pipeline.json`` records it)."""
+    where = storable_url(destination.to_uri()) or redact(destination.describe())
+    return Identity(name, destination.name, where, dataset)
+
+
+def _catalog_name(destination: Destination) -> str | None:
+    """The SQL catalog a destination's datasets live in, when it is known before connecting (a DuckDB
+    file's catalog is named after the file): the default dataset must not take that name."""
+    hook = getattr(destination, "catalog_name", None)
+    value = hook() if callable(hook) else None
+    return value if isinstance(value, str) and value else None
 
 
 class Pipeline:
@@ -154,6 +202,7 @@ class Pipeline:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset!r}>"
 
     # -- public API ------------------------------------------------------------------------------
+    @check_arguments
     def run(self, data: Any = None, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> LoadInfo:
         """Extract ``data``, normalize it into a package and load it; load leftover packages first.
 
@@ -183,6 +232,7 @@ class Pipeline:
         progress.close(str(info))
         return info
 
+    @check_arguments
     def extract(self, data: Any, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> str | None:
         """Extract and normalize ``data`` into a load package on disk without loading it.
 
@@ -274,7 +324,8 @@ class Pipeline:
                     schemas.append(stored)
             tables = [t for s in schemas for t in s.tables]
             client.drop(self.name, tables, [s.name for s in schemas])
-        shutil.rmtree(self.workdir.root, ignore_errors=True)
+        # only ever the pipeline's own folder, inside the pipelines folder
+        shutil.rmtree(names.inside(self.workdir.root.parent, self.workdir.root.name), ignore_errors=True)
         return tables
 
     def _stored_schema_names(self, client: DestinationClient) -> list[str]:
@@ -296,7 +347,13 @@ class Pipeline:
     def _client(self) -> DestinationClient:
         return self.destination.client(self.dataset)
 
-    def _write_meta(self) -> None:
+    @property
+    def identity(self) -> Identity:
+        """The pipeline, destination and dataset its working folder belongs to."""
+        return _identity(self.name, self.destination, self.dataset)
+
+    def _write_meta(self, *, run: bool = True) -> None:
+        self.workdir.check_owner(self.identity)
         meta = self.workdir.read_meta()
         meta.update(
             {
@@ -309,6 +366,8 @@ class Pipeline:
             }
         )
         meta.setdefault("created_at", time.time())
+        if not run:  # the folder is claimed by a pipeline that has not run yet
+            meta.pop("last_run_at", None)
         self.workdir.write_meta(meta)
 
     def _new_load_id(self) -> str:
@@ -359,8 +418,11 @@ class Pipeline:
         schema_name: str | None,
     ) -> LoadPackage | None:
         schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
+        schema_name = names.source_name(schema_name, what="schema")
         for r in resources:
             if r.selected:
+                if r.hints.table_name is None or isinstance(r.hints.table_name, str):
+                    names.table_name(r.hints.table_name or r.name, resource=r.name)  # before extracting
                 check_merge(r.hints, r.name)
                 refused = self.destination.capabilities.refusal(r.hints)
                 if refused is not None:  # before extracting: a package that can never load blocks the pipeline

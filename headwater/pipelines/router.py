@@ -16,13 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.errors import DataError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
 from headwater.schema.hints import TableHints
 from headwater.schema.model import Table
-from headwater.schema.naming import snake_case
 from headwater.streams.resource import Resource
 
 _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
@@ -155,7 +155,9 @@ class ItemRouter:
                 )
         name = self._names.get(raw)
         if name is None:
-            name = snake_case(raw)
+            # a declared name is refused if it cannot be a table; one from the data is renamed
+            static = spec is None or isinstance(spec, str)
+            name = names.table_name(raw, resource=resource.name) if static else names.data_table_name(raw)
             self._names[raw] = name
         return name
 

@@ -11,29 +11,134 @@
         .lock                      held while the pipeline runs
 
 The default pipelines dir is ``~/.headwater/pipelines``, or ``$HEADWATER_HOME/pipelines``.
+
+A working folder belongs to one destination and one dataset (its :class:`Identity`, recorded in
+``pipeline.json``): the schemas, state and history in it describe what that dataset holds. The
+first destination and dataset a pipeline name is used with get ``<pipeline name>/``; another one
+(another DuckDB file, another dataset, the same name run from another folder) gets a folder of its
+own, ``<pipeline name>@<10 hex digits of its identity>/``, and starts from what that destination
+has committed, never from another dataset's schema or state.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from headwater.errors import StateError
+from headwater import names
+from headwater.errors import HeadwaterError, StateError
 from headwater.packages.package import Manifest, write_atomic
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
+
+log = logging.getLogger("headwater")
 
 
 def default_pipelines_dir() -> Path:
     home = os.environ.get("HEADWATER_HOME")
     base = Path(home).expanduser() if home else Path.home() / ".headwater"
     return base / "pipelines"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a working folder belongs to: a pipeline, a destination and a dataset.
+
+    ``destination`` is the destination's URI without secrets (``duckdb:///abs/file.duckdb``), or
+    its description when it has no URI (a connection passed in).
+    """
+
+    pipeline: str
+    destination_type: str
+    destination: str
+    dataset: str
+
+    @property
+    def key(self) -> str:
+        """10 hex digits naming the folder of this identity when the plain one is taken."""
+        text = "\n".join((self.pipeline, self.destination_type, self.destination, self.dataset))
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+    def matches(self, meta: dict[str, Any]) -> bool:
+        """Whether a ``pipeline.json`` was written by a pipeline with this identity. A folder from
+        before identities were recorded matches by what it recorded (destination and dataset)."""
+        recorded = meta.get("destination_uri") or meta.get("destination")
+        return (
+            meta.get("pipeline", self.pipeline) == self.pipeline
+            and meta.get("destination_type", self.destination_type) == self.destination_type
+            and (recorded is None or recorded == self.destination)
+            and meta.get("dataset", self.dataset) == self.dataset
+        )
+
+    def describe(self) -> str:
+        return f"{self.destination} dataset {self.dataset!r}"
+
+
+def _describe_meta(meta: dict[str, Any]) -> str:
+    return f"{meta.get('destination_uri') or meta.get('destination') or '?'} dataset {meta.get('dataset')!r}"
+
+
+def workdir_for(pipelines_dir: Path, identity: Identity) -> WorkDir:
+    """The working folder of ``identity``: ``<name>/`` if it is free or already this identity's,
+    else ``<name>@<key>/`` (see the module docstring)."""
+    name = names.pipeline_name(identity.pipeline)
+    plain = WorkDir(pipelines_dir / name)
+    meta = plain.read_meta()
+    if not meta or identity.matches(meta):
+        if meta and meta.get("pipeline", name) != name:  # a case-insensitive disk: another name's folder
+            raise StateError(
+                f"pipeline {name!r} would share the working folder {plain.root} with pipeline {meta['pipeline']!r}",
+                hint="pipeline names that differ only in case share folders on case-insensitive disks: rename one",
+            )
+        return plain
+    own = WorkDir(pipelines_dir / f"{name}@{identity.key}")
+    own_meta = own.read_meta()
+    if own_meta and not identity.matches(own_meta):
+        raise StateError(
+            f"the working folder {own.root} belongs to {_describe_meta(own_meta)}, not {identity.describe()}",
+            hint="move that folder away; it is rebuilt from the destination on the next run",
+        )
+    if not own_meta:
+        log.info(
+            "pipeline %s: %s has the working folder of %s; %s gets its own: %s",
+            name,
+            plain.root,
+            _describe_meta(meta),
+            identity.describe(),
+            own.root,
+        )
+    return own
+
+
+def find_workdirs(pipelines_dir: Path, name: str) -> list[WorkDir]:
+    """The working folders of pipeline ``name`` (one per destination and dataset it was used with),
+    or the one folder named ``name`` exactly (``tracker@1a2b3c4d5e``)."""
+    base, at, key = name.partition("@")
+    try:
+        names.pipeline_name(base)
+    except HeadwaterError:
+        return []
+    if at and not (len(key) == 10 and all(c in "0123456789abcdef" for c in key)):
+        return []
+    exact = WorkDir(pipelines_dir / name)
+    if at:
+        return [exact] if exact.exists() else []
+    out = [exact] if exact.exists() else []
+    if pipelines_dir.is_dir():
+        for folder in sorted(pipelines_dir.glob(f"{name}@*")):
+            candidate = WorkDir(folder)
+            if candidate.exists() and candidate.read_meta().get("pipeline") == name:
+                out.append(candidate)
+    return out
 
 
 class WorkDir:
@@ -71,6 +176,15 @@ class WorkDir:
         except orjson.JSONDecodeError as exc:
             raise StateError(f"{path} is corrupt: {exc}", hint="delete it; it is rewritten by the next run") from exc
 
+    def check_owner(self, identity: Identity) -> None:
+        """Refuse to use this folder for another destination or dataset than the one it records."""
+        meta = self.read_meta()
+        if meta and not identity.matches(meta):
+            raise StateError(
+                f"the working folder {self.root} belongs to {_describe_meta(meta)}, not {identity.describe()}",
+                hint="open it with hw.pipeline(...) and this destination and dataset: it gets a folder of its own",
+            )
+
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.ensure()
         write_atomic(self.root / "pipeline.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
@@ -79,10 +193,13 @@ class WorkDir:
     def schema_names(self) -> list[str]:
         if not self.schemas.is_dir():
             return []
-        return sorted(p.stem for p in self.schemas.glob("*.json"))
+        return sorted(p.stem for p in self.schemas.glob("*.json") if not p.name.startswith("."))
+
+    def _schema_path(self, name: str) -> Path:
+        return self.schemas / names.schema_file_name(name, self.schema_names())
 
     def read_schema(self, name: str) -> Schema | None:
-        path = self.schemas / f"{name}.json"
+        path = self._schema_path(name)
         if not path.exists():
             return None
         try:
@@ -95,7 +212,7 @@ class WorkDir:
 
     def write_schema(self, schema: Schema) -> None:
         self.ensure()
-        write_atomic(self.schemas / f"{schema.name}.json", schema.to_json())
+        write_atomic(self._schema_path(schema.name), schema.to_json())
 
     # -- state ---------------------------------------------------------------------------------
     @property

@@ -17,11 +17,15 @@ A hint that cannot be right (an unknown type, an unknown key, a bad precision) r
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypedDict
+from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 
+from headwater import names
 from headwater.errors import ConfigError
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
@@ -69,6 +73,43 @@ class HintArgs(TypedDict, total=False):
     partition_by: str | Sequence[str] | None
 
 
+HINT_NAMES: Final = frozenset(HintArgs.__annotations__)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def check_arguments(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Make a misspelled keyword argument of ``fn`` a ConfigError with a "did you mean", instead of
+    Python's bare ``TypeError`` (``**hints: Unpack[HintArgs]`` accepts the hint names only)."""
+    sig = inspect.signature(fn)
+    params = sig.parameters.values()
+    allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    var_kw = next((p for p in params if p.kind == p.VAR_KEYWORD), None)
+    if var_kw is not None:
+        if "HintArgs" not in str(var_kw.annotation):
+            return fn  # open keyword arguments: nothing to check
+        allowed |= HINT_NAMES
+    label = fn.__qualname__.replace("Pipeline.", "pipeline.").replace("Resource.", "resource.")
+
+    @functools.wraps(fn)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        for key in kwargs:
+            if key not in allowed:
+                raise unknown_argument(label, key, allowed)
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+def unknown_argument(function: str, key: str, allowed: set[str] | frozenset[str]) -> ConfigError:
+    """The error for an unknown keyword argument ``key`` of ``function``, with a "did you mean"."""
+    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    known = ", ".join(sorted(a for a in allowed if not a.startswith("_")))
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ConfigError(f"{function}() got an unknown argument {key!r}", hint=f"{hint}arguments: {known}")
+
+
 @dataclass(frozen=True)
 class ColumnHint:
     """What a user declared about one column."""
@@ -110,6 +151,7 @@ class TableHints:
         return self.write_disposition == "merge"
 
 
+@check_arguments
 def build_hints(
     *,
     resource: str,
@@ -133,8 +175,8 @@ def build_hints(
             f"table_name must be a string or a function of the item, got {type(table_name).__name__}",
             resource=resource,
         )
-    if isinstance(table_name, str) and not table_name.strip():
-        raise ConfigError("table_name must not be empty", resource=resource)
+    if isinstance(table_name, str):
+        names.table_name(table_name, resource=resource)  # refused here when it can never be a table
     disposition, strategy, validity = _disposition(write_disposition, merge_strategy, base, resource)
     if max_nesting is not None and (not isinstance(max_nesting, int) or max_nesting < 0):
         raise ConfigError(f"max_nesting must be a non-negative integer, got {max_nesting!r}", resource=resource)

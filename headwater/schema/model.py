@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from headwater.schema.naming import PATH_SEPARATOR, deduplicate, join_path, snake_case
+from headwater import names
+from headwater.schema.naming import deduplicate, join_path, snake_case
 from headwater.schema.types import DataType
 
 SCHEMA_ENGINE_VERSION = 1
@@ -295,8 +296,7 @@ class Schema:
         for t in self.tables.values():
             if t.parent == parent and t.path == path:
                 return t.name
-        candidate = parent + PATH_SEPARATOR + join_path(snake_case(p) for p in path)
-        return deduplicate(candidate, self.tables.keys())
+        return names.child_table_name(parent, path, self.tables.keys())
 
     # -- versions -------------------------------------------------------------------------------
     def content_hash(self) -> str:

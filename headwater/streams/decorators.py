@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any, Unpack
 
 from headwater.errors import ConfigError
-from headwater.schema.hints import HintArgs
+from headwater.schema.hints import HintArgs, check_arguments
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import SourceFactory, make_source
 
 
+@check_arguments
 def resource(
     data: Any = None,
     *,
@@ -45,6 +46,7 @@ def resource(
     return wrap(data)
 
 
+@check_arguments
 def transformer(
     fn: Callable[..., Any] | None = None,
     *,
@@ -77,6 +79,7 @@ def transformer(
     return wrap(fn)
 
 
+@check_arguments
 def source(fn: Callable[..., Any] | None = None, *, name: str | None = None, max_nesting: int | None = None) -> Any:
     """Declare a source: a function that returns the resources of one schema.
 

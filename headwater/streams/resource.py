@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Unpack
 
+from headwater import names
 from headwater.errors import ConfigError, DataError
-from headwater.schema.hints import HintArgs, TableHints, build_hints
+from headwater.schema.hints import HintArgs, TableHints, build_hints, check_arguments
 
 StepKind = Literal["map", "filter", "limit"]
 
@@ -52,9 +53,7 @@ class Resource:
         args: tuple[Any, ...] = (),
         kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"a resource needs a non-empty name, got {name!r}")
-        self.name = name
+        self.name = names.resource_name(name)
         self.hints = hints
         self.parent = parent
         self.selected = selected
@@ -119,6 +118,7 @@ class Resource:
         self._steps.append(Step("limit", max_items=max_items))
         return self
 
+    @check_arguments
     def apply_hints(self, **hints: Unpack[HintArgs]) -> Resource:
         """Change the table hints (see :class:`~headwater.schema.hints.HintArgs`). Modifies in place."""
         self.hints = build_hints(resource=self.name, base=self.hints, **hints)

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from headwater import names
 from headwater.errors import ConfigError
 from headwater.streams.resource import Resource
 
@@ -18,9 +19,7 @@ class Source:
     """
 
     def __init__(self, name: str, resources: Iterable[Resource], *, max_nesting: int | None = None) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"a source needs a non-empty name, got {name!r}")
-        self.name = name
+        self.name = name = names.source_name(name)
         self.max_nesting = max_nesting
         self.resources: dict[str, Resource] = {}
         for r in resources:
@@ -110,4 +109,4 @@ class SourceFactory:
 def make_source(fn: Callable[..., Any], *, name: str | None, max_nesting: int | None) -> SourceFactory:
     if not callable(fn) or inspect.isclass(fn):
         raise ConfigError(f"@hw.source decorates a function, got {fn!r}")
-    return SourceFactory(fn, name=name or fn.__name__, max_nesting=max_nesting)
+    return SourceFactory(fn, name=names.source_name(name or fn.__name__), max_nesting=max_nesting)

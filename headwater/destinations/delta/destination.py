@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import url2pathname
 
+from headwater import names
 from headwater.destinations.lake import (
     LOAD_ID_PROPERTY,
     LOADS_TABLE,
@@ -191,8 +192,7 @@ class DeltaDestination:
     def dataset_uri(self, dataset: str) -> str:
         if self.location is None:
             raise ConfigError("the Delta Lake destination has no location", hint="pass one, or use it in a pipeline")
-        if not dataset or dataset in (".", "..") or "/" in dataset or "\\" in dataset:
-            raise ConfigError(f"invalid dataset name {dataset!r} for Delta Lake", hint="it names a folder")
+        dataset = names.dataset_name(dataset)  # it names a folder
         if self.remote:
             return f"{self.location.rstrip('/')}/{dataset}"
         return os.path.join(os.path.abspath(self.location), dataset)

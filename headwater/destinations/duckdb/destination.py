@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from headwater import names
 from headwater.destinations.merge import SEQ
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
@@ -90,6 +91,15 @@ class DuckDBDestination:
             clone = DuckDBDestination(f"{pipeline_name}.duckdb", config=self.config)
             return clone
         return self
+
+    def catalog_name(self) -> str | None:
+        """The catalog DuckDB names after the file (``o'brien.duckdb`` -> ``o'brien``), ``memory``
+        for ``:memory:``; None for a connection passed in (unknown before connecting)."""
+        if self.connection is not None:
+            return None
+        if self.memory:
+            return "memory"
+        return self.path.stem if self.path is not None else None
 
     def to_uri(self) -> str | None:
         """A URI that reopens this destination (None for a connection passed in)."""
@@ -199,7 +209,8 @@ class DuckDBClient(SqlClient):
     def read_columns(self) -> dict[str, dict[str, str]]:
         rows = self.execute(
             "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = ? AND schema_name = ? ORDER BY table_name, column_index",
+            # DuckDB matches schema names ignoring case: "Raw" is the schema "raw" made earlier
+            "WHERE database_name = ? AND lower(schema_name) = lower(?) ORDER BY table_name, column_index",
             [self.catalog, self.dataset],
         )
         out: dict[str, dict[str, str]] = {}
@@ -230,7 +241,9 @@ class DuckDBClient(SqlClient):
         """Run a query and return an Arrow table (used by tools and tests)."""
         if self._ours:
             self.execute("RESET memory_limit")  # the loader's cap is not for queries
-        self.execute(f"SET search_path = '{self.catalog}.{self.dataset}'")
+        # catalog and dataset are identifiers inside a string literal: quoted, then escaped
+        path = f"{names.quote_identifier(self.catalog or 'memory')}.{names.quote_identifier(self.dataset)}"
+        self.execute(f"SET search_path = {names.quote_literal(path)}")
         with self._lock:
             rel = self.con.sql(sql)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()

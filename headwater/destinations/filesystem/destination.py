@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlencode
 
 import orjson
 
+from headwater import names
 from headwater.destinations.filesystem.storage import FsspecFiles, LocalFiles
 from headwater.destinations.lake import (
     COMPLETED,
@@ -99,6 +100,7 @@ class FilesystemDestination:
                 f"unknown file format {format!r} for the filesystem destination",
                 hint=f"use one of: {', '.join(FORMATS)}",
             )
+        layout = names.layout(layout)
         fields = set(re.findall(r"{(\w*)}", layout))
         unknown = fields - _PLACEHOLDERS
         if unknown:
@@ -550,12 +552,8 @@ def _loads_value(key: str, value: Any) -> Any:
     return value
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_literal = names.quote_literal
+_quote = names.quote_identifier
 
 
 def _arrow(rel: Any) -> Any:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.lake import (
     LOAD_ID_PROPERTY,
@@ -241,9 +242,11 @@ class IcebergDestination:
         register(*_secret_values({**self.catalog_properties, "warehouse": self.warehouse or ""}))
         self.partition_by = _partition_specs(partition_by)
         if isinstance(namespace, str):
-            self.namespace: tuple[str, ...] = tuple(p for p in namespace.split(".") if p)
+            parts: tuple[str, ...] = tuple(p for p in namespace.split(".") if p)
         else:
-            self.namespace = tuple(namespace or ())
+            parts = tuple(namespace or ())
+        # each level names a folder of the warehouse (``<level>.db``) and a catalog key
+        self.namespace: tuple[str, ...] = tuple(names.dataset_name(p, what="namespace") for p in parts)
         if self.builtin and self.warehouse is not None and _scheme(self.warehouse) not in ("", "file"):
             raise ConfigError(
                 f"the built-in SQLite catalog keeps its warehouse in a local folder, not {redact_uri(self.warehouse)}",

@@ -52,6 +52,15 @@ _TYPES = {
     "json": "JSONB",
 }
 _DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
+#: a quoted identifier, a string literal, or a ``?`` placeholder (only the last is rewritten)
+_PLACEHOLDER = re.compile(r"\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'|\?")
+
+
+def numbered_placeholders(sql: str) -> str:
+    """``sql`` with each ``?`` placeholder as ``$1``, ``$2``...; a ``?`` inside a quoted identifier
+    (a dataset or table name) or a string literal is left as it is."""
+    counter = iter(range(1, sql.count("?") + 1))
+    return _PLACEHOLDER.sub(lambda m: f"${next(counter)}" if m.group() == "?" else m.group(), sql)
 
 
 def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
@@ -171,8 +180,7 @@ class PostgresClient(SqlClient):
         """Run one statement. ``?`` placeholders become ``$n``; INSERT/UPDATE/DELETE return their row
         count as ``[(n,)]`` (counted by the server: ADBC reports no row counts)."""
         if params is not None:
-            numbered = iter(range(1, len(params) + 1))
-            sql = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
+            sql = numbered_placeholders(sql)
         if _DML.match(sql) and " RETURNING " not in sql.upper():
             sql = f"WITH _hw_dml AS ({sql} RETURNING 1) SELECT count(*) FROM _hw_dml"
         try:
