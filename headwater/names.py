@@ -171,7 +171,8 @@ def table_name(raw: object, *, resource: str | None = None) -> str:
     if name.startswith(SYSTEM_PREFIX):
         raise ConfigError(
             f"the table name {raw!r} starts with {SYSTEM_PREFIX!r}, which is reserved for Headwater's own tables",
-            hint=f"name the table otherwise, e.g. table_name={name[len(SYSTEM_PREFIX) :] or 'events'!r}",
+            hint=f"name the table otherwise, e.g. table_name={'hw_' + name[len(SYSTEM_PREFIX) :]!r} (or leave "
+            "the resource out: source.with_resources(...))",
             resource=resource,
         )
     if _too_long(name, MAX_NAME_BYTES):

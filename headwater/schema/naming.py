@@ -13,7 +13,10 @@ The default convention is ``snake_case``:
 Different keys that end up with the same identifier (``"userId"`` and ``"user_id"``) are kept apart
 deterministically: the first one seen in the data keeps the name, the next ones get ``_2``, ``_3``...
 The mapping from source path to identifier is stored in the schema, so it is stable across runs.
-Names that start with ``_hw_`` are reserved for Headwater's system columns and tables.
+Names that start with ``_hw_`` are reserved for Headwater's system columns and tables: a source key
+that would take one as a column gets a suffix (``_hw_id`` -> ``_hw_id_2``, a data column); table names
+are checked in :mod:`headwater.names` (a declared ``_hw_`` table is refused, one that comes from the
+data becomes ``hw_...``; names over 200 bytes are refused or shortened the same way).
 """
 
 from __future__ import annotations
