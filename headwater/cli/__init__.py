@@ -7,6 +7,7 @@
     headwater pipeline info NAME
     headwater pipeline state NAME [--json]
     headwater pipeline reset NAME [--resource R] [--yes]
+    headwater pipeline drop-pending NAME [--load-id ID]... [--yes]
     headwater pipeline drop NAME [--yes]
     headwater schema show NAME [--schema S] [--format table|json]
 

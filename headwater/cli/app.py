@@ -1,8 +1,13 @@
-"""The typer application behind the ``headwater`` command."""
+"""The typer application behind the ``headwater`` command.
+
+Help is click's plain layout (``rich_markup_mode=None``): typer's rich panels print a flag such as
+``--json`` as ``--json <bool>``, as if it took a value.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,22 +16,38 @@ import typer
 
 from headwater import __version__
 from headwater.errors import StateError
-from headwater.packages.package import list_packages
+from headwater.packages.files import drop_pending_command
+from headwater.packages.package import PARTIAL, LoadPackage, package_folders
 from headwater.pipeline_state import PipelineState, decode_value
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
 
 PipelinesDir = Annotated[
     Path | None,
-    typer.Option("--pipelines-dir", help="folder of pipeline working folders [default: ~/.headwater/pipelines]"),
+    typer.Option(
+        "--pipelines-dir",
+        metavar="DIR",
+        help="folder of pipeline working folders [default: ~/.headwater/pipelines]",
+    ),
 ]
+Name = Annotated[
+    str, typer.Argument(metavar="NAME", help="the pipeline name (or its working folder's name, e.g. name@1a2b3c4d5e)")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
 
 
 def _workdir(name: str, pipelines_dir: Path | None) -> WorkDir:
-    """The one working folder of pipeline ``name``, or of the folder named ``name`` (``crm@1a2b3c4d5e``)."""
     from headwater.pipelines.pipeline import only_workdir
 
-    return only_workdir(pipelines_dir or default_pipelines_dir(), name)
+    root = pipelines_dir or default_pipelines_dir()
+    try:
+        return only_workdir(root, name)
+    except StateError as exc:
+        known = sorted(p.name for p in root.iterdir() if (p / "pipeline.json").exists()) if root.is_dir() else []
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if not close or exc.message.startswith(f"pipeline {name!r} has"):
+            raise
+        raise StateError(f"{exc.message}; did you mean {close[0]!r}?", hint=exc.hint, **exc.where) from exc
 
 
 def _when(ts: float | None) -> str:
@@ -42,9 +63,12 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,
     )
-    pipeline_app = typer.Typer(help="Inspect pipelines (their working folders).", no_args_is_help=True)
-    schema_app = typer.Typer(help="Inspect schemas.", no_args_is_help=True)
+    pipeline_app = typer.Typer(
+        help="Inspect and repair pipelines (their working folders).", no_args_is_help=True, rich_markup_mode=None
+    )
+    schema_app = typer.Typer(help="Inspect schemas.", no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(pipeline_app, name="pipeline")
     app.add_typer(schema_app, name="schema")
 
@@ -68,7 +92,7 @@ def build_app() -> typer.Typer:
 
     @pipeline_app.command("info")
     def pipeline_info(
-        name: Annotated[str, typer.Argument(help="the pipeline name")],
+        name: Name,
         pipelines_dir: PipelinesDir = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
     ) -> None:
@@ -82,7 +106,7 @@ def build_app() -> typer.Typer:
 
     @pipeline_app.command("state")
     def pipeline_state(
-        name: Annotated[str, typer.Argument(help="the pipeline name")],
+        name: Name,
         pipelines_dir: PipelinesDir = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the whole state as JSON")] = False,
     ) -> None:
@@ -99,31 +123,80 @@ def build_app() -> typer.Typer:
 
     @pipeline_app.command("reset")
     def pipeline_reset(
-        name: Annotated[str, typer.Argument(help="the pipeline name")],
-        resource: Annotated[str | None, typer.Option("--resource", help="only this resource")] = None,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        name: Name,
+        resource: Annotated[
+            str | None, typer.Option("--resource", metavar="RESOURCE", help="only this resource")
+        ] = None,
+        yes: Yes = False,
         pipelines_dir: PipelinesDir = None,
     ) -> None:
         """Forget cursors and resource state, so the next run starts over (data stays)."""
         from headwater.pipelines.pipeline import attach
 
+        workdir = _workdir(name, pipelines_dir)
+        if resource is not None:  # an unknown name fails before the question (reset_state checks again)
+            seen: dict[str, set[str]] = {}
+            for m in workdir.completed_manifests():
+                seen.setdefault(m.schema_name, set()).update(m.resources)
+            (workdir.read_state() or PipelineState()).check_names(None, resource, also=seen, pipeline=name)
         what = f"resource {resource!r}" if resource else "every resource"
         if not yes and not typer.confirm(f"Reset the state of {what} of pipeline {name!r}?"):
             raise typer.Abort()
-        p = attach(name, pipelines_dir)
+        p = attach(workdir.root.name, workdir.root.parent)
         done = p.reset_state(resource)
-        typer.echo(f"reset: {', '.join(done)}" if done else "nothing to reset")
+        if done:
+            typer.echo(f"reset: {', '.join(done)}")
+        else:
+            typer.echo(f"nothing to reset: resource {resource!r} has no state" if resource else "nothing to reset")
+
+    @pipeline_app.command("drop-pending")
+    def pipeline_drop_pending(
+        name: Name,
+        load_ids: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--load-id",
+                metavar="LOAD_ID",
+                help="drop this package (repeat for several); default: every package waiting",
+            ),
+        ] = None,
+        yes: Yes = False,
+        pipelines_dir: PipelinesDir = None,
+    ) -> None:
+        """Drop packages waiting to be loaded (partial ones from failed runs, damaged ones, ones the
+        destination refuses). The destination is not touched; the next run extracts their rows again
+        from the last committed state."""
+        from headwater.pipelines.pending import drop_pending
+
+        workdir = _workdir(name, pipelines_dir)
+        waiting = [f.name for f in package_folders(workdir.packages)]
+        chosen = sorted(set(load_ids)) if load_ids else waiting
+        if not waiting and not load_ids:
+            typer.echo(f"pipeline {name!r} has no packages waiting")
+            return
+        if any(i not in waiting for i in chosen):  # refused (with a "did you mean") before the question
+            with workdir.lock(name):
+                drop_pending(workdir, chosen)
+        if not yes and not typer.confirm(
+            f"Drop {len(chosen)} package(s) of pipeline {name!r} ({', '.join(chosen)})? Their rows are not loaded"
+        ):
+            raise typer.Abort()
+        with workdir.lock(name):
+            dropped = drop_pending(workdir, list(load_ids) if load_ids else None)
+        for load_id in dropped:
+            typer.echo(f"dropped {load_id}")
 
     @pipeline_app.command("drop")
     def pipeline_drop(
-        name: Annotated[str, typer.Argument(help="the pipeline name")],
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+        name: Name,
+        yes: Yes = False,
         pipelines_dir: PipelinesDir = None,
     ) -> None:
         """Drop the pipeline's tables and state in the destination, and its working folder."""
         from headwater.pipelines.pipeline import attach
 
-        p = attach(name, pipelines_dir)
+        workdir = _workdir(name, pipelines_dir)
+        p = attach(workdir.root.name, workdir.root.parent)
         tables = sorted({t for n in p.schema_names if (s := p.workdir.read_schema(n)) for t in s.tables})
         listing = ", ".join(tables) if tables else "no tables"
         prompt = f"Drop pipeline {name!r}: {listing} in {p.destination.describe()} dataset {p.dataset!r}?"
@@ -134,9 +207,11 @@ def build_app() -> typer.Typer:
 
     @schema_app.command("show")
     def schema_show(
-        name: Annotated[str, typer.Argument(help="the pipeline name")],
-        schema: Annotated[str | None, typer.Option("--schema", help="schema name (default: all)")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+        name: Name,
+        schema: Annotated[
+            str | None, typer.Option("--schema", metavar="SCHEMA", help="schema name (default: all)")
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="table or json")] = "table",
         pipelines_dir: PipelinesDir = None,
         system: Annotated[bool, typer.Option("--system", help="also show _hw_ system columns")] = False,
     ) -> None:
@@ -166,17 +241,73 @@ def build_app() -> typer.Typer:
 
 
 def describe_pipeline(workdir: WorkDir) -> dict[str, Any]:
-    """Everything ``pipeline info`` shows, as data."""
-    meta = workdir.read_meta()
+    """Everything ``pipeline info`` shows, as data.
+
+    A file that cannot be read (a package, a schema, the state) is listed under ``problems`` with its
+    error and the command that recovers, rather than failing the command: ``info`` is where a user
+    looks when something is wrong.
+    """
+    from headwater.pipelines.pending import stale_reason
+
+    problems: list[dict[str, Any]] = []
+
+    def problem(exc: StateError) -> None:
+        problems.append({"path": exc.where.get("path"), "error": exc.message, "hint": exc.hint})
+
+    try:
+        meta = workdir.read_meta()
+    except StateError as exc:
+        problem(exc)
+        meta = {}
     schemas = []
     for n in workdir.schema_names():
-        s = workdir.read_schema(n)
+        try:
+            s = workdir.read_schema(n)
+        except StateError as exc:
+            problem(exc)
+            continue
         if s is not None:
             schemas.append({"name": s.name, "version": s.version, "tables": len(s.tables)})
-    pending = [
-        {"load_id": p.load_id, "status": p.status, "rows": p.manifest.total_rows, "error": p.manifest.error}
-        for p in list_packages(workdir.packages)
-    ]
+    history = workdir.completed_manifests()
+    packages: list[LoadPackage | StateError] = []
+    for folder in package_folders(workdir.packages):
+        try:
+            opened = LoadPackage.open(folder)
+        except StateError as exc:
+            problem(exc)
+            packages.append(exc)
+            continue
+        packages.append(opened)
+        try:
+            opened.verify(checksums=False)  # what is cheap to check: no data file is read
+        except StateError as exc:
+            problem(exc)
+    readable = [p for p in packages if isinstance(p, LoadPackage)]
+    try:
+        local_state = workdir.read_state()
+    except StateError as exc:
+        problem(exc)
+        local_state = None
+    pending: list[dict[str, Any]] = []
+    for folder, package in zip(package_folders(workdir.packages), packages, strict=True):
+        if isinstance(package, StateError):
+            pending.append(
+                {"load_id": folder.name, "status": "unreadable", "rows": None, "error": package.message, "stale": None}
+            )
+            continue
+        stale = None
+        if package.status == PARTIAL:
+            stale = stale_reason(package, history + [p.manifest for p in readable], [local_state])
+        pending.append(
+            {
+                "load_id": package.load_id,
+                "status": package.status,
+                "rows": package.manifest.total_rows,
+                "resources": package.manifest.resources,
+                "error": package.manifest.error,
+                "stale": stale,
+            }
+        )
     loads = [
         {
             "load_id": m.load_id,
@@ -185,7 +316,7 @@ def describe_pipeline(workdir: WorkDir) -> dict[str, Any]:
             "rows": m.total_rows,
             "tables": {k: v.rows for k, v in m.tables.items()},
         }
-        for m in workdir.completed_manifests()
+        for m in history
     ]
     return {
         "pipeline": meta.get("pipeline", workdir.root.name),
@@ -196,40 +327,45 @@ def describe_pipeline(workdir: WorkDir) -> dict[str, Any]:
         "last_run_at": meta.get("last_run_at"),
         "schemas": schemas,
         "pending_packages": pending,
+        "drop_pending_command": drop_pending_command(workdir.root).strip("`"),
+        "problems": problems,
         "loads": loads,
     }
 
 
 def _print_info(info: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    console.print(f"[bold]pipeline[/bold] {info['pipeline']}")
-    console.print(f"  working folder  {info['working_folder']}", highlight=False)
-    console.print(f"  destination     {info['destination']}", highlight=False)
-    console.print(f"  dataset         {info['dataset']}", highlight=False)
-    console.print(f"  last run        {_when(info['last_run_at'])}", highlight=False)
+    """Plain lines, never a table that could cut a load id: ids are what users copy into commands."""
+    echo = typer.echo
+    echo(f"pipeline {info['pipeline']}")
+    echo(f"  working folder  {info['working_folder']}")
+    echo(f"  destination     {info['destination']}")
+    echo(f"  dataset         {info['dataset']}")
+    echo(f"  last run        {_when(info['last_run_at'])}")
     for s in info["schemas"]:
-        console.print(f"  schema          {s['name']} v{s['version']} ({s['tables']} tables)", highlight=False)
+        echo(f"  schema          {s['name']} v{s['version']} ({s['tables']} tables)")
+    for trouble in info["problems"]:
+        echo(f"problem: {trouble['error']}")
+        echo(f"  path: {trouble['path']}")
+        if trouble["hint"]:
+            echo(f"  hint: {trouble['hint']}")
     if info["pending_packages"]:
-        console.print("[bold]packages waiting to be loaded[/bold]")
+        echo(f"packages waiting to be loaded ({len(info['pending_packages'])})")
         for p in info["pending_packages"]:
-            extra = f"  ({p['error']})" if p["error"] else ""
-            console.print(f"  {p['load_id']}  {p['status']}  {p['rows']:,} rows{extra}", highlight=False)
+            rows = f"{p['rows']:,} rows" if p["rows"] is not None else "rows unknown"
+            echo(f"  {p['load_id']}  {p['status']}  {rows}")
+            if p["error"]:
+                echo(f"      error: {p['error'].splitlines()[0]}")
+            if p["stale"]:
+                echo(f"      stale, do not load it: {p['stale']}")
+        echo(f"  drop them with: {info['drop_pending_command']} [--load-id LOAD_ID ...]")
     loads = info["loads"][-10:]
-    if loads:
-        table = Table(title=f"last {len(loads)} loads", title_justify="left")
-        table.add_column("load id")
-        table.add_column("loaded at")
-        table.add_column("rows", justify="right")
-        table.add_column("tables")
-        for load in loads:
-            tables = ", ".join(f"{k} {v:,}" for k, v in load["tables"].items())
-            table.add_row(load["load_id"], _when(load["loaded_at"]), f"{load['rows']:,}", tables)
-        console.print(table)
-    else:
-        console.print("  no loads yet")
+    if not loads:
+        echo("  no loads yet")
+        return
+    echo(f"last {len(loads)} loads")
+    for load in loads:
+        tables = ", ".join(f"{k} {v:,}" for k, v in load["tables"].items()) or "-"
+        echo(f"  {load['load_id']}  {_when(load['loaded_at'])}  {load['rows']:>12,} rows  {tables}")
 
 
 def _print_state(name: str, state: PipelineState) -> None:

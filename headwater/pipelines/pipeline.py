@@ -26,6 +26,7 @@ from headwater.destinations.protocol import Destination, DestinationClient
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError, StateError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress, make_progress
+from headwater.packages.files import drop_pending_command
 from headwater.packages.package import (
     NORMALIZED,
     OPEN,
@@ -225,7 +226,7 @@ class Pipeline:
                     package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
                     if package is not None:
                         info.loads.append(self._load_new(package, progress))
-                info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
+                self._note_partial(info)
         except BaseException:
             progress.close()
             raise
@@ -252,14 +253,20 @@ class Pipeline:
         """Load every package waiting on disk, oldest first.
 
         Args:
-            include_partial: also load packages kept from runs whose extraction failed.
+            include_partial: also load packages kept from runs whose extraction failed (after the
+                normalized ones). A partial package whose resources were extracted again since (a
+                *stale* one: its rows would load twice) is refused before anything loads.
+
+        Raises:
+            StateError: a stale partial package (the hint gives the command that drops it), or a
+                package whose files are damaged (likewise).
         """
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
             with self.workdir.lock(self.name), self._client() as client:
                 info.loads.extend(self._load_pending(client, progress, include_partial=include_partial))
-                info.kept_partial = [p.load_id for p in self.pending_packages() if p.status == PARTIAL]
+                self._note_partial(info)
         finally:
             progress.close()
         return info
@@ -267,6 +274,43 @@ class Pipeline:
     def pending_packages(self) -> list[LoadPackage]:
         """Packages on disk that are not loaded yet (normalized, or partial from a failed run)."""
         return [p for p in list_packages(self.workdir.packages) if p.status in (NORMALIZED, PARTIAL)]
+
+    def drop_pending(self, load_id: str | list[str] | None = None) -> list[str]:
+        """Drop packages waiting on disk: all of them, or those of ``load_id`` (one id or a list).
+
+        Nothing in the destination changes. The local state and schemas that came from the dropped
+        packages are set back, so the next run extracts their rows again from the cursors committed
+        in the destination. The way out of a package the destination refuses for good, of a damaged
+        package, and of stale partial packages; ``headwater pipeline drop-pending`` does the same.
+
+        Returns:
+            The load ids dropped.
+
+        Raises:
+            StateError: an unknown load id, or a package that newer waiting packages continue (drop
+                them together).
+        """
+        from headwater.pipelines.pending import drop_pending
+
+        ids = [load_id] if isinstance(load_id, str) else None if load_id is None else list(load_id)
+        with self.workdir.lock(self.name):
+            return drop_pending(self.workdir, ids)
+
+    def _note_partial(self, info: LoadInfo) -> None:
+        """Record the partial packages left waiting in ``info``, and which of them are stale."""
+        from headwater.pipelines.pending import stale_reason
+
+        info.working_folder = str(self.workdir.root)
+        packages = self.pending_packages()
+        if not any(p.status == PARTIAL for p in packages):
+            return
+        newer = self.workdir.completed_manifests() + [p.manifest for p in packages]
+        local = self.workdir.read_state()
+        for p in packages:
+            if p.status == PARTIAL:
+                info.kept_partial.append(p.load_id)
+                if stale_reason(p, newer, [local]) is not None:
+                    info.stale_partial.append(p.load_id)
 
     def schema(self, name: str | None = None) -> Schema:
         """The newest local version of a schema (default: the only one, or the pipeline's)."""
@@ -294,22 +338,37 @@ class Pipeline:
         """Forget what resources remember (cursors and ``hw.state()``): all, a source's, or one resource's.
 
         The reset is committed to the destination too, so a new machine does not bring the old state
-        back. Returns the ``source.resource`` names that were reset.
+        back. Returns the ``source.resource`` names that were reset (empty, and nothing committed,
+        when the named resource has no state).
+
+        Raises:
+            ConfigError: a source or resource the pipeline never ran (with a "did you mean").
+            StateError: packages wait to be loaded (their state would undo the reset).
         """
         with self.workdir.lock(self.name):
             if self.pending_packages():
                 raise StateError(
                     f"pipeline {self.name!r} has packages waiting to be loaded; their state would undo the reset",
-                    hint="run pipeline.load() first (or drop the pipeline)",
+                    hint="load them first (pipeline.load()), or drop them: "
+                    f"{drop_pending_command(self.workdir.root)} (pipeline.drop_pending())",
                 )
             with self._client() as client:
-                state = self.workdir.read_state() or client.stored_state(self.name) or PipelineState()
+                local = self.workdir.read_state()
+                stored = client.stored_state(self.name)
+                newest = max((s for s in (local, stored) if s is not None), key=lambda s: s.version, default=None)
+                state = newest.copy() if newest is not None else PipelineState()
+                if source is not None or resource is not None:
+                    seen: dict[str, set[str]] = {}
+                    for m in self.workdir.completed_manifests():
+                        seen.setdefault(m.schema_name, set()).update(m.resources)
+                    state.check_names(source, resource, also=seen, pipeline=self.name)
                 done = state.reset(source, resource)
+                if not done and resource is not None:
+                    return []
+                state.data["version"] = max(local.version if local else 0, stored.version if stored else 0)
                 state.advance(None)
                 client.store_state(self.name, state)
             self.workdir.write_state(state)
-            if resource is not None and not done:
-                log.warning("pipeline %s has no state for resource %s", self.name, resource)
             return done
 
     def drop(self) -> list[str]:
@@ -441,6 +500,8 @@ class Pipeline:
             schema_name=schema.name,
             dataset=self.dataset,
             resources=[r.name for r in resources if r.selected],
+            base_state_version=state.version,
+            base_state_load_id=state.load_id,
         )
         package = LoadPackage.create(self.workdir.packages, manifest)
         writer = PackageWriter(package, file_format=self.package_format)
@@ -479,6 +540,7 @@ class Pipeline:
         package.write_schema(schema.to_json())
         self.workdir.write_schema(schema)
         state_changed = state.data != previous_state.data
+        state.mark_extracted(schema.name, manifest.resources, load_id)
         state.advance(load_id)
         package.write_state(state.to_json())
         if failure is not None:
@@ -553,9 +615,13 @@ class Pipeline:
             f"{rows:,} rows extracted before the failure are kept in the partial package "
             f"{package.load_id} ({package.root})"
         )
-        hint = "fix the cause and run again; to load the partial rows: pipeline.load(include_partial=True)"
+        hint = (
+            "fix the cause and run again: the rerun extracts these rows again, which makes this package stale; "
+            f"drop it then: {drop_pending_command(self.workdir.root, [package.load_id])}. Or load only these "
+            "rows now, before any rerun: pipeline.load(include_partial=True)"
+        )
         if isinstance(failure, HeadwaterError):
-            if failure.hint:
+            if failure.hint and not isinstance(failure, ExtractError):  # an ExtractError's hint says the same
                 hint = f"{failure.hint}\n  then: {hint}"
             where = dict(failure.where)
             where["package_path"] = str(package.root)
@@ -577,19 +643,32 @@ class Pipeline:
     def _load_pending(
         self, client: DestinationClient, progress: Progress, *, include_partial: bool
     ) -> list[LoadSummary]:
-        out = []
-        for package in list_packages(self.workdir.packages):
-            if package.status == OPEN:
-                continue  # being written by an interrupted run: discarded when the next extract starts
-            if package.status == PARTIAL and not include_partial:
+        """Load the normalized packages waiting, oldest first, then (``include_partial``) the partial
+        ones, refusing stale partial packages before anything loads (see :mod:`.pending`)."""
+        from headwater.pipelines.pending import stale_error, stale_reason
+
+        # OPEN: being written by an interrupted run, discarded when the next extract starts
+        packages = list_packages(self.workdir.packages)
+        normalized = [p for p in packages if p.status == NORMALIZED]
+        partial = [p for p in packages if p.status == PARTIAL]
+        if not include_partial:
+            for package in partial:
                 log.warning(
-                    "partial package %s (%s) is kept, not loaded: pipeline.load(include_partial=True) loads it",
+                    "partial package %s (%s) is kept, not loaded: `headwater pipeline info %s` tells whether it "
+                    "can still be loaded (pipeline.load(include_partial=True)) or is stale (drop it: %s)",
                     package.load_id,
                     package.manifest.error,
+                    self.workdir.root.name,
+                    drop_pending_command(self.workdir.root, [package.load_id]),
                 )
-                continue
-            out.append(self._load_one(client, package, progress))
-        return out
+            partial = []
+        elif partial:
+            newer = self.workdir.completed_manifests() + [p.manifest for p in packages]
+            states = [self.workdir.read_state(), client.stored_state(self.name)]
+            stale = [(p, why) for p in partial if (why := stale_reason(p, newer, states)) is not None]
+            if stale:
+                raise stale_error(self.workdir, stale)
+        return [self._load_one(client, package, progress) for package in normalized + partial]
 
     def _load_new(self, package: LoadPackage, progress: Progress) -> LoadSummary:
         try:
@@ -600,13 +679,19 @@ class Pipeline:
             return self._load_one(client, package, progress)
 
     def _load_one(self, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
+        from headwater.pipelines.pending import state_to_commit
+
         progress.stage(f"load {package.load_id}")
-        schema = Schema.from_json(package.read_schema())
-        package_state = package.read_state()
+        schema, package_state = package.verify()  # a damaged package stops here, before the destination
+        if package_state is not None and package.status == PARTIAL:
+            own = package_state
+            package_state = state_to_commit(package, own, client.stored_state(self.name), self.workdir.read_state())
+            if package_state is not own:
+                package.write_state(package_state.to_json())
         try:
             result = client.load(package, schema)
         except HeadwaterError as exc:
-            raise _kept(exc, package) from exc
+            raise _kept(exc, package, loading=True) from exc
         manifest = package.manifest
         summary = LoadSummary(
             load_id=package.load_id,
@@ -628,20 +713,30 @@ class Pipeline:
         self._adopt_state(package_state)
         return summary
 
-    def _adopt_state(self, loaded: bytes | None) -> None:
+    def _adopt_state(self, committed: PipelineState | None) -> None:
         """Keep the local state at least as new as the state a load just committed."""
-        if loaded is None:
+        if committed is None:
             return
-        committed = PipelineState.from_json(loaded)
         local = self.workdir.read_state()
         if local is None or committed.version > local.version:
             self.workdir.write_state(committed)
 
 
-def _kept(exc: HeadwaterError, package: LoadPackage) -> HeadwaterError:
-    """The same error, telling the user that the package waits on disk for the next run."""
+def _kept(exc: HeadwaterError, package: LoadPackage, *, loading: bool = False) -> HeadwaterError:
+    """The same error, telling the user that the package waits on disk for the next run, and (when
+    the destination failed while ``loading`` it) how to get rid of it if the destination refuses its
+    data for good."""
     note = f"; package {package.load_id} is kept and the next run loads it ({package.root})"
-    return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
+    if not loading:
+        return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
+    way_out = (
+        "if the destination refuses this package's data for good (a constraint, a column type), fix the source "
+        f"and drop the package: {drop_pending_command(package.root.parent.parent, [package.load_id])} "
+        f"(pipeline.drop_pending({package.load_id!r})); the next run extracts its rows again from the last "
+        "committed state"
+    )
+    hint = f"{exc.hint}\n  {way_out}" if exc.hint else way_out
+    return type(exc)(exc.message + note, hint=hint, **exc.where)
 
 
 def _release_memory() -> None:

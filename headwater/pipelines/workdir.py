@@ -36,7 +36,8 @@ import orjson
 
 from headwater import names
 from headwater.errors import HeadwaterError, StateError
-from headwater.packages.package import Manifest, write_atomic
+from headwater.packages.files import json_object, parse_schema, read_json, remove_command, unusable
+from headwater.packages.package import Manifest, package_folders, write_atomic
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
 
@@ -169,12 +170,14 @@ class WorkDir:
     # -- metadata --------------------------------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:
         path = self.root / "pipeline.json"
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return {}
-        try:
-            return orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            raise StateError(f"{path} is corrupt: {exc}", hint="delete it; it is rewritten by the next run") from exc
+        return read_json(
+            path,
+            what="the pipeline file",
+            hint=f"delete it ({remove_command(path)}); the next run of the pipeline from Python writes it again",
+            parse=json_object,
+        )
 
     def check_owner(self, identity: Identity) -> None:
         """Refuse to use this folder for another destination or dataset than the one it records."""
@@ -200,19 +203,22 @@ class WorkDir:
 
     def read_schema(self, name: str) -> Schema | None:
         path = self._schema_path(name)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return None
-        try:
-            return Schema.from_json(path.read_bytes())
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise StateError(
-                f"the schema file {path} is corrupt: {exc}",
-                hint="delete it; the schema is restored from the destination on the next run",
-            ) from exc
+        return read_json(
+            path,
+            what=f"the schema file of {name!r}",
+            hint=f"delete it ({remove_command(path)}); the schema is restored from the destination on the next run",
+            parse=parse_schema,
+        )
 
     def write_schema(self, schema: Schema) -> None:
         self.ensure()
         write_atomic(self._schema_path(schema.name), schema.to_json())
+
+    def remove_schema(self, name: str) -> None:
+        """Forget the local copy of a schema: the next run reads it from the destination."""
+        self._schema_path(name).unlink(missing_ok=True)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -220,15 +226,15 @@ class WorkDir:
         return self.root / "state.json"
 
     def read_state(self) -> PipelineState | None:
-        if not self.state_path.exists():
+        if not self.state_path.exists() and not self.state_path.is_symlink():
             return None
-        try:
-            return PipelineState.from_json(self.state_path.read_bytes())
-        except StateError as exc:
-            raise StateError(
-                f"{self.state_path} is corrupt: {exc.message}",
-                hint="delete it; the committed state is restored from the destination on the next run",
-            ) from exc
+        return read_json(
+            self.state_path,
+            what="the pipeline state file",
+            hint=f"delete it ({remove_command(self.state_path)}); the committed state is restored from the "
+            "destination on the next run",
+            parse=PipelineState.from_data,
+        )
 
     def write_state(self, state: PipelineState) -> None:
         self.ensure()
@@ -240,23 +246,31 @@ class WorkDir:
 
     # -- history ---------------------------------------------------------------------------------
     def completed_manifests(self) -> list[Manifest]:
-        if not self.completed.is_dir():
-            return []
+        """The manifests of loaded packages, oldest first. The history is informative only: a
+        manifest that cannot be read is skipped with a warning naming it, never an error."""
         out = []
-        for entry in sorted(self.completed.iterdir()):
+        for entry in package_folders(self.completed):
             path = entry / "manifest.json"
-            if path.exists():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    out.append(Manifest.from_json(path.read_bytes()))
+            if path.exists() or path.is_symlink():
+                try:
+                    out.append(read_json(path, what="the history manifest", hint="", parse=Manifest.from_data))
+                except StateError as exc:
+                    log.warning("%s; skipped (delete it: %s)", exc.message, remove_command(entry))
         return out
 
     # -- lock ------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, pipeline_name: str) -> Iterator[None]:
         """Hold the pipeline's lock; a second process running the same pipeline gets a clear error."""
-        self.ensure()
         path = self.root / ".lock"
-        fh = open(path, "a+")  # noqa: SIM115 (held for the duration of the context)
+        try:
+            self.ensure()
+            fh = open(path, "a+")  # noqa: SIM115 (held for the duration of the context)
+        except OSError as exc:
+            where = Path(exc.filename) if exc.filename else path
+            raise unusable(
+                where, "the pipeline's lock", exc, f"move it away ({remove_command(where)}); it is made again"
+            ) from exc
         try:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
