@@ -21,8 +21,10 @@ folder's ``pipeline.json``; reprs of objects that hold secrets.
 
 The registry is process-wide on purpose: logging is, and a secret must stay hidden from every logger
 of the process, whichever component logs it. It only grows (a few values per configured source or
-destination). Secrets of one character cannot be told apart from text and are not replaced by value;
-those of two or three characters are replaced only where they stand alone (not inside a word).
+destination). A value is replaced wherever it is not part of a longer word (letters, digits, ``_``;
+a ``%XX`` escape before it counts as a boundary), so that a password such as ``secret`` leaves
+``client_secret`` readable; a secret of one character cannot be told apart from text and is not
+replaced by value.
 Redaction may hide more than needed (a query value whose name merely looks secret), never less.
 """
 
@@ -106,32 +108,35 @@ def forms(secret: str) -> frozenset[str]:
     return frozenset(f for f in out if f)
 
 
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+# a form is a secret where it is not part of a longer word ("secret" as a password does not make
+# "client_secret" read "client_***"); a %XX escape before it is a boundary (an encoded URL's "%3D")
+_BEFORE = r"(?:(?<![A-Za-z0-9_])|(?<=%[0-9A-Fa-f]{2}))"
+_AFTER = r"(?![A-Za-z0-9_])"
+
+
+def _alternative(form: str) -> str:
+    body = re.escape(form)
+    if form[0] in _WORD_CHARS:
+        body = _BEFORE + body
+    if form[-1] in _WORD_CHARS:
+        body += _AFTER
+    return body
+
+
 class _Patterns:
-    """Compiled alternations of secret forms: long ones anywhere, short ones only as whole tokens."""
+    """One compiled alternation of the forms of some secrets (longest first)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        long: set[str] = set()
-        short: set[str] = set()
+        values: set[str] = set()
         for secret in secrets:
-            if not isinstance(secret, str) or len(secret.strip()) < 2:
-                continue
-            (long if len(secret) >= 4 else short).update(forms(secret))
-        self.long = self._compile(long, r"(?:{})")
-        self.short = self._compile(short, r"(?<![A-Za-z0-9])(?:{})(?![A-Za-z0-9])")
-
-    @staticmethod
-    def _compile(values: set[str], template: str) -> re.Pattern[str] | None:
-        if not values:
-            return None
-        alternation = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-        return re.compile(template.format(alternation))
+            if isinstance(secret, str) and len(secret.strip()) >= 2:
+                values.update(forms(secret))
+        ordered = sorted(values, key=len, reverse=True)
+        self.pattern = re.compile("|".join(_alternative(v) for v in ordered)) if ordered else None
 
     def sub(self, text: str) -> str:
-        if self.long is not None:
-            text = self.long.sub(MASK, text)
-        if self.short is not None:
-            text = self.short.sub(MASK, text)
-        return text
+        return self.pattern.sub(MASK, text) if self.pattern is not None else text
 
 
 class _Registry:
@@ -283,17 +288,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     in every encoding), and whatever sits in a secret-looking place (by shape)."""
     if not text:
         return text
-    extra = tuple(sorted({s for s in secrets if isinstance(s, str) and s}))
-    if extra:
-        text = _patterns_for(extra).sub(text)
-    text = _known.sub(text)
+    # by shape first: a registered value inside a name ("client_secret") must not hide the name
     if "@" in text:
         text = _CREDENTIALS.sub(_credentials, text)
     if _may_hold_secret_names(text):  # the shapes below cost more; most text holds no secret-looking name
         text = _ENTRY.sub(_entry, text)
         text = _PAIR.sub(_pair, text)
         text = _HEADER.sub(_header, text)
-    return text
+    extra = tuple(sorted({s for s in secrets if isinstance(s, str) and s}))
+    if extra:
+        text = _patterns_for(extra).sub(text)
+    return _known.sub(text)
 
 
 # -- URLs -----------------------------------------------------------------------------------------------
