@@ -301,3 +301,19 @@ def test_destinations_never_show_or_store_a_secret(name: str) -> None:
         stored = redact.storable_url(destination.to_uri())
     for text in (*shown, str(stored)):
         assert secret not in text and quote(secret, safe="") not in text, text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice@127.0.0.1:1/db?password=Db-pw%2F0x61",
+        "postgresql://alice:Db-pw%2F0x61@127.0.0.1:1/db",
+    ],
+)
+def test_a_sql_database_is_shown_without_its_password(url: str) -> None:
+    from headwater.sources.sql_database.connection import connect
+
+    with redact.isolated_registry():
+        db = connect(url, "sqlalchemy")
+        shown = f"{db!r} {db.safe_url} {db.scrub('the driver said: password=Db-pw/0x61')}"
+    assert "Db-pw" not in shown, shown

@@ -43,7 +43,7 @@ def import_sqlalchemy() -> Any:
 class Database:
     """An engine, how to name it in messages, and the ADBC driver for it (None: SQLAlchemy only)."""
 
-    engine: Any
+    engine: Any = field(repr=False)  # SQLAlchemy's repr hides the password, not ?password=...: safe_url is shown
     safe_url: str
     adbc_module: str | None = None
     adbc_uri: str | None = field(default=None, repr=False)
