@@ -36,12 +36,13 @@ import orjson
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import SEQ, dedup_order
-from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
-from headwater.destinations.sql import tables_by_root
+from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult, StoredColumn, StoredTables
+from headwater.destinations.sql import tables_by_root, type_conflict
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage, read_file
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import PARENT_ID, ROOT_ID, ROW_ID, Column, Schema, Table
+from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -385,9 +386,77 @@ class LakeClient(ClosingClient, ABC):
     def arrow_schema(self, table: Table) -> pa.Schema:
         import pyarrow as pa
 
-        return pa.schema(
-            [pa.field(c.name, lake_arrow_type(c, time_as_text=self.time_as_text)) for c in table.columns.values()]
+        stored = self.table_schema(table.name) if any(c.foreign for c in table.columns.values()) else None
+        fields = []
+        for c in table.columns.values():
+            if c.foreign and stored is not None and c.name in stored.names:
+                fields.append(stored.field(c.name))  # another writer's type: Headwater writes only nulls there
+            else:
+                fields.append(pa.field(c.name, lake_arrow_type(c, time_as_text=self.time_as_text)))
+        return pa.schema(fields)
+
+    # -- the types stored ------------------------------------------------------------------------
+    def table_schema(self, name: str) -> pa.Schema | None:
+        """The Arrow schema table ``name`` holds now (None if it does not exist or has no types)."""
+        return None
+
+    def stored_tables(self) -> StoredTables:
+        """The dataset's tables and the Headwater types their columns hold."""
+        out: dict[str, dict[str, StoredColumn]] = {}
+        for name in self.table_names():
+            if name.startswith("_hw_"):
+                continue
+            schema = self.table_schema(name)
+            if schema is not None:
+                out[name] = {f.name: StoredColumn(str(f.type), self.stored_types(f.type)) for f in schema}
+        return StoredTables(out)
+
+    def stored_types(self, t: pa.DataType) -> tuple[DataType, ...]:
+        """The Headwater types that this format stores as Arrow type ``t`` (empty: none)."""
+        import pyarrow as pa
+
+        from headwater.normalize.arrow_types import from_arrow, is_uuid
+
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view":
+            texts = [DataType("text"), DataType("uuid"), DataType("json")]
+            return (*texts, DataType("time")) if self.time_as_text else tuple(texts)
+        if is_uuid(t) or (pa.types.is_fixed_size_binary(t) and t.byte_width == 16):
+            return (DataType("uuid"),)
+        exact = (
+            pa.types.is_boolean(t)
+            or t == pa.int64()
+            or t == pa.float64()
+            or pa.types.is_decimal(t)
+            or pa.types.is_date32(t)
+            or (pa.types.is_time64(t) and t.unit == "us")
+            or (pa.types.is_timestamp(t) and t.tz is not None and t.unit == "us")
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
         )
+        found = from_arrow(t) if exact else None
+        return (found,) if found is not None else ()
+
+    def check_stored(self, table: Table, schema: pa.Schema) -> None:
+        """Refuse to write a column whose stored type differs from the package's (another writer changed it
+        after extraction): the format would cast or reject every value."""
+        stored = self.table_schema(table.name)
+        if stored is None:
+            return
+        for col in table.columns.values():
+            if col.foreign or col.name not in stored.names:
+                continue
+            have = stored.field(col.name).type
+            if col.type in self.stored_types(have) or _same_storage(have, schema.field(col.name).type):
+                continue
+            widening = [(t.name, col.data_type) in self.capabilities.type_widening for t in self.stored_types(have)]
+            decimal_growth = (
+                DECIMAL_PRECISION_ONLY in self.capabilities.type_widening
+                and col.data_type == "decimal"
+                and any(t.name == "decimal" and t.scale == col.scale for t in self.stored_types(have))
+            )
+            if any(widening) or decimal_growth:
+                continue
+            raise type_conflict(table.name, col.name, str(have), str(col.type))
 
     #: Iceberg partitions by transforms (``day(ts)``); files and Delta only by plain columns
     partition_transforms: bool = False
@@ -418,6 +487,7 @@ class LakeClient(ClosingClient, ABC):
     def prepare(self, table: Table) -> pa.Schema:
         """Create or evolve ``table`` and return the Arrow schema its data is written with."""
         schema = self.arrow_schema(table)
+        self.check_stored(table, schema)
         self.evolve(table.name, schema, self.partition_columns(table))
         return schema
 
@@ -438,6 +508,22 @@ class LakeClient(ClosingClient, ABC):
 #: load), so chunks are cut from its batches rather than made of whole files, or memory would grow
 #: with the load
 CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def _same_storage(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether two Arrow types store values the same way (string and large_string, UTC spellings)."""
+    import pyarrow as pa
+
+    def key(t: pa.DataType) -> str:
+        if pa.types.is_large_string(t) or str(t) == "string_view":
+            return "string"
+        if pa.types.is_large_binary(t):
+            return "binary"
+        if pa.types.is_timestamp(t) and t.tz in ("UTC", "+00:00", "Etc/UTC"):
+            return f"timestamp[{t.unit}, UTC]"
+        return str(t)
+
+    return key(a) == key(b)
 
 
 def _newest(loads: pa.Table | None, key: str, value: str, document: str, version: str) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
-from headwater.schema.types import WIDENINGS
+from headwater.schema.types import WIDENINGS, DataType
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,42 @@ class Capabilities:
         if self.needs_primary_key and not hints.primary_key:
             return "a merge needs a primary key", "give the resource primary_key=..."
         return None
+
+
+@dataclass(frozen=True)
+class StoredColumn:
+    """A column as the destination holds it, written by anyone (this pipeline, another one, a person).
+
+    Attributes:
+        physical: the destination's own name of the type (``VARCHAR``, ``int32``), for messages.
+        types: the Headwater types stored this way, the one to adopt first (a string column of a table
+            format holds text, uuids and JSON); empty when Headwater never writes this type.
+    """
+
+    physical: str
+    types: tuple[DataType, ...]
+
+    def holds(self, data_type: DataType) -> bool:
+        return data_type in self.types
+
+
+class StoredTables:
+    """The tables and column types a dataset holds before a load, looked up by schema names.
+
+    Args:
+        columns: ``{table: {column: StoredColumn}}`` by physical name.
+        ident: the physical name of a schema name (destinations with short identifiers shorten them).
+    """
+
+    def __init__(self, columns: dict[str, dict[str, StoredColumn]] | None = None, ident: Any = None) -> None:
+        self.columns = columns or {}
+        self._ident = ident or (lambda name: name)
+
+    def column(self, table: str, column: str) -> StoredColumn | None:
+        return self.columns.get(self._ident(table), {}).get(self._ident(column))
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
 
 
 @dataclass
@@ -132,6 +168,11 @@ class DestinationClient(Protocol):
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
         """Load a package atomically. Raises :class:`~headwater.errors.LoadError` and changes nothing
         on failure."""
+        ...
+
+    def stored_tables(self) -> StoredTables:
+        """The dataset's tables and their column types as they are now (read before an extraction, so
+        that values meet the types the destination really has, whoever made them)."""
         ...
 
 

@@ -16,6 +16,7 @@ quoting and the bulk insert of a table's Parquet files. The load algorithm is th
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -27,12 +28,12 @@ import orjson
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.merge import Merge
-from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
+from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult, StoredColumn, StoredTables
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Column, Schema, Table
-from headwater.schema.types import WIDENINGS
+from headwater.schema.types import WIDENINGS, DataType, widen_decimal
 
 LOADS_TABLE = "_hw_loads"
 SCHEMAS_TABLE = "_hw_schemas"
@@ -108,13 +109,30 @@ class SqlClient(ClosingClient, ABC):
 
     def hw_type(self, sql_type: str) -> str | None:
         """The Headwater type of an existing SQL column type (None if unknown)."""
-        upper = sql_type.upper()
-        if upper.startswith(("DECIMAL", "NUMERIC")):
-            return "decimal"
+        found = self.data_type(sql_type)
+        return found.name if found is not None else None
+
+    def data_type(self, sql_type: str) -> DataType | None:
+        """The Headwater type an existing SQL column type stores exactly (None: one Headwater does not
+        write, such as ``INTEGER`` or an unconstrained ``NUMERIC``)."""
+        key = _type_key(sql_type)
+        m = _DECIMAL.match(key)
+        if m:
+            return DataType("decimal", int(m.group(1)), int(m.group(2)))
         for name, mapped in self.type_map.items():
-            if mapped.upper() == upper:
-                return name
+            if _type_key(mapped) == key:
+                return DataType(name)
         return None
+
+    def stored_tables(self) -> StoredTables:
+        """The dataset's tables and column types, read from the catalog."""
+        out: dict[str, dict[str, StoredColumn]] = {}
+        for table, columns in self.existing_columns().items():
+            stored = out.setdefault(table, {})
+            for name, sql_type in columns.items():
+                found = self.data_type(sql_type)
+                stored[name] = StoredColumn(sql_type, (found,) if found is not None else ())
+        return StoredTables(out, self.ident)
 
     # -- names -----------------------------------------------------------------------------------
     def dataset_ref(self) -> str:
@@ -318,19 +336,76 @@ class SqlClient(ClosingClient, ABC):
                     ddl = self._column_ddl(col, create=False)
                     self.execute(f"ALTER TABLE {self.qualified(table.name)} ADD COLUMN {ddl}")
                     continue
-                wanted = self.sql_type(col)
-                current_hw = self.hw_type(current)
-                if current.upper() != wanted.upper() and (current_hw, col.data_type) in WIDENINGS:
+                if col.foreign or _type_key(current) == _type_key(self.sql_type(col)):
+                    continue
+                if self._widens(table, col, current):
+                    wanted = self.sql_type(col)
                     self.execute(
                         f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} TYPE {wanted}"
                     )
         self.changed_catalog()
+
+    def _widens(self, table: Table, col: Column, current: str) -> bool:
+        """Whether the column's type in the destination (``current``) may become the package's: False when
+        it already holds the package's values exactly (a wider decimal). Anything else would make the
+        database cast every value implicitly: a type conflict, refused with the way out."""
+        have = self.data_type(current)
+        wanted = col.type
+        if have is not None and have.name == "decimal" and wanted.name in ("decimal", "bigint"):
+            wider = widen_decimal(have, wanted)
+            if wider == have:
+                return False  # the stored column is wider: the values fit as they are
+            if wider == wanted:
+                return True
+        elif have is not None and (have.name, wanted.name) in WIDENINGS:
+            if (have.name, wanted.name) == ("bigint", "double"):
+                self._check_exact_in_double(table, col)
+            return True
+        raise type_conflict(table.name, col.name, current, self.sql_type(col))
+
+    def _check_exact_in_double(self, table: Table, col: Column) -> None:
+        """Widening bigint to double rounds integers beyond 2^53: refuse if the column holds any (another
+        writer may have written them; Headwater's own are tracked in the schema)."""
+        rows = self.execute(
+            f"SELECT count(*) FROM {self.qualified(table.name)} WHERE abs({self.quote(col.name)}) > 9007199254740992"
+        )
+        if rows[0][0]:
+            raise LoadError(
+                f"column {col.name!r} of table {table.name!r} holds {rows[0][0]} integer(s) beyond 2^53 that widening "
+                "it to double would round",
+                hint=f"drop the pending package and run again with columns={{{col.name!r}: 'bigint'}} on the resource: "
+                "a hinted column is never widened, values that do not fit go to a variant column",
+                table=table.name,
+                column=col.name,
+            )
 
     def _column_ddl(self, col: Column, *, create: bool = True) -> str:
         ddl = f"{self.quote(col.name)} {self.sql_type(col)}"
         if create and not col.nullable and not col.system:
             ddl += " NOT NULL"
         return ddl
+
+
+_DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\((\d+),(\d+)\)$")
+
+
+def _type_key(sql_type: str) -> str:
+    """A SQL type written one way: upper case, no spaces, NUMERIC as DECIMAL."""
+    return "".join(sql_type.upper().split()).replace("NUMERIC(", "DECIMAL(")
+
+
+def type_conflict(table: str, column: str, stored: str, wanted: str) -> LoadError:
+    """The error for a package whose column type differs from the destination's (another writer)."""
+    return LoadError(
+        f"column {column!r} of table {table!r} is {stored} in the destination, but this package holds {wanted} "
+        "values: the column was changed after the package was extracted (by another writer), and loading would "
+        "cast every value implicitly",
+        hint="drop the pending package (headwater pipeline drop-pending PIPELINE, or pipeline.drop_pending()) and "
+        "run again: the new extraction reads the destination's types and puts values that do not fit into a "
+        "variant column",
+        table=table,
+        column=column,
+    )
 
 
 def tables_by_root(schema: Schema, tables: dict[str, Any]) -> dict[str, list[str]]:

@@ -18,12 +18,13 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from headwater.destinations.protocol import StoredTables
 from headwater.errors import ContractViolation, DataError
 from headwater.normalize import jsontext
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard
 from headwater.normalize.ids import constant, row_ids
-from headwater.normalize.placing import Placer
+from headwater.normalize.placing import Placer, reconcile
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
 
@@ -47,6 +48,8 @@ class Normalizer:
         load_id: the id stamped on every row.
         sink: receives ``(table_name, arrow_table)`` for every normalized piece of data.
         widening: type widenings the destination supports on existing columns.
+        stored: the destination's tables and column types before the load (another writer's columns
+            keep their types: values meet the column as the destination holds it, never cast implicitly).
     """
 
     def __init__(
@@ -56,11 +59,14 @@ class Normalizer:
         load_id: str,
         sink: Sink,
         widening: Iterable[tuple[str, str]],
+        stored: StoredTables | None = None,
     ) -> None:
         self.schema = schema
         self.load_id = load_id
         self.sink = sink
-        self.placer = Placer(widening=widening)
+        self.placer = Placer(widening=widening, stored=stored)
+        if stored:
+            reconcile(schema, stored, self.placer.widening)
         self.rows_by_table: dict[str, int] = {}
         self.quarantined = 0
         self.existing = frozenset(schema.tables)  # contracts apply to tables that existed before this load

@@ -14,20 +14,24 @@ Nothing is dropped and nothing is silently truncated: every value ends up in exa
 from __future__ import annotations
 
 import decimal
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.destinations.protocol import StoredColumn, StoredTables
 from headwater.errors import DataError
 from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
 from headwater.normalize.guard import Guard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import DOUBLE_EXACT, json_array
-from headwater.schema.model import Column, Table
+from headwater.schema.model import Column, Schema, Table
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType, variant_column_name, widen_decimal
+
+log = logging.getLogger("headwater")
 
 _TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time", "uuid"})
 
@@ -41,8 +45,9 @@ class Placer:
         widening: the (from, to) type widenings the destination can apply to existing columns.
     """
 
-    def __init__(self, *, widening: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, *, widening: Iterable[tuple[str, str]], stored: StoredTables | None = None) -> None:
         self.widening = frozenset(widening)
+        self.stored = stored or StoredTables()
         self.guard: Guard | None = None
 
     def place(self, table: Table, part: Part, where: dict[str, Any], guard: Guard | None = None) -> dict[str, pa.Array]:
@@ -84,6 +89,10 @@ class Placer:
                 mode = self.guard.decide("columns", table.name, name, piece.array, f"new column {name!r}")
                 if mode != "evolve":
                     return []
+            if col is None and (known := self.stored.column(table.name, name)) is not None:
+                col = adopt(Column(name, incoming.name, path=piece.path), known, incoming)
+                table.add_column(col)  # another writer made it: its type, not the values', decides
+                return self.fit(table, col, piece.array, incoming)
             if col is None:
                 arr, data_type = piece.array, incoming
                 if piece.infer and incoming.name == "text":
@@ -111,6 +120,8 @@ class Placer:
         column, a date at midnight in a timestamp column, a parsed ISO string); a hinted column casts
         whatever casts exactly. Everything else goes to a variant column of the value's own type.
         """
+        if col.foreign:  # another writer's type that Headwater does not write: values go beside it
+            return self._variant(table, col, arr, incoming)
         target = col.type
         t, i = target.name, incoming.name
         if col.hinted and target != incoming:
@@ -215,6 +226,9 @@ class Placer:
             what = f"{incoming} values in column {col.name!r} of type {col.type}"
             if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
                 return []
+        if existing is None and (known := self.stored.column(table.name, name)) is not None:
+            existing = adopt(Column(name, incoming.name, variant_of=col.name), known, incoming)
+            table.add_column(existing)
         if existing is None:
             table.add_column(
                 Column(
@@ -228,6 +242,49 @@ class Placer:
             )
             return [(name, canonical(arr, incoming))]
         return self.fit(table, existing, arr, incoming)
+
+
+def adopt(col: Column, known: StoredColumn, incoming: DataType | None = None) -> Column:
+    """``col`` with the type the destination holds it with: the incoming type when the stored column
+    holds it, else the stored column's first type, else marked foreign (it takes no values)."""
+    if known.types:
+        col.set_type(incoming if incoming is not None and known.holds(incoming) else known.types[0])
+        col.foreign = None
+    else:
+        col.foreign = known.physical
+    col.exact_in_double = None  # the values another writer stored are unknown
+    return col
+
+
+def reconcile(schema: Schema, stored: StoredTables, widening: frozenset[tuple[str, str]]) -> None:
+    """Give the schema's columns the types the destination really holds them with.
+
+    A column another writer created or changed keeps the destination's type; the load then meets it as
+    it is (values that do not fit go to variant columns) instead of having the database cast them. A
+    widening this pipeline made that is not loaded yet (its package waits) is kept.
+    """
+    for table in schema.tables.values():
+        for col in table.columns.values():
+            known = None if col.system else stored.column(table.name, col.name)
+            if known is None or (known.holds(col.type) and not col.foreign):
+                continue
+            if not col.foreign and any(_widens(have, col.type, widening) for have in known.types):
+                continue
+            log.warning(
+                "column %s.%s is %s in the destination, not %s (another writer changed it): values that do "
+                "not fit go to variant columns",
+                table.name,
+                col.name,
+                known.physical,
+                col.type,
+            )
+            adopt(col, known)
+
+
+def _widens(have: DataType, wanted: DataType, widening: frozenset[tuple[str, str]]) -> bool:
+    if have.name == "decimal" and wanted.name == "decimal":
+        return widen_decimal(have, wanted) == wanted
+    return (have.name, wanted.name) in widening
 
 
 def canonical(arr: pa.Array, data_type: DataType) -> pa.Array:

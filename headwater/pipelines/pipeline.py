@@ -22,7 +22,7 @@ from typing import Any, Unpack
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations import resolve
-from headwater.destinations.protocol import Destination, DestinationClient
+from headwater.destinations.protocol import Destination, DestinationClient, StoredTables
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError, StateError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress, make_progress
@@ -489,7 +489,7 @@ class Pipeline:
                         f"resource {r.name!r}: {refused[0]} by {self.destination.describe()}", hint=refused[1]
                     )
         self._discard_open_packages()
-        schema, state = self._starting_point(schema_name)
+        schema, state, stored = self._starting_point(schema_name)
         previous = schema.copy()
         previous_state = state.copy()
         started = time.perf_counter()
@@ -510,6 +510,7 @@ class Pipeline:
             load_id=load_id,
             sink=writer.write,
             widening=self.destination.capabilities.type_widening,
+            stored=stored,
         )
         router = ItemRouter(normalizer, batch_size=self.batch_size, progress=progress, max_nesting=max_nesting)
         progress.stage("extract + normalize")
@@ -567,8 +568,8 @@ class Pipeline:
             out.extend(sorted(n for n in names if n not in out))
         return out
 
-    def _starting_point(self, schema_name: str) -> tuple[Schema, PipelineState]:
-        """The schema and state an extraction starts from.
+    def _starting_point(self, schema_name: str) -> tuple[Schema, PipelineState, StoredTables]:
+        """The schema and state an extraction starts from, and the tables the destination holds.
 
         Normally the working folder's. The destination's when the working folder has none (a new
         machine), when the local state came from a package that no longer exists (deleted by hand),
@@ -587,11 +588,13 @@ class Pipeline:
             with self._client() as client:
                 stored_state = client.stored_state(self.name)
                 stored_schema = client.stored_schema(schema_name)
+                reader = getattr(client, "stored_tables", None)  # custom destinations may not tell
+                stored = reader() if reader is not None else StoredTables()
         except DestinationError as exc:
             if schema is None or state is None:
                 raise  # nothing local to start from: the destination must answer
             log.warning("could not read the committed state from the destination (%s); using the local one", exc)
-            stored_state, stored_schema = None, None
+            stored_state, stored_schema, stored = None, None, StoredTables()
         if stored_state is not None and (state is None or stored_state.version > state.version):
             if state is not None:
                 log.warning(
@@ -603,7 +606,7 @@ class Pipeline:
             state = stored_state
         if stored_schema is not None and (schema is None or stored_schema.version > schema.version):
             schema = stored_schema
-        return (schema.copy() if schema is not None else Schema(schema_name)), (state or PipelineState())
+        return (schema.copy() if schema is not None else Schema(schema_name)), (state or PipelineState()), stored
 
     def _keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
         rows = package.manifest.total_rows

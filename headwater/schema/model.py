@@ -47,6 +47,8 @@ class Column:
         variant_of: for a variant column, the column whose values it complements.
         system: one of Headwater's own ``_hw_`` columns.
         hinted: the type comes from a user hint rather than inference.
+        foreign: the destination's type of a column that another writer made with a type Headwater
+            does not write (``INTEGER``, ``int32``): it takes no values, they go to variant columns.
         exact_in_double: for a ``bigint`` column, whether every value written to it so far is exactly
             a double (|x| <= 2**53), so that widening it to ``double`` changes no stored value; None
             when unknown (a column from an older schema), which forbids that widening.
@@ -64,6 +66,7 @@ class Column:
     hinted: bool = False
     hard_delete: bool = False
     exact_in_double: bool | None = None
+    foreign: str | None = None
 
     @property
     def type(self) -> DataType:
@@ -95,6 +98,8 @@ class Column:
             out["hard_delete"] = True
         if self.exact_in_double is not None and self.data_type == "bigint":
             out["exact_in_double"] = self.exact_in_double
+        if self.foreign:
+            out["foreign"] = self.foreign
         return out
 
     @classmethod
@@ -113,6 +118,7 @@ class Column:
             hinted=data.get("hinted", False),
             hard_delete=data.get("hard_delete", False),
             exact_in_double=data.get("exact_in_double"),
+            foreign=data.get("foreign"),
         )
 
 

@@ -316,6 +316,13 @@ class DeltaClient(LakeClient):
             log.warning("could not compact %s: %s", self.shown(LOADS_TABLE), self._redact(str(exc)))
 
     # -- the LakeClient hooks --------------------------------------------------------------------
+    def table_schema(self, name: str) -> pa.Schema | None:
+        import pyarrow as pa
+
+        with self._errors("read the schema of", name):
+            table = self._open(name)
+            return None if table is None else pa.schema(table.schema().to_arrow())
+
     def table_names(self) -> list[str]:
         if not self.destination.remote:
             root = Path(self.root)

@@ -356,6 +356,24 @@ class FilesystemClient(LakeClient):
     def committed_load_ids(self, name: str) -> set[str]:
         return set()  # nothing is committed before the marker; a rerun writes the same files again
 
+    def table_schema(self, name: str) -> Any:
+        """The schema of the table's newest Parquet file (CSV and JSONL files carry no types)."""
+        import pyarrow.parquet as pq
+
+        if self.destination.format != "parquet":
+            return None
+        files = self.files(name)
+        if not files:
+            return None
+        try:
+            if self.destination.is_local:
+                return pq.read_schema(files[-1])
+            import pyarrow.fs as pafs
+
+            return pq.read_schema(files[-1], filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(self.fs.fs)))
+        except (OSError, ValueError) as exc:
+            raise self._fail(f"read the schema of {files[-1]}", exc) from exc
+
     def prepare(self, table: Table) -> Any:
         self._json[table.name] = [c.name for c in table.columns.values() if c.data_type == "json"]
         self._partitions[table.name] = self.partition_columns(table)

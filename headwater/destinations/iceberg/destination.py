@@ -484,6 +484,10 @@ class IcebergClient(LakeClient):
         return table
 
     # -- hooks -----------------------------------------------------------------------------------
+    def table_schema(self, name: str) -> pa.Schema | None:
+        table = self._table(name)
+        return None if table is None else table.schema().as_arrow()
+
     def table_names(self) -> list[str]:
         from pyiceberg.exceptions import NoSuchNamespaceError
 
