@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import json
 import math
+import os
 import re
 from collections import Counter
 from typing import Any
+
+from hypothesis import strategies as st
 
 Leaf = tuple[str, Any]
 
@@ -196,8 +200,14 @@ def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
         if name.startswith("_hw_"):
             continue
         columns = [c for c in table.columns.values() if not c.system]
-        quoted = ", ".join('"' + c.name.replace('"', '""') + '"' for c in columns) or "1 AS _"
-        data = pipeline.query(f'SELECT {quoted} FROM "{name}"')
+        try:
+            data = pipeline.query(f'SELECT * FROM "{name}"')
+        except Exception as exc:  # table formats and files make a table with its first rows only
+            if "does not exist" not in str(exc):
+                raise
+            continue
+        # table formats and files add a column when a load first writes rows to the table
+        columns = [c for c in columns if c.name in data.column_names]
         rows += data.num_rows
         for c in columns:
             for value in data.column(c.name).to_pylist():
@@ -205,3 +215,58 @@ def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
                 leaves.extend(found)
                 rows += unpacked
     return Counter(leaves), rows
+
+
+# -- random nested JSON, the way sources yield it -----------------------------------------------------
+KEYS = st.one_of(
+    st.sampled_from(["id", "v", "a b", "a_b", "A B", "aB", "a__b", "", " ", "_hw_id", "_hw_load_id", "value", "x"]),
+    st.text(max_size=4),
+)
+TEXT = st.one_of(
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=8),
+    st.sampled_from(
+        [
+            "\x00",
+            "a\x00b",
+            "\ud800",
+            "x\udfffy",
+            "",
+            "2024-01-02",
+            "2024-01-02T03:04:05Z",
+            "2024-01-02T03:04:05.123456+02:00",
+            "2024-01-02 03:04:05.1234567Z",
+            "true",
+            "1.5",
+        ]
+    ),
+)
+NUMBERS = st.one_of(
+    st.integers(),
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([2**53, 2**53 + 1, 2**60 + 1, -(2**63), 2**63, 2**64 - 1, 2**70 + 1, 10**38, 10**38 - 1, 0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([-0.0, 0.0, 1.5, 2.0, float("nan"), float("inf"), float("-inf"), 1e308, 5e-324]),
+)
+LEAVES = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT)
+VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=20,
+)
+RECORDS = st.lists(st.dictionaries(KEYS, VALUES, max_size=5), min_size=1, max_size=8)
+
+
+#: CI (``.ci/run`` sets CI=1) runs the same examples every time; a developer's run explores new ones
+DERANDOMIZE = bool(os.environ.get("CI"))
+
+
+def load_and_compare(pipeline: Any, records: list[dict[str, Any]], cuts: list[int], max_nesting: int | None) -> None:
+    """Load ``records`` in runs cut at ``cuts`` (later runs meet the columns and types of earlier ones),
+    then check that every leaf and every row came back."""
+    bounds = sorted({c for c in cuts if c < len(records)})
+    for a, b in itertools.pairwise([0, *bounds, len(records)]):
+        pipeline.run(records[a:b], table_name="t", max_nesting=max_nesting)
+    given, given_rows = expected(records)
+    stored, stored_rows = stored_leaves(pipeline)
+    assert compare(given, stored) == []
+    assert stored_rows == given_rows

@@ -39,6 +39,8 @@ class Capabilities:
         merge_strategies: the merge strategies it implements.
         merge_key: whether a merge can replace partitions by ``merge_key``.
         needs_primary_key: whether a merge needs a primary key.
+        text_holds_nul: whether text columns can hold the NUL character; where they cannot, such
+            strings keep their bytes in a binary variant column.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Capabilities:
     merge_strategies: frozenset[str] = frozenset({"delete-insert", "upsert", "scd2"})
     merge_key: bool = True
     needs_primary_key: bool = False
+    text_holds_nul: bool = True
 
     def refusal(self, hints: Any) -> tuple[str, str] | None:
         """Why a resource with these table hints cannot load here (and what to do), or None."""

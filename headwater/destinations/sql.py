@@ -351,6 +351,8 @@ class SqlClient(ClosingClient, ABC):
         database cast every value implicitly: a type conflict, refused with the way out."""
         have = self.data_type(current)
         wanted = col.type
+        if have == wanted:
+            return False  # the same type spelled otherwise (a jsonb column for json)
         if have is not None and have.name == "decimal" and wanted.name in ("decimal", "bigint"):
             wider = widen_decimal(have, wanted)
             if wider == have:

@@ -160,7 +160,7 @@ class Flattener:
     # -- Python values ---------------------------------------------------------------------------
     def values(self, values: list[Any], path: Path, depth: int, part: Part) -> None:
         if self._json_hinted(path, part):
-            part.add(path, json_array(values, self._where(path), part.rejected), json=True)
+            part.add(path, self._json(values, path, part), json=True)
             return
         try:
             arr = _single(to_array(values))
@@ -176,7 +176,7 @@ class Flattener:
         """Walk a column in Python: split by kind, unpack dicts and lists, keep scalars per kind."""
         for kind, vals in split_by_kind(values).items():
             if kind in ("dict", "list") and self._as_json(path, depth, part):
-                part.add(path, json_array(vals, self._where(path), part.rejected), json=True)
+                part.add(path, self._json(vals, path, part), json=True)
             elif kind == "dict":
                 for key, sub in columnize(vals).items():
                     self.values(sub, (*path, safe_key(key)), depth + 1, part)
@@ -225,21 +225,21 @@ class Flattener:
             t = arr.type
         if pa.types.is_struct(t):
             if self._as_json(path, depth, part):
-                part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
+                part.add(path, self._json(arr.to_pylist(), path, part), json=True)
                 return
             for f, sub in zip(t, arr.flatten(), strict=True):
                 self.array(sub, (*path, f.name), depth + 1, part)
             return
         if is_list_like(t):
             if self._as_json(path, depth, part):
-                part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
+                part.add(path, self._json(arr.to_pylist(), path, part), json=True)
                 return
             self._arrow_list(arr, path, depth, part)
             return
         if pa.types.is_null(t):
             return
         if pa.types.is_union(t) or (isinstance(t, pa.BaseExtensionType) and not is_uuid(t)):
-            part.add(path, json_array(arr.to_pylist(), self._where(path), part.rejected), json=True)
+            part.add(path, self._json(arr.to_pylist(), path, part), json=True)
             return
         part.add(path, arr, infer=self.infer)
 
@@ -292,6 +292,10 @@ class Flattener:
             inner = max((nesting_depth(f.type) for f in t), default=0)
             return depth + inner > self.max_nesting
         return depth + nesting_depth(t) > self.max_nesting
+
+    def _json(self, values: list[Any], path: Path, part: Part) -> pa.Array:
+        """Values as JSON text; rows holding a value JSON cannot hold are recorded in ``part.rejected``."""
+        return json_array(values, self._where(path), part.rejected)
 
     def _where(self, path: Path) -> dict[str, Any]:
         return {**self.where, "column": _name(path)}

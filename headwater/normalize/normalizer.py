@@ -50,6 +50,7 @@ class Normalizer:
         widening: type widenings the destination supports on existing columns.
         stored: the destination's tables and column types before the load (another writer's columns
             keep their types: values meet the column as the destination holds it, never cast implicitly).
+        text_nul: whether the destination's text holds NUL characters (``Capabilities.text_holds_nul``).
     """
 
     def __init__(
@@ -60,11 +61,12 @@ class Normalizer:
         sink: Sink,
         widening: Iterable[tuple[str, str]],
         stored: StoredTables | None = None,
+        text_nul: bool = True,
     ) -> None:
         self.schema = schema
         self.load_id = load_id
         self.sink = sink
-        self.placer = Placer(widening=widening, stored=stored)
+        self.placer = Placer(widening=widening, stored=stored, text_nul=text_nul)
         if stored:
             reconcile(schema, stored, self.placer.widening)
         self.rows_by_table: dict[str, int] = {}

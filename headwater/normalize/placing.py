@@ -33,6 +33,8 @@ from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType, variant_col
 
 log = logging.getLogger("headwater")
 
+#: the types whose values JSON holds as themselves (a binary or a timestamp would become a string)
+_JSON_KINDS = frozenset({"bool", "bigint", "double", "decimal", "text"})
 _TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time", "uuid"})
 
 Placed = list[tuple[str, pa.Array]]
@@ -45,8 +47,11 @@ class Placer:
         widening: the (from, to) type widenings the destination can apply to existing columns.
     """
 
-    def __init__(self, *, widening: Iterable[tuple[str, str]], stored: StoredTables | None = None) -> None:
+    def __init__(
+        self, *, widening: Iterable[tuple[str, str]], stored: StoredTables | None = None, text_nul: bool = True
+    ) -> None:
         self.widening = frozenset(widening)
+        self.text_nul = text_nul
         self.stored = stored or StoredTables()
         self.guard: Guard | None = None
 
@@ -81,6 +86,10 @@ class Placer:
         incoming = DataType("json") if piece.json else from_arrow(piece.array.type)
         if incoming is None:
             return []
+        if incoming.name == "text" and not self.text_nul:
+            split = _nul_split(piece)
+            if split is not None:  # text the destination cannot hold keeps its bytes, beside the column
+                return [p for part in split for p in self._place(table, part)]
         col = table.column_for_path(piece.path)
         if col is None:
             name = table.name_for_path(piece.path)
@@ -124,14 +133,18 @@ class Placer:
             return self._variant(table, col, arr, incoming)
         target = col.type
         t, i = target.name, incoming.name
+        if t == "json":  # JSON's own kinds of values as JSON text; others (bytes, NaN...) go beside it
+            if i == "json":
+                return [(col.name, arr)]
+            if i in _JSON_KINDS:
+                return self._json_or_variant(table, col, arr, incoming)
+            return self._variant(table, col, arr, incoming)
         if col.hinted and target != incoming:
             cast = _as_text(arr) if t == "text" and i in _TEXTUAL else _try_cast(arr, to_arrow(target))
             if cast is not None:
                 return [(col.name, cast)]
         if t == i and t != "decimal":
             return [(col.name, canonical(arr, target))]
-        if t == "json":
-            return [(col.name, arr if i == "json" else _as_json(arr))]
         if i == "json":
             return self._variant(table, col, arr, incoming)
         if t == "double" and i in ("bigint", "decimal"):
@@ -172,6 +185,15 @@ class Placer:
         if t == "date" and i == "timestamp":
             return self._widen_or_variant(table, col, arr, incoming, DataType("timestamp"))
         return self._variant(table, col, arr, incoming)
+
+    def _json_or_variant(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
+        rejects: dict[int, str] = {}
+        encoded = json_array(arr.to_pylist(), {}, rejects)
+        if not rejects:
+            return [(col.name, encoded)]
+        fits = pa.array([i not in rejects for i in range(len(arr))], pa.bool_())
+        rest = pc.if_else(fits, pa.scalar(None, arr.type), arr)
+        return [(col.name, encoded), *self._variant(table, col, rest, incoming)]
 
     def _split(
         self, table: Table, col: Column, arr: pa.Array, fits: pa.Array, target: pa.DataType, incoming: DataType
@@ -308,6 +330,22 @@ def canonical(arr: pa.Array, data_type: DataType) -> pa.Array:
     return arr.cast(target)
 
 
+def _nul_split(piece: Piece) -> list[Piece] | None:
+    """The piece's strings with NUL characters as a binary piece (their UTF-8 bytes), the rest as text;
+    None when no string holds one."""
+    arr = piece.array
+    nul = pc.fill_null(pc.match_substring(arr, "\x00"), False)
+    if not pc.any(nul).as_py():
+        return None
+    binary = pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary()
+    as_bytes = pc.if_else(nul, arr, pa.scalar(None, arr.type)).cast(binary)
+    rest = pc.if_else(nul, pa.scalar(None, arr.type), arr)
+    out = [Piece(piece.path, as_bytes)]
+    if rest.null_count < len(rest):
+        out.insert(0, Piece(piece.path, rest, infer=piece.infer))
+    return out
+
+
 def _try_cast(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
     try:
         return arr.cast(target, safe=True)
@@ -337,13 +375,6 @@ def _as_text(arr: pa.Array) -> pa.Array:
     if is_uuid(arr.type):  # Arrow casts a uuid's bytes, not its text form
         return pa.array([None if v is None else str(v) for v in arr.to_pylist()], type=pa.string())
     return arr.cast(pa.string())
-
-
-def _as_json(arr: pa.Array) -> pa.Array:
-    t = arr.type
-    if pa.types.is_integer(t) or pa.types.is_boolean(t):
-        return arr.cast(pa.string())
-    return json_array(arr.to_pylist(), {})
 
 
 def _merge(prev: pa.Array, arr: pa.Array) -> pa.Array:

@@ -511,6 +511,7 @@ class Pipeline:
             sink=writer.write,
             widening=self.destination.capabilities.type_widening,
             stored=stored,
+            text_nul=self.destination.capabilities.text_holds_nul,
         )
         router = ItemRouter(normalizer, batch_size=self.batch_size, progress=progress, max_nesting=max_nesting)
         progress.stage("extract + normalize")

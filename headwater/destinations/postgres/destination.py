@@ -9,9 +9,13 @@ Rules for what PostgreSQL cannot take as is:
 * **identifiers** are limited to 63 bytes: a longer table or column name is shortened
   deterministically to its first bytes (whole characters), ``_`` and 8 hex characters of its SHA-1
   (``a_very_long_name...`` -> ``a_very_long_na_1f3a9c0d``); the schema keeps the full name;
-* **NUL characters** cannot be stored in ``text`` or ``jsonb``: each one is replaced by U+FFFD
-  (``\\ufffd``, the replacement character), and the load logs how many values were changed;
-* **JSON** is stored as ``jsonb`` (keys reordered and deduplicated by PostgreSQL, as ``jsonb`` does).
+* **NUL characters** cannot be stored in ``text``: a string holding one keeps its bytes in a binary
+  (``bytea``) variant column, decided when the data is normalized (``text_holds_nul=False``);
+* **JSON** columns are ``json``, which keeps the text exactly (``jsonb`` would turn ``-0.0`` into
+  ``0.0``, ``1e308`` into 309 digits, and refuse ``\\u0000``); columns made ``jsonb`` by earlier
+  versions or by others (system tables of older datasets too) are written as such.
+  Text that would still hold NUL (never data: a quarantine reason, say) has it replaced by U+FFFD
+  with a warning.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ from headwater.errors import ConfigError, DestinationError
 from headwater.packages.package import read_file
 from headwater.redact import redact_url, register_url, scrub_exception, strip_url
 from headwater.schema.model import Table
+from headwater.schema.types import DataType
 
 log = logging.getLogger("headwater")
 
 MAX_IDENTIFIER = 63
-CAPABILITIES = Capabilities(name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER)
+CAPABILITIES = Capabilities(
+    name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER, text_holds_nul=False
+)
 URL_ENV = "HEADWATER_POSTGRES_URL"
 
 _TYPES = {
@@ -49,7 +56,7 @@ _TYPES = {
     "time": "TIME WITHOUT TIME ZONE",
     "binary": "BYTEA",
     "uuid": "UUID",
-    "json": "JSONB",
+    "json": "JSON",  # exact text (jsonb normalizes numbers and refuses \u0000: see the module docs)
 }
 _DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
 #: a quoted identifier, a string literal, or a ``?`` placeholder (only the last is rewritten)
@@ -175,6 +182,11 @@ class PostgresClient(SqlClient):
             return f"NUMERIC({column.precision},{column.scale})"
         return self.type_map[column.data_type]
 
+    def data_type(self, sql_type: str) -> DataType | None:
+        if sql_type.strip().upper() == "JSONB":
+            return DataType("json")  # a column earlier versions (or others) made: written as jsonb
+        return super().data_type(sql_type)
+
     # -- statements ------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement. ``?`` placeholders become ``$n``; INSERT/UPDATE/DELETE return their row
@@ -229,12 +241,17 @@ class PostgresClient(SqlClient):
         """Binary COPY of the package's Arrow batches (adapted for PostgreSQL, see the module docs)."""
         total = 0
         seq = [0]
-        json_columns = {c.name for c in table.columns.values() if c.data_type == "json"}
+        stored = self.existing_columns().get(self.ident(table.name), {})  # staging tables copy its types
+        jsonb = {
+            c.name
+            for c in table.columns.values()
+            if c.data_type == "json" and stored.get(self.ident(c.name), "").lower() == "jsonb"
+        }
         for path in files:
             reader = read_file(path)
             if with_seq:
                 reader = _numbered(reader, seq)
-            adapted = _adapt(reader, json_columns, self.ident, table.name)
+            adapted = _adapt(reader, jsonb, self.ident, table.name)
             try:
                 if target is None:
                     n = self.cur.adbc_ingest(
@@ -264,7 +281,8 @@ class PostgresClient(SqlClient):
 
 def _adapt(reader: Any, json_columns: set[str], ident: Any, table: str) -> Any:
     """The batches as PostgreSQL's binary COPY takes them: physical column names, NUL characters
-    replaced in text, JSON sent in ``jsonb``'s binary form (a version byte, then the text)."""
+    replaced in text (never data: see the module docs), ``jsonb`` columns (``json_columns``) sent in
+    ``jsonb``'s binary form (a version byte, then the text); ``json`` columns take the text as it is."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
