@@ -52,7 +52,13 @@ def with_parents(resources: list[Resource]) -> list[Resource]:
 
 
 def plan(resources: list[Resource]) -> list[Node]:
-    """Arrange resources into trees: roots are plain resources, transformers hang off their parents."""
+    """Arrange resources into trees: roots are plain resources, transformers hang off their parents.
+
+    Only what a selected resource needs runs: a resource that is not selected and feeds nothing
+    selected does not run at all, so its cursor and state stay where they are (they would otherwise
+    move past rows that were never loaded). One that feeds a selected transformer runs for it, and
+    its cursor moves with what it fed.
+    """
     resources = with_parents(resources)
     nodes: dict[str, Node] = {}
     for r in resources:
@@ -75,7 +81,13 @@ def plan(resources: list[Resource]) -> list[Node]:
             )
         else:
             nodes[r.parent.name].children.append(node)
-    return roots
+    return [node for node in roots if _prune(node)]
+
+
+def _prune(node: Node) -> bool:
+    """Drop the transformers under ``node`` that load nothing; whether ``node`` itself must run."""
+    node.children = [child for child in node.children if _prune(child)]
+    return node.resource.selected or bool(node.children)
 
 
 @dataclass(frozen=True)
