@@ -266,6 +266,8 @@ def real_text(v: float) -> str:
         return "NaN"
     if math.isinf(v):
         return "Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "-0.0" if math.copysign(1.0, v) < 0 else "0.0"  # Decimal's digits would drop the sign
     exact = decimal.Decimal(v)
     for digits in (15, 16, 17):
         rounded = decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_UP).plus(exact)

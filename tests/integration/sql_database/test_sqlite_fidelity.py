@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import headwater as hw
@@ -109,6 +109,7 @@ def test_an_untyped_column_keeps_every_value(tmp_path_factory: pytest.TempPathFa
 
 @FIDELITY
 @given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=12))
+@example(values=[-0.0, 0.0, -1e-300])
 def test_reals_exactly(tmp_path_factory: pytest.TempPathFactory, values: list[float]) -> None:
     path = tmp_path_factory.mktemp("reals") / "t.db"
     rows = [(i, v, v) for i, v in enumerate(values)]

@@ -7,7 +7,7 @@ import math
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from headwater.sources.sql_database.values import (
@@ -27,6 +27,8 @@ PURE = settings(deadline=None)  # pure functions; the first call pays for pyarro
 
 @PURE
 @given(st.floats(allow_nan=False, allow_infinity=False))
+@example(-0.0)
+@example(0.0)
 def test_real_text_reads_back_as_the_same_float(v: float) -> None:
     text = real_text(v)
     assert float(text) == v
