@@ -21,7 +21,11 @@ class CallableModule(types.ModuleType):
 
 
 def make_callable(module_name: str, target: Callable[..., Any]) -> None:
-    """Make the module ``module_name`` callable as ``target``."""
+    """Make the module ``module_name`` callable as ``target`` (a misspelled keyword argument is a
+    ConfigError with a "did you mean", as everywhere in the Python API)."""
+    from headwater.schema.hints import check_arguments
+
     module = sys.modules[module_name]
-    module.__dict__["__call_target__"] = target
+    label = "hw." + module_name.removeprefix("headwater.")
+    module.__dict__["__call_target__"] = check_arguments(target, label)
     module.__class__ = CallableModule

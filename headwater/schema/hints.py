@@ -79,9 +79,10 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def check_arguments(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+def check_arguments(fn: Callable[_P, _R], label: str | None = None) -> Callable[_P, _R]:
     """Make a misspelled keyword argument of ``fn`` a ConfigError with a "did you mean", instead of
-    Python's bare ``TypeError`` (``**hints: Unpack[HintArgs]`` accepts the hint names only)."""
+    Python's bare ``TypeError`` (``**hints: Unpack[HintArgs]`` accepts the hint names only).
+    ``label`` names the function in the message (default: its qualified name)."""
     sig = inspect.signature(fn)
     params = sig.parameters.values()
     allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
@@ -90,7 +91,7 @@ def check_arguments(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         if "HintArgs" not in str(var_kw.annotation):
             return fn  # open keyword arguments: nothing to check
         allowed |= HINT_NAMES
-    label = fn.__qualname__.replace("Pipeline.", "pipeline.").replace("Resource.", "resource.")
+    label = label or fn.__qualname__.replace("Pipeline.", "pipeline.").replace("Resource.", "resource.")
 
     @functools.wraps(fn)
     def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:

@@ -12,6 +12,7 @@ size), and remembers them in the stream's state, committed with the rows. See do
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
 from headwater.pipeline_state import current, state
-from headwater.schema.hints import HintArgs, build_hints
+from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
 from headwater.sources.filesystem.formats import CsvOptions, check_format, check_null_values, read_file
 from headwater.streams.resource import Resource
@@ -153,7 +154,8 @@ def filesystem(
     fmt = check_format(format)
     unknown = sorted(set(hints) - set(HINT_KEYS))
     if unknown:
-        raise ConfigError(f"filesystem: unknown argument(s) {unknown}", hint=f"resource hints: {', '.join(HINT_KEYS)}")
+        own = {p for p in inspect.signature(filesystem).parameters if p != "hints"}
+        raise unknown_argument("hw.sources.filesystem", unknown[0], own | set(HINT_KEYS))
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ConfigError(f"filesystem: chunk_size must be a positive integer, got {chunk_size!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
