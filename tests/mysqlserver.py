@@ -16,7 +16,6 @@ Debian's package creates.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pwd
 import shutil
@@ -29,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from tests.pgserver import _alive, _base_folder, free_port
+from tests import servers
 
 DATABASE = "headwater_test"
 USER = "root"
@@ -106,51 +105,20 @@ def _missing_message(install: bool) -> str:
 
 
 def apt_install() -> None:
-    """apt-get update, then install Debian's mariadb-server package (as root), showing what runs.
-
-    Debian's package would start its own server through invoke-rc.d; a policy-rc.d that refuses keeps it from
-    doing so (only our throwaway server runs), and is removed afterwards if we created it.
-    """
-    if shutil.which("apt-get") is None:
-        raise MySQLUnavailable(
-            "MariaDB server binaries not found, and there is no apt-get to install them: install MariaDB's server "
-            "(mariadbd, mariadb-install-db) with this system's package manager"
-        )
-    print(f"mysqlserver: MariaDB server binaries not found; installing Debian's package {PACKAGE}", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    policy = Path("/usr/sbin/policy-rc.d")
-    created = False
-    if not policy.exists():
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-        created = True
-    try:
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", PACKAGE]):
-            print("mysqlserver: + DEBIAN_FRONTEND=noninteractive " + " ".join(command), flush=True)
-            done = subprocess.run(command, env=env, check=False)
-            if done.returncode != 0:
-                raise MySQLUnavailable(f"`{' '.join(command)}` failed with exit code {done.returncode} (output above)")
-    finally:
-        if created:
-            policy.unlink(missing_ok=True)
+    """apt-get update, then install Debian's mariadb-server package (as root), showing what runs (Debian's own
+    server is kept from starting: tests/servers.py)."""
+    what = "MariaDB server binaries (mariadbd, mariadb-install-db) not found"
+    servers.apt_install([PACKAGE], tag="mysqlserver", unavailable=MySQLUnavailable, what=what)
 
 
 def server_user() -> pwd.struct_passwd | None:
     """The system user to run the server as: `mysql` when we are root, else None (ourselves)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(OS_USER)
-    except KeyError:
-        raise MySQLUnavailable(
-            f"running as root, but there is no {OS_USER!r} system user: MariaDB refuses to run as root, and "
-            f"Debian's package (apt-get install {PACKAGE}) creates that user"
-        ) from None
+    why = f"MariaDB refuses to run as root, and Debian's package (apt-get install {PACKAGE}) creates that user"
+    return servers.system_user(OS_USER, unavailable=MySQLUnavailable, why=why)
 
 
 def server_version(server: Path) -> str:
-    done = subprocess.run([str(server), "--version"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or done.stderr.strip()
+    return servers.version_of(server)
 
 
 def mysql_query(url: str, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -208,8 +176,8 @@ class MySQLServer:
         (installing them only if `install`), MySQLStartError when the server does not come up."""
         server_bin, install_db = ensure_binaries(install)
         user = server_user()
-        base = _base_folder(user)
-        _remove_stale_folders(base)
+        base = servers.base_folder(user)
+        servers.remove_stale_folders(base, FOLDER_PREFIX, _mysqld_pid)
         folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=base))
         (folder / "owner.pid").write_text(str(os.getpid()))
         if user is not None:
@@ -246,7 +214,7 @@ class MySQLServer:
     def _launch(self, timeout: float, attempts: int = 5) -> None:
         self._log = open(self.log, "ab")  # noqa: SIM115  # closed in stop()
         for attempt in range(1, attempts + 1):
-            self.port = free_port()
+            self.port = servers.free_port()
             offset = self._log.tell()
             command = [
                 str(self.server),
@@ -268,7 +236,7 @@ class MySQLServer:
                 env=self._env(),
                 cwd=self.folder,
                 start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which stops us in order
-                preexec_fn=_die_with_parent(),
+                preexec_fn=servers.die_with_parent(signal.SIGKILL),
                 **self._as_user(),
             )
             if self._wait_ready(timeout):
@@ -351,34 +319,8 @@ class MySQLServer:
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
 
 
-def _remove_stale_folders(base: Path) -> None:
-    """Delete folders left by test runs that were killed (their owner process is gone, and with it their server)."""
-    for folder in base.glob(FOLDER_PREFIX + "*"):
-        try:
-            owner = int((folder / "owner.pid").read_text())
-        except (OSError, ValueError):
-            continue
-        try:
-            server = int((folder / "mysqld.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            server = 0
-        if not _alive(owner) and not (server and _alive(server)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _die_with_parent() -> Any:
-    """A preexec_fn making the server get SIGKILL if this process dies, even by SIGKILL (its data is throwaway)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG, set after the switch to the mysql user
-        if os.getppid() != parent:  # the parent died before prctl
-            os._exit(1)
-
-    return preexec
+def _mysqld_pid(folder: Path) -> int:
+    return int((folder / "mysqld.pid").read_text().split()[0])
 
 
 def main(argv: Sequence[str]) -> int:

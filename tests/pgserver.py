@@ -14,15 +14,12 @@ refuses to run as root: under root it runs as the ``postgres`` system user that 
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import os
 import pwd
 import re
 import shutil
 import signal
-import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -30,6 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from tests import servers
 
 DATABASE = "headwater_test"
 SUPERUSER = "postgres"  # the database superuser (initdb -U)
@@ -96,36 +95,18 @@ def _missing_message(install: bool) -> str:
 
 def apt_install() -> None:
     """apt-get update, then install Debian's postgresql package (as root), showing what runs."""
-    if shutil.which("apt-get") is None:
-        raise PgUnavailable(
-            f"PostgreSQL server binaries not found in {DEBIAN_BINDIRS} or on PATH, and there is no apt-get to "
-            "install them: install PostgreSQL's server (initdb, pg_ctl, postgres) with this system's package manager"
-        )
-    print("pgserver: PostgreSQL server binaries not found; installing Debian's package postgresql", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-        print("pgserver: + DEBIAN_FRONTEND=noninteractive " + " ".join(command), flush=True)
-        done = subprocess.run(command, env=env, check=False)
-        if done.returncode != 0:
-            raise PgUnavailable(f"`{' '.join(command)}` failed with exit code {done.returncode} (output above)")
+    what = f"PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in {DEBIAN_BINDIRS} or on PATH"
+    servers.apt_install(["postgresql"], tag="pgserver", unavailable=PgUnavailable, what=what)
 
 
 def server_user() -> pwd.struct_passwd | None:
     """The system user to run initdb and the server as: `postgres` when we are root, else None (ourselves)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(OS_USER)
-    except KeyError:
-        raise PgUnavailable(
-            f"running as root, but there is no {OS_USER!r} system user: PostgreSQL refuses to run as root, and "
-            "Debian's package (apt-get install postgresql) creates that user"
-        ) from None
+    why = "PostgreSQL refuses to run as root, and Debian's package (apt-get install postgresql) creates that user"
+    return servers.system_user(OS_USER, unavailable=PgUnavailable, why=why)
 
 
 def server_version(bindir: Path) -> str:
-    done = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or done.stderr.strip()
+    return servers.version_of(bindir / "postgres")
 
 
 def pg_query(url: str, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -135,13 +116,6 @@ def pg_query(url: str, sql: str, params: Sequence[Any] | None = None) -> list[tu
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return list(cur.fetchall()) if cur.description is not None else []
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PgServer:
@@ -173,8 +147,8 @@ class PgServer:
         PgStartError when the server does not come up."""
         bindir = ensure_binaries(install)
         user = server_user()
-        base = _base_folder(user)
-        _remove_stale_folders(base)
+        base = servers.base_folder(user)
+        servers.remove_stale_folders(base, FOLDER_PREFIX, _postmaster_pid)
         folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=base))
         (folder / "owner.pid").write_text(str(os.getpid()))
         if user is not None:
@@ -204,7 +178,7 @@ class PgServer:
     def _launch(self, timeout: float, attempts: int = 5) -> None:
         self._log = open(self.log, "ab")  # noqa: SIM115  # closed in stop()
         for attempt in range(1, attempts + 1):
-            self.port = free_port()
+            self.port = servers.free_port()
             offset = self._log.tell()
             command = [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port)]
             command += ["-c", f"unix_socket_directories={self.folder}"]
@@ -217,7 +191,7 @@ class PgServer:
                 stderr=subprocess.STDOUT,
                 env=self._env(),
                 start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which stops us in order
-                preexec_fn=_die_with_parent(),
+                preexec_fn=servers.die_with_parent(signal.SIGQUIT),
                 **self._as_user(),
             )
             if self._wait_ready(timeout):
@@ -304,52 +278,8 @@ class PgServer:
             )
 
 
-def _base_folder(user: pwd.struct_passwd | None) -> Path:
-    """The temporary folder's parent: the usual temp dir, or /tmp if another user (postgres) can't reach it."""
-    base = Path(tempfile.gettempdir()).resolve()
-    if user is not None and not all(p.stat().st_mode & stat.S_IXOTH for p in (base, *base.parents)):
-        base = Path("/tmp")
-    return base
-
-
-def _remove_stale_folders(base: Path) -> None:
-    """Delete folders left by test runs that were killed (their owner process is gone, and with it their server)."""
-    for folder in base.glob(FOLDER_PREFIX + "*"):
-        try:
-            owner = int((folder / "owner.pid").read_text())
-        except (OSError, ValueError):
-            continue  # being set up right now, or not ours
-        try:
-            postmaster = int((folder / "data" / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            postmaster = 0
-        if not _alive(owner) and not (postmaster and _alive(postmaster)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _die_with_parent() -> Any:
-    """A preexec_fn making the server get SIGQUIT (immediate shutdown) if this process dies, even by SIGKILL."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG, set after the switch to the postgres user
-        if os.getppid() != parent:  # the parent died before prctl
-            os._exit(1)
-
-    return preexec
+def _postmaster_pid(folder: Path) -> int:
+    return int((folder / "data" / "postmaster.pid").read_text().split()[0])
 
 
 def main(argv: Sequence[str]) -> int:

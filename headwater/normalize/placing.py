@@ -108,16 +108,7 @@ class Placer:
                     found = infer_temporal(arr)
                     if found is not None:
                         data_type, arr = found
-                table.add_column(
-                    Column(
-                        name,
-                        data_type.name,
-                        data_type.precision,
-                        data_type.scale,
-                        path=piece.path,
-                        exact_in_double=True if data_type.name == "bigint" else None,
-                    )
-                )
+                table.add_column(_new_column(name, data_type, path=piece.path))
                 return [(name, canonical(arr, data_type))]
         return self.fit(table, col, piece.array, incoming)
 
@@ -252,18 +243,15 @@ class Placer:
             existing = adopt(Column(name, incoming.name, variant_of=col.name), known, incoming)
             table.add_column(existing)
         if existing is None:
-            table.add_column(
-                Column(
-                    name,
-                    incoming.name,
-                    incoming.precision,
-                    incoming.scale,
-                    variant_of=col.name,
-                    exact_in_double=True if incoming.name == "bigint" else None,
-                )
-            )
+            table.add_column(_new_column(name, incoming, variant_of=col.name))
             return [(name, canonical(arr, incoming))]
         return self.fit(table, existing, arr, incoming)
+
+
+def _new_column(name: str, data_type: DataType, **kwargs: Any) -> Column:
+    """A column the data makes: a bigint one starts out holding only integers a double holds exactly."""
+    exact = True if data_type.name == "bigint" else None
+    return Column(name, data_type.name, data_type.precision, data_type.scale, exact_in_double=exact, **kwargs)
 
 
 def adopt(col: Column, known: StoredColumn, incoming: DataType | None = None) -> Column:

@@ -48,3 +48,23 @@ def column(tables: list[pa.Table], name: str) -> list[Any]:
 
 def types(schema: Schema, table: str = "t") -> dict[str, str]:
     return {c.name: str(c.type) for c in schema.tables[table].columns.values() if not c.system}
+
+
+def nested(depth: int, kind: str, leaf: Any = 1) -> Any:
+    """``leaf`` inside ``depth`` levels of objects (``{"a": ...}``) or lists."""
+    value: Any = leaf
+    for _ in range(depth):
+        value = {"a": value} if kind == "dict" else [value]
+    return value
+
+
+def depth_of(text: str) -> int:
+    """How deep JSON text nests (its brackets; the test values hold none inside strings)."""
+    deepest = level = 0
+    for ch in text:
+        if ch in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif ch in "]}":
+            level -= 1
+    return deepest

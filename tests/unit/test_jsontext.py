@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from headwater.normalize.jsontext import NotJson, dumps
+from tests.unit.normalize_helpers import depth_of, nested
 
 FINITE = st.one_of(
     st.none(),
@@ -23,24 +24,6 @@ FINITE = st.one_of(
 VALUES = st.recursive(
     FINITE, lambda inner: st.one_of(st.lists(inner), st.dictionaries(st.text(st.characters(codec="utf-8")), inner))
 )
-
-
-def nested(depth: int, kind: str) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = {"a": value} if kind == "dict" else [value]
-    return value
-
-
-def depth_of(text: str) -> int:
-    deepest = level = 0
-    for ch in text:
-        if ch in "[{":
-            level += 1
-            deepest = max(deepest, level)
-        elif ch in "]}":
-            level -= 1
-    return deepest
 
 
 @settings(max_examples=200, deadline=None)

@@ -20,7 +20,6 @@ Rules for what PostgreSQL cannot take as is:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.duckdb.destination import _numbered
 from headwater.destinations.protocol import Capabilities
@@ -72,12 +72,7 @@ def numbered_placeholders(sql: str) -> str:
 
 def shorten(name: str, limit: int = MAX_IDENTIFIER) -> str:
     """``name``, or a deterministic shortening of it that fits in ``limit`` bytes (UTF-8)."""
-    raw = name.encode()
-    if len(raw) <= limit:
-        return name
-    digest = hashlib.sha1(raw).hexdigest()[:8]
-    head = raw[: limit - 9].decode("utf-8", errors="ignore")  # whole characters only
-    return f"{head}_{digest}"
+    return names.shorten(name, limit)
 
 
 def redact(url: str) -> str:

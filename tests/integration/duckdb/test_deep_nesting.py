@@ -11,24 +11,7 @@ import pytest
 
 import headwater as hw
 from headwater.normalize.flatten import MAX_DEPTH
-
-
-def nested(depth: int, kind: str, leaf: Any = 1) -> Any:
-    value: Any = leaf
-    for _ in range(depth):
-        value = {"a": value} if kind == "dict" else [value]
-    return value
-
-
-def depth_of(text: str) -> int:
-    deepest = level = 0
-    for ch in text:
-        if ch in "[{":
-            level += 1
-            deepest = max(deepest, level)
-        elif ch in "]}":
-            level -= 1
-    return deepest
+from tests.unit.normalize_helpers import depth_of, nested
 
 
 def make(tmp_path: Path, name: str = "deep") -> Any:

@@ -16,7 +16,8 @@ import headwater as hw
 from headwater.errors import ConfigError, SourceError
 from tests.conftest import rows, scalar
 from tests.integration.sql_database.conftest import column_types
-from tests.pgserver import free_port, pg_query
+from tests.pgserver import pg_query
+from tests.servers import free_port
 
 UID = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
 DOC = {"a": [1, 2.5, "x"], "nested": {"ok": True, "none": None}, "é": "ü"}
