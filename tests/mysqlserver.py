@@ -323,29 +323,22 @@ def _mysqld_pid(folder: Path) -> int:
     return int((folder / "mysqld.pid").read_text().split()[0])
 
 
+def _ensured() -> str:
+    server, _ = ensure_binaries(install=True)
+    user = server_user()
+    runs_as = f", runs as system user {user.pw_name}" if user else ""
+    return f"{server_version(server)} ({server}){runs_as}"
+
+
 def main(argv: Sequence[str]) -> int:
-    command = argv[0] if argv else ""
-    if command not in ("ensure", "serve"):
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        if command == "ensure":
-            server, _ = ensure_binaries(install=True)
-            user = server_user()
-            runs_as = f", runs as system user {user.pw_name}" if user else ""
-            print(f"mysqlserver: {server_version(server)} ({server}){runs_as}", flush=True)
-            return 0
-        with MySQLServer.start(install=True) as running:
-            print(f"mysqlserver: {running.url} (data in {running.folder}); Ctrl-C stops it", flush=True)
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-            assert running.process is not None
-            running.process.wait()
-            return 1  # the server exited by itself
-    except (MySQLUnavailable, MySQLStartError) as exc:
-        print(f"mysqlserver: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+    return servers.command_line(
+        argv,
+        doc=__doc__ or "",
+        tag="mysqlserver",
+        ensure=_ensured,
+        start=lambda: MySQLServer.start(install=True),
+        errors=(MySQLUnavailable, MySQLStartError),
+    )
 
 
 if __name__ == "__main__":

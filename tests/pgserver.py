@@ -282,29 +282,22 @@ def _postmaster_pid(folder: Path) -> int:
     return int((folder / "data" / "postmaster.pid").read_text().split()[0])
 
 
+def _ensured() -> str:
+    bindir = ensure_binaries(install=True)
+    user = server_user()
+    runs_as = f", runs as system user {user.pw_name}" if user else ""
+    return f"{server_version(bindir)} in {bindir}{runs_as}"
+
+
 def main(argv: Sequence[str]) -> int:
-    command = argv[0] if argv else ""
-    if command not in ("ensure", "serve"):
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        if command == "ensure":
-            bindir = ensure_binaries(install=True)
-            user = server_user()
-            runs_as = f", runs as system user {user.pw_name}" if user else ""
-            print(f"pgserver: {server_version(bindir)} in {bindir}{runs_as}", flush=True)
-            return 0
-        with PgServer.start(install=True) as server:
-            print(f"pgserver: {server.url} (data in {server.folder}); Ctrl-C stops it", flush=True)
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-            assert server.process is not None
-            server.process.wait()
-            return 1  # the server exited by itself
-    except (PgUnavailable, PgStartError) as exc:
-        print(f"pgserver: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+    return servers.command_line(
+        argv,
+        doc=__doc__ or "",
+        tag="pgserver",
+        ensure=_ensured,
+        start=lambda: PgServer.start(install=True),
+        errors=(PgUnavailable, PgStartError),
+    )
 
 
 if __name__ == "__main__":

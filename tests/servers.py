@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,35 @@ def die_with_parent(sig: signal.Signals) -> Any:
             os._exit(1)
 
     return preexec
+
+
+def command_line(
+    argv: Sequence[str],
+    *,
+    doc: str,
+    tag: str,
+    ensure: Callable[[], str],
+    start: Callable[[], AbstractContextManager[Any]],
+    errors: tuple[type[Exception], ...],
+) -> int:
+    """``python -m tests.<server> ensure|serve``: ``ensure`` finds (installs) the binaries and prints what it
+    found; ``serve`` starts a server, prints its URL and runs until Ctrl-C."""
+    command = argv[0] if argv else ""
+    if command not in ("ensure", "serve"):
+        print(doc, file=sys.stderr)
+        return 2
+    try:
+        if command == "ensure":
+            print(f"{tag}: {ensure()}", flush=True)
+            return 0
+        with start() as server:
+            print(f"{tag}: {server.url} (data in {server.folder}); Ctrl-C stops it", flush=True)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            assert server.process is not None
+            server.process.wait()
+            return 1  # the server exited by itself
+    except errors as exc:
+        print(f"{tag}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
