@@ -22,6 +22,8 @@ No error shows a secret: message, hint and text locations pass through :func:`he
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 from headwater.redact import redact
@@ -124,3 +126,18 @@ class LoadError(DestinationError):
 
 class StateError(HeadwaterError):
     """The pipeline's working folder or state is unusable."""
+
+
+def closest(name: object, known: Iterable[object], *, cutoff: float = 0.6) -> str | None:
+    """The known name closest to a misspelled ``name`` (None when none is close)."""
+    found = difflib.get_close_matches(str(name), sorted(str(k) for k in known), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def did_you_mean(name: object, known: Iterable[object], *, listing: str = "known") -> str:
+    """The hint for a name that matches none of ``known``: the closest one, then the whole list
+    (``did you mean 'items'? known: items, users``)."""
+    options = sorted(str(k) for k in known)
+    close = closest(name, options)
+    shown = f"{listing}: {', '.join(options)}" if options else f"{listing}: none"
+    return f"did you mean {close!r}? {shown}" if close else shown

@@ -32,7 +32,6 @@ import contextlib
 import copy
 import datetime as dt
 import decimal
-import difflib
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from headwater.errors import ConfigError, StateError
+from headwater.errors import ConfigError, StateError, closest
 
 
 def encode_value(value: Any) -> Any:
@@ -244,8 +243,8 @@ class PipelineState:
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = closest(name, known, cutoff=0.5)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 # -- the state of the running resource ------------------------------------------------------------

@@ -7,7 +7,6 @@ Help is click's plain layout (``rich_markup_mode=None``): typer's rich panels pr
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from headwater import __version__
-from headwater.errors import StateError
+from headwater.errors import StateError, closest
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import PARTIAL, LoadPackage, package_folders
 from headwater.pipeline_state import PipelineState, decode_value
@@ -44,10 +43,10 @@ def _workdir(name: str, pipelines_dir: Path | None) -> WorkDir:
         return only_workdir(root, name)
     except StateError as exc:
         known = sorted(p.name for p in root.iterdir() if (p / "pipeline.json").exists()) if root.is_dir() else []
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        close = closest(name, known)
         if not close or exc.message.startswith(f"pipeline {name!r} has"):
             raise
-        raise StateError(f"{exc.message}; did you mean {close[0]!r}?", hint=exc.hint, **exc.where) from exc
+        raise StateError(f"{exc.message}; did you mean {close!r}?", hint=exc.hint, **exc.where) from exc
 
 
 def _when(ts: float | None) -> str:

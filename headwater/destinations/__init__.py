@@ -7,13 +7,12 @@ checkout works without installation metadata.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
 from headwater.destinations.protocol import Capabilities, Destination, DestinationClient, LoadResult
-from headwater.errors import ConfigError
+from headwater.errors import ConfigError, did_you_mean
 
 __all__ = [
     "Capabilities",
@@ -60,11 +59,8 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
         known = available()
         name, sep, _ = spec.partition(":")
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(
-                f"unknown destination {spec!r}",
-                hint=f"{hint}known destinations: {', '.join(sorted(known))}",
+                f"unknown destination {spec!r}", hint=did_you_mean(name, known, listing="known destinations")
             )
         cls = _load(known[name])
         destination = cls.from_uri(spec) if sep else cls()

@@ -20,13 +20,12 @@ Three rules keep a waiting package from duplicating rows or undoing state:
 
 from __future__ import annotations
 
-import difflib
 import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from headwater.errors import StateError
+from headwater.errors import StateError, closest
 from headwater.packages.files import drop_pending_command, unusable
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, package_folders
 from headwater.pipeline_state import PipelineState
@@ -110,11 +109,11 @@ def drop_pending(workdir: WorkDir, load_ids: list[str] | None = None) -> list[st
         targets = sorted(set(load_ids))
         for load_id in targets:
             if load_id not in folders:
-                close = difflib.get_close_matches(load_id, list(folders), n=1, cutoff=0.6)
+                close = closest(load_id, folders)
                 listing = ", ".join(sorted(folders)) or "none"
                 raise StateError(
                     f"no package {load_id!r} waits in {workdir.packages}"
-                    + (f"; did you mean {close[0]!r}?" if close else ""),
+                    + (f"; did you mean {close!r}?" if close else ""),
                     hint=f"the packages waiting: {listing} (headwater pipeline info {workdir.root.name} lists them)",
                     load_id=load_id,
                 )

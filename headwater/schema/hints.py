@@ -17,7 +17,6 @@ A hint that cannot be right (an unknown type, an unknown key, a bad precision) r
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import re
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 
 from headwater import names
-from headwater.errors import ConfigError
+from headwater.errors import ConfigError, did_you_mean
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
@@ -105,10 +104,10 @@ def check_arguments(fn: Callable[_P, _R], label: str | None = None) -> Callable[
 
 def unknown_argument(function: str, key: str, allowed: set[str] | frozenset[str]) -> ConfigError:
     """The error for an unknown keyword argument ``key`` of ``function``, with a "did you mean"."""
-    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    known = ", ".join(sorted(a for a in allowed if not a.startswith("_")))
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return ConfigError(f"{function}() got an unknown argument {key!r}", hint=f"{hint}arguments: {known}")
+    shown = [a for a in allowed if not a.startswith("_")]
+    return ConfigError(
+        f"{function}() got an unknown argument {key!r}", hint=did_you_mean(key, shown, listing="arguments")
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ A custom scheme is a subclass of :class:`Auth` (or any ``httpx.Auth``) given as 
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 
 from headwater import redact
-from headwater.errors import ConfigError, FatalSourceError
+from headwater.errors import ConfigError, FatalSourceError, did_you_mean
 from headwater.sources.rest_api.http import excerpt, redact_url
 
 
@@ -215,18 +214,12 @@ def make_auth(config: Any) -> httpx.Auth | None:
     kind = config["type"]
     cls = AUTH_TYPES.get(kind)
     if cls is None:
-        close = difflib.get_close_matches(str(kind), AUTH_TYPES, n=1)
-        raise ConfigError(
-            f"client.auth: unknown type {kind!r}",
-            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(AUTH_TYPES)}",
-        )
+        raise ConfigError(f"client.auth: unknown type {kind!r}", hint=did_you_mean(kind, AUTH_TYPES))
     known = [name for name in inspect.signature(cls).parameters if name != "self"]
     for key in config:
         if key != "type" and key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
             raise ConfigError(
-                f"client.auth ({kind}): unknown key {key!r}",
-                hint=f"did you mean {close[0]!r}?" if close else f"its keys: {', '.join(known)}",
+                f"client.auth ({kind}): unknown key {key!r}", hint=did_you_mean(key, known, listing="its keys")
             )
     fields = {k: v for k, v in config.items() if k != "type"}
     try:

@@ -13,7 +13,6 @@ Plugin developers can use it directly in a resource of their own::
 from __future__ import annotations
 
 import asyncio
-import difflib
 import itertools
 import logging
 from collections import deque
@@ -24,7 +23,7 @@ from typing import Any
 import orjson
 
 from headwater import redact
-from headwater.errors import ConfigError, FatalSourceError, HeadwaterError
+from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_you_mean
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
     Gate,
@@ -360,10 +359,8 @@ def _timeouts(config: Any) -> tuple[Any, float]:
         return httpx.Timeout(seconds), seconds
     for key in config:
         if key not in _TIMEOUT_KEYS:
-            close = difflib.get_close_matches(str(key), _TIMEOUT_KEYS, n=1)
             raise ConfigError(
-                f"client.timeout: unknown key {key!r}",
-                hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_TIMEOUT_KEYS)}",
+                f"client.timeout: unknown key {key!r}", hint=did_you_mean(key, _TIMEOUT_KEYS, listing="known keys")
             )
     steps = {k: _seconds(config[k], f"client.timeout.{k}") for k in ("connect", "read") if k in config}
     if "total" in config:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import difflib
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from urllib.parse import quote
 
 from headwater import redact
 from headwater.cursors.cursor import Incremental
-from headwater.errors import ConfigError, FatalSourceError
+from headwater.errors import ConfigError, FatalSourceError, did_you_mean
 from headwater.schema.hints import HintArgs
 from headwater.sources.rest_api.client import RESTClient, StopStream
 from headwater.sources.rest_api.http import ResponseAction
@@ -78,9 +77,7 @@ _NAME_PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w.\-]*\}")  # what a mistyped plac
 def _check_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-            raise ConfigError(f"{where}: unknown key {key!r}", hint=hint)
+            raise ConfigError(f"{where}: unknown key {key!r}", hint=did_you_mean(key, known, listing="known keys"))
 
 
 def _table(value: Any, where: str) -> Mapping[str, Any]:

@@ -16,7 +16,6 @@ empty pages with ever-new next links cannot keep a stream going.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import inspect
 import logging
@@ -27,7 +26,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from headwater.errors import ConfigError, FatalSourceError
+from headwater.errors import ConfigError, FatalSourceError, did_you_mean
 from headwater.sources.rest_api.selectors import find, path_of
 
 log = logging.getLogger("headwater.rest_api")
@@ -546,18 +545,15 @@ def make_paginator(config: Any, where: str) -> Paginator:
         )
     cls = PAGINATORS.get(config["type"])
     if cls is None:
-        close = difflib.get_close_matches(str(config["type"]), PAGINATORS, n=1)
         raise ConfigError(
-            f"{where}: unknown paginator {config['type']!r}",
-            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PAGINATORS)}",
+            f"{where}: unknown paginator {config['type']!r}", hint=did_you_mean(config["type"], PAGINATORS)
         )
     known = [name for name in inspect.signature(cls).parameters if name not in ("self", "args", "kwargs")]
     for key in config:
         if key != "type" and key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
             raise ConfigError(
                 f"{where}: paginator {config['type']!r} has no setting {key!r}",
-                hint=f"did you mean {close[0]!r}?" if close else f"its settings: {', '.join(known)}",
+                hint=did_you_mean(key, known, listing="its settings"),
             )
     try:
         return cls(**{k: v for k, v in config.items() if k != "type"})
