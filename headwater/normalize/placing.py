@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -127,6 +128,8 @@ class Placer:
         if t == "json":  # JSON's own kinds of values as JSON text; others (bytes, NaN...) go beside it
             if i == "json":
                 return [(col.name, arr)]
+            if i == "text" and col.hinted:  # declared JSON: its text is JSON text (a SQL json column)
+                return self._json_text_or_variant(table, col, arr, incoming)
             if i in _JSON_KINDS:
                 return self._json_or_variant(table, col, arr, incoming)
             return self._variant(table, col, arr, incoming)
@@ -185,6 +188,11 @@ class Placer:
         fits = pa.array([i not in rejects for i in range(len(arr))], pa.bool_())
         rest = pc.if_else(fits, pa.scalar(None, arr.type), arr)
         return [(col.name, encoded), *self._variant(table, col, rest, incoming)]
+
+    def _json_text_or_variant(self, table: Table, col: Column, arr: pa.Array, incoming: DataType) -> Placed:
+        """Text that is JSON goes to the JSON column as it is; other text beside it (never a load that fails)."""
+        fits = pa.array([v is None or _is_json(v) for v in arr.to_pylist()], pa.bool_())
+        return self._split(table, col, arr, fits, pa.string(), incoming)
 
     def _split(
         self, table: Table, col: Column, arr: pa.Array, fits: pa.Array, target: pa.DataType, incoming: DataType
@@ -246,6 +254,14 @@ class Placer:
             table.add_column(_new_column(name, incoming, variant_of=col.name))
             return [(name, canonical(arr, incoming))]
         return self.fit(table, existing, arr, incoming)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _new_column(name: str, data_type: DataType, **kwargs: Any) -> Column:

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import math
 
+import pyarrow as pa
 import pytest
 
 from headwater.errors import DataError
@@ -321,3 +322,24 @@ def test_a_key_whose_type_changed_is_named_a_type_conflict(first: object, then: 
     assert "type conflict on primary key column 'id'" in text, text
     assert variant in text and "have no value" not in text
     assert err.value.column == "id"
+
+
+def test_json_text_from_arrow_stays_as_written_and_other_text_goes_beside_it() -> None:
+    """A declared JSON column fed JSON text (a SQL json column arrives as Arrow text) keeps the text; text
+    that is not JSON goes to a variant, never to a load the destination refuses."""
+    hints = build_hints(resource="r", columns={"doc": "json"})
+    data = pa.table({"doc": ['{"a": [1, 2]}', "not json", None, "5"]})
+    schema, out = normalize([data], hints=hints, arrow=True)
+    assert types(schema) == {"doc": "json", "doc__v_text": "text"}
+    assert column(out["t"], "doc") == ['{"a": [1, 2]}', None, None, "5"]
+    assert column(out["t"], "doc__v_text") == [None, "not json", None, None]
+
+
+def test_python_values_in_a_json_column_are_their_json_and_nan_quarantines_its_row() -> None:
+    hints = build_hints(resource="r", columns={"doc": "json"})
+    rows = [{"id": 1, "doc": "text"}, {"id": 2, "doc": {"k": [1, 2.5]}}, {"id": 3, "doc": float("nan")}]
+    _, out = normalize([rows], hints=hints)
+    assert column(out["t"], "doc") == ['"text"', '{"k":[1,2.5]}']
+    assert column(out["t"], "id") == [1, 2]
+    (quarantined,) = column(out["_hw_quarantine"], "row")
+    assert quarantined == '{"id":3,"doc":"NaN"}'
