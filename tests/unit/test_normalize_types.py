@@ -343,3 +343,14 @@ def test_python_values_in_a_json_column_are_their_json_and_nan_quarantines_its_r
     assert column(out["t"], "id") == [1, 2]
     (quarantined,) = column(out["_hw_quarantine"], "row")
     assert quarantined == '{"id":3,"doc":"NaN"}'
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-01-02T03:04:05.1234567Z", "2024-01-02 03:04:05.123456789+02:00", "2024-01-02T03:04:05.0000001"]
+)
+def test_timestamps_finer_than_microseconds_stay_text_never_truncated(text: str) -> None:
+    schema, out = normalize([[{"ts": text}]])  # a new column: not inferred as a timestamp
+    assert types(schema) == {"ts": "text"} and column(out["t"], "ts") == [text]
+    schema, out = normalize([[{"ts": "2024-01-01T00:00:00Z"}], [{"ts": text}]])  # an existing timestamp column
+    assert types(schema) == {"ts": "timestamp", "ts__v_text": "text"}
+    assert column(out["t"], "ts__v_text") == [None, text]
