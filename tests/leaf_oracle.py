@@ -23,7 +23,6 @@ import itertools
 import json
 import math
 import os
-import re
 from collections import Counter
 from typing import Any
 
@@ -166,25 +165,10 @@ def compare(given: Counter[Leaf], stored: Counter[Leaf]) -> list[str]:
     return problems
 
 
-_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-_ESCAPED_SURROGATE = re.compile(r"\\u(d[89a-f][0-9a-f]{2})")
-
-
-def _quarantined(row: str) -> Any:
-    """A quarantined row as it was given (the quarantine writes NaN and infinities as strings and lone
-    surrogates as backslash escapes)."""
-
-    def text(value: str) -> str:
-        return _ESCAPED_SURROGATE.sub(lambda m: chr(int(m.group(1), 16)), value)
-
-    def restore(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {text(k): restore(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [restore(v) for v in value]
-        return _NONFINITE.get(value, text(value)) if isinstance(value, str) else value
-
-    return restore(json.loads(row))
+def _quarantined(row: str, exact_row: str | None) -> Any:
+    """A quarantined row as it was given: ``exact_row`` (NaN literals, ``\\udXXX`` escapes) where the
+    readable ``row`` could not say it exactly, else ``row``."""
+    return json.loads(row if exact_row is None else exact_row)
 
 
 def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
@@ -194,8 +178,9 @@ def stored_leaves(pipeline: Any) -> tuple[Counter[Leaf], int]:
     leaves: list[Leaf] = []
     rows = 0
     if "_hw_quarantine" in schema.tables:
-        for row in pipeline.query('SELECT CAST("row" AS VARCHAR) AS r FROM "_hw_quarantine"').column("r").to_pylist():
-            rows += 1 + walk(_quarantined(row), leaves)
+        quarantined = pipeline.query('SELECT CAST("row" AS VARCHAR) AS r, exact_row FROM "_hw_quarantine"')
+        for row, exact_row in zip(*(c.to_pylist() for c in quarantined.columns), strict=True):
+            rows += 1 + walk(_quarantined(row, exact_row), leaves)
     for name, table in schema.tables.items():
         if name.startswith("_hw_"):
             continue

@@ -5,9 +5,14 @@ beyond 64 bits and strings with lone surrogates, and stops at 255 levels of nest
 change or lose a value, so :func:`dumps` checks orjson's output for the first case and falls back to
 an iterative encoder for the others: big integers as their digits, decimals as JSON numbers, any
 depth. NaN, infinities and strings with lone surrogates (not Unicode text; DuckDB and PostgreSQL
-refuse their ``\\udXXX`` escapes) have no JSON form a database takes: they raise :class:`NotJson`
-(callers quarantine the row), or, for text that people read (``readable=True``: quarantined rows),
-become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` and backslash escapes (``"\\\\ud800"``).
+refuse their ``\\udXXX`` escapes) have no JSON form a database takes. Three modes say what they become:
+
+- ``"strict"``: :class:`NotJson` is raised (callers quarantine the row);
+- ``"readable"``: the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` and backslash escapes
+  (``"\\\\ud800"``), valid JSON for people and databases (a quarantined row's ``row``), but the
+  string ``"NaN"`` reads the same as a NaN;
+- ``"literal"``: the bare literals ``NaN``, ``Infinity``, ``-Infinity`` and ``\\udXXX`` escapes, which
+  Python's :func:`json.loads` reads back exactly (a quarantined row's ``exact_row``, scd2's row hash).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import enum
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 
 _OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+Mode = Literal["strict", "readable", "literal"]
 
 
 class NotJson(ValueError):
@@ -49,26 +56,27 @@ def default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(value: Any, *, sort_keys: bool = False, readable: bool = False) -> str:
-    """``value`` as compact JSON text that decodes to the same value.
+def dumps(value: Any, *, sort_keys: bool = False, mode: Mode = "strict") -> str:
+    """``value`` as compact JSON text that decodes to the same value (``mode``: see the module).
 
     Raises:
-        NotJson: for NaN, an infinity or a lone surrogate (unless ``readable``).
+        NotJson: for NaN, an infinity or a lone surrogate (``mode="strict"`` only).
         TypeError: for a value of a type JSON cannot represent.
     """
     option = _OPTIONS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
         out = orjson.dumps(value, default=default, option=option)
     except TypeError:  # a big integer, a lone surrogate, deep nesting, a NaN decimal: the careful way
-        return _careful(value, sort_keys=sort_keys, readable=readable)
-    if b"null" in out and _has_nonfinite(value):  # orjson wrote NaN or an infinity as null
-        if not readable:
+        return _careful(value, sort_keys=sort_keys, mode=mode)
+    if b"null" in out and has_nonfinite(value):  # orjson wrote NaN or an infinity as null
+        if mode == "strict":
             raise NotJson("NaN and infinities have no JSON form")
-        return _careful(value, sort_keys=sort_keys, readable=readable)
+        return _careful(value, sort_keys=sort_keys, mode=mode)
     return out.decode("utf-8")
 
 
-def _has_nonfinite(value: Any) -> bool:
+def has_nonfinite(value: Any) -> bool:
+    """Whether ``value`` holds a NaN or an infinity anywhere (iteratively)."""
     stack = [value]
     while stack:
         v = stack.pop()
@@ -94,17 +102,22 @@ class _Raw(str):
     """Text already in JSON form (punctuation, keys) on the encoder's stack."""
 
 
-def _string(text: str, readable: bool) -> str:
+def _string(text: str, mode: Mode) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        if not readable:
+        if mode == "strict":
             raise NotJson("a string with lone surrogates is not Unicode text and has no JSON form") from None
+        if mode == "literal":
+            return json.dumps(text, ensure_ascii=True)  # \\udXXX escapes, read back as the surrogates
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return json.dumps(text, ensure_ascii=False)
 
 
-def _careful(value: Any, *, sort_keys: bool, readable: bool) -> str:
+_NONFINITE: Final = {"readable": ('"NaN"', '"Infinity"', '"-Infinity"'), "literal": ("NaN", "Infinity", "-Infinity")}
+
+
+def _careful(value: Any, *, sort_keys: bool, mode: Mode) -> str:
     out: list[str] = []
     stack: list[Any] = [value]
     while stack:
@@ -118,16 +131,17 @@ def _careful(value: Any, *, sort_keys: bool, readable: bool) -> str:
         elif v is False:
             out.append("false")
         elif isinstance(v, str):
-            out.append(_string(v, readable))
+            out.append(_string(v, mode))
         elif isinstance(v, int) and not isinstance(v, enum.Enum):
             out.append(int.__repr__(v))
         elif isinstance(v, float):
             if math.isfinite(v):
                 out.append(float.__repr__(v))
-            elif not readable:
+            elif mode == "strict":
                 raise NotJson("NaN and infinities have no JSON form")
             else:
-                out.append('"NaN"' if math.isnan(v) else '"Infinity"' if v > 0 else '"-Infinity"')
+                nan, inf, minus_inf = _NONFINITE[mode]
+                out.append(nan if math.isnan(v) else inf if v > 0 else minus_inf)
         elif isinstance(v, Mapping):
             items = [(k if isinstance(k, str) else str(k), x) for k, x in v.items()]
             if sort_keys:
@@ -135,7 +149,7 @@ def _careful(value: Any, *, sort_keys: bool, readable: bool) -> str:
             stack.append(_Raw("}"))
             for n, (k, x) in enumerate(reversed(items)):
                 stack.append(x)
-                stack.append(_Raw(("" if n == len(items) - 1 else ",") + _string(k, readable) + ":"))
+                stack.append(_Raw(("" if n == len(items) - 1 else ",") + _string(k, mode) + ":"))
             stack.append(_Raw("{"))
         elif isinstance(v, list):
             stack.append(_Raw("]"))
@@ -147,15 +161,17 @@ def _careful(value: Any, *, sort_keys: bool, readable: bool) -> str:
         elif isinstance(v, decimal.Decimal):
             if v.is_finite():
                 out.append(str(v))
-            elif not readable:
+            elif mode == "strict":
                 raise NotJson(f"the decimal {v} has no JSON form")
+            elif mode == "literal":
+                out.append("NaN" if v.is_nan() else "Infinity" if v > 0 else "-Infinity")
             else:
                 out.append(f'"{v}"')
         else:
             try:
                 stack.append(default(v))
             except NotJson:
-                if not readable:
+                if mode == "strict":
                     raise
                 stack.append(str(v))
     return "".join(out)

@@ -37,6 +37,8 @@ _QUARANTINE_COLUMNS = (
     ("reason", "text"),
     ("row", "json"),
     (LOAD_ID, "text"),
+    # the row where ``row`` cannot say it exactly (NaN, infinities, lone surrogates): see Originals.json
+    ("exact_row", "text"),
 )
 
 
@@ -279,19 +281,19 @@ class Normalizer:
     def _quarantine(self, table: str, resource: str, originals: _Originals, rows: np.ndarray, reason: str) -> None:
         if len(rows) == 0:
             return
-        q = self.schema.tables.get(QUARANTINE_TABLE)
-        if q is None:
-            q = Table(QUARANTINE_TABLE)
-            for name, data_type in _QUARANTINE_COLUMNS:
+        q = self.schema.tables.setdefault(QUARANTINE_TABLE, Table(QUARANTINE_TABLE))
+        for name, data_type in _QUARANTINE_COLUMNS:  # a table from an older version gains exact_row
+            if name not in q.columns:
                 q.add_column(Column(name, data_type, system=name == LOAD_ID))
-            self.schema.tables[QUARANTINE_TABLE] = q
         n = len(rows)
+        texts = [originals.json(int(i)) for i in rows]
         data = {
             "table_name": pa.array([table] * n, pa.string()),
             "resource": pa.array([resource] * n, pa.string()),
             "reason": pa.array([reason] * n, pa.string()),
-            "row": pa.array([originals.json(int(i)) for i in rows], pa.string()),
+            "row": pa.array([readable for readable, _ in texts], pa.string()),
             LOAD_ID: constant(self.load_id, n),
+            "exact_row": pa.array([exact for _, exact in texts], pa.string()),
         }
         self.quarantined += n
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
@@ -347,13 +349,21 @@ class _Originals:
             return self.data[i]
         return self.data.slice(i, 1).to_pylist()[0]
 
-    def json(self, i: int) -> str:
-        """The row as JSON for ``_hw_quarantine`` (NaN and infinities as the strings "NaN"..., lone
-        surrogates as backslash escapes: see :mod:`.jsontext`)."""
+    def json(self, i: int) -> tuple[str, str | None]:
+        """The row as JSON for ``_hw_quarantine``: ``row`` and ``exact_row``.
+
+        ``row`` is JSON text a database takes. A row holding NaN, an infinity or a lone surrogate has
+        none that says it exactly: ``row`` then holds them as the strings "NaN"... and backslash escapes
+        (for people), and ``exact_row`` the literals ``NaN``... and ``\\udXXX`` escapes, which Python's
+        ``json.loads`` reads back as given (the string "NaN" and a NaN stay apart). See :mod:`.jsontext`.
+        """
+        row = self.row(i)
         try:
-            return jsontext.dumps(self.row(i), readable=True)
-        except TypeError:
-            return orjson.dumps(repr(self.row(i))).decode()
+            return jsontext.dumps(row), None
+        except jsontext.NotJson:
+            return jsontext.dumps(row, mode="readable"), jsontext.dumps(row, mode="literal")
+        except TypeError:  # a type JSON has no form for: its repr, for people
+            return orjson.dumps(repr(row)).decode(), None
 
     def hashes(self) -> pa.Array:
         """A 128-bit hash of each whole row (children included), as UUIDs: scd2 compares versions by it.
@@ -369,8 +379,10 @@ class _Originals:
                 body = orjson.dumps(
                     pruned, default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
                 )
-            except TypeError:  # a big integer, a lone surrogate, deep nesting
-                body = jsontext.dumps(pruned, sort_keys=True, readable=True).encode("utf-8")
+                if b"null" in body and jsontext.has_nonfinite(pruned):  # orjson wrote NaN as null
+                    raise TypeError("NaN")
+            except TypeError:  # a big integer, a lone surrogate, deep nesting, NaN: exactly, the careful way
+                body = jsontext.dumps(pruned, sort_keys=True, mode="literal").encode("utf-8")
             digests += hashlib.blake2b(body, digest_size=16).digest()
         storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(rows), [None, pa.py_buffer(bytes(digests))])
         return pa.ExtensionArray.from_storage(pa.uuid(), storage)

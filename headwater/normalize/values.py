@@ -79,7 +79,7 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
         raise Unconvertible(str(exc)) from exc
     if bool in kinds and pa.types.is_floating(arr.type):
         raise Unconvertible("booleans mixed with numbers")
-    if nested and _bools_among_doubles(values, arr.type):
+    if nested and has_double(arr.type) and _bools_among_doubles(values, arr.type):
         raise Unconvertible("booleans mixed with numbers")
     return arr
 
@@ -87,19 +87,27 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
 _SCALARS: Final = frozenset(
     {type(None), bool, int, float, str, bytes, decimal.Decimal, dt.datetime, dt.date, dt.time, uuid.UUID}
 )
-#: the deepest nesting handed to Arrow's converter in one piece (orjson's own limit, so one orjson
-#: pass tells); deeper values are walked in Python (and stored as JSON beyond ``MAX_DEPTH`` levels)
-ARROW_DEPTH: Final = 255
+#: the most objects and lists nested in one another (the batch's own list counted) handed to Arrow's
+#: converter in one piece: orjson's own limit, so one orjson pass tells; deeper values are walked in
+#: Python (and stored as JSON beyond ``MAX_DEPTH`` levels)
+ARROW_DEPTH: Final = 254
 
 
 def _too_deep(values: list[Any]) -> bool:
-    try:
-        orjson.dumps(values, default=jsontext.default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError as exc:  # orjson.JSONEncodeError
-        if "Recursion limit" in str(exc):
-            return True
-        return depth_exceeds(values, ARROW_DEPTH)  # another refusal (a big integer...): count levels
-    return False
+    # orjson walks the values in C and refuses more than ARROW_DEPTH levels. Plain options first
+    # (non-text keys cost every object a check); then with them; then count levels in Python.
+    for options in _PROBES:
+        try:
+            orjson.dumps(values, default=jsontext.default, option=options)
+        except TypeError as exc:  # orjson.JSONEncodeError
+            if "Recursion limit" in str(exc):
+                return True
+            continue  # another refusal (a big integer, a non-text key...)
+        return False
+    return depth_exceeds(values, ARROW_DEPTH - 1)  # depth_exceeds counts the batch's list as level 0
+
+
+_PROBES: Final = (0, orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:

@@ -57,15 +57,50 @@ def test_decimals_are_json_numbers_with_their_digits() -> None:
     [float("nan"), [float("inf")], {"a": {"b": -math.inf}}, "x\ud800", {"k\udfff": 1}, decimal.Decimal("NaN")],
     ids=["nan", "inf-in-list", "-inf-deep", "lone-surrogate", "surrogate-key", "decimal-nan"],
 )
-def test_values_without_a_json_form_are_refused_or_readable(value: Any) -> None:
+def test_values_without_a_json_form_are_refused_readable_or_literal(value: Any) -> None:
     with pytest.raises(NotJson):
         dumps(value)
-    readable = dumps(value, readable=True)
+    readable = dumps(value, mode="readable")
     json.loads(readable)  # still valid JSON text
     assert "null" not in readable  # never silently a null
+    assert _same(json.loads(dumps(value, mode="literal")), value)  # read back as given
 
 
 def test_readable_text_names_the_odd_values() -> None:
-    assert dumps([float("nan"), math.inf, -math.inf, "a\ud800"], readable=True) == (
+    assert dumps([float("nan"), math.inf, -math.inf, "a\ud800"], mode="readable") == (
         '["NaN","Infinity","-Infinity","a\\\\ud800"]'
     )
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (float("nan"), "NaN"),
+        (math.inf, "Infinity"),
+        (-math.inf, "-Infinity"),
+        ("\ud800", "\\ud800"),
+        ({"\udfff": 1}, {"\\udfff": 1}),
+        ([2**70, float("nan")], [2**70, "NaN"]),
+    ],
+    ids=["nan", "inf", "-inf", "surrogate", "surrogate-key", "big-int-beside"],
+)
+def test_literal_text_keeps_apart_what_readable_text_confuses(pair: tuple[Any, Any]) -> None:
+    # the quarantine's exact_row: the string "NaN" and a NaN, a lone surrogate and its escape text
+    odd, lookalike = pair
+    assert dumps(odd, mode="readable") == dumps(lookalike, mode="readable")
+    assert dumps(odd, mode="literal") != dumps(lookalike, mode="literal")
+    assert _same(json.loads(dumps(odd, mode="literal")), odd)
+    assert _same(json.loads(dumps(lookalike, mode="literal")), lookalike)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN, and of the same type (a decimal NaN reads back as a float NaN)."""
+    if isinstance(b, decimal.Decimal) and b.is_nan():
+        return isinstance(a, float) and math.isnan(a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b

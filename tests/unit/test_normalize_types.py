@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from headwater.errors import DataError
+from headwater.normalize.values import ARROW_DEPTH, Unconvertible, to_array
 from headwater.schema.hints import build_hints
 from tests.unit.normalize_helpers import column, normalize, types
 
@@ -354,3 +356,32 @@ def test_timestamps_finer_than_microseconds_stay_text_never_truncated(text: str)
     schema, out = normalize([[{"ts": "2024-01-01T00:00:00Z"}], [{"ts": text}]])  # an existing timestamp column
     assert types(schema) == {"ts": "timestamp", "ts__v_text": "text"}
     assert column(out["t"], "ts__v_text") == [None, text]
+
+
+def _nest(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for i in range(depth):
+        value = {"k": value} if i % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [1, 2**70, {1: "a non-text key"}, decimal.Decimal("1.5"), dt.datetime(2020, 1, 2, tzinfo=dt.UTC)],
+    ids=["int", "beyond-64-bits", "non-text-key", "decimal", "timestamp"],
+)
+@pytest.mark.parametrize("containers", [ARROW_DEPTH - 1, ARROW_DEPTH, ARROW_DEPTH + 1, 30_000])
+def test_the_depth_probe_tells_deep_from_shallow_whatever_the_leaf(leaf: Any, containers: int) -> None:
+    # Arrow's converter recurses on the C stack (30,000 levels crash the process), so values deeper
+    # than ARROW_DEPTH never reach it: every leaf orjson refuses takes another route to the same answer
+    own = 1 if isinstance(leaf, dict) else 0  # the leaf's own object is a level
+    values = [None, _nest(containers - 1 - own, leaf)]  # the batch's list is a level too
+    if containers > ARROW_DEPTH:
+        with pytest.raises(Unconvertible, match="deeper"):
+            to_array(values)
+    elif leaf == 2**70 or isinstance(leaf, dict):  # refused for what it holds, not for its depth
+        with pytest.raises(Unconvertible) as refused:
+            to_array(values)
+        assert "deeper" not in str(refused.value)
+    else:
+        assert to_array(values).type is not None

@@ -144,6 +144,26 @@ def test_scd2_history_over_a_sequence_of_snapshots(make_pipeline: Any) -> None:
     ) == [("ann", False, "a"), ("ann", True, "a"), ("ann", True, "b")]
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (float("nan"), None),
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity"),
+        ("\ud800", "\\ud800"),
+        (2**70, str(2**70)),
+    ],
+    ids=["nan-then-null", "nan-then-text", "inf-then-text", "surrogate-then-escape", "big-int-then-text"],
+)
+def test_scd2_tells_a_change_between_values_json_writes_alike(make_pipeline: Any, before: Any, after: Any) -> None:
+    # the row hash is exact: NaN is not null, a lone surrogate is not its escape text
+    p = make_pipeline("scd2_alike")
+    snapshot(p, [{"id": 1, "v": [before]}])
+    load = snapshot(p, [{"id": 1, "v": [after]}]).loads[-1]
+    assert load.tables["items"].rows == 1  # a new version
+    assert rows(p, "select count(*) as n, count(_hw_valid_to) as closed from items") == [(2, 1)]
+
+
 def _created(p: Any, load_id: str) -> float:
     import json
 

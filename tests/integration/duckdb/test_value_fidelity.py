@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import headwater as hw
@@ -43,6 +43,10 @@ def check(records: list[dict[str, Any]], cuts: list[int], folder: Path, max_nest
     cuts=st.lists(st.integers(1, 7), max_size=2),
     max_nesting=st.sampled_from([None, None, 0, 1, 2]),
 )
+# a quarantined row whose readable JSON confuses the string "NaN" with a NaN, and a lone surrogate with
+# its escape text: exact_row keeps them apart
+@example(records=[{"id": "NaN", "v": [float("inf")]}], cuts=[], max_nesting=0)
+@example(records=[{"a": "\\ud800", "b": ["\ud800", float("nan")]}], cuts=[], max_nesting=0)
 def test_every_leaf_comes_back_exactly(records: list[dict[str, Any]], cuts: list[int], max_nesting: int | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         check(records, cuts, Path(folder), max_nesting)
