@@ -1,0 +1,42 @@
+"""Optional dependencies: imported lazily, with the command that installs them when missing.
+
+Heavy or narrow libraries (httpx, SQLAlchemy, the ADBC drivers, deltalake, pyiceberg, jsonpath-ng,
+fsspec) are extras. Every module that needs one asks here, so the message and its hint read the same
+everywhere::
+
+    httpx = require("httpx", "the rest_api source", extra="rest")
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from headwater.errors import ConfigError
+
+
+def install_hint(extra: str | None = None, package: str | None = None, also: str = "") -> str:
+    """The command that installs an extra (``headwater[extra]``) or a package, plus ``also``."""
+    target = f"'headwater[{extra}]'" if extra else f"'{package}'"
+    return f"install it with: pip install {target}" + (f" ({also})" if also else "")
+
+
+def require(
+    module: str, needed_by: str, *, extra: str | None = None, package: str | None = None, also: str = ""
+) -> ModuleType:
+    """Import ``module`` or raise a :class:`ConfigError` naming what needs it and how to install it.
+
+    Args:
+        module: the import name (``"httpx"``, ``"adbc_driver_postgresql.dbapi"``).
+        needed_by: what needs it, for the message (``"the rest_api source"``).
+        extra: the Headwater extra that brings it (``"rest"``); else ``package``, the pip name.
+        also: a note after the command (another extra, the filesystem's own package...).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".", 1)[0]
+        raise ConfigError(
+            f"{needed_by} needs the {package or top} package, which is not installed",
+            hint=install_hint(extra, package or top, also),
+        ) from exc
