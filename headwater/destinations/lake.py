@@ -42,12 +42,12 @@ from headwater.errors import ConfigError, DestinationError, HeadwaterError, Load
 from headwater.packages.package import LoadPackage, read_file
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import PARENT_ID, ROOT_ID, ROW_ID, Column, Schema, Table
+from headwater.schema.system import LOADS_TABLE
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-LOADS_TABLE = "_hw_loads"
 LOAD_ID_PROPERTY = "headwater.load_id"
 PIPELINE_PROPERTY = "headwater.pipeline"
 STATE_PROPERTY = "headwater.state"

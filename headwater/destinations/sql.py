@@ -33,11 +33,9 @@ from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Column, Schema, Table
+from headwater.schema.system import LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import WIDENINGS, DataType, widen_decimal
 
-LOADS_TABLE = "_hw_loads"
-SCHEMAS_TABLE = "_hw_schemas"
-STATE_TABLE = "_hw_state"
 KEEP_STATE_VERSIONS = 10
 
 

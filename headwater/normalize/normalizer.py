@@ -27,10 +27,10 @@ from headwater.normalize.ids import constant, row_ids
 from headwater.normalize.placing import Placer, reconcile
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
+from headwater.schema.system import QUARANTINE_TABLE
 
 Sink = Callable[[str, pa.Table], None]
 
-QUARANTINE_TABLE = "_hw_quarantine"
 _QUARANTINE_COLUMNS = (
     ("table_name", "text"),
     ("resource", "text"),

@@ -27,8 +27,9 @@ from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import Final
 
+from headwater.schema.system import SYSTEM_PREFIX
+
 PATH_SEPARATOR: Final = "__"
-SYSTEM_PREFIX: Final = "_hw_"
 
 _CAMEL_1 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _CAMEL_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
