@@ -21,11 +21,12 @@ import pyarrow.ipc as ipc
 from headwater.errors import ConfigError, StateError
 from headwater.packages.files import seal_file
 from headwater.packages.package import LoadPackage, TableFiles
+from headwater.schema.vocabulary import PACKAGE_FORMATS
 
 _STOP = object()
 
 
-FILE_FORMATS = ("arrow", "parquet")
+FILE_FORMATS = PACKAGE_FORMATS
 
 
 class _TableFile:

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from headwater.errors import ConfigError
+from headwater.schema.vocabulary import CONTRACT_MODES
 
-MODES: Final = ("evolve", "freeze", "discard_row", "discard_value", "quarantine")
+MODES: Final = CONTRACT_MODES
 KINDS: Final = ("tables", "columns", "data_type")
 
 

@@ -29,9 +29,8 @@ from headwater.errors import ConfigError, did_you_mean
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
+from headwater.schema.vocabulary import MERGE_STRATEGIES, WRITE_DISPOSITIONS
 
-WRITE_DISPOSITIONS: Final = ("append", "replace", "merge")
-MERGE_STRATEGIES: Final = ("delete-insert", "upsert", "scd2")
 DEFAULT_VALIDITY: Final = ("_hw_valid_from", "_hw_valid_to")
 _COLUMN_KEYS: Final = frozenset(
     {"name", "data_type", "type", "precision", "scale", "nullable", "primary_key", "hard_delete"}
