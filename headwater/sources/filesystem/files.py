@@ -8,7 +8,6 @@ in nanoseconds and size) that tells a changed file from a file already read.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from headwater.errors import ConfigError, SourceError
+from headwater.optional import install_hint, require
 
-FSSPEC_HINT = "pip install 'headwater[filesystem]' (and the filesystem's own package: s3fs, gcsfs, adlfs...)"
+_FSSPEC_ALSO = "and the filesystem's own package: s3fs, gcsfs, adlfs..."
+FSSPEC_HINT = install_hint("filesystem", also=_FSSPEC_ALSO)
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,7 @@ def locate(url: str | os.PathLike[str]) -> Location:
         return Location(text, str(Path(unquote(parsed.netloc + parsed.path)).resolve()))
     if len(parsed.scheme) <= 1:  # no scheme, or a Windows drive letter
         return Location(text, str(Path(text).expanduser().resolve()))
-    try:
-        fsspec = importlib.import_module("fsspec")
-    except ImportError:
-        raise ConfigError(
-            f"filesystem: reading {text!r} needs fsspec, which is not installed", hint=FSSPEC_HINT
-        ) from None
+    fsspec = require("fsspec", f"filesystem: reading {text!r}", extra="filesystem", also=_FSSPEC_ALSO)
     try:
         fs, root = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as exc:

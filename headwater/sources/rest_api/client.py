@@ -24,6 +24,7 @@ import orjson
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_you_mean
+from headwater.optional import require
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
     Gate,
@@ -32,7 +33,6 @@ from headwater.sources.rest_api.http import (
     RetryPolicy,
     Transport,
     excerpt,
-    import_httpx,
 )
 from headwater.sources.rest_api.paginators import PageRequest, PaginationLoop, Paginator, RepeatedPage, make_paginator
 from headwater.sources.rest_api.selectors import select_records
@@ -129,7 +129,7 @@ class RESTClient:
         rate_limit: float | None = None,
         concurrency: int = 8,
     ) -> None:
-        import_httpx()
+        require("httpx", "the rest_api source", extra="rest")
         if not isinstance(base_url, str):
             raise ConfigError(f"client.base_url must be a string, got {base_url!r}")
         if base_url and not base_url.startswith(("http://", "https://")):
@@ -171,7 +171,7 @@ class RESTClient:
 
     def open(self) -> Connections:
         """Connections with this API's headers, auth and timeout (close them after use)."""
-        httpx = import_httpx()
+        httpx = require("httpx", "the rest_api source", extra="rest")
         if self._tls is None:
             self._tls = httpx.create_ssl_context()  # ~30 ms each: made once, shared by every connection
 
@@ -353,7 +353,7 @@ def _seconds(value: Any, where: str) -> float:
 
 def _timeouts(config: Any) -> tuple[Any, float]:
     """httpx's per-step timeouts and the total deadline of one attempt, from ``client.timeout``."""
-    httpx = import_httpx()
+    httpx = require("httpx", "the rest_api source", extra="rest")
     if not isinstance(config, Mapping):
         seconds = _seconds(config, "client.timeout")
         return httpx.Timeout(seconds), seconds

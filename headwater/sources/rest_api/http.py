@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, RetriableSourceError
+from headwater.optional import require
 
 if TYPE_CHECKING:
     import httpx
@@ -29,17 +30,6 @@ log = logging.getLogger("headwater.rest_api")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _EXCERPT = 300
-
-
-def import_httpx() -> Any:
-    try:
-        import httpx
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the rest_api source needs httpx",
-            hint="install it with: pip install 'headwater[rest]'",
-        ) from exc
-    return httpx
 
 
 # -- redaction (headwater.redact does it; these names serve the REST modules) ----------------------
@@ -268,7 +258,7 @@ class Transport:
         actions: tuple[ResponseAction, ...] = (),
     ) -> Outcome:
         """Send ``request`` until it succeeds, is ignored, or retries run out."""
-        httpx = import_httpx()
+        httpx = require("httpx", "the rest_api source", extra="rest")
         last: str = ""
         for attempt in range(1, self.retry.attempts + 1):
             await self.limiter.wait()
