@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,7 @@ from headwater.pipeline_state import current, state
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
 from headwater.sources.filesystem.formats import CsvOptions, check_format, check_null_values, read_file
+from headwater.sources.hints import StreamHints
 from headwater.streams.resource import Resource
 from headwater.streams.source import Source
 
@@ -121,7 +122,7 @@ def filesystem(
     required: bool = False,
     incremental: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    **hints: Any,
+    **hints: Unpack[StreamHints],
 ) -> Source:
     """A source that reads the files under ``url`` matching ``glob``, one stream per pattern.
 

@@ -31,6 +31,7 @@ from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError
 from headwater.schema.hints import HintArgs
 from headwater.sources.rest_api.client import RESTClient, StopStream
+from headwater.sources.rest_api.config_types import RESTAPIConfig
 from headwater.sources.rest_api.endpoint import Endpoint, check_keys, parse_endpoint, table_of
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import Source
@@ -131,11 +132,15 @@ def make_client(config: Any) -> RESTClient:
     return RESTClient(**table)
 
 
-def rest_api(config: Mapping[str, Any]) -> RESTSource:
+def rest_api(config: RESTAPIConfig | Mapping[str, Any]) -> RESTSource:
     """A source with one stream per resource of ``config`` (see the module docstring and docs/rest-api.md).
 
-    Every problem in the description is a :class:`~headwater.errors.ConfigError` raised here, before
-    any request is sent.
+    Args:
+        config: the description: plain data (a dict, a TOML table). Annotated as
+            :class:`~headwater.sources.rest_api.config_types.RESTAPIConfig`, mypy checks it too.
+
+    Raises:
+        ConfigError: any problem in the description, raised here, before any request is sent.
     """
     config = table_of(config, "the rest_api config")
     check_keys(config, TOP_KEYS, "the rest_api config")

@@ -11,17 +11,19 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, get_args
 from urllib.parse import quote
 
 from headwater import redact
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError, FatalSourceError, did_you_mean
 from headwater.sources.rest_api.client import RESTClient
+from headwater.sources.rest_api.config_types import HTTPMethod
 from headwater.sources.rest_api.http import ResponseAction
 from headwater.sources.rest_api.paginators import make_paginator
 from headwater.sources.rest_api.selectors import find, path_of
 
+HTTP_METHODS: Final[tuple[HTTPMethod, ...]] = get_args(HTTPMethod)
 ENDPOINT_KEYS = (
     "path",
     "method",
@@ -247,7 +249,7 @@ def parse_endpoint(name: str, config: Any, where: str) -> Endpoint:
     if not isinstance(path, str) or not path:
         raise ConfigError(f"{where}.path must be a non-empty string, got {path!r}")
     method = str(config.get("method", "GET")).upper()
-    if method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+    if method not in HTTP_METHODS:
         raise ConfigError(f"{where}.method: unknown HTTP method {method!r}")
     params = dict(table_of(config.get("params") or {}, f"{where}.params"))
     parents = _parents_in(path, f"{where}.path")
