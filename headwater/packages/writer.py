@@ -75,6 +75,11 @@ class PackageWriter:
             self._thread.start()
 
     def write(self, table: str, data: pa.Table) -> None:
+        """Queue ``data`` for ``table``'s current file (written at once when not threaded).
+
+        Raises:
+            StateError: a previous write failed (on the writer thread, it surfaces at the next call).
+        """
         self._raise_pending()
         if self._queue is None:
             self._write(table, data)

@@ -32,6 +32,7 @@ class FileEntry:
 
     @property
     def signature(self) -> list[int]:
+        """What tells a changed file from one already read: ``[mtime_ns, size]``."""
         return [self.mtime_ns, self.size]
 
 
@@ -45,6 +46,7 @@ class Location:
 
     @property
     def is_local(self) -> bool:
+        """Whether the location is on the local disk (no fsspec filesystem)."""
         return self.fs is None
 
 

@@ -56,6 +56,11 @@ class FileStream:
     chunk_size: int
 
     def read(self) -> Iterator[pa.Table]:
+        """The stream's tables: every matching file not read yet (all with ``incremental`` off).
+
+        Raises:
+            SourceError: no file matches and the stream is ``required``.
+        """
         files = list_files(self.location, self.glob)
         if not files:
             where = f"{self.glob!r} under {self.location.url!r}"
@@ -77,6 +82,7 @@ class FileStream:
                 seen[entry.path] = entry.signature  # after the file's last rows: saved with them
 
     def read_one(self, entry: FileEntry) -> Iterator[pa.Table]:
+        """The tables of one file, with ``_file_name`` and ``_file_row_number`` when asked for."""
         rows = 0
         for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
             if batch.num_rows:

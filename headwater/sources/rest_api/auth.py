@@ -46,10 +46,12 @@ class BearerToken(Auth):
         self.token = token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization`` header to ``request``."""
         request.headers["Authorization"] = f"Bearer {self.token}"
         yield request
 
     def secrets(self) -> tuple[str, ...]:
+        """The token."""
         return (self.token,)
 
 
@@ -68,6 +70,7 @@ class APIKey(Auth):
         self.secret_params = frozenset({name.lower()}) if location == "query" else frozenset()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the key to ``request``, as a header or a query parameter."""
         if self.location == "header":
             request.headers[self.name] = self.api_key
         else:
@@ -75,6 +78,7 @@ class APIKey(Auth):
         yield request
 
     def secrets(self) -> tuple[str, ...]:
+        """The API key."""
         return (self.api_key,)
 
 
@@ -90,9 +94,11 @@ class HttpBasic(Auth):
         self._basic = httpx.BasicAuth(username, password)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization: Basic`` header to ``request``."""
         yield from self._basic.auth_flow(request)
 
     def secrets(self) -> tuple[str, ...]:
+        """The password and the header's base64 credentials."""
         header = httpx.BasicAuth(self.username, self.password)._auth_header  # the base64 form too
         return (self.password, header.removeprefix("Basic "))
 
@@ -142,6 +148,7 @@ class OAuth2ClientCredentials(Auth):
         self._lock = threading.Lock()
 
     def secrets(self) -> tuple[str, ...]:
+        """The client secret and the current access token."""
         return tuple(s for s in (self.client_secret, self.token) if s)
 
     def _expired(self) -> bool:
@@ -184,6 +191,10 @@ class OAuth2ClientCredentials(Auth):
             self.fetches += 1
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Fetch a token when there is none or it is about to expire, then send ``request`` with it.
+
+        A 401 answer gets one fresh token and one more try (the token was revoked or expired early).
+        """
         if self._expired():
             self._take((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self.token}"

@@ -74,6 +74,7 @@ class Connections:
         return client
 
     def build_request(self, *args: Any, **kwargs: Any) -> Any:
+        """Build a request with one of the pool's clients (see ``httpx.AsyncClient.build_request``)."""
         client = self._take()
         try:
             return client.build_request(*args, **kwargs)
@@ -81,6 +82,7 @@ class Connections:
             self._free.append(client)
 
     async def send(self, request: Any) -> Any:
+        """Send ``request`` on a free client of the pool (a new one when all are busy)."""
         client = self._take()
         try:
             return await client.send(request)
@@ -88,6 +90,7 @@ class Connections:
             self._free.append(client)
 
     async def aclose(self) -> None:
+        """Close every client of the pool."""
         for client in self._all:
             await client.aclose()
         self._all.clear()
@@ -163,6 +166,11 @@ class RESTClient:
         return f"RESTClient({redact.redact_url(self.base_url)!r}, auth={self.auth!r})"
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path``: as it is when absolute, else after the ``base_url``.
+
+        Raises:
+            ConfigError: ``path`` is relative and the client has no ``base_url``.
+        """
         if path.startswith(("http://", "https://")):
             return path
         if not self.base_url:

@@ -125,6 +125,11 @@ def _child_function(client: RESTClient, ep: Endpoint) -> Callable[..., AsyncIter
 
 # -- the source --------------------------------------------------------------------------------------
 def make_client(config: Any) -> RESTClient:
+    """The client of the description: a :class:`RESTClient` as it is, or one made from the ``client`` table.
+
+    Raises:
+        ConfigError: an unknown key or a bad value in the table.
+    """
     if isinstance(config, RESTClient):
         return config
     table = table_of(config or {}, "client")
@@ -223,5 +228,6 @@ class RESTSource(Source):
         self.client = client
 
     def with_resources(self, *names: str) -> Source:
+        """A copy of the source that extracts only the resources ``names``, sharing the client."""
         picked = super().with_resources(*names)
         return RESTSource(picked.name, picked.resources.values(), self.client, max_nesting=self.max_nesting)

@@ -77,6 +77,7 @@ class CursorParams:
     convert: Callable[[Any], Any]
 
     def apply(self, bound: Incremental | None, params: dict[str, Any]) -> None:
+        """Put the cursor's start and end values (converted) into ``params`` (nothing without a cursor)."""
         if bound is None:
             return
         if self.start_param and bound.start_value is not None:
@@ -196,6 +197,7 @@ class Endpoint:
         return redact.redact(f"Endpoint({fields})")  # params, headers and body may hold credentials
 
     def parent_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The parent fields of ``include_from_parent`` for ``row``, named ``_<parent>_<field>``."""
         return {f"_{self.parent}_{f.replace('.', '_')}": find(row, f) for f in self.include_from_parent}
 
 

@@ -73,6 +73,11 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, config: Any) -> RetryPolicy:
+        """A policy from ``client.retries``: None (the default), a number of attempts, a table or a policy.
+
+        Raises:
+            ConfigError: an unknown key or a bad value.
+        """
         if config is None:
             return cls()
         if isinstance(config, RetryPolicy):
@@ -147,6 +152,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     async def wait(self) -> None:
+        """Wait for this request's slot (at once without a limit)."""
         if not self.interval:
             return
         with self._lock:
@@ -170,6 +176,7 @@ class Gate:
         self._lock = threading.Lock()
 
     def semaphore(self) -> asyncio.Semaphore:
+        """The semaphore of the running event loop (created at its first use in that loop)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             found = self._semaphores.get(loop)
@@ -194,6 +201,11 @@ class ResponseAction:
 
     @classmethod
     def from_config(cls, config: Any, where: str) -> ResponseAction:
+        """A response action from a ``{status_code, content, action}`` table (or an action as it is).
+
+        Raises:
+            ConfigError: an unknown key, an unknown action, or neither a status code nor a content.
+        """
         if isinstance(config, ResponseAction):
             return config
         if not isinstance(config, Mapping):
@@ -209,6 +221,7 @@ class ResponseAction:
         return cls(config.get("status_code"), config.get("content"), action)
 
     def matches(self, response: httpx.Response) -> bool:
+        """Whether ``response`` has this action's status code and contains its content (each if given)."""
         if self.status_code is not None and response.status_code != self.status_code:
             return False
         return self.content is None or self.content in response.text
@@ -237,9 +250,11 @@ class Transport:
     deadline: float | None = None
 
     def describe(self, request: httpx.Request) -> str:
+        """``request``'s method and URL for a message, secrets hidden."""
         return f"{request.method} {redact_url(request.url, self.secret_params)}"
 
     def clean(self, text: str) -> str:
+        """``text`` with this source's secrets hidden."""
         return redact_text(text, self.secrets)
 
     async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:

@@ -79,6 +79,7 @@ class Conformer:
                 self.types[name] = to_arrow(data_type)
 
     def target(self, name: str) -> pa.DataType | None:
+        """The Arrow type column ``name`` is read as (by its name, else its normalized name); None: as it comes."""
         found = self.types.get(name)
         if found is None and self.normalized:
             found = self.normalized.get(column_name(name))

@@ -41,6 +41,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
+        """The SQLAlchemy dialect's name (``postgresql``, ``sqlite``, ``mysql``...)."""
         return str(self.engine.dialect.name)
 
     def scrub(self, text: str) -> str:

@@ -351,6 +351,11 @@ def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any] |
 
 
 def check_range_column(spec: TableSpec, column: str) -> ColumnSpec:
+    """The column of ``spec`` a ``partition`` splits into key ranges.
+
+    Raises:
+        ConfigError: no such column, or one whose type has no ranges (not a number, date or timestamp).
+    """
     col = spec.column(column, "partition")
     if col.data_type.name not in RANGE_TYPES:
         raise ConfigError(

@@ -126,6 +126,7 @@ class SQLDatabaseSource(Source):
         self.database = database
 
     def with_resources(self, *names: str) -> Source:
+        """A copy of the source that extracts only the streams ``names``, sharing the database connection."""
         picked = super().with_resources(*names)
         return SQLDatabaseSource(picked.name, picked.resources.values(), self.database)
 

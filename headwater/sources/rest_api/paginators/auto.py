@@ -30,9 +30,11 @@ class Auto(Paginator):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the paginator chosen for the previous stream."""
         self.chosen: Paginator | None = None
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Choose the paginator at the first response, then let it read each response."""
         if self.chosen is None:
             self.chosen = self._detect(response)
             log.info("%s: paginator detected: %r", response.request.url.copy_with(query=None), self.chosen)
@@ -40,6 +42,7 @@ class Auto(Paginator):
         self.has_next_page = self.chosen.has_next_page
 
     def update_request(self, request: PageRequest) -> None:
+        """Change ``request`` as the chosen paginator says."""
         assert self.chosen is not None
         self.chosen.update_request(request)
 

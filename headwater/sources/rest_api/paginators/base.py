@@ -27,6 +27,7 @@ class PageRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> PageRequest:
+        """A copy whose params, body (a dict) and headers can change without changing this one."""
         body = dict(self.json) if isinstance(self.json, dict) else self.json
         return PageRequest(self.method, self.url, dict(self.params), body, dict(self.headers))
 
@@ -118,6 +119,11 @@ class Paginator:
 
     # -- loop protection -----------------------------------------------------------------------
     def check_token(self, token: Any, what: str) -> None:
+        """Remember a next-page token (cursor, URL...) of this stream.
+
+        Raises:
+            PaginationLoop: the API sent ``token`` before.
+        """
         key = repr(token)
         if key in self._seen_tokens:
             raise PaginationLoop(

@@ -32,9 +32,15 @@ class Cursor(Paginator):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the previous stream's cursor."""
         self.cursor: Any = None
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Take the cursor at ``cursor_path``; no cursor ends the stream.
+
+        Raises:
+            PaginationLoop: the API sent the same cursor twice.
+        """
         cursor = find(body_of(response), self.cursor_path)
         if cursor in (None, "", [], {}):
             self.has_next_page = False
@@ -43,6 +49,7 @@ class Cursor(Paginator):
         self.cursor = cursor
 
     def update_request(self, request: PageRequest) -> None:
+        """Send the cursor as ``cursor_param`` (or in the JSON body at ``cursor_body_path``)."""
         if self.cursor_body_path:
             body = request.json if isinstance(request.json, dict) else {}
             request.json = {**body, self.cursor_body_path: self.cursor}
@@ -68,9 +75,15 @@ class HeaderCursor(Paginator):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the previous stream's cursor."""
         self.cursor: str | None = None
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Take the cursor in ``cursor_header``; no header ends the stream.
+
+        Raises:
+            PaginationLoop: the API sent the same cursor twice.
+        """
         cursor = response.headers.get(self.cursor_header)
         if not cursor:
             self.has_next_page = False
@@ -79,4 +92,5 @@ class HeaderCursor(Paginator):
         self.cursor = cursor
 
     def update_request(self, request: PageRequest) -> None:
+        """Send the cursor as ``cursor_param``."""
         request.params[self.cursor_param] = self.cursor

@@ -44,6 +44,11 @@ class JSONLink(_NextURL):
         self.reset()
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Take the next page's URL at ``next_url_path``; none ends the stream.
+
+        Raises:
+            PaginationLoop: the API sent the same URL twice.
+        """
         self._follow(response, find(body_of(response), self.next_url_path))
 
 
@@ -57,5 +62,10 @@ class HeaderLink(_NextURL):
         self.reset()
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Take the next page's URL from the ``Link`` header; none ends the stream.
+
+        Raises:
+            PaginationLoop: the API sent the same URL twice.
+        """
         link = response.links.get(self.rel)
         self._follow(response, link.get("url") if link else None)

@@ -47,6 +47,7 @@ class PageNumber(Paginator):
         self.reset()
 
     def reset(self) -> None:
+        """Start again at ``base_page``, the total unknown."""
         self.page = self.base_page
         self.total_pages: int | None = None
 
@@ -58,6 +59,7 @@ class PageNumber(Paginator):
             request.params[self.page_param] = page
 
     def init_request(self, request: PageRequest) -> None:
+        """Ask for the first page."""
         self._set(request, self.page)
 
     def _last_page(self) -> int | None:
@@ -69,6 +71,12 @@ class PageNumber(Paginator):
         return last
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Read the total (if ``total_path`` is given) and move to the next page, or end at the last one.
+
+        Raises:
+            RepeatedPage: the page is the previous one again (the API ignores the page parameter).
+            FatalSourceError: the total is not a number.
+        """
         self.check_body(response, records)
         total = int_at(body_of(response), self.total_path, "total page count")
         if total is not None:
@@ -80,9 +88,11 @@ class PageNumber(Paginator):
         self.page += 1
 
     def update_request(self, request: PageRequest) -> None:
+        """Ask for the next page."""
         self._set(request, self.page)
 
     def remaining(self, request: PageRequest) -> list[PageRequest] | None:
+        """Once the total is known: the requests of every page left (up to ``maximum_page``)."""
         if self.total_pages is None or not self.has_next_page:
             return None
         last = self._last_page()
@@ -136,6 +146,7 @@ class OffsetLimit(Paginator):
         self.reset()
 
     def reset(self) -> None:
+        """Start again at ``initial_offset``, the total unknown."""
         self.offset = self.initial_offset
         self.total: int | None = None
 
@@ -144,6 +155,7 @@ class OffsetLimit(Paginator):
         request.params[self.limit_param] = self.limit
 
     def init_request(self, request: PageRequest) -> None:
+        """Ask for the first ``limit`` records."""
         self._set(request, self.offset)
 
     def _end(self) -> int | None:
@@ -151,6 +163,12 @@ class OffsetLimit(Paginator):
         return min(ends) if ends else None
 
     def update_state(self, response: httpx.Response, records: list[Any]) -> None:
+        """Read the total (if ``total_path`` is given) and move the offset on, or end at the last page.
+
+        Raises:
+            RepeatedPage: the page is the previous one again (the API ignores the offset parameter).
+            FatalSourceError: the total is not a number.
+        """
         self.check_body(response, records)
         total = int_at(body_of(response), self.total_path, "total record count")
         if total is not None:
@@ -161,9 +179,11 @@ class OffsetLimit(Paginator):
             self.has_next_page = False
 
     def update_request(self, request: PageRequest) -> None:
+        """Ask for the next ``limit`` records."""
         self._set(request, self.offset)
 
     def remaining(self, request: PageRequest) -> list[PageRequest] | None:
+        """Once the total is known: the requests of every page left (up to ``maximum_offset``)."""
         end = self._end()
         if self.total is None or end is None or not self.has_next_page:
             return None
