@@ -223,7 +223,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LoadPackage:
-    """A package folder and its manifest."""
+    """A package folder and its manifest.
+
+    Args:
+        root: the package folder (named by its load id).
+        manifest: what the package holds.
+    """
 
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root

@@ -57,6 +57,14 @@ class PackageWriter:
 
     A new file starts whenever a table's Arrow schema changes (a new column, a widened type), so every
     file has one schema; the destination reads them together by column name.
+
+    Args:
+        package: the package the files go into.
+        file_format: ``"arrow"`` (Arrow IPC, the default) or ``"parquet"``.
+        threaded: write on a thread of its own, overlapping the normalization of the next batch.
+
+    Raises:
+        ConfigError: an unknown ``file_format``.
     """
 
     def __init__(self, package: LoadPackage, *, file_format: str = "arrow", threaded: bool = True) -> None:

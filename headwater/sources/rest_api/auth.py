@@ -37,7 +37,11 @@ class Auth(httpx.Auth):
 
 
 class BearerToken(Auth):
-    """``Authorization: Bearer <token>``."""
+    """``Authorization: Bearer <token>``.
+
+    Args:
+        token: the token (hidden in every message).
+    """
 
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token:
@@ -56,7 +60,13 @@ class BearerToken(Auth):
 
 
 class APIKey(Auth):
-    """An API key in a header (default ``X-API-Key``) or a query parameter (``location="query"``)."""
+    """An API key in a header (default ``X-API-Key``) or a query parameter (``location="query"``).
+
+    Args:
+        api_key: the key (hidden in every message).
+        name: the header's or the query parameter's name.
+        location: ``"header"`` or ``"query"``.
+    """
 
     def __init__(self, api_key: str, name: str = "X-API-Key", location: str = "header") -> None:
         if not isinstance(api_key, str) or not api_key:
@@ -83,7 +93,12 @@ class APIKey(Auth):
 
 
 class HttpBasic(Auth):
-    """HTTP basic authentication."""
+    """HTTP basic authentication.
+
+    Args:
+        username: the user name.
+        password: the password (hidden in every message).
+    """
 
     def __init__(self, username: str, password: str) -> None:
         if not isinstance(username, str) or not isinstance(password, str):

@@ -59,6 +59,9 @@ class Connections:
     One client with a pool of N connections costs O(N) bookkeeping per request in httpcore (it checks
     every connection's expiry whenever a request starts or ends); N clients of one connection do not.
     How many requests run at once is bounded by the transport's gate, not here.
+
+    Args:
+        make: makes a client (with one connection).
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:

@@ -219,7 +219,14 @@ def rest_api(config: RESTAPIConfig | Mapping[str, Any]) -> RESTSource:
 
 
 class RESTSource(Source):
-    """A source made by :func:`rest_api`; :attr:`client` serves hand-written resources of a plugin too."""
+    """A source made by :func:`rest_api`; :attr:`client` serves hand-written resources of a plugin too.
+
+    Args:
+        name: the source's name (the schema of its tables).
+        resources: its resources, one per endpoint.
+        client: the client every resource sends its requests with.
+        max_nesting: levels of nesting unpacked before values are stored as JSON.
+    """
 
     def __init__(
         self, name: str, resources: Iterable[Resource], client: RESTClient, *, max_nesting: int | None = None

@@ -142,6 +142,9 @@ class RateLimiter:
 
     Works across event loops and threads: a request takes the next free slot under a lock, then sleeps
     until that slot comes.
+
+    Args:
+        per_second: requests per second; None: no limit.
     """
 
     def __init__(self, per_second: float | None) -> None:
@@ -164,7 +167,11 @@ class RateLimiter:
 
 
 class Gate:
-    """At most ``limit`` requests in flight at once (one semaphore per event loop)."""
+    """At most ``limit`` requests in flight at once (one semaphore per event loop).
+
+    Args:
+        limit: the number of requests in flight at once.
+    """
 
     def __init__(self, limit: int) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:

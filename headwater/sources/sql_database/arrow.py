@@ -56,6 +56,7 @@ class Conformer:
         table: the stream's name, for error messages.
         round_decimals: round decimals with more digits than the target's scale instead of refusing
             them (for SQLite, whose ``NUMERIC`` values are stored as binary floating point).
+        normalized: target types by normalized column name (hints for a query's columns).
     """
 
     def __init__(

@@ -119,7 +119,13 @@ def sql_database(
 
 class SQLDatabaseSource(Source):
     """A source made by :func:`sql_database`; :attr:`database` is its connection (its engine, its URL
-    without the password)."""
+    without the password).
+
+    Args:
+        name: the source's name (the schema of its tables).
+        resources: its resources, one per table or query.
+        database: the connection the resources read through.
+    """
 
     def __init__(self, name: str, resources: Iterable[Resource], database: Database) -> None:
         super().__init__(name, resources)

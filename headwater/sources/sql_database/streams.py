@@ -154,6 +154,11 @@ class SQLResource(Resource):
 
     ``apply_hints(incremental=hw.incremental("updated_at"))`` pushes the cursor into the SQL;
     ``apply_hints(columns={"price": "text"})`` changes the type the column is read with.
+
+    Args:
+        reader: what reads the table or the query.
+        hints: the table hints (reflected, then the user's).
+        selected: whether the stream is loaded.
     """
 
     def __init__(self, reader: Reader, hints: TableHints, *, selected: bool = True) -> None:

@@ -23,7 +23,12 @@ class Auto(Paginator):
     """Decides from the first response: a ``Link: rel="next"`` header, else a next-page URL in the
     body (``next``, ``links.next``, ``_links.next.href``, ``paging.next``...), else a single page.
     The choice is logged; give a paginator explicitly when it guesses wrong. ``max_pages`` and
-    ``stop_after_empty_page`` hold whatever it chooses."""
+    ``stop_after_empty_page`` hold whatever it chooses.
+
+    Args:
+        max_pages: stop after this many pages of one stream.
+        stop_after_empty_page: stop at the first page without records (default).
+    """
 
     def __init__(self, *, max_pages: int | None = None, stop_after_empty_page: bool = True) -> None:
         super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)

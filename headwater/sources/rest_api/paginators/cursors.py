@@ -13,7 +13,15 @@ from headwater.sources.rest_api.selectors import find, path_of
 class Cursor(Paginator):
     """A cursor in the response body (``cursor_path``) sent back as ``cursor_param`` (or, for POST
     APIs, as the JSON body field ``cursor_body_path``). Stops when the cursor is missing or empty, at an
-    empty page and after ``max_pages``."""
+    empty page and after ``max_pages``.
+
+    Args:
+        cursor_path: the JSONPath of the next cursor in the response body.
+        cursor_param: the query parameter the cursor is sent as.
+        cursor_body_path: the JSON body field the cursor is sent as instead (POST APIs).
+        max_pages: stop after this many pages of one stream.
+        stop_after_empty_page: stop at the first page without records (default).
+    """
 
     def __init__(
         self,
@@ -59,7 +67,14 @@ class Cursor(Paginator):
 
 class HeaderCursor(Paginator):
     """A cursor in a response header (``cursor_header``, e.g. ``X-Next-Cursor``) sent back as
-    ``cursor_param``. Stops when the header is absent or empty, at an empty page and after ``max_pages``."""
+    ``cursor_param``. Stops when the header is absent or empty, at an empty page and after ``max_pages``.
+
+    Args:
+        cursor_header: the response header holding the next cursor.
+        cursor_param: the query parameter the cursor is sent as.
+        max_pages: stop after this many pages of one stream.
+        stop_after_empty_page: stop at the first page without records (default).
+    """
 
     def __init__(
         self,

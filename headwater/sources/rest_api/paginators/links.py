@@ -33,7 +33,13 @@ class _NextURL(Paginator):
 
 class JSONLink(_NextURL):
     """The next page's URL in the body, at ``next_url_path`` (default ``next``). Stops when it is
-    missing, at an empty page and after ``max_pages``."""
+    missing, at an empty page and after ``max_pages``.
+
+    Args:
+        next_url_path: the JSONPath of the next page's URL in the response body.
+        max_pages: stop after this many pages of one stream.
+        stop_after_empty_page: stop at the first page without records (default).
+    """
 
     def __init__(
         self, next_url_path: str = "next", *, max_pages: int | None = None, stop_after_empty_page: bool = True
@@ -54,7 +60,13 @@ class JSONLink(_NextURL):
 
 class HeaderLink(_NextURL):
     """The next page's URL in the ``Link`` header (``rel="next"``, as GitHub sends it). Stops when there
-    is none, at an empty page and after ``max_pages``."""
+    is none, at an empty page and after ``max_pages``.
+
+    Args:
+        rel: the link relation of the next page.
+        max_pages: stop after this many pages of one stream.
+        stop_after_empty_page: stop at the first page without records (default).
+    """
 
     def __init__(self, rel: str = "next", *, max_pages: int | None = None, stop_after_empty_page: bool = True) -> None:
         super().__init__(max_pages=max_pages, stop_after_empty_page=stop_after_empty_page)

@@ -20,6 +20,7 @@ class PageNumber(Paginator):
         total_path: where the response says how many pages there are (enables concurrent fetching).
         maximum_page: stop after this page even if the API has more.
         stop_after_empty_page: stop at the first page without records (default).
+        page_body_path: send the page number as this JSON body field instead (POST APIs).
         max_pages: stop after this many pages.
     """
 
@@ -114,7 +115,13 @@ class OffsetLimit(Paginator):
     Args:
         limit: records per page (sent as ``limit_param``).
         offset: the first offset.
+        offset_param: the query parameter of the offset.
+        limit_param: the query parameter of the limit.
         total_path: where the response gives the total number of records (enables concurrent fetching).
+        maximum_offset: read no further than this offset even if the API has more.
+        stop_after_empty_page: stop at the first page without records (default).
+        stop_on_short_page: stop at a page with fewer than ``limit`` records.
+        max_pages: stop after this many pages of one stream.
     """
 
     def __init__(
