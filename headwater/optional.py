@@ -29,7 +29,9 @@ def require(
     Args:
         module: the import name (``"httpx"``, ``"adbc_driver_postgresql.dbapi"``).
         needed_by: what needs it, for the message (``"the rest_api source"``).
-        extra: the Headwater extra that brings it (``"rest"``); else ``package``, the pip name.
+        extra: the Headwater extra that brings it (``"rest"``), for the install command.
+        package: the package's pip name, for the message (default: the module's top name) and for the
+            install command when there is no ``extra``.
         also: a note after the command (another extra, the filesystem's own package...).
     """
     try:

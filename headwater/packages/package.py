@@ -67,6 +67,7 @@ class TableFiles:
     checksums: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The table's entry in ``manifest.json`` (sizes and checksums only when recorded)."""
         out: dict[str, Any] = {"files": self.files, "rows": self.rows}
         if self.sizes:
             out["sizes"] = self.sizes
@@ -75,6 +76,11 @@ class TableFiles:
 
     @classmethod
     def from_dict(cls, table: str, data: Any) -> TableFiles:
+        """The entry of ``table`` read back from ``manifest.json``, checked.
+
+        Raises:
+            ValueError: a field has the wrong type or value, or a path leaves the package's data folder.
+        """
         data = json_object(data)
         files = data["files"]
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
@@ -116,6 +122,7 @@ class Manifest:
     base_state_load_id: str | None = None
 
     def to_json(self) -> bytes:
+        """The manifest as the bytes of ``manifest.json``."""
         data: dict[str, Any] = {
             "load_id": self.load_id,
             "pipeline": self.pipeline,
@@ -139,6 +146,7 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
+        """A manifest from the bytes of ``manifest.json`` (see :meth:`from_data` for the checks)."""
         return cls.from_data(orjson.loads(raw))
 
     @classmethod
@@ -186,6 +194,7 @@ class Manifest:
 
     @property
     def total_rows(self) -> int:
+        """The rows of every table of the package."""
         return sum(t.rows for t in self.tables.values())
 
 
@@ -214,7 +223,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LoadPackage:
-    """A package folder and its manifest."""
+    """A package folder and its manifest.
+
+    Args:
+        root: the package folder (named by its load id).
+        manifest: what the package holds.
+    """
 
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
@@ -222,28 +236,39 @@ class LoadPackage:
 
     @property
     def load_id(self) -> str:
+        """The load id: the package folder's name."""
         return self.manifest.load_id
 
     @property
     def status(self) -> str:
+        """Where the package is in its life: ``open``, ``normalized``, ``partial`` or ``loaded``."""
         return self.manifest.status
 
     @property
     def schema_path(self) -> Path:
+        """``schema.json``: the schema the data was normalized with."""
         return self.root / "schema.json"
 
     @property
     def state_path(self) -> Path:
+        """``state.json``: the pipeline state this package commits."""
         return self.root / "state.json"
 
     def data_dir(self, table: str) -> Path:
+        """The folder of ``table``'s data files."""
         return self.root / "data" / table
 
     def file_paths(self, table: str) -> list[Path]:
+        """The data files of ``table``, in the order they were written."""
         return [self.root / f for f in self.manifest.tables[table].files]
 
     @classmethod
     def create(cls, packages_dir: Path, manifest: Manifest) -> LoadPackage:
+        """Create the package folder under ``packages_dir`` and write its manifest.
+
+        Raises:
+            FileExistsError: a package with this load id exists.
+        """
         root = packages_dir / manifest.load_id
         (root / "data").mkdir(parents=True, exist_ok=False)
         package = cls(root, manifest)
@@ -278,12 +303,15 @@ class LoadPackage:
         return recovery_hint(self.root)
 
     def save(self) -> None:
+        """Write the manifest atomically."""
         write_atomic(self.root / "manifest.json", self.manifest.to_json())
 
     def write_schema(self, schema_json: bytes) -> None:
+        """Write ``schema.json`` atomically."""
         write_atomic(self.schema_path, schema_json)
 
     def read_schema(self) -> bytes:
+        """The bytes of ``schema.json``."""
         return self.schema_path.read_bytes()
 
     def load_schema(self) -> Schema:
@@ -334,6 +362,7 @@ class LoadPackage:
         return schema, state
 
     def write_state(self, state_json: bytes) -> None:
+        """Write ``state.json`` atomically."""
         write_atomic(self.state_path, state_json)
 
     def read_state(self) -> bytes | None:
@@ -341,6 +370,7 @@ class LoadPackage:
         return self.state_path.read_bytes() if self.state_path.exists() else None
 
     def set_status(self, status: str, *, error: str | None = None) -> None:
+        """Set the status (and the error that caused it, if any) and save the manifest."""
         self.manifest.status = status
         if error is not None:
             self.manifest.error = error
@@ -366,6 +396,7 @@ class LoadPackage:
         _prune(completed_dir, KEEP_COMPLETED)
 
     def discard(self) -> None:
+        """Delete the package folder and everything in it."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 

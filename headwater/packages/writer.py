@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -21,7 +21,7 @@ import pyarrow.ipc as ipc
 from headwater.errors import ConfigError, StateError
 from headwater.packages.files import seal_file
 from headwater.packages.package import LoadPackage, TableFiles
-from headwater.schema.vocabulary import PACKAGE_FORMATS
+from headwater.schema.vocabulary import PACKAGE_FORMATS, PackageFormat
 
 _STOP = object()
 
@@ -29,8 +29,13 @@ _STOP = object()
 FILE_FORMATS = PACKAGE_FORMATS
 
 
+def is_package_format(value: object) -> TypeGuard[PackageFormat]:
+    """Whether ``value`` is a package file format: ``"arrow"`` or ``"parquet"``."""
+    return value in FILE_FORMATS
+
+
 class _TableFile:
-    def __init__(self, path: Path, schema: pa.Schema, file_format: str) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, file_format: PackageFormat) -> None:
         self.path = path
         self.schema = schema
         self.sink = pa.OSFile(str(path), "wb")
@@ -52,13 +57,21 @@ class PackageWriter:
 
     A new file starts whenever a table's Arrow schema changes (a new column, a widened type), so every
     file has one schema; the destination reads them together by column name.
+
+    Args:
+        package: the package the files go into.
+        file_format: ``"arrow"`` (Arrow IPC, the default) or ``"parquet"``.
+        threaded: write on a thread of its own, overlapping the normalization of the next batch.
+
+    Raises:
+        ConfigError: an unknown ``file_format``.
     """
 
     def __init__(self, package: LoadPackage, *, file_format: str = "arrow", threaded: bool = True) -> None:
-        if file_format not in FILE_FORMATS:
+        if not is_package_format(file_format):
             raise ConfigError(f"unknown package file format {file_format!r}", hint="use 'arrow' or 'parquet'")
         self.package = package
-        self.file_format = file_format
+        self.file_format: PackageFormat = file_format
         self._open: dict[str, _TableFile] = {}
         self._counts: dict[str, int] = {}
         self._error: BaseException | None = None
@@ -70,6 +83,11 @@ class PackageWriter:
             self._thread.start()
 
     def write(self, table: str, data: pa.Table) -> None:
+        """Queue ``data`` for ``table``'s current file (written at once when not threaded).
+
+        Raises:
+            StateError: a previous write failed (on the writer thread, it surfaces at the next call).
+        """
         self._raise_pending()
         if self._queue is None:
             self._write(table, data)

@@ -8,7 +8,6 @@ in nanoseconds and size) that tells a changed file from a file already read.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from headwater.errors import ConfigError, SourceError
+from headwater.optional import install_hint, require
 
-FSSPEC_HINT = "pip install 'headwater[filesystem]' (and the filesystem's own package: s3fs, gcsfs, adlfs...)"
+_FSSPEC_ALSO = "and the filesystem's own package: s3fs, gcsfs, adlfs..."
+FSSPEC_HINT = install_hint("filesystem", also=_FSSPEC_ALSO)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class FileEntry:
 
     @property
     def signature(self) -> list[int]:
+        """What tells a changed file from one already read: ``[mtime_ns, size]``."""
         return [self.mtime_ns, self.size]
 
 
@@ -44,6 +46,7 @@ class Location:
 
     @property
     def is_local(self) -> bool:
+        """Whether the location is on the local disk (no fsspec filesystem)."""
         return self.fs is None
 
 
@@ -57,12 +60,7 @@ def locate(url: str | os.PathLike[str]) -> Location:
         return Location(text, str(Path(unquote(parsed.netloc + parsed.path)).resolve()))
     if len(parsed.scheme) <= 1:  # no scheme, or a Windows drive letter
         return Location(text, str(Path(text).expanduser().resolve()))
-    try:
-        fsspec = importlib.import_module("fsspec")
-    except ImportError:
-        raise ConfigError(
-            f"filesystem: reading {text!r} needs fsspec, which is not installed", hint=FSSPEC_HINT
-        ) from None
+    fsspec = require("fsspec", f"filesystem: reading {text!r}", extra="filesystem", also=_FSSPEC_ALSO)
     try:
         fs, root = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as exc:

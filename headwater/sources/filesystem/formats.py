@@ -45,6 +45,11 @@ class CsvOptions:
 
 
 def check_format(fmt: str | None) -> str | None:
+    """The canonical name of ``fmt`` (``ndjson`` is ``jsonl``...), or None for "by extension".
+
+    Raises:
+        ConfigError: an unknown format.
+    """
     if fmt is None:
         return None
     name = str(fmt).lower().lstrip(".")
@@ -201,6 +206,11 @@ def _read_parquet(
 
 
 def check_null_values(values: Sequence[str] | None) -> tuple[str, ...]:
+    """The CSV strings read as null: ``values``, or the defaults when None.
+
+    Raises:
+        ConfigError: ``values`` is not a list of strings.
+    """
     if values is None:
         return DEFAULT_NULLS
     if isinstance(values, str) or not all(isinstance(v, str) for v in values):

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,7 @@ from headwater.pipeline_state import current, state
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
 from headwater.sources.filesystem.formats import CsvOptions, check_format, check_null_values, read_file
+from headwater.sources.hints import StreamHints
 from headwater.streams.resource import Resource
 from headwater.streams.source import Source
 
@@ -55,6 +56,11 @@ class FileStream:
     chunk_size: int
 
     def read(self) -> Iterator[pa.Table]:
+        """The stream's tables: every matching file not read yet (all with ``incremental`` off).
+
+        Raises:
+            SourceError: no file matches and the stream is ``required``.
+        """
         files = list_files(self.location, self.glob)
         if not files:
             where = f"{self.glob!r} under {self.location.url!r}"
@@ -76,6 +82,7 @@ class FileStream:
                 seen[entry.path] = entry.signature  # after the file's last rows: saved with them
 
     def read_one(self, entry: FileEntry) -> Iterator[pa.Table]:
+        """The tables of one file, with ``_file_name`` and ``_file_row_number`` when asked for."""
         rows = 0
         for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
             if batch.num_rows:
@@ -121,7 +128,7 @@ def filesystem(
     required: bool = False,
     incremental: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    **hints: Any,
+    **hints: Unpack[StreamHints],
 ) -> Source:
     """A source that reads the files under ``url`` matching ``glob``, one stream per pattern.
 

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 from headwater._callable_module import make_callable
-from headwater.sources.rest_api.http import import_httpx
+from headwater.optional import require
 
-import_httpx()  # a clear error with the install hint when httpx is missing
+require("httpx", "the rest_api source", extra="rest")  # a clear error with the install hint when httpx is missing
 
 from headwater.sources.rest_api.auth import (  # noqa: E402
     APIKey,

@@ -37,7 +37,11 @@ class Auth(httpx.Auth):
 
 
 class BearerToken(Auth):
-    """``Authorization: Bearer <token>``."""
+    """``Authorization: Bearer <token>``.
+
+    Args:
+        token: the token (hidden in every message).
+    """
 
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token:
@@ -46,15 +50,23 @@ class BearerToken(Auth):
         self.token = token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization`` header to ``request``."""
         request.headers["Authorization"] = f"Bearer {self.token}"
         yield request
 
     def secrets(self) -> tuple[str, ...]:
+        """The token."""
         return (self.token,)
 
 
 class APIKey(Auth):
-    """An API key in a header (default ``X-API-Key``) or a query parameter (``location="query"``)."""
+    """An API key in a header (default ``X-API-Key``) or a query parameter (``location="query"``).
+
+    Args:
+        api_key: the key (hidden in every message).
+        name: the header's or the query parameter's name.
+        location: ``"header"`` or ``"query"``.
+    """
 
     def __init__(self, api_key: str, name: str = "X-API-Key", location: str = "header") -> None:
         if not isinstance(api_key, str) or not api_key:
@@ -68,6 +80,7 @@ class APIKey(Auth):
         self.secret_params = frozenset({name.lower()}) if location == "query" else frozenset()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the key to ``request``, as a header or a query parameter."""
         if self.location == "header":
             request.headers[self.name] = self.api_key
         else:
@@ -75,11 +88,17 @@ class APIKey(Auth):
         yield request
 
     def secrets(self) -> tuple[str, ...]:
+        """The API key."""
         return (self.api_key,)
 
 
 class HttpBasic(Auth):
-    """HTTP basic authentication."""
+    """HTTP basic authentication.
+
+    Args:
+        username: the user name.
+        password: the password (hidden in every message).
+    """
 
     def __init__(self, username: str, password: str) -> None:
         if not isinstance(username, str) or not isinstance(password, str):
@@ -90,9 +109,11 @@ class HttpBasic(Auth):
         self._basic = httpx.BasicAuth(username, password)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization: Basic`` header to ``request``."""
         yield from self._basic.auth_flow(request)
 
     def secrets(self) -> tuple[str, ...]:
+        """The password and the header's base64 credentials."""
         header = httpx.BasicAuth(self.username, self.password)._auth_header  # the base64 form too
         return (self.password, header.removeprefix("Basic "))
 
@@ -142,6 +163,7 @@ class OAuth2ClientCredentials(Auth):
         self._lock = threading.Lock()
 
     def secrets(self) -> tuple[str, ...]:
+        """The client secret and the current access token."""
         return tuple(s for s in (self.client_secret, self.token) if s)
 
     def _expired(self) -> bool:
@@ -184,6 +206,10 @@ class OAuth2ClientCredentials(Auth):
             self.fetches += 1
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Fetch a token when there is none or it is about to expire, then send ``request`` with it.
+
+        A 401 answer gets one fresh token and one more try (the token was revoked or expired early).
+        """
         if self._expired():
             self._take((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self.token}"

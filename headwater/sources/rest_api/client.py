@@ -24,6 +24,7 @@ import orjson
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_you_mean
+from headwater.optional import require
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
     Gate,
@@ -32,7 +33,6 @@ from headwater.sources.rest_api.http import (
     RetryPolicy,
     Transport,
     excerpt,
-    import_httpx,
 )
 from headwater.sources.rest_api.paginators import PageRequest, PaginationLoop, Paginator, RepeatedPage, make_paginator
 from headwater.sources.rest_api.selectors import select_records
@@ -59,6 +59,9 @@ class Connections:
     One client with a pool of N connections costs O(N) bookkeeping per request in httpcore (it checks
     every connection's expiry whenever a request starts or ends); N clients of one connection do not.
     How many requests run at once is bounded by the transport's gate, not here.
+
+    Args:
+        make: makes a client (with one connection).
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:
@@ -74,6 +77,7 @@ class Connections:
         return client
 
     def build_request(self, *args: Any, **kwargs: Any) -> Any:
+        """Build a request with one of the pool's clients (see ``httpx.AsyncClient.build_request``)."""
         client = self._take()
         try:
             return client.build_request(*args, **kwargs)
@@ -81,6 +85,7 @@ class Connections:
             self._free.append(client)
 
     async def send(self, request: Any) -> Any:
+        """Send ``request`` on a free client of the pool (a new one when all are busy)."""
         client = self._take()
         try:
             return await client.send(request)
@@ -88,6 +93,7 @@ class Connections:
             self._free.append(client)
 
     async def aclose(self) -> None:
+        """Close every client of the pool."""
         for client in self._all:
             await client.aclose()
         self._all.clear()
@@ -129,7 +135,7 @@ class RESTClient:
         rate_limit: float | None = None,
         concurrency: int = 8,
     ) -> None:
-        import_httpx()
+        require("httpx", "the rest_api source", extra="rest")
         if not isinstance(base_url, str):
             raise ConfigError(f"client.base_url must be a string, got {base_url!r}")
         if base_url and not base_url.startswith(("http://", "https://")):
@@ -163,6 +169,11 @@ class RESTClient:
         return f"RESTClient({redact.redact_url(self.base_url)!r}, auth={self.auth!r})"
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path``: as it is when absolute, else after the ``base_url``.
+
+        Raises:
+            ConfigError: ``path`` is relative and the client has no ``base_url``.
+        """
         if path.startswith(("http://", "https://")):
             return path
         if not self.base_url:
@@ -171,7 +182,7 @@ class RESTClient:
 
     def open(self) -> Connections:
         """Connections with this API's headers, auth and timeout (close them after use)."""
-        httpx = import_httpx()
+        httpx = require("httpx", "the rest_api source", extra="rest")
         if self._tls is None:
             self._tls = httpx.create_ssl_context()  # ~30 ms each: made once, shared by every connection
 
@@ -353,7 +364,7 @@ def _seconds(value: Any, where: str) -> float:
 
 def _timeouts(config: Any) -> tuple[Any, float]:
     """httpx's per-step timeouts and the total deadline of one attempt, from ``client.timeout``."""
-    httpx = import_httpx()
+    httpx = require("httpx", "the rest_api source", extra="rest")
     if not isinstance(config, Mapping):
         seconds = _seconds(config, "client.timeout")
         return httpx.Timeout(seconds), seconds

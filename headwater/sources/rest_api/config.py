@@ -24,66 +24,22 @@ See docs/rest-api.md for every key.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-from headwater import redact
 from headwater.cursors.cursor import Incremental
-from headwater.errors import ConfigError, FatalSourceError, did_you_mean
+from headwater.errors import ConfigError
 from headwater.schema.hints import HintArgs
 from headwater.sources.rest_api.client import RESTClient, StopStream
-from headwater.sources.rest_api.http import ResponseAction
-from headwater.sources.rest_api.paginators import make_paginator
-from headwater.sources.rest_api.selectors import find, path_of
+from headwater.sources.rest_api.config_types import RESTAPIConfig
+from headwater.sources.rest_api.endpoint import Endpoint, check_keys, parse_endpoint, table_of
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import Source
 
 TOP_KEYS = ("name", "client", "resources", "resource_defaults", "max_nesting")
 CLIENT_KEYS = ("base_url", "headers", "auth", "paginator", "timeout", "retries", "rate_limit", "concurrency")
-ENDPOINT_KEYS = (
-    "path",
-    "method",
-    "params",
-    "json",
-    "headers",
-    "data_selector",
-    "paginator",
-    "incremental",
-    "response_actions",
-)
 HINT_KEYS = tuple(HintArgs.__annotations__)
 RESOURCE_KEYS = ("name", "endpoint", "selected", "include_from_parent", *HINT_KEYS)
-INCREMENTAL_KEYS = (
-    "cursor_path",
-    "start_param",
-    "end_param",
-    "initial_value",
-    "end_value",
-    "lag",
-    "last_value_func",
-    "primary_key",
-    "on_cursor_value_missing",
-    "convert",
-)
-
-_PLACEHOLDER = re.compile(r"\{resources\.([A-Za-z_][\w\-]*)\.([^{}]+)\}")
-_NAME_PLACEHOLDER = re.compile(r"\{[A-Za-z_][\w.\-]*\}")  # what a mistyped placeholder looks like
-
-
-def _check_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in known:
-            raise ConfigError(f"{where}: unknown key {key!r}", hint=did_you_mean(key, known, listing="known keys"))
-
-
-def _table(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a table (a dict), got {type(value).__name__}")
-    return value
 
 
 def _merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,243 +51,6 @@ def _merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, A
         else:
             out[key] = value
     return out
-
-
-# -- incremental -------------------------------------------------------------------------------------
-@dataclass
-class CursorParams:
-    """Where an incremental cursor goes in the request."""
-
-    cursor: Incremental
-    start_param: str | None
-    end_param: str | None
-    convert: Callable[[Any], Any]
-
-    def apply(self, bound: Incremental | None, params: dict[str, Any]) -> None:
-        if bound is None:
-            return
-        if self.start_param and bound.start_value is not None:
-            params[self.start_param] = self.convert(bound.start_value)
-        if self.end_param and bound.end_value is not None:
-            params[self.end_param] = self.convert(bound.end_value)
-
-
-def _default_convert(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-            return value.isoformat().replace("+00:00", "Z")
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _incremental(config: Mapping[str, Any], start_param: str | None, where: str) -> CursorParams:
-    _check_keys(config, INCREMENTAL_KEYS, where)
-    if "cursor_path" not in config:
-        raise ConfigError(f"{where}: incremental needs cursor_path (the field of each record holding the cursor)")
-    func = config.get("last_value_func", "max")
-    funcs: dict[Any, Callable[..., Any]] = {"max": max, "min": min, max: max, min: min}
-    if func not in funcs:
-        raise ConfigError(f"{where}: last_value_func must be 'max' or 'min', got {func!r}")
-    lag = config.get("lag")
-    if isinstance(lag, Mapping):
-        lag = dt.timedelta(**lag)
-    cursor = Incremental(
-        config["cursor_path"],
-        initial_value=config.get("initial_value"),
-        end_value=config.get("end_value"),
-        last_value_func=funcs[func],
-        primary_key=config.get("primary_key"),
-        lag=lag,
-        on_cursor_value_missing=config.get("on_cursor_value_missing", "raise"),
-    )
-    convert = config.get("convert", _default_convert)
-    if not callable(convert):
-        raise ConfigError(f"{where}: incremental.convert must be a function")
-    return CursorParams(cursor, config.get("start_param", start_param), config.get("end_param"), convert)
-
-
-# -- one endpoint ------------------------------------------------------------------------------------
-@dataclass
-class Endpoint:
-    """A resource's request, with the parent fields it needs resolved per parent record."""
-
-    name: str
-    path: str
-    method: str = "GET"
-    params: dict[str, Any] = field(default_factory=dict)
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    data_selector: str | None = None
-    paginator: Any = None
-    response_actions: tuple[ResponseAction, ...] = ()
-    cursor: CursorParams | None = None
-    parent: str | None = None
-    resolves: dict[str, str] = field(default_factory=dict)  # param name -> parent field
-    include_from_parent: tuple[str, ...] = ()
-
-    def resolved(self, row: Mapping[str, Any] | None) -> tuple[str, dict[str, Any], Any]:
-        """Path, params and body for one parent record (or for a root resource)."""
-        if row is None:
-            return self.path, dict(self.params), self.json
-
-        def value(field_path: str) -> Any:
-            found = path_of(field_path)(row)
-            if not found or found[0] is None:
-                raise FatalSourceError(
-                    f"resource {self.name!r} needs field {field_path!r} of its parent {self.parent!r}, "
-                    f"but a parent record has none: {str(dict(row))[:200]}",
-                    hint=f"check the placeholder {{resources.{self.parent}.{field_path}}}",
-                    resource=self.name,
-                )
-            return found[0]
-
-        def substitute(text: str, encode: bool) -> str:
-            def one(match: re.Match[str]) -> str:
-                v = str(value(match.group(2)))
-                return quote(v, safe="/:@") if encode else v
-
-            return _PLACEHOLDER.sub(one, text)
-
-        path = substitute(self.path, encode=True)
-        params = {k: substitute(v, False) if isinstance(v, str) else v for k, v in self.params.items()}
-        for param, field_path in self.resolves.items():
-            params[param] = value(field_path)
-        body = _substitute_body(self.json, lambda s: substitute(s, False))
-        return path, params, body
-
-    def pages(
-        self, client: RESTClient, row: Mapping[str, Any] | None, cursor: Incremental | None, http: Any = None
-    ) -> AsyncIterator[list[Any]]:
-        """The pages of this endpoint (for one parent record, if a dependent resource)."""
-        path, params, body = self.resolved(row)
-        if self.cursor is not None:
-            self.cursor.apply(cursor, params)
-        return client.paginate(
-            path,
-            method=self.method,
-            params=params,
-            json=body,
-            paginator=self.paginator,
-            data_selector=self.data_selector,
-            response_actions=self.response_actions,
-            resource=self.name,
-            client=http,
-            headers=self.headers,
-        )
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in ("cursor", "response_actions"))
-        return redact.redact(f"Endpoint({fields})")  # params, headers and body may hold credentials
-
-    def parent_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return {f"_{self.parent}_{f.replace('.', '_')}": find(row, f) for f in self.include_from_parent}
-
-
-def _substitute_body(body: Any, fn: Callable[[str], str]) -> Any:
-    if isinstance(body, str):
-        return fn(body)
-    if isinstance(body, Mapping):
-        return {k: _substitute_body(v, fn) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_substitute_body(v, fn) for v in body]
-    return body
-
-
-def _parents_in(text: str, where: str, strict: bool = True) -> set[str]:
-    """Parents named by ``{resources.<parent>.<field>}``; with ``strict``, other ``{name}`` is an error
-    (a JSON body keeps its other braces: GraphQL queries are full of them)."""
-    parents = {m.group(1) for m in _PLACEHOLDER.finditer(text)}
-    for match in _NAME_PLACEHOLDER.finditer(text) if strict else ():
-        inner = _PLACEHOLDER.fullmatch(match.group(0))
-        if inner is None:
-            raise ConfigError(
-                f"{where}: unknown placeholder {match.group(0)!r}",
-                hint="placeholders name a parent resource's field: {resources.<parent>.<field>}",
-            )
-    return parents
-
-
-def _strings_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings_in(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings_in(v)]
-    return []
-
-
-def _endpoint(name: str, config: Any, where: str) -> Endpoint:
-    if config is None:
-        config = {"path": name}
-    if isinstance(config, str):
-        config = {"path": config}
-    config = _table(config, where)
-    _check_keys(config, ENDPOINT_KEYS, where)
-    path = config.get("path", name)
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"{where}.path must be a non-empty string, got {path!r}")
-    method = str(config.get("method", "GET")).upper()
-    if method not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
-        raise ConfigError(f"{where}.method: unknown HTTP method {method!r}")
-    params = dict(_table(config.get("params") or {}, f"{where}.params"))
-    parents = _parents_in(path, f"{where}.path")
-    resolves: dict[str, str] = {}
-    cursor: CursorParams | None = None
-    for key, value in list(params.items()):
-        if isinstance(value, Mapping) and value.get("type") == "resolve":
-            _check_keys(value, ("type", "resource", "field"), f"{where}.params.{key}")
-            if "resource" not in value or "field" not in value:
-                raise ConfigError(f"{where}.params.{key}: a resolve parameter needs resource and field")
-            parents.add(value["resource"])
-            resolves[key] = value["field"]
-            del params[key]
-        elif isinstance(value, Mapping) and value.get("type") == "incremental":
-            if cursor is not None:
-                raise ConfigError(f"{where}: only one incremental parameter per resource")
-            cursor = _incremental({k: v for k, v in value.items() if k != "type"}, key, f"{where}.params.{key}")
-            del params[key]
-        elif isinstance(value, Mapping):
-            raise ConfigError(
-                f"{where}.params.{key}: a table parameter needs type 'resolve' or 'incremental', got {dict(value)!r}"
-            )
-        else:
-            parents |= set().union(*(_parents_in(s, f"{where}.params.{key}") for s in _strings_in(value)))
-    for s in _strings_in(config.get("json")):
-        parents |= _parents_in(s, f"{where}.json", strict=False)
-    if "incremental" in config:
-        if cursor is not None:
-            raise ConfigError(f"{where}: incremental is given both in params and as endpoint.incremental")
-        cursor = _incremental(_table(config["incremental"], f"{where}.incremental"), None, f"{where}.incremental")
-    if len(parents) > 1:
-        raise ConfigError(f"{where}: a resource can depend on one parent resource, this one names {sorted(parents)}")
-    selector = config.get("data_selector")
-    if selector is not None:
-        path_of(selector)
-    actions = tuple(
-        ResponseAction.from_config(a, f"{where}.response_actions") for a in config.get("response_actions") or ()
-    )
-    headers = dict(_table(config.get("headers") or {}, f"{where}.headers"))
-    paginator = config.get("paginator")
-    if paginator is not None:
-        make_paginator(paginator, f"{where}.paginator")
-    return Endpoint(
-        name=name,
-        path=path,
-        method=method,
-        params=params,
-        json=config.get("json"),
-        headers=headers,
-        data_selector=selector,
-        paginator=paginator,
-        response_actions=actions,
-        cursor=cursor,
-        parent=next(iter(parents), None),
-        resolves=resolves,
-    )
 
 
 # -- resource functions ------------------------------------------------------------------------------
@@ -406,24 +125,33 @@ def _child_function(client: RESTClient, ep: Endpoint) -> Callable[..., AsyncIter
 
 # -- the source --------------------------------------------------------------------------------------
 def make_client(config: Any) -> RESTClient:
+    """The client of the description: a :class:`RESTClient` as it is, or one made from the ``client`` table.
+
+    Raises:
+        ConfigError: an unknown key or a bad value in the table.
+    """
     if isinstance(config, RESTClient):
         return config
-    table = _table(config or {}, "client")
-    _check_keys(table, CLIENT_KEYS, "client")
+    table = table_of(config or {}, "client")
+    check_keys(table, CLIENT_KEYS, "client")
     return RESTClient(**table)
 
 
-def rest_api(config: Mapping[str, Any]) -> RESTSource:
+def rest_api(config: RESTAPIConfig | Mapping[str, Any]) -> RESTSource:
     """A source with one stream per resource of ``config`` (see the module docstring and docs/rest-api.md).
 
-    Every problem in the description is a :class:`~headwater.errors.ConfigError` raised here, before
-    any request is sent.
+    Args:
+        config: the description: plain data (a dict, a TOML table). Annotated as
+            :class:`~headwater.sources.rest_api.config_types.RESTAPIConfig`, mypy checks it too.
+
+    Raises:
+        ConfigError: any problem in the description, raised here, before any request is sent.
     """
-    config = _table(config, "the rest_api config")
-    _check_keys(config, TOP_KEYS, "the rest_api config")
+    config = table_of(config, "the rest_api config")
+    check_keys(config, TOP_KEYS, "the rest_api config")
     client = make_client(config.get("client"))
-    defaults = _table(config.get("resource_defaults") or {}, "resource_defaults")
-    _check_keys(defaults, RESOURCE_KEYS, "resource_defaults")
+    defaults = table_of(config.get("resource_defaults") or {}, "resource_defaults")
+    check_keys(defaults, RESOURCE_KEYS, "resource_defaults")
     if "name" in defaults:
         raise ConfigError("resource_defaults: name belongs to each resource, not to the defaults")
     entries = config.get("resources")
@@ -435,8 +163,8 @@ def rest_api(config: Mapping[str, Any]) -> RESTSource:
         where = f"resources[{i}]"
         if isinstance(entry, str):
             entry = {"name": entry}
-        entry = _table(entry, where)
-        _check_keys(entry, RESOURCE_KEYS, where)
+        entry = table_of(entry, where)
+        check_keys(entry, RESOURCE_KEYS, where)
         if isinstance(entry.get("endpoint"), str):
             entry = {**entry, "endpoint": {"path": entry["endpoint"]}}
         merged = _merge(defaults, entry)
@@ -449,7 +177,7 @@ def rest_api(config: Mapping[str, Any]) -> RESTSource:
         endpoint = merged.get("endpoint")
         if isinstance(endpoint, Mapping) and "path" not in endpoint:
             endpoint = {**endpoint, "path": name}
-        ep = _endpoint(name, endpoint, f"{where}.endpoint")
+        ep = parse_endpoint(name, endpoint, f"{where}.endpoint")
         include = merged.get("include_from_parent") or ()
         if isinstance(include, str):
             include = (include,)
@@ -491,7 +219,14 @@ def rest_api(config: Mapping[str, Any]) -> RESTSource:
 
 
 class RESTSource(Source):
-    """A source made by :func:`rest_api`; :attr:`client` serves hand-written resources of a plugin too."""
+    """A source made by :func:`rest_api`; :attr:`client` serves hand-written resources of a plugin too.
+
+    Args:
+        name: the source's name (the schema of its tables).
+        resources: its resources, one per endpoint.
+        client: the client every resource sends its requests with.
+        max_nesting: levels of nesting unpacked before values are stored as JSON.
+    """
 
     def __init__(
         self, name: str, resources: Iterable[Resource], client: RESTClient, *, max_nesting: int | None = None
@@ -500,5 +235,6 @@ class RESTSource(Source):
         self.client = client
 
     def with_resources(self, *names: str) -> Source:
+        """A copy of the source that extracts only the resources ``names``, sharing the client."""
         picked = super().with_resources(*names)
         return RESTSource(picked.name, picked.resources.values(), self.client, max_nesting=self.max_nesting)

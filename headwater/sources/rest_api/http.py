@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, RetriableSourceError
+from headwater.optional import require
 
 if TYPE_CHECKING:
     import httpx
@@ -29,17 +30,6 @@ log = logging.getLogger("headwater.rest_api")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _EXCERPT = 300
-
-
-def import_httpx() -> Any:
-    try:
-        import httpx
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the rest_api source needs httpx",
-            hint="install it with: pip install 'headwater[rest]'",
-        ) from exc
-    return httpx
 
 
 # -- redaction (headwater.redact does it; these names serve the REST modules) ----------------------
@@ -83,6 +73,11 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, config: Any) -> RetryPolicy:
+        """A policy from ``client.retries``: None (the default), a number of attempts, a table or a policy.
+
+        Raises:
+            ConfigError: an unknown key or a bad value.
+        """
         if config is None:
             return cls()
         if isinstance(config, RetryPolicy):
@@ -147,6 +142,9 @@ class RateLimiter:
 
     Works across event loops and threads: a request takes the next free slot under a lock, then sleeps
     until that slot comes.
+
+    Args:
+        per_second: requests per second; None: no limit.
     """
 
     def __init__(self, per_second: float | None) -> None:
@@ -157,6 +155,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     async def wait(self) -> None:
+        """Wait for this request's slot (at once without a limit)."""
         if not self.interval:
             return
         with self._lock:
@@ -168,7 +167,11 @@ class RateLimiter:
 
 
 class Gate:
-    """At most ``limit`` requests in flight at once (one semaphore per event loop)."""
+    """At most ``limit`` requests in flight at once (one semaphore per event loop).
+
+    Args:
+        limit: the number of requests in flight at once.
+    """
 
     def __init__(self, limit: int) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -180,6 +183,7 @@ class Gate:
         self._lock = threading.Lock()
 
     def semaphore(self) -> asyncio.Semaphore:
+        """The semaphore of the running event loop (created at its first use in that loop)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             found = self._semaphores.get(loop)
@@ -204,6 +208,11 @@ class ResponseAction:
 
     @classmethod
     def from_config(cls, config: Any, where: str) -> ResponseAction:
+        """A response action from a ``{status_code, content, action}`` table (or an action as it is).
+
+        Raises:
+            ConfigError: an unknown key, an unknown action, or neither a status code nor a content.
+        """
         if isinstance(config, ResponseAction):
             return config
         if not isinstance(config, Mapping):
@@ -219,6 +228,7 @@ class ResponseAction:
         return cls(config.get("status_code"), config.get("content"), action)
 
     def matches(self, response: httpx.Response) -> bool:
+        """Whether ``response`` has this action's status code and contains its content (each if given)."""
         if self.status_code is not None and response.status_code != self.status_code:
             return False
         return self.content is None or self.content in response.text
@@ -247,9 +257,11 @@ class Transport:
     deadline: float | None = None
 
     def describe(self, request: httpx.Request) -> str:
+        """``request``'s method and URL for a message, secrets hidden."""
         return f"{request.method} {redact_url(request.url, self.secret_params)}"
 
     def clean(self, text: str) -> str:
+        """``text`` with this source's secrets hidden."""
         return redact_text(text, self.secrets)
 
     async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
@@ -268,7 +280,7 @@ class Transport:
         actions: tuple[ResponseAction, ...] = (),
     ) -> Outcome:
         """Send ``request`` until it succeeds, is ignored, or retries run out."""
-        httpx = import_httpx()
+        httpx = require("httpx", "the rest_api source", extra="rest")
         last: str = ""
         for attempt in range(1, self.retry.attempts + 1):
             await self.limiter.wait()

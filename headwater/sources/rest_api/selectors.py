@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from headwater.errors import ConfigError
+from headwater.optional import require
 
 _DOTTED = re.compile(r"^(\$\.)?[A-Za-z_@\-][\w@\-]*(\.[A-Za-z_@\-][\w@\-]*)*$")
 
@@ -38,10 +39,7 @@ def path_of(path: str) -> Callable[[Any], list[Any]]:
             return [doc]
 
         return dotted
-    try:
-        from jsonpath_ng.ext import parse
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError(f"the JSON path {path!r} needs jsonpath-ng", hint="pip install 'headwater[rest]'") from exc
+    parse = require("jsonpath_ng.ext", f"the JSON path {path!r}", extra="rest", package="jsonpath-ng").parse
     try:
         compiled = parse(path)
     except Exception as exc:

@@ -11,9 +11,16 @@ otherwise, incrementally (the cursor is pushed into the SQL) and in parallel key
 from __future__ import annotations
 
 from headwater._callable_module import make_callable
-from headwater.sources.sql_database.connection import import_sqlalchemy
+from headwater.optional import require
 
-import_sqlalchemy()  # a clear error with the install hint when SQLAlchemy is missing
+# a clear error with the install hint when SQLAlchemy is missing
+require(
+    "sqlalchemy",
+    "the sql_database source",
+    extra="sql",
+    package="SQLAlchemy",
+    also="or 'headwater[sql-fast]' for the ADBC drivers",
+)
 
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec  # noqa: E402
 from headwater.sources.sql_database.source import SQLDatabaseSource, sql_database  # noqa: E402

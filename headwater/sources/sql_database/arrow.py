@@ -56,6 +56,7 @@ class Conformer:
         table: the stream's name, for error messages.
         round_decimals: round decimals with more digits than the target's scale instead of refusing
             them (for SQLite, whose ``NUMERIC`` values are stored as binary floating point).
+        normalized: target types by normalized column name (hints for a query's columns).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class Conformer:
                 self.types[name] = to_arrow(data_type)
 
     def target(self, name: str) -> pa.DataType | None:
+        """The Arrow type column ``name`` is read as (by its name, else its normalized name); None: as it comes."""
         found = self.types.get(name)
         if found is None and self.normalized:
             found = self.normalized.get(column_name(name))

@@ -18,6 +18,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError
+from headwater.optional import require
 from headwater.redact import redact, redact_url, register, url_secrets
 
 log = logging.getLogger("headwater.sql_database")
@@ -26,17 +27,6 @@ BACKENDS: Final = ("auto", "adbc", "sqlalchemy")
 #: dialect -> ADBC DB-API module that reads it
 ADBC_DRIVERS: Final = {"postgresql": "adbc_driver_postgresql.dbapi", "sqlite": "adbc_driver_sqlite.dbapi"}
 _ADBC_PACKAGES: Final = {"postgresql": "adbc-driver-postgresql", "sqlite": "adbc-driver-sqlite"}
-
-
-def import_sqlalchemy() -> Any:
-    try:
-        import sqlalchemy
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the sql_database source needs SQLAlchemy",
-            hint="install it with: pip install 'headwater[sql]' (or 'headwater[sql-fast]' for the ADBC drivers)",
-        ) from exc
-    return sqlalchemy
 
 
 @dataclass
@@ -51,6 +41,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
+        """The SQLAlchemy dialect's name (``postgresql``, ``sqlite``, ``mysql``...)."""
         return str(self.engine.dialect.name)
 
     def scrub(self, text: str) -> str:
@@ -93,7 +84,13 @@ def connect(credentials: Any, backend: str) -> Database:
         ConfigError: an unparsable URL, a missing driver, an unknown backend or one that cannot read
             this database.
     """
-    sa = import_sqlalchemy()
+    sa = require(
+        "sqlalchemy",
+        "the sql_database source",
+        extra="sql",
+        package="SQLAlchemy",
+        also="or 'headwater[sql-fast]' for the ADBC drivers",
+    )
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
     if isinstance(credentials, sa.engine.Engine):
@@ -143,13 +140,12 @@ def _engine(sa: Any, url: Any) -> Any:
     except ImportError:
         if url.drivername != "postgresql":
             raise
-        try:
-            importlib.import_module("psycopg")
-        except ImportError:
-            raise ConfigError(
-                f"no PostgreSQL driver for {redact_url(url.render_as_string(hide_password=True))}",
-                hint="install psycopg: pip install 'psycopg[binary]'",
-            ) from None
+        require(
+            "psycopg",
+            f"the PostgreSQL database {redact_url(url.render_as_string(hide_password=True))}",
+            package="psycopg[binary]",
+            also="or psycopg2, SQLAlchemy's default driver for postgresql://",
+        )
         return sa.create_engine(url.set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool)
 
 
@@ -163,15 +159,15 @@ def _adbc_target(url: Any, dialect: str, forced: bool) -> tuple[str | None, str 
                 hint="use backend='auto' or 'sqlalchemy'",
             )
         return None, None
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        if forced:
-            raise ConfigError(
-                f"backend='adbc' needs the ADBC driver for {dialect}",
-                hint=f"install it with: pip install {_ADBC_PACKAGES[dialect]} (or 'headwater[sql-fast]')",
-            ) from None
-        return None, None
+    if forced:
+        require(
+            module, f"backend='adbc' on {dialect}", package=_ADBC_PACKAGES[dialect], also="or 'headwater[sql-fast]'"
+        )
+    else:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return None, None
     if dialect == "sqlite":
         database = url.database
         if not database or database == ":memory:" or database.startswith("file:"):

@@ -210,6 +210,10 @@ def select_table(
     """The SELECT for ``spec`` restricted to a cursor range and a key range.
 
     Args:
+        spec: the reflected table.
+        dialect: the database's SQLAlchemy dialect name.
+        cursor: the incremental cursor's range, in the SQL (ordered by the cursor column).
+        key_range: a partition's range of keys.
         sentinel: add a first row with a non-null value of each column (flagged in column
             ``_hw_sql_sentinel``) so that a driver that infers types from the first rows (ADBC's
             SQLite driver) sees every column's kind even when the first rows hold NULLs.
@@ -351,6 +355,11 @@ def render(stmt: Any, dialect: Any, literal: bool) -> tuple[str, Sequence[Any] |
 
 
 def check_range_column(spec: TableSpec, column: str) -> ColumnSpec:
+    """The column of ``spec`` a ``partition`` splits into key ranges.
+
+    Raises:
+        ConfigError: no such column, or one whose type has no ranges (not a number, date or timestamp).
+    """
     col = spec.column(column, "partition")
     if col.data_type.name not in RANGE_TYPES:
         raise ConfigError(

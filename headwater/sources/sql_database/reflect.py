@@ -44,6 +44,7 @@ class ColumnSpec:
 
     @property
     def tz_aware(self) -> bool:
+        """Whether the column is a timestamp with a time zone."""
         return is_timestamp_tz(self.sa_type)
 
 
@@ -59,6 +60,7 @@ class TableSpec:
 
     @property
     def qualified(self) -> str:
+        """``schema.table``, or the table's name without a schema."""
         return f"{self.schema}.{self.name}" if self.schema else self.name
 
     def column(self, name: str, what: str) -> ColumnSpec:

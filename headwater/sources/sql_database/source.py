@@ -22,6 +22,7 @@ from typing import Any, Final
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError
 from headwater.schema.hints import HintArgs
+from headwater.sources.hints import ResourceHints
 from headwater.sources.sql_database.connection import Database, check_connection, connect
 from headwater.sources.sql_database.query import check_range_column
 from headwater.sources.sql_database.readers import Backend
@@ -45,7 +46,7 @@ def sql_database(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     backend: str = "auto",
     incremental: Mapping[str, Incremental] | None = None,
-    table_hints: Mapping[str, Mapping[str, Any]] | None = None,
+    table_hints: Mapping[str, ResourceHints] | None = None,
     partition: Mapping[str, Mapping[str, Any] | str] | None = None,
 ) -> SQLDatabaseSource:
     """A source that reads tables (and queries) of a SQL database, one stream each.
@@ -118,13 +119,20 @@ def sql_database(
 
 class SQLDatabaseSource(Source):
     """A source made by :func:`sql_database`; :attr:`database` is its connection (its engine, its URL
-    without the password)."""
+    without the password).
+
+    Args:
+        name: the source's name (the schema of its tables).
+        resources: its resources, one per table or query.
+        database: the connection the resources read through.
+    """
 
     def __init__(self, name: str, resources: Iterable[Resource], database: Database) -> None:
         super().__init__(name, resources)
         self.database = database
 
     def with_resources(self, *names: str) -> Source:
+        """A copy of the source that extracts only the streams ``names``, sharing the database connection."""
         picked = super().with_resources(*names)
         return SQLDatabaseSource(picked.name, picked.resources.values(), self.database)
 

@@ -57,9 +57,11 @@ class TableReader:
 
     @property
     def name(self) -> str:
+        """The stream's name: the table's."""
         return self.spec.name
 
     def with_incremental(self, inc: Incremental) -> TableReader:
+        """The same reader with cursor ``inc``, its values in the cursor column's type."""
         return dataclasses.replace(self, incremental=prepare_incremental(inc, self.spec.with_types(self.overrides)))
 
     def function(self) -> Callable[..., Iterator[pa.Table]]:
@@ -73,6 +75,7 @@ class TableReader:
         return read_table
 
     def read(self, cursor: Incremental | None) -> Iterator[pa.Table]:
+        """The table's rows as Arrow tables, in chunks (and key ranges when partitioned), from ``cursor`` on."""
         spec = self.spec.with_types(self.overrides)  # a type given in columns= changes the SELECT too
         where = cursor_range(cursor, spec)
         dialect = self.backend.db.dialect
@@ -115,9 +118,11 @@ class QueryReader:
     incremental: Incremental | None = None
 
     def with_incremental(self, inc: Incremental) -> QueryReader:
+        """The same reader with cursor ``inc``."""
         return dataclasses.replace(self, incremental=inc)
 
     def function(self) -> Callable[..., Iterator[pa.Table]]:
+        """The resource function: takes the cursor (a parameter whose default is the incremental)."""
         reader = self
 
         def read_query(cursor: Incremental | None = self.incremental) -> Iterator[pa.Table]:
@@ -127,6 +132,7 @@ class QueryReader:
         return read_query
 
     def read(self, cursor: Incremental | None) -> Iterator[pa.Table]:
+        """The query's rows as Arrow tables, in chunks, from ``cursor`` on (the cursor condition wraps the query)."""
         dialect = self.backend.db.dialect
         where = cursor_range(cursor, None)
         literal = self.backend.use_adbc and dialect == "postgresql"
@@ -148,6 +154,11 @@ class SQLResource(Resource):
 
     ``apply_hints(incremental=hw.incremental("updated_at"))`` pushes the cursor into the SQL;
     ``apply_hints(columns={"price": "text"})`` changes the type the column is read with.
+
+    Args:
+        reader: what reads the table or the query.
+        hints: the table hints (reflected, then the user's).
+        selected: whether the stream is loaded.
     """
 
     def __init__(self, reader: Reader, hints: TableHints, *, selected: bool = True) -> None:
@@ -155,6 +166,11 @@ class SQLResource(Resource):
         self.reader = reader
 
     def apply_hints(self, **hints: Unpack[HintArgs]) -> SQLResource:
+        """Change the hints; ``incremental`` and ``columns`` change the SQL the stream reads with.
+
+        Raises:
+            ConfigError: ``incremental`` not made with ``hw.incremental(...)``.
+        """
         inc = hints.pop("incremental", None)
         super().apply_hints(**hints)
         reader = self.reader

@@ -36,7 +36,12 @@ TIME_OF_DAY: Final = "a time of day (00:00:00 to 23:59:59.999999)"
 
 
 class Refused(ValueError):
-    """A value has no exact form in the target type."""
+    """A value has no exact form in the target type.
+
+    Args:
+        value: the value.
+        what: why it has none, for the message.
+    """
 
     def __init__(self, value: Any, what: str) -> None:
         super().__init__(what)
