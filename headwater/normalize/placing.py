@@ -26,7 +26,7 @@ from headwater.destinations.protocol import StoredColumn, StoredTables
 from headwater.errors import DataError
 from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
-from headwater.normalize.guard import Guard
+from headwater.normalize.guard import PartGuard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import DOUBLE_EXACT, json_array
 from headwater.schema.model import Column, Schema, Table
@@ -54,9 +54,11 @@ class Placer:
         self.widening = frozenset(widening)
         self.text_nul = text_nul
         self.stored = stored or StoredTables()
-        self.guard: Guard | None = None
+        self.guard: PartGuard | None = None  # the guard of the part being placed, if its contract applies
 
-    def place(self, table: Table, part: Part, where: dict[str, Any], guard: Guard | None = None) -> dict[str, pa.Array]:
+    def place(
+        self, table: Table, part: Part, where: dict[str, Any], guard: PartGuard | None = None
+    ) -> dict[str, pa.Array]:
         """The columns of ``part`` by column name (disjoint pieces of one column are merged).
 
         With a ``guard``, schema changes to tables that existed before the load follow its contract.
