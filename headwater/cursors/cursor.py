@@ -37,6 +37,7 @@ import orjson
 
 from headwater.errors import ConfigError, DataError
 from headwater.pipeline_state import decode_value, encode_value
+from headwater.schema.hints import CursorHint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,7 +47,7 @@ _ABSENT = object()
 _HASH_EAGERLY = 1024
 
 
-class Incremental:
+class Incremental(CursorHint):
     """An incremental cursor; see the module docstring.
 
     Args:
