@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from headwater.errors import ConfigError, DataError
-from headwater.pipeline_state import decode_value, encode_value
 from headwater.schema.hints import CursorHint
+from headwater.schema.state import decode_value, encode_value
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.errors import ConfigError, ExtractError, HeadwaterError
-from headwater.pipeline_state import PipelineState, Running, running
+from headwater.schema.state import PipelineState, Running, running
 from headwater.streams.invocation import Invocation
 from headwater.streams.resource import Resource
 
