@@ -36,7 +36,7 @@ from headwater.packages.package import (
     list_packages,
 )
 from headwater.packages.writer import FILE_FORMATS, PackageWriter
-from headwater.pipelines.extract import Extractor, Scope, plan
+from headwater.pipelines.extract import Extractor
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
@@ -44,6 +44,7 @@ from headwater.redact import redact, storable_url
 from headwater.schema.hints import HintArgs, check_arguments, check_merge
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
+from headwater.streams.engine import Scope, plan
 from headwater.streams.resource import Resource, data_name, make_resource
 from headwater.streams.source import Source, SourceFactory
 
