@@ -34,7 +34,7 @@ _EXPORTS = {
     "Schema": "headwater.schema.model",
     "incremental": "headwater.cursors.cursor",
     "Incremental": "headwater.cursors.cursor",
-    "state": "headwater.pipeline_state",
+    "state": "headwater.schema.state",
 }
 _MODULES = {"destinations", "errors", "schema", "streams", "sources"}
 
@@ -62,10 +62,10 @@ __all__ = [
 if TYPE_CHECKING:
     from headwater import destinations, errors, schema, sources, streams
     from headwater.cursors.cursor import Incremental, incremental
-    from headwater.pipeline_state import state
     from headwater.pipelines.info import LoadInfo
     from headwater.pipelines.pipeline import Pipeline, pipeline
     from headwater.schema.model import Schema
+    from headwater.schema.state import state
     from headwater.streams.decorators import resource, source, transformer
     from headwater.streams.resource import Resource
     from headwater.streams.source import Source

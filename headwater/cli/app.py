@@ -17,9 +17,9 @@ from headwater import __version__
 from headwater.errors import StateError, closest
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import PARTIAL, LoadPackage, package_folders
-from headwater.pipeline_state import PipelineState, decode_value
 from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
 from headwater.schema.model import Schema
+from headwater.schema.state import PipelineState, decode_value
 
 PipelinesDir = Annotated[
     Path | None,

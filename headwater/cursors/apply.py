@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.cursors.cursor import _ABSENT, _HASH_EAGERLY, Incremental, _coerce
+from headwater.cursors.cursor import Incremental, _coerce
 from headwater.errors import DataError
 
 
@@ -73,13 +73,13 @@ def filter_table(inc: Incremental, table: pa.Table) -> pa.Table:
             return table
         if inc.on_cursor_value_missing == "exclude":
             return table.slice(0, 0)
-        inc._missing({"columns": table.column_names})
+        inc.on_missing({"columns": table.column_names})
     assert col is not None
     valid = pc.is_valid(col)
     missing_rows = n - pc.sum(valid).as_py() if col.null_count else 0
     if missing_rows and inc.on_cursor_value_missing == "raise":
         first = pc.index(valid, False).as_py()
-        inc._missing(table.slice(first, 1).to_pylist()[0])
+        inc.on_missing(table.slice(first, 1).to_pylist()[0])
     sample = col.drop_null()[0].as_py() if missing_rows < n else None
     keep = valid
     start = _coerce(inc.start_value, sample)
@@ -87,13 +87,13 @@ def filter_table(inc: Incremental, table: pa.Table) -> pa.Table:
     if sample is not None:
         inc.check_value(sample, start, end)
         if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
-            raise inc._unordered(float("nan"))
+            raise inc.unordered(float("nan"))
     if end is not None:
         keep = pc.and_(keep, _compare(inc, _scalar(inc, end, col, sample, "end_value"), col))
     if start is not None:
-        start_scalar = _scalar(inc, start, col, sample, inc._start_origin)
+        start_scalar = _scalar(inc, start, col, sample, inc.start_origin)
         keep = pc.and_(keep, pc.invert(_compare(inc, start_scalar, col)))
-        if inc._boundary:
+        if inc.boundary:
             on_start = pc.and_(keep, pc.equal(col, start_scalar))
             if pc.any(on_start).as_py():
                 keep = _drop_boundary(inc, table, keep, on_start)
@@ -124,14 +124,14 @@ def _scalar(inc: Incremental, value: Any, col: pa.Array, sample: Any, origin: st
         scalar = pa.scalar(value)
         pc.greater(scalar, col.slice(0, 1))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
-        raise inc._mismatch(sample, value, origin) from None
+        raise inc.mismatch(sample, value, origin) from None
     return scalar
 
 
 def _drop_boundary(inc: Incremental, table: pa.Table, keep: pa.Array, on_start: pa.Array) -> pa.Array:
     indices = pc.indices_nonzero(on_start).to_pylist()
     rows = table.take(indices).to_pylist()
-    drop = [i for i, row in zip(indices, rows, strict=True) if inc.row_hash(row) in inc._boundary]
+    drop = [i for i, row in zip(indices, rows, strict=True) if inc.row_hash(row) in inc.boundary]
     if not drop:
         return keep
     mask = [True] * table.num_rows
@@ -149,11 +149,4 @@ def _track(inc: Incremental, result: pa.Table, values: pa.Array) -> None:
     at_best = result.filter(
         pc.fill_null(pc.equal(_cursor_column(result, inc.path), pa.scalar(best, values.type)), False)
     )
-    if inc._new_last is _ABSENT or inc._better(best, inc._new_last):
-        inc._new_last = best
-        inc._at_last = [at_best]
-        inc._at_last_hashes = set()
-    elif best == inc._new_last:
-        inc._at_last.append(at_best)
-        if sum(len(t) if not isinstance(t, dict) else 1 for t in inc._at_last) >= _HASH_EAGERLY:
-            inc._hash_pending()
+    inc.track_table(best, at_best)

@@ -31,19 +31,23 @@ import datetime as dt
 import decimal
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from headwater.errors import ConfigError, DataError
-from headwater.pipeline_state import decode_value, encode_value
+from headwater.schema.hints import CursorHint
+from headwater.schema.state import decode_value, encode_value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MISSING_POLICIES = ("raise", "include", "exclude")
 _ABSENT = object()
 _HASH_EAGERLY = 1024
 
 
-class Incremental:
+class Incremental(CursorHint):
     """An incremental cursor; see the module docstring.
 
     Args:
@@ -186,7 +190,7 @@ class Incremental:
         """Whether a row passes the cursor (and remember it if it sits on the new last value)."""
         value = _get(row, self.path)
         if value is None or value is _ABSENT:
-            return self._missing(row)
+            return self.on_missing(row)
         start, end = self._bounds_for(value)
         self.check_value(value, start, end)
         if end is not None and not self._better(end, value):
@@ -209,12 +213,35 @@ class Incremental:
             if len(self._at_last) >= _HASH_EAGERLY:
                 self._hash_pending()
 
+    def track_table(self, value: Any, rows: pa.Table) -> None:
+        """Note that ``rows`` (an Arrow table, every row holding the cursor value ``value``) were kept:
+        the best value seen moves the cursor at the end of the run, and the rows on it are remembered
+        to recognize them at the boundary next time."""
+        if self._new_last is _ABSENT or self._better(value, self._new_last):
+            self._new_last = value
+            self._at_last = [rows]
+            self._at_last_hashes = set()
+        elif value == self._new_last:
+            self._at_last.append(rows)
+            if sum(len(t) if not isinstance(t, dict) else 1 for t in self._at_last) >= _HASH_EAGERLY:
+                self._hash_pending()
+
+    @property
+    def boundary(self) -> frozenset[str]:
+        """Hashes of the rows the previous run loaded on the start value (skipped when seen again)."""
+        return self._boundary
+
+    @property
+    def start_origin(self) -> str:
+        """Where the start value came from, for messages."""
+        return self._start_origin
+
     def _hash_pending(self) -> None:
         """Hash the rows kept on the last value now, so that many rows on one value hold no memory."""
         self._at_last_hashes = self._hashes_at_last()
         self._at_last = []
 
-    def _missing(self, row: Any) -> bool:
+    def on_missing(self, row: Any) -> bool:
         policy = self.on_cursor_value_missing
         if policy == "include":
             return True
@@ -239,13 +266,13 @@ class Incremental:
         if t is self._checked_type:
             if t is float or t is decimal.Decimal:
                 if _is_nan(value):
-                    raise self._unordered(value)
+                    raise self.unordered(value)
                 return
             if (t is not dt.datetime and t is not dt.time) or _kind(value) == self._checked_kind:
                 return  # a datetime's kind depends on its time zone, not only on its type
         kind = _kind(value)
         if kind is None or _is_nan(value):
-            raise self._unordered(value)
+            raise self.unordered(value)
         last = None if self._new_last is _ABSENT else self._new_last
         for other, origin in (
             (start, self._start_origin),
@@ -253,11 +280,11 @@ class Incremental:
             (last, "a value before it in this run"),
         ):
             if other is not None and _kind(other) != kind:
-                raise self._mismatch(value, other, origin)
+                raise self.mismatch(value, other, origin)
         self._checked_type = t
         self._checked_kind = kind
 
-    def _unordered(self, value: Any) -> DataError:
+    def unordered(self, value: Any) -> DataError:
         if _is_nan(value):
             hint = (
                 "NaN is neither before nor after any value, so the cursor could never move past it (every run "
@@ -277,7 +304,7 @@ class Incremental:
             cursor=self.cursor_path,
         )
 
-    def _mismatch(self, value: Any, other: Any, origin: str) -> DataError:
+    def mismatch(self, value: Any, other: Any, origin: str) -> DataError:
         kind, other_kind = _kind(value), _kind(other)
         if {kind, other_kind} == {_AWARE, _NAIVE}:
             fix = (

@@ -40,8 +40,8 @@ from headwater.destinations.protocol import Capabilities, ClosingClient, LoadRes
 from headwater.destinations.sql import tables_by_root, type_conflict
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage, read_file
-from headwater.pipeline_state import PipelineState
 from headwater.schema.model import PARENT_ID, ROOT_ID, ROW_ID, Column, Schema, Table
+from headwater.schema.state import PipelineState
 from headwater.schema.system import LOADS_TABLE
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType
 

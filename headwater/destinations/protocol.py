@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from headwater.packages.package import LoadPackage
-from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
+from headwater.schema.state import PipelineState
 from headwater.schema.types import WIDENINGS, DataType
 
 

@@ -31,8 +31,8 @@ from headwater.destinations.merge import Merge
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult, StoredColumn, StoredTables
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
-from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Column, Schema, Table
+from headwater.schema.state import PipelineState
 from headwater.schema.system import LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import WIDENINGS, DataType, widen_decimal
 

@@ -4,6 +4,9 @@ The placer asks the guard before it adds a column to a table that existed when t
 before it widens a column or opens a variant column, and the normalizer asks before it creates a
 new table for a resource that already loaded. The guard answers with the contract's mode and
 records which rows broke the contract (to drop or quarantine them, with their child rows) and why.
+
+Every question names the part it is about (a :class:`PartRows`, which the normalizer makes for each
+part of a batch); the placer gets a :class:`PartGuard`, the guard bound to the part it places.
 """
 
 from __future__ import annotations
@@ -15,16 +18,37 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ContractViolation
+from headwater.normalize.flatten import Part
 from headwater.schema.contract import Contract
+from headwater.schema.model import Table
 
 EVOLVE = "evolve"
+
+
+@dataclass(eq=False)
+class PartRows:
+    """One part of a batch on its way into its table (the normalizer makes one per part, parents first).
+
+    A part whose table the ``tables`` contract refuses gets no table and is not placed; nor are the
+    parts under it.
+    """
+
+    part: Part
+    #: for each row of the part, the row of the root part it belongs to
+    root_index: np.ndarray
+    parent: PartRows | None = None
+    table: Table | None = None
+    #: the placed columns by name (set once the part is placed)
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+    #: the rows' ``_hw_id`` values (set when the part is finished; its children take their parent ids here)
+    ids: pa.Array | None = None
 
 
 @dataclass
 class Offense:
     """Rows of one part that broke the contract, and why."""
 
-    part: int  # id() of the part
+    part: PartRows
     rows: np.ndarray  # row positions within the part
     reason: str
     quarantine: bool  # False: the rows are dropped
@@ -44,13 +68,18 @@ class Guard:
     existing: frozenset[str]
     resource: str
     offenses: list[Offense] = field(default_factory=list)
-    current_part: int = 0
 
     def applies(self, table: str) -> bool:
         return table in self.existing and not self.contract.is_evolve
 
-    def decide(self, kind: str, table: str, column: str | None, values: pa.Array | None, what: str) -> str:
-        """The mode for a change; records offending rows for row modes, raises for freeze."""
+    def at(self, part: PartRows) -> PartGuard:
+        """The guard for the changes ``part`` makes (what the placer asks)."""
+        return PartGuard(self, part)
+
+    def decide(
+        self, kind: str, table: str, column: str | None, values: pa.Array | None, what: str, *, part: PartRows
+    ) -> str:
+        """The mode for a change ``part`` makes; records its offending rows for row modes, raises for freeze."""
         mode = self.contract.mode(kind)
         if mode == EVOLVE:
             return mode
@@ -69,13 +98,31 @@ class Guard:
             rows = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
             if len(rows):
                 reason = f"{what} ({kind} contract: {mode})"
-                self.offenses.append(Offense(self.current_part, rows, reason, mode == "quarantine"))
+                self.offenses.append(Offense(part, rows, reason, mode == "quarantine"))
         return mode
 
-    def offend_rows(self, part: int, rows: np.ndarray, reason: str, *, quarantine: bool) -> None:
+    def offend_rows(self, part: PartRows, rows: np.ndarray, reason: str, *, quarantine: bool) -> None:
         """Record rows that break a rule outside the placer (a null primary key, a new table)."""
         if len(rows):
             self.offenses.append(Offense(part, rows, reason, quarantine))
+
+
+@dataclass(frozen=True)
+class PartGuard:
+    """A :class:`Guard` bound to the part being placed."""
+
+    guard: Guard
+    part: PartRows
+
+    @property
+    def contract(self) -> Contract:
+        return self.guard.contract
+
+    def applies(self, table: str) -> bool:
+        return self.guard.applies(table)
+
+    def decide(self, kind: str, table: str, column: str | None, values: pa.Array | None, what: str) -> str:
+        return self.guard.decide(kind, table, column, values, what, part=self.part)
 
 
 def _first_value(values: pa.Array | None) -> Any:

@@ -18,13 +18,12 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from headwater.destinations.protocol import StoredTables
 from headwater.errors import ContractViolation, DataError
 from headwater.normalize import jsontext
 from headwater.normalize.flatten import Flattener, Part
-from headwater.normalize.guard import Guard
+from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids
-from headwater.normalize.placing import Placer, reconcile
+from headwater.normalize.placing import Placer, StoredTables, reconcile
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
 from headwater.schema.system import QUARANTINE_TABLE
@@ -162,57 +161,52 @@ class Normalizer:
 
     def _emit(self, root_table: Table, root: Part, resource: str, hints: TableHints, originals: _Originals) -> None:
         guard = Guard(hints.contract, self.existing, resource)
-        placed: list[tuple[Part, Table, dict[str, pa.Array], np.ndarray]] = []
-        tables: dict[int, Table] = {}
-        root_index: dict[int, np.ndarray] = {}
-        skipped: set[int] = set()
-        for part in root.walk():
-            parent = part.parent
-            if parent is not None and id(parent) in skipped:
-                skipped.add(id(part))
-                continue
-            guard.current_part = id(part)
+        placed: list[PartRows] = []  # parents first, as root.walk() lists them
+        stack: list[tuple[Part, PartRows | None]] = [(root, None)]
+        while stack:
+            part, parent = stack.pop()
             if parent is None:
                 table = root_table
-                root_index[id(part)] = np.arange(part.length)
+                rows = PartRows(part, np.arange(part.length), table=root_table)
             else:
                 assert part.parent_index is not None
-                root_index[id(part)] = root_index[id(parent)][part.parent_index.to_numpy(zero_copy_only=False)]
-                maybe = self._child_for(tables[id(parent)], part, guard, root_index[id(part)])
-                if maybe is None:
-                    skipped.add(id(part))
-                    continue
-                table = maybe
-            tables[id(part)] = table
-            columns = self.placer.place(table, part, {"resource": resource}, guard)
+                assert parent.table is not None
+                index = parent.root_index[part.parent_index.to_numpy(zero_copy_only=False)]
+                rows = PartRows(part, index, parent)
+                child = self._child_for(parent.table, rows, guard)
+                if child is None:
+                    continue  # refused by the tables contract: so are the parts under it
+                table = rows.table = child
+            rows.columns = self.placer.place(table, part, {"resource": resource}, guard.at(rows))
             if parent is None:
                 _apply_hint_flags(table, hints)
-            self._check_not_null(table, columns, part, guard, root_index[id(part)], resource)
-            _reject(part, guard)
-            placed.append((part, table, columns, root_index[id(part)]))
-        keep_root = self._apply_offenses(root_table, root, guard, originals, root_index, resource)
-        ids: dict[int, pa.Array] = {}
-        for part, table, columns, index in placed:
-            self._finish(part, table, columns, index, keep_root, ids, originals)
+            self._check_not_null(rows, guard, resource)
+            _reject(rows, guard)
+            placed.append(rows)
+            stack.extend((child, rows) for child in reversed(part.children))
+        keep_root = self._apply_offenses(root_table, root, guard, originals, resource)
+        for rows in placed:
+            self._finish(rows, keep_root, originals)
 
-    def _child_for(self, parent: Table, part: Part, guard: Guard, root_rows: np.ndarray) -> Table | None:
+    def _child_for(self, parent: Table, rows: PartRows, guard: Guard) -> Table | None:
         """The child table for a part, if the ``tables`` contract lets a new one be created."""
+        part = rows.part
         existing = self._child_table(parent, part.path, create=False)
         root_name = self.schema.root_of(parent.name).name
         if existing is not None or not guard.applies(root_name):
             return self._child_table(parent, part.path)
         name = self.schema.child_table_name(parent.name, part.path)
-        mode = guard.decide("tables", name, None, None, f"new table {name!r}")
+        mode = guard.decide("tables", name, None, None, f"new table {name!r}", part=rows)
         if mode == "evolve":
             return self._child_table(parent, part.path)
         if mode in ("discard_row", "quarantine"):
             reason = f"new table {name!r} (tables contract: {mode})"
-            guard.offend_rows(id(part), np.arange(part.length), reason, quarantine=mode == "quarantine")
+            guard.offend_rows(rows, np.arange(part.length), reason, quarantine=mode == "quarantine")
         return None
 
-    def _check_not_null(
-        self, table: Table, columns: dict[str, pa.Array], part: Part, guard: Guard, index: np.ndarray, resource: str
-    ) -> None:
+    def _check_not_null(self, rows: PartRows, guard: Guard, resource: str) -> None:
+        part, table, columns = rows.part, rows.table, rows.columns
+        assert table is not None
         for col in table.columns.values():
             if col.nullable or col.system or part.length == 0:
                 continue
@@ -241,7 +235,7 @@ class Normalizer:
                 hint = "fix the source data or the hint; rows without a key cannot be loaded"
             if guard.contract.quarantines:
                 short = reason if conflict is not None else f"no value for {what} column {col.name!r}"
-                guard.offend_rows(id(part), missing, short, quarantine=True)
+                guard.offend_rows(rows, missing, short, quarantine=True)
                 continue
             raise DataError(
                 f"{reason} (first at row {int(missing[0])} of the batch)",
@@ -257,7 +251,6 @@ class Normalizer:
         root: Part,
         guard: Guard,
         originals: _Originals,
-        root_index: dict[int, np.ndarray],
         resource: str,
     ) -> np.ndarray | None:
         """Which root rows to keep (None: all), quarantining the rows that must go there."""
@@ -266,7 +259,7 @@ class Normalizer:
         keep = np.ones(root.length, dtype=bool)
         first: dict[int, tuple[str, bool]] = {}  # root row -> the first reason it broke a rule
         for offense in guard.offenses:
-            roots = root_index[offense.part][offense.rows]
+            roots = offense.part.root_index[offense.rows]
             keep[roots] = False
             for r in roots.tolist():
                 first.setdefault(r, (offense.reason, offense.quarantine))
@@ -299,36 +292,31 @@ class Normalizer:
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
         self.sink(QUARANTINE_TABLE, pa.table(data))
 
-    def _finish(
-        self,
-        part: Part,
-        table: Table,
-        columns: dict[str, pa.Array],
-        index: np.ndarray,
-        keep_root: np.ndarray | None,
-        ids: dict[int, pa.Array],
-        originals: _Originals,
-    ) -> None:
+    def _finish(self, rows: PartRows, keep_root: np.ndarray | None, originals: _Originals) -> None:
         """System columns, row filtering, and the Arrow table to the sink."""
+        part, table, columns = rows.part, rows.table, rows.columns
+        assert table is not None
         part_ids = row_ids(part.length)
-        ids[id(part)] = part_ids
+        rows.ids = part_ids
         columns[LOAD_ID] = constant(self.load_id, part.length)
         columns[ROW_ID] = part_ids
-        parent = part.parent
+        parent = rows.parent
         if parent is not None:
             assert part.parent_index is not None
             assert part.list_idx is not None
-            columns[PARENT_ID] = ids[id(parent)].take(part.parent_index)
+            assert parent.ids is not None
+            columns[PARENT_ID] = parent.ids.take(part.parent_index)
             columns[LIST_IDX] = part.list_idx
-            root_ids = ids[id(_root_of(part))]
-            columns[ROOT_ID] = root_ids.take(pa.array(index))
+            root_ids = _root_of(rows).ids
+            assert root_ids is not None
+            columns[ROOT_ID] = root_ids.take(pa.array(rows.root_index))
         elif table.merge_strategy == "scd2":
             columns[ROW_HASH] = originals.hashes()
         _ensure_system_columns(table)
         ordered = {name: columns[name] for name in table.columns if name in columns}
         result = pa.table(ordered)
         if keep_root is not None:
-            result = result.filter(pa.array(keep_root[index]))
+            result = result.filter(pa.array(keep_root[rows.root_index]))
         if result.num_rows == 0 and part.length:
             return
         self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + result.num_rows
@@ -430,19 +418,19 @@ def _type_conflict(table: Table, col: Column, columns: dict[str, pa.Array], rows
     return None
 
 
-def _reject(part: Part, guard: Guard) -> None:
+def _reject(rows: PartRows, guard: Guard) -> None:
     """Rows holding a value no column can store exactly go to the quarantine, with the reason."""
     by_reason: dict[str, list[int]] = {}
-    for row, reason in part.rejected.items():
+    for row, reason in rows.part.rejected.items():
         by_reason.setdefault(reason, []).append(row)
-    for reason, rows in by_reason.items():
-        guard.offend_rows(id(part), np.array(sorted(rows)), reason, quarantine=True)
+    for reason, offending in by_reason.items():
+        guard.offend_rows(rows, np.array(sorted(offending)), reason, quarantine=True)
 
 
-def _root_of(part: Part) -> Part:
-    while part.parent is not None:
-        part = part.parent
-    return part
+def _root_of(rows: PartRows) -> PartRows:
+    while rows.parent is not None:
+        rows = rows.parent
+    return rows
 
 
 def _apply_hint_flags(table: Table, hints: TableHints) -> None:

@@ -16,17 +16,16 @@ from __future__ import annotations
 import decimal
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.destinations.protocol import StoredColumn, StoredTables
 from headwater.errors import DataError
 from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
-from headwater.normalize.guard import Guard
+from headwater.normalize.guard import PartGuard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import DOUBLE_EXACT, json_array
 from headwater.schema.model import Column, Schema, Table
@@ -41,6 +40,32 @@ _TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date"
 Placed = list[tuple[str, pa.Array]]
 
 
+class StoredColumn(Protocol):
+    """A column as the destination holds it (what :class:`headwater.destinations.protocol.StoredColumn`
+    tells; the normalizer sits below the destinations and reads it through this protocol)."""
+
+    @property
+    def physical(self) -> str:
+        """The destination's own name of the type, for messages."""
+        ...
+
+    @property
+    def types(self) -> tuple[DataType, ...]:
+        """The Headwater types stored this way, the one to adopt first (empty: none)."""
+        ...
+
+    def holds(self, data_type: DataType) -> bool: ...
+
+
+class StoredTables(Protocol):
+    """The tables and column types a dataset holds before a load, by schema names (as
+    :class:`headwater.destinations.protocol.StoredTables` tells)."""
+
+    def column(self, table: str, column: str) -> StoredColumn | None: ...
+
+    def __bool__(self) -> bool: ...
+
+
 class Placer:
     """Places the pieces of parts into schema tables.
 
@@ -53,10 +78,12 @@ class Placer:
     ) -> None:
         self.widening = frozenset(widening)
         self.text_nul = text_nul
-        self.stored = stored or StoredTables()
-        self.guard: Guard | None = None
+        self.stored = stored if stored else None
+        self.guard: PartGuard | None = None  # the guard of the part being placed, if its contract applies
 
-    def place(self, table: Table, part: Part, where: dict[str, Any], guard: Guard | None = None) -> dict[str, pa.Array]:
+    def place(
+        self, table: Table, part: Part, where: dict[str, Any], guard: PartGuard | None = None
+    ) -> dict[str, pa.Array]:
         """The columns of ``part`` by column name (disjoint pieces of one column are merged).
 
         With a ``guard``, schema changes to tables that existed before the load follow its contract.
@@ -99,7 +126,7 @@ class Placer:
                 mode = self.guard.decide("columns", table.name, name, piece.array, f"new column {name!r}")
                 if mode != "evolve":
                     return []
-            if col is None and (known := self.stored.column(table.name, name)) is not None:
+            if col is None and self.stored is not None and (known := self.stored.column(table.name, name)) is not None:
                 col = adopt(Column(name, incoming.name, path=piece.path), known, incoming)
                 table.add_column(col)  # another writer made it: its type, not the values', decides
                 return self.fit(table, col, piece.array, incoming)
@@ -247,7 +274,7 @@ class Placer:
             what = f"{incoming} values in column {col.name!r} of type {col.type}"
             if self.guard.decide("data_type", table.name, col.name, arr, what) != "evolve":
                 return []
-        if existing is None and (known := self.stored.column(table.name, name)) is not None:
+        if existing is None and self.stored is not None and (known := self.stored.column(table.name, name)) is not None:
             existing = adopt(Column(name, incoming.name, variant_of=col.name), known, incoming)
             table.add_column(existing)
         if existing is None:

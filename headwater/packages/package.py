@@ -44,7 +44,7 @@ from headwater.packages.files import (
     read_json,
     unusable,
 )
-from headwater.pipeline_state import PipelineState
+from headwater.schema.state import PipelineState
 
 if TYPE_CHECKING:
     from headwater.schema.model import Schema

@@ -28,8 +28,8 @@ from pathlib import Path
 from headwater.errors import StateError, closest
 from headwater.packages.files import drop_pending_command, unusable
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, package_folders
-from headwater.pipeline_state import PipelineState
 from headwater.pipelines.workdir import WorkDir
+from headwater.schema.state import PipelineState
 
 log = logging.getLogger("headwater")
 

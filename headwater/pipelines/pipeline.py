@@ -20,32 +20,26 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from headwater import names
-from headwater._failpoints import failpoint
 from headwater.destinations import resolve
-from headwater.destinations.protocol import Destination, DestinationClient, StoredTables
-from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError, StateError
-from headwater.normalize.normalizer import Normalizer
+from headwater.destinations.protocol import Destination, DestinationClient
+from headwater.errors import ConfigError, StateError
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import (
     NORMALIZED,
-    OPEN,
     PARTIAL,
     LoadPackage,
-    Manifest,
     list_packages,
 )
-from headwater.packages.writer import FILE_FORMATS, PackageWriter
-from headwater.pipeline_state import PipelineState
-from headwater.pipelines.extract import Extractor, Scope, plan
-from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
-from headwater.pipelines.router import ItemRouter
+from headwater.packages.writer import FILE_FORMATS
+from headwater.pipelines.extraction import Extraction
+from headwater.pipelines.info import LoadInfo
+from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, storable_url
-from headwater.schema.hints import HintArgs, check_arguments, check_merge
+from headwater.schema.hints import HintArgs, check_arguments
 from headwater.schema.model import Schema
-from headwater.streams.resource import Resource, data_name, make_resource
-from headwater.streams.source import Source, SourceFactory
+from headwater.schema.state import PipelineState
 
 log = logging.getLogger("headwater")
 
@@ -220,12 +214,12 @@ class Pipeline:
                 self._write_meta()
                 if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
                     with self._client() as client:
-                        info.loads.extend(self._load_pending(client, progress, include_partial=False))
+                        info.loads.extend(load_pending(self, client, progress, include_partial=False))
                 if data is not None:
                     # extract before connecting: a destination that is down must not waste an extraction
                     package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
                     if package is not None:
-                        info.loads.append(self._load_new(package, progress))
+                        info.loads.append(load_new(self, package, progress))
                 self._note_partial(info)
         except BaseException:
             progress.close()
@@ -265,7 +259,7 @@ class Pipeline:
         info = self._info()
         try:
             with self.workdir.lock(self.name), self._client() as client:
-                info.loads.extend(self._load_pending(client, progress, include_partial=include_partial))
+                info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
                 self._note_partial(info)
         finally:
             progress.close()
@@ -399,7 +393,7 @@ class Pipeline:
                 raise ConfigError(f"destination {self.destination.name} does not support queries")
             return runner(sql)
 
-    # -- internals: extract ------------------------------------------------------------------------
+    # -- internals ---------------------------------------------------------------------------------
     def _info(self) -> LoadInfo:
         return LoadInfo(self.name, self.destination.describe(), self.dataset)
 
@@ -437,324 +431,7 @@ class Pipeline:
         self._last_load_id = load_id
         return load_id
 
-    def _resources(
-        self, data: Any, *, schema_name: str | None, hints: dict[str, Any]
-    ) -> tuple[str, list[Resource], int | None]:
-        given = {k: v for k, v in hints.items() if v is not None}
-        if isinstance(data, SourceFactory):
-            data = data()
-        if isinstance(data, Source):
-            if given.get("table_name") is not None and len(data.selected_resources) > 1:
-                raise ConfigError(
-                    "table_name= applies to one resource, but the source has several",
-                    hint="set table names on the resources (@hw.resource(table_name=...))",
-                )
-            resources = [r._copy() for r in data.resources.values()]
-            if given:
-                resources = [r.apply_hints(**given) if r.selected else r for r in resources]
-            return schema_name or data.name, resources, data.max_nesting
-        if isinstance(data, Resource):
-            res = data._copy().apply_hints(**given) if given else data
-            return schema_name or self.name, [res], None
-        if isinstance(data, list | tuple) and data and all(isinstance(r, Resource) for r in data):
-            return schema_name or self.name, list(data), None
-        table_name = given.pop("table_name", None)
-        if isinstance(table_name, str):
-            name: str | None = table_name
-        elif table_name is not None:  # a function of the item names the tables; the data needs a name
-            name = data_name(data) or self.name
-        else:
-            name = None
-        res = make_resource(data, name=name, table_name=table_name, **given)
-        return schema_name or self.name, [res], None
-
     def _extract(
-        self,
-        data: Any,
-        progress: Progress,
-        *,
-        hints: dict[str, Any],
-        schema_name: str | None,
+        self, data: Any, progress: Progress, *, hints: dict[str, Any], schema_name: str | None
     ) -> LoadPackage | None:
-        schema_name, resources, max_nesting = self._resources(data, schema_name=schema_name, hints=hints)
-        schema_name = names.source_name(schema_name, what="schema")
-        for r in resources:
-            if r.selected:
-                if r.hints.table_name is None or isinstance(r.hints.table_name, str):
-                    names.table_name(r.hints.table_name or r.name, resource=r.name)  # before extracting
-                check_merge(r.hints, r.name)
-                refused = self.destination.capabilities.refusal(r.hints)
-                if refused is not None:  # before extracting: a package that can never load blocks the pipeline
-                    raise ConfigError(
-                        f"resource {r.name!r}: {refused[0]} by {self.destination.describe()}", hint=refused[1]
-                    )
-        self._discard_open_packages()
-        schema, state, stored = self._starting_point(schema_name)
-        previous = schema.copy()
-        previous_state = state.copy()
-        started = time.perf_counter()
-        load_id = self._new_load_id()
-        manifest = Manifest(
-            load_id=load_id,
-            pipeline=self.name,
-            schema_name=schema.name,
-            dataset=self.dataset,
-            resources=[r.name for r in resources if r.selected],
-            base_state_version=state.version,
-            base_state_load_id=state.load_id,
-        )
-        package = LoadPackage.create(self.workdir.packages, manifest)
-        writer = PackageWriter(package, file_format=self.package_format)
-        normalizer = Normalizer(
-            schema,
-            load_id=load_id,
-            sink=writer.write,
-            widening=self.destination.capabilities.type_widening,
-            stored=stored,
-            text_nul=self.destination.capabilities.text_holds_nul,
-        )
-        router = ItemRouter(normalizer, batch_size=self.batch_size, progress=progress, max_nesting=max_nesting)
-        progress.stage("extract + normalize")
-        failure: BaseException | None = None
-        try:
-            Extractor(plan(resources), router, Scope(state, schema.name)).run()
-            router.flush_all()
-        except BaseException as exc:
-            failure = exc
-            try:
-                router.flush_all()
-            except Exception as flush_exc:
-                log.warning("could not normalize rows buffered before the failure: %s", flush_exc)
-        try:
-            writer.close()
-        except BaseException:
-            package.discard()
-            raise
-        _release_memory()
-        manifest.replace_tables = self._replaced_tables(resources, router)
-        schema.bump_version()
-        manifest.schema_version = schema.version
-        diff = schema.diff(previous)
-        manifest.new_columns = {
-            t: cols for t in schema.tables if (cols := [c for c in diff.new_columns(t) if not c.startswith("_hw_")])
-        }
-        manifest.extract_seconds = time.perf_counter() - started
-        package.write_schema(schema.to_json())
-        self.workdir.write_schema(schema)
-        state_changed = state.data != previous_state.data
-        state.mark_extracted(schema.name, manifest.resources, load_id)
-        state.advance(load_id)
-        package.write_state(state.to_json())
-        if failure is not None:
-            return self._keep_partial(package, failure)
-        if not manifest.tables and not manifest.replace_tables and not state_changed:
-            package.discard()
-            return None
-        package.set_status(NORMALIZED)
-        failpoint("package.sealed")
-        self.workdir.write_state(state)  # the next extraction starts here, even before this load
-        return package
-
-    @staticmethod
-    def _replaced_tables(resources: list[Resource], router: ItemRouter) -> list[str]:
-        """Root tables this load replaces: those of replace resources, even when they yielded nothing."""
-        out: list[str] = []
-        for r in resources:
-            if not (r.selected and r.hints.write_disposition == "replace"):
-                continue
-            names = set(router.tables_by_resource.get(r.name, ()))
-            static = router.touch(r)
-            if static is not None:
-                names.add(static)
-            out.extend(sorted(n for n in names if n not in out))
-        return out
-
-    def _starting_point(self, schema_name: str) -> tuple[Schema, PipelineState, StoredTables]:
-        """The schema and state an extraction starts from, and the tables the destination holds.
-
-        Normally the working folder's. The destination's when the working folder has none (a new
-        machine), when the local state came from a package that no longer exists (deleted by hand),
-        or when the destination holds a newer committed version (the pipeline ran elsewhere).
-        """
-        schema = self.workdir.read_schema(schema_name)
-        state = self.workdir.read_state()
-        if state is not None and state.load_id is not None and not self.workdir.knows_load(state.load_id):
-            log.warning(
-                "the local state comes from load %s, which is neither waiting nor loaded here; "
-                "using the state committed in the destination",
-                state.load_id,
-            )
-            state = None
-        try:
-            with self._client() as client:
-                stored_state = client.stored_state(self.name)
-                stored_schema = client.stored_schema(schema_name)
-                reader = getattr(client, "stored_tables", None)  # custom destinations may not tell
-                stored = reader() if reader is not None else StoredTables()
-        except DestinationError as exc:
-            if schema is None or state is None:
-                raise  # nothing local to start from: the destination must answer
-            log.warning("could not read the committed state from the destination (%s); using the local one", exc)
-            stored_state, stored_schema, stored = None, None, StoredTables()
-        if stored_state is not None and (state is None or stored_state.version > state.version):
-            if state is not None:
-                log.warning(
-                    "the destination holds state version %s, newer than the local %s (the pipeline ran "
-                    "elsewhere); continuing from it",
-                    stored_state.version,
-                    state.version,
-                )
-            state = stored_state
-        if stored_schema is not None and (schema is None or stored_schema.version > schema.version):
-            schema = stored_schema
-        return (schema.copy() if schema is not None else Schema(schema_name)), (state or PipelineState()), stored
-
-    def _keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
-        rows = package.manifest.total_rows
-        if rows == 0:
-            package.discard()
-            raise failure
-        package.set_status(PARTIAL, error=redact(f"{type(failure).__name__}: {failure}"))
-        message = (
-            f"{rows:,} rows extracted before the failure are kept in the partial package "
-            f"{package.load_id} ({package.root})"
-        )
-        hint = (
-            "fix the cause and run again: the rerun extracts these rows again, which makes this package stale; "
-            f"drop it then: {drop_pending_command(self.workdir.root, [package.load_id])}. Or load only these "
-            "rows now, before any rerun: pipeline.load(include_partial=True)"
-        )
-        if isinstance(failure, HeadwaterError):
-            if failure.hint and not isinstance(failure, ExtractError):  # an ExtractError's hint says the same
-                hint = f"{failure.hint}\n  then: {hint}"
-            where = dict(failure.where)
-            where["package_path"] = str(package.root)
-            raise type(failure)(f"{failure.message}; {message}", hint=hint, **where) from failure
-        if isinstance(failure, KeyboardInterrupt | SystemExit):
-            log.warning("interrupted: %s", message)
-            raise failure
-        raise ExtractError(
-            f"extraction failed: {failure!r}; {message}", hint=hint, package_path=str(package.root)
-        ) from failure
-
-    def _discard_open_packages(self) -> None:
-        for p in list_packages(self.workdir.packages):
-            if p.status == OPEN:
-                log.warning("discarding incomplete package %s left by an interrupted run", p.load_id)
-                p.discard()
-
-    # -- internals: load -------------------------------------------------------------------------
-    def _load_pending(
-        self, client: DestinationClient, progress: Progress, *, include_partial: bool
-    ) -> list[LoadSummary]:
-        """Load the normalized packages waiting, oldest first, then (``include_partial``) the partial
-        ones, refusing stale partial packages before anything loads (see :mod:`.pending`)."""
-        from headwater.pipelines.pending import stale_error, stale_reason
-
-        # OPEN: being written by an interrupted run, discarded when the next extract starts
-        packages = list_packages(self.workdir.packages)
-        normalized = [p for p in packages if p.status == NORMALIZED]
-        partial = [p for p in packages if p.status == PARTIAL]
-        if not include_partial:
-            for package in partial:
-                log.warning(
-                    "partial package %s (%s) is kept, not loaded: `headwater pipeline info %s` tells whether it "
-                    "can still be loaded (pipeline.load(include_partial=True)) or is stale (drop it: %s)",
-                    package.load_id,
-                    package.manifest.error,
-                    self.workdir.root.name,
-                    drop_pending_command(self.workdir.root, [package.load_id]),
-                )
-            partial = []
-        elif partial:
-            newer = self.workdir.completed_manifests() + [p.manifest for p in packages]
-            states = [self.workdir.read_state(), client.stored_state(self.name)]
-            stale = [(p, why) for p in partial if (why := stale_reason(p, newer, states)) is not None]
-            if stale:
-                raise stale_error(self.workdir, stale)
-        return [self._load_one(client, package, progress) for package in normalized + partial]
-
-    def _load_new(self, package: LoadPackage, progress: Progress) -> LoadSummary:
-        try:
-            client = self._client()
-        except HeadwaterError as exc:
-            raise _kept(exc, package) from exc
-        with client:
-            return self._load_one(client, package, progress)
-
-    def _load_one(self, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
-        from headwater.pipelines.pending import state_to_commit
-
-        progress.stage(f"load {package.load_id}")
-        schema, package_state = package.verify()  # a damaged package stops here, before the destination
-        if package_state is not None and package.status == PARTIAL:
-            own = package_state
-            package_state = state_to_commit(package, own, client.stored_state(self.name), self.workdir.read_state())
-            if package_state is not own:
-                package.write_state(package_state.to_json())
-        try:
-            result = client.load(package, schema)
-        except HeadwaterError as exc:
-            raise _kept(exc, package, loading=True) from exc
-        manifest = package.manifest
-        summary = LoadSummary(
-            load_id=package.load_id,
-            schema_name=schema.name,
-            schema_version=schema.version,
-            extract_seconds=manifest.extract_seconds or 0.0,
-            load_seconds=result.seconds,
-            already_loaded=result.already_loaded,
-        )
-        for name, files in manifest.tables.items():
-            rows = result.rows.get(name, files.rows)
-            summary.tables[name] = TableLoad(
-                name, 0 if result.already_loaded else rows, manifest.new_columns.get(name, [])
-            )
-        for name in manifest.replace_tables:
-            summary.tables.setdefault(name, TableLoad(name, 0))
-        failpoint("load.after_commit")
-        package.complete(self.workdir.completed, keep_data=self.keep_packages)
-        self._adopt_state(package_state)
-        return summary
-
-    def _adopt_state(self, committed: PipelineState | None) -> None:
-        """Keep the local state at least as new as the state a load just committed."""
-        if committed is None:
-            return
-        local = self.workdir.read_state()
-        if local is None or committed.version > local.version:
-            self.workdir.write_state(committed)
-
-
-def _kept(exc: HeadwaterError, package: LoadPackage, *, loading: bool = False) -> HeadwaterError:
-    """The same error, telling the user that the package waits on disk for the next run, and (when
-    the destination failed while ``loading`` it) how to get rid of it if the destination refuses its
-    data for good."""
-    note = f"; package {package.load_id} is kept and the next run loads it ({package.root})"
-    if not loading:
-        return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
-    way_out = (
-        "if the destination refuses this package's data for good (a constraint, a column type), fix the source "
-        f"and drop the package: {drop_pending_command(package.root.parent.parent, [package.load_id])} "
-        f"(pipeline.drop_pending({package.load_id!r})); the next run extracts its rows again from the last "
-        "committed state"
-    )
-    hint = f"{exc.hint}\n  {way_out}" if exc.hint else way_out
-    return type(exc)(exc.message + note, hint=hint, **exc.where)
-
-
-def _release_memory() -> None:
-    """Give memory freed by normalization back to the OS before the load needs its own.
-
-    Arrow's allocator keeps freed pages for reuse and glibc keeps freed heap; both would otherwise
-    count against the run's peak while the destination loads.
-    """
-    import ctypes
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+        return Extraction(self, progress).run(data, hints=hints, schema_name=schema_name)

@@ -38,8 +38,8 @@ from headwater import names
 from headwater.errors import HeadwaterError, StateError
 from headwater.packages.files import json_object, parse_schema, read_json, remove_command, unusable
 from headwater.packages.package import Manifest, package_folders, write_atomic
-from headwater.pipeline_state import PipelineState
 from headwater.schema.model import Schema
+from headwater.schema.state import PipelineState
 
 log = logging.getLogger("headwater")
 

@@ -320,10 +320,16 @@ def _dedup_sort(value: str | Sequence[str] | Mapping[str, str], resource: str) -
     return column_name(column), order
 
 
-def _incremental(value: Any, resource: str) -> Any:
-    from headwater.cursors.cursor import Incremental
+class CursorHint:
+    """What ``incremental=`` takes. :class:`headwater.cursors.cursor.Incremental` (``hw.incremental(...)``)
+    is the one kind there is; it derives from this class so that hints are checked here, in the schema
+    layer, without importing the cursors above it."""
 
-    if not isinstance(value, Incremental):
+    __slots__ = ()
+
+
+def _incremental(value: Any, resource: str) -> Any:
+    if not isinstance(value, CursorHint):
         raise ConfigError(f"incremental must be made with hw.incremental(...), got {value!r}", resource=resource)
     return value
 

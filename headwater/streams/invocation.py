@@ -1,6 +1,6 @@
 """One run of a resource: arguments bound, its incremental cursor bound to state, its steps ready.
 
-An :class:`Invocation` is made inside :func:`headwater.pipeline_state.running`, so that the resource's
+An :class:`Invocation` is made inside :func:`headwater.schema.state.running`, so that the resource's
 cursor reads the state of the pipeline that runs it. A cursor is found in the resource function's
 arguments (a parameter whose default, or whose bound value, is an ``hw.incremental``) or in the
 ``incremental`` hint; the function receives the bound copy and reads ``.start_value`` from it.
@@ -14,7 +14,7 @@ from typing import Any
 
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError
-from headwater.pipeline_state import current
+from headwater.schema.state import current
 from headwater.streams.resource import Resource, StepChain, _is_data_object, _missing_arguments, as_iterator
 
 _ITEM = object()  # stands for the parent item in a transformer's signature

@@ -135,7 +135,7 @@ class Resource:
 
     def __iter__(self) -> Iterator[Any]:
         """Iterate all items of the resource (and its parent chain), with steps applied."""
-        from headwater.pipelines.extract import iterate_resource
+        from headwater.streams.engine import iterate_resource
 
         for resource, item in iterate_resource(self):
             if resource is self:

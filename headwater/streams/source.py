@@ -69,7 +69,7 @@ class Source:
         raise AttributeError(f"source {self.__dict__.get('name')!r} has no resource {name!r}")
 
     def __iter__(self) -> Iterator[Any]:
-        from headwater.pipelines.extract import iterate_source
+        from headwater.streams.engine import iterate_source
 
         for _resource, item in iterate_source(self):
             yield item

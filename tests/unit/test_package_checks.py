@@ -14,7 +14,7 @@ import pytest
 from headwater.errors import ConfigError, StateError
 from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages
 from headwater.packages.writer import PackageWriter
-from headwater.pipeline_state import PipelineState
+from headwater.schema.state import PipelineState
 
 LOAD_ID = "20260101T000000.000001Z"
 

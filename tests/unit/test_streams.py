@@ -11,7 +11,8 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError, DataError, ExtractError
-from headwater.pipelines.extract import Extractor, plan
+from headwater.pipelines.extract import Extractor
+from headwater.streams.engine import plan
 
 
 def collect(resources: list[Any]) -> list[tuple[str, Any]]:

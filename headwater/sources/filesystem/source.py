@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
-from headwater.pipeline_state import current, state
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
+from headwater.schema.state import current, state
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
 from headwater.sources.filesystem.formats import CsvOptions, check_format, check_null_values, read_file
 from headwater.sources.hints import StreamHints

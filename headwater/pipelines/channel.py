@@ -1,0 +1,177 @@
+"""The channel between concurrently running roots and the thread that consumes their items.
+
+Each sync root runs in a thread of its own, the async roots as tasks on one event loop in another
+thread. Producers hand their items over in chunks of up to 256 (:class:`Items`), through a queue of
+16 messages: a full queue blocks the producer, which is the back-pressure that keeps memory flat.
+A producer that fails sends :class:`Failed`, and every producer ends with :class:`Done`. The
+consuming thread hands the items to the sink; after a failure (of a producer or of the sink) the
+others are asked to stop, and chunks that no longer fit in the queue are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.errors import HeadwaterError
+from headwater.streams.engine import Emit, Node, Scope, drive, drive_async
+from headwater.streams.resource import Resource
+
+#: items per chunk (a chunk is sent earlier when an item is not a dict: pages, tables, frames)
+CHUNK = 256
+#: chunks in flight
+QUEUE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Items:
+    """Items produced by one root (and its transformers), in order."""
+
+    chunk: list[tuple[Resource, Any]]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A root failed; sent after the items it produced before the failure."""
+
+    error: HeadwaterError
+
+
+@dataclass(frozen=True)
+class Done:
+    """A root finished (whether it succeeded or failed): its last message."""
+
+    node: Node
+
+
+Message = Items | Failed | Done
+
+
+class _Chunker:
+    """One producer's emit: items gather into a chunk, sent when full or when an item is not a dict."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.chunk: list[tuple[Resource, Any]] = []
+
+    def emit(self, resource: Resource, item: Any) -> None:
+        self.chunk.append((resource, item))
+        if len(self.chunk) >= CHUNK or not isinstance(item, dict):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.chunk:
+            self.channel.put(Items(self.chunk.copy()))
+            self.chunk.clear()
+
+
+class Channel:
+    """Runs roots concurrently and hands their items to ``sink`` in the calling thread.
+
+    Args:
+        sink: receives every item with the resource that produced it (in the calling thread).
+        scope: the state and source name the roots run with.
+        wrap: turns a root's exception into the error to report (an ExtractError naming it).
+    """
+
+    def __init__(
+        self, sink: Emit, scope: Scope | None, *, wrap: Callable[[Resource, BaseException], HeadwaterError]
+    ) -> None:
+        self.sink = sink
+        self.scope = scope
+        self.wrap = wrap
+        self.queue: queue.Queue[Message] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.stop = threading.Event()
+        #: the errors of the roots that failed, in the order they arrived
+        self.errors: list[HeadwaterError] = []
+
+    def put(self, message: Message) -> None:
+        """Send a message, waiting while the queue is full; items are dropped once asked to stop."""
+        while True:
+            try:
+                self.queue.put(message, timeout=0.2)
+                return
+            except queue.Full:
+                if self.stop.is_set() and isinstance(message, Items):
+                    return
+
+    # -- producers -------------------------------------------------------------------------------
+    def _run_sync(self, node: Node) -> None:
+        chunker = _Chunker(self)
+        try:
+            for _ in drive(node, chunker.emit, self.stop, self.scope):
+                pass
+            chunker.flush()
+        except BaseException as exc:
+            chunker.flush()
+            self.put(Failed(self.wrap(node.resource, exc)))
+        finally:
+            self.put(Done(node))
+
+    async def _run_async(self, node: Node) -> None:
+        chunker = _Chunker(self)
+        loop = asyncio.get_running_loop()
+        try:
+            await drive_async(node, chunker.emit, self.stop, self.scope)
+            await loop.run_in_executor(None, chunker.flush)
+        except BaseException as exc:
+            await loop.run_in_executor(None, chunker.flush)
+            await loop.run_in_executor(None, self.put, Failed(self.wrap(node.resource, exc)))
+        finally:
+            await loop.run_in_executor(None, self.put, Done(node))
+
+    def _run_loop(self, async_roots: list[Node]) -> None:
+        async def main() -> None:
+            await asyncio.gather(*(self._run_async(n) for n in async_roots))
+
+        asyncio.run(main())
+
+    # -- the consumer ----------------------------------------------------------------------------
+    def run(self, sync_roots: list[Node], async_roots: list[Node]) -> None:
+        """Run the roots and sink their items until every one is done.
+
+        A failing root's error is kept in :attr:`errors` (the caller raises it); an error of the sink
+        stops the roots and is raised here, once they finished.
+        """
+        threads = [
+            threading.Thread(target=self._run_sync, args=(n,), name=f"headwater-extract-{n.resource.name}", daemon=True)
+            for n in sync_roots
+        ]
+        if async_roots:
+            threads.append(
+                threading.Thread(
+                    target=self._run_loop, args=(async_roots,), name="headwater-extract-async", daemon=True
+                )
+            )
+        for t in threads:
+            t.start()
+        pending = len(sync_roots) + len(async_roots)
+        sink_error: BaseException | None = None
+        try:
+            while pending:
+                message = self.queue.get()
+                if isinstance(message, Items):
+                    if sink_error is None:
+                        try:
+                            for resource, item in message.chunk:
+                                self.sink(resource, item)
+                        except BaseException as exc:
+                            sink_error = exc
+                            self.stop.set()
+                elif isinstance(message, Failed):
+                    self.errors.append(message.error)
+                    self.stop.set()
+                else:
+                    pending -= 1
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            for t in threads:
+                t.join(timeout=5)
+        if sink_error is not None:
+            raise sink_error

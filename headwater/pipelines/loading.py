@@ -1,0 +1,122 @@
+"""Loading packages: the pending ones oldest first, a new one, and the state a load commits.
+
+A load runs one package in one destination transaction (see :mod:`headwater.destinations`); the
+package then moves to ``completed/`` and the working folder's state follows what was committed. A
+failed load keeps its package on disk for the next run, and the error says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from headwater._failpoints import failpoint
+from headwater.destinations.protocol import DestinationClient
+from headwater.errors import HeadwaterError
+from headwater.observe.progress import Progress
+from headwater.packages.files import drop_pending_command
+from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
+from headwater.pipelines.info import LoadSummary, TableLoad
+from headwater.pipelines.pending import stale_error, stale_reason, state_to_commit
+from headwater.schema.state import PipelineState
+
+if TYPE_CHECKING:
+    from headwater.pipelines.pipeline import Pipeline
+
+log = logging.getLogger("headwater")
+
+
+def load_pending(
+    pipeline: Pipeline, client: DestinationClient, progress: Progress, *, include_partial: bool
+) -> list[LoadSummary]:
+    """Load the normalized packages waiting, oldest first, then (``include_partial``) the partial
+    ones, refusing stale partial packages before anything loads (see :mod:`.pending`)."""
+    # OPEN: being written by an interrupted run, discarded when the next extract starts
+    packages = list_packages(pipeline.workdir.packages)
+    normalized = [p for p in packages if p.status == NORMALIZED]
+    partial = [p for p in packages if p.status == PARTIAL]
+    if not include_partial:
+        for package in partial:
+            log.warning(
+                "partial package %s (%s) is kept, not loaded: `headwater pipeline info %s` tells whether it "
+                "can still be loaded (pipeline.load(include_partial=True)) or is stale (drop it: %s)",
+                package.load_id,
+                package.manifest.error,
+                pipeline.workdir.root.name,
+                drop_pending_command(pipeline.workdir.root, [package.load_id]),
+            )
+        partial = []
+    elif partial:
+        newer = pipeline.workdir.completed_manifests() + [p.manifest for p in packages]
+        states = [pipeline.workdir.read_state(), client.stored_state(pipeline.name)]
+        stale = [(p, why) for p in partial if (why := stale_reason(p, newer, states)) is not None]
+        if stale:
+            raise stale_error(pipeline.workdir, stale)
+    return [load_one(pipeline, client, package, progress) for package in normalized + partial]
+
+
+def load_new(pipeline: Pipeline, package: LoadPackage, progress: Progress) -> LoadSummary:
+    try:
+        client = pipeline._client()
+    except HeadwaterError as exc:
+        raise kept(exc, package) from exc
+    with client:
+        return load_one(pipeline, client, package, progress)
+
+
+def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
+    progress.stage(f"load {package.load_id}")
+    schema, package_state = package.verify()  # a damaged package stops here, before the destination
+    if package_state is not None and package.status == PARTIAL:
+        own = package_state
+        package_state = state_to_commit(package, own, client.stored_state(pipeline.name), pipeline.workdir.read_state())
+        if package_state is not own:
+            package.write_state(package_state.to_json())
+    try:
+        result = client.load(package, schema)
+    except HeadwaterError as exc:
+        raise kept(exc, package, loading=True) from exc
+    manifest = package.manifest
+    summary = LoadSummary(
+        load_id=package.load_id,
+        schema_name=schema.name,
+        schema_version=schema.version,
+        extract_seconds=manifest.extract_seconds or 0.0,
+        load_seconds=result.seconds,
+        already_loaded=result.already_loaded,
+    )
+    for name, files in manifest.tables.items():
+        rows = result.rows.get(name, files.rows)
+        summary.tables[name] = TableLoad(name, 0 if result.already_loaded else rows, manifest.new_columns.get(name, []))
+    for name in manifest.replace_tables:
+        summary.tables.setdefault(name, TableLoad(name, 0))
+    failpoint("load.after_commit")
+    package.complete(pipeline.workdir.completed, keep_data=pipeline.keep_packages)
+    adopt_state(pipeline, package_state)
+    return summary
+
+
+def adopt_state(pipeline: Pipeline, committed: PipelineState | None) -> None:
+    """Keep the local state at least as new as the state a load just committed."""
+    if committed is None:
+        return
+    local = pipeline.workdir.read_state()
+    if local is None or committed.version > local.version:
+        pipeline.workdir.write_state(committed)
+
+
+def kept(exc: HeadwaterError, package: LoadPackage, *, loading: bool = False) -> HeadwaterError:
+    """The same error, telling the user that the package waits on disk for the next run, and (when
+    the destination failed while ``loading`` it) how to get rid of it if the destination refuses its
+    data for good."""
+    note = f"; package {package.load_id} is kept and the next run loads it ({package.root})"
+    if not loading:
+        return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
+    way_out = (
+        "if the destination refuses this package's data for good (a constraint, a column type), fix the source "
+        f"and drop the package: {drop_pending_command(package.root.parent.parent, [package.load_id])} "
+        f"(pipeline.drop_pending({package.load_id!r})); the next run extracts its rows again from the last "
+        "committed state"
+    )
+    hint = f"{exc.hint}\n  {way_out}" if exc.hint else way_out
+    return type(exc)(exc.message + note, hint=hint, **exc.where)
