@@ -10,8 +10,9 @@ Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does t
   recorded is not loaded again (a rerun after a crash between the commit and the local bookkeeping);
 * close.
 
-A new destination is one folder under ``headwater/destinations/`` and one entry point in the
-``headwater.destinations`` group; nothing else changes.
+A new built-in destination is one folder under ``headwater/destinations/`` and one line in
+``headwater.destinations._BUILTIN``; another package's destination is one entry point in the
+``headwater.destinations`` group. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from headwater.packages.package import LoadPackage
 from headwater.pipeline_state import PipelineState
+from headwater.schema.hints import TableHints
 from headwater.schema.model import Schema
 from headwater.schema.types import WIDENINGS, DataType
 
@@ -53,7 +55,7 @@ class Capabilities:
     needs_primary_key: bool = False
     text_holds_nul: bool = True
 
-    def refusal(self, hints: Any) -> tuple[str, str] | None:
+    def refusal(self, hints: TableHints) -> tuple[str, str] | None:
         """Why a resource with these table hints cannot load here (and what to do), or None."""
         disposition = hints.write_disposition
         if isinstance(disposition, str) and disposition not in self.write_dispositions:
@@ -176,6 +178,11 @@ class DestinationClient(Protocol):
     def stored_tables(self) -> StoredTables:
         """The dataset's tables and their column types as they are now (read before an extraction, so
         that values meet the types the destination really has, whoever made them)."""
+        ...
+
+    def query_arrow(self, sql: str) -> Any:
+        """Run SQL on the dataset (unqualified table names are its tables) and return a
+        ``pyarrow.Table``; what ``pipeline.query`` runs. Every built-in client implements it."""
         ...
 
 
