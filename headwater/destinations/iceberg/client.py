@@ -85,7 +85,7 @@ class IcebergClient(LakeClient):
         table = self._table(name)
         if table is None:
             raise DestinationError(
-                f"Iceberg table {self._qualified(name)} does not exist in {self.destination._where()}",
+                f"Iceberg table {self._qualified(name)} does not exist in {self.destination.where()}",
                 hint="it was dropped while loading; run again to recreate it",
                 table=name,
             )

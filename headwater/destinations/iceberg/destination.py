@@ -207,9 +207,10 @@ class IcebergDestination:
         return uri
 
     def describe(self) -> str:
-        return f"iceberg ({self._where()})"
+        return f"iceberg ({self.where()})"
 
-    def _where(self) -> str:
+    def where(self) -> str:
+        """The catalog and warehouse, for messages (no credentials)."""
         ns = f", namespace {'.'.join(self.namespace)}" if self.namespace else ""
         if self.builtin:
             return f"{self.local_warehouse()}{ns}"
@@ -270,7 +271,7 @@ class IcebergDestination:
         text = self.clean(raw)
         where = f" {table}" if table else ""
         error = DestinationError(
-            f"Iceberg could not {action}{where} in {self._where()}: {text.splitlines()[0] if text else raw}",
+            f"Iceberg could not {action}{where} in {self.where()}: {text.splitlines()[0] if text else raw}",
             hint=_hint(exc, self),
             table=table.rsplit(".", 1)[-1] if table else None,
         )
