@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.destinations.common import tables_by_root, type_conflict
+from headwater.destinations.common import arrow_table, tables_by_root, type_conflict
 from headwater.destinations.lake.arrow import chunks, counted, lake_arrow_type, same_storage
 from headwater.destinations.lake.hooks import TableFormat
 from headwater.destinations.lake.loads import (
@@ -127,8 +127,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
             for name in self.table_names():
                 if name.lower() in lowered:  # read only the tables the query names
                     con.register(name, self.reader(name))
-            rel = con.sql(sql)
-            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+            return arrow_table(con.sql(sql))
         finally:
             con.close()
 

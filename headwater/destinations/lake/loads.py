@@ -18,6 +18,7 @@ from headwater.schema.model import Schema
 if TYPE_CHECKING:
     import pyarrow as pa
 
+#: keys of the commit metadata (Iceberg snapshot summaries, Delta commit info) a load writes
 LOAD_ID_PROPERTY = "headwater.load_id"
 PIPELINE_PROPERTY = "headwater.pipeline"
 STATE_PROPERTY = "headwater.state"
@@ -28,6 +29,7 @@ STATE_ONLY = "state"
 
 
 def loads_schema() -> pa.Schema:
+    """The Arrow schema of ``_hw_loads``."""
     import pyarrow as pa
 
     ts = pa.timestamp("us", tz="UTC")
