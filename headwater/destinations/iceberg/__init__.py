@@ -13,9 +13,9 @@ from __future__ import annotations
 from headwater._callable_module import make_callable
 from headwater.destinations.iceberg.client import IcebergClient
 from headwater.destinations.iceberg.destination import IcebergDestination
-from headwater.destinations.iceberg.partitions import PartitionField, parse_partition
+from headwater.destinations.iceberg.partitions import parse_partition
 
-__all__ = ["IcebergClient", "IcebergDestination", "PartitionField", "parse_partition"]
+__all__ = ["IcebergClient", "IcebergDestination", "parse_partition"]
 
 
 make_callable(__name__, IcebergDestination)  # hw.<package>(...) calls IcebergDestination
