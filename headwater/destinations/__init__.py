@@ -1,8 +1,10 @@
 """Destinations: where loads land. One folder per destination behind one small protocol.
 
-Destinations are found by name through the ``headwater.destinations`` entry-point group, so a plugin
-package adds one by declaring an entry point; the built-in ones are listed here too so that a source
-checkout works without installation metadata.
+The built-in destinations are the lines of :data:`_BUILTIN`: adding one is its folder under
+``headwater/destinations/`` and one line there (``hw.destinations.<folder>(...)``, ``__all__`` and
+name lookup all derive from it). Other packages add destinations by declaring an entry point in the
+``headwater.destinations`` group (``mydb = "my_package.mydb:MyDestination"``); a built-in name
+cannot be taken by one.
 """
 
 from __future__ import annotations
@@ -14,21 +16,9 @@ from typing import Any
 from headwater.destinations.protocol import Capabilities, Destination, DestinationClient, LoadResult
 from headwater.errors import ConfigError, did_you_mean
 
-__all__ = [
-    "Capabilities",
-    "Destination",
-    "DestinationClient",
-    "LoadResult",
-    "available",
-    "delta",
-    "duckdb",
-    "filesystem",
-    "iceberg",
-    "postgres",
-    "resolve",
-]
-
-_BUILTIN = {
+#: The built-in destinations: a name (what ``destination="..."`` and URIs start with) and the class
+#: that implements it, in the folder ``headwater/destinations/<folder>/``. The one list to extend.
+_BUILTIN: dict[str, str] = {
     "duckdb": "headwater.destinations.duckdb:DuckDBDestination",
     "postgres": "headwater.destinations.postgres:PostgresDestination",
     "postgresql": "headwater.destinations.postgres:PostgresDestination",
@@ -36,12 +26,27 @@ _BUILTIN = {
     "iceberg": "headwater.destinations.iceberg:IcebergDestination",
     "delta": "headwater.destinations.delta:DeltaDestination",
 }
+#: the folders of the built-in destinations: ``hw.destinations.<folder>`` is that (callable) package
+_FOLDERS = tuple(sorted({target.partition(":")[0].rsplit(".", 1)[1] for target in _BUILTIN.values()}))
+#: entry points of other packages name their destinations in this group
+_ENTRY_POINT_GROUP = "headwater.destinations"
+
+__all__ = [
+    "Capabilities",
+    "Destination",
+    "DestinationClient",
+    "LoadResult",
+    "available",
+    "resolve",
+    *_FOLDERS,
+]
 
 
 def available() -> dict[str, str]:
-    """Destination names and the classes that implement them."""
+    """Destination names and the classes that implement them (``module:Class``): the built-in ones,
+    then those of the ``headwater.destinations`` entry points (a built-in name stays built-in)."""
     found = dict(_BUILTIN)
-    for ep in entry_points(group="headwater.destinations"):
+    for ep in entry_points(group=_ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.value)
     return found
 
@@ -77,7 +82,12 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
 
 
 def __getattr__(name: str) -> Any:
-    # destinations are subpackages; ``hw.destinations.duckdb(...)`` calls the (callable) module
-    if name in ("duckdb", "postgres", "filesystem", "iceberg", "delta"):
-        return importlib.import_module(f"headwater.destinations.{name}")
-    raise AttributeError(f"module 'headwater.destinations' has no attribute {name!r}")
+    # destinations are subpackages, imported when first used; ``hw.destinations.duckdb(...)`` calls
+    # the (callable) package
+    if name in _FOLDERS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FOLDERS})

@@ -10,8 +10,9 @@ Its :meth:`~Destination.client` opens a :class:`DestinationClient`, which does t
   recorded is not loaded again (a rerun after a crash between the commit and the local bookkeeping);
 * close.
 
-A new destination is one folder under ``headwater/destinations/`` and one entry point in the
-``headwater.destinations`` group; nothing else changes.
+A new built-in destination is one folder under ``headwater/destinations/`` and one line in
+``headwater.destinations._BUILTIN``; another package's destination is one entry point in the
+``headwater.destinations`` group. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from headwater.packages.package import LoadPackage
+from headwater.schema.hints import TableHints
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
-from headwater.schema.types import WIDENINGS, DataType
+from headwater.schema.stored import StoredTables
+from headwater.schema.types import WIDENINGS
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Capabilities:
     needs_primary_key: bool = False
     text_holds_nul: bool = True
 
-    def refusal(self, hints: Any) -> tuple[str, str] | None:
+    def refusal(self, hints: TableHints) -> tuple[str, str] | None:
         """Why a resource with these table hints cannot load here (and what to do), or None."""
         disposition = hints.write_disposition
         if isinstance(disposition, str) and disposition not in self.write_dispositions:
@@ -73,42 +76,6 @@ class Capabilities:
         if self.needs_primary_key and not hints.primary_key:
             return "a merge needs a primary key", "give the resource primary_key=..."
         return None
-
-
-@dataclass(frozen=True)
-class StoredColumn:
-    """A column as the destination holds it, written by anyone (this pipeline, another one, a person).
-
-    Attributes:
-        physical: the destination's own name of the type (``VARCHAR``, ``int32``), for messages.
-        types: the Headwater types stored this way, the one to adopt first (a string column of a table
-            format holds text, uuids and JSON); empty when Headwater never writes this type.
-    """
-
-    physical: str
-    types: tuple[DataType, ...]
-
-    def holds(self, data_type: DataType) -> bool:
-        return data_type in self.types
-
-
-class StoredTables:
-    """The tables and column types a dataset holds before a load, looked up by schema names.
-
-    Args:
-        columns: ``{table: {column: StoredColumn}}`` by physical name.
-        ident: the physical name of a schema name (destinations with short identifiers shorten them).
-    """
-
-    def __init__(self, columns: dict[str, dict[str, StoredColumn]] | None = None, ident: Any = None) -> None:
-        self.columns = columns or {}
-        self._ident = ident or (lambda name: name)
-
-    def column(self, table: str, column: str) -> StoredColumn | None:
-        return self.columns.get(self._ident(table), {}).get(self._ident(column))
-
-    def __bool__(self) -> bool:
-        return bool(self.columns)
 
 
 @dataclass
@@ -176,6 +143,11 @@ class DestinationClient(Protocol):
     def stored_tables(self) -> StoredTables:
         """The dataset's tables and their column types as they are now (read before an extraction, so
         that values meet the types the destination really has, whoever made them)."""
+        ...
+
+    def query_arrow(self, sql: str) -> Any:
+        """Run SQL on the dataset (unqualified table names are its tables) and return a
+        ``pyarrow.Table``; what ``pipeline.query`` runs. Every built-in client implements it."""
         ...
 
 

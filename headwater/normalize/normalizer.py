@@ -23,9 +23,10 @@ from headwater.normalize import jsontext
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids
-from headwater.normalize.placing import Placer, StoredTables, reconcile
+from headwater.normalize.placing import Placer, reconcile
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
+from headwater.schema.stored import StoredTables
 from headwater.schema.system import QUARANTINE_TABLE
 
 Sink = Callable[[str, pa.Table], None]

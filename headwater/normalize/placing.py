@@ -16,7 +16,7 @@ from __future__ import annotations
 import decimal
 import logging
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -29,6 +29,7 @@ from headwater.normalize.guard import PartGuard
 from headwater.normalize.temporal import infer_temporal, parse_dates, parse_timestamps
 from headwater.normalize.values import DOUBLE_EXACT, json_array
 from headwater.schema.model import Column, Schema, Table
+from headwater.schema.stored import StoredColumn, StoredTables
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType, variant_column_name, widen_decimal
 
 log = logging.getLogger("headwater")
@@ -38,32 +39,6 @@ _JSON_KINDS = frozenset({"bool", "bigint", "double", "decimal", "text"})
 _TEXTUAL = frozenset({"bigint", "double", "bool", "decimal", "timestamp", "date", "time", "uuid"})
 
 Placed = list[tuple[str, pa.Array]]
-
-
-class StoredColumn(Protocol):
-    """A column as the destination holds it (what :class:`headwater.destinations.protocol.StoredColumn`
-    tells; the normalizer sits below the destinations and reads it through this protocol)."""
-
-    @property
-    def physical(self) -> str:
-        """The destination's own name of the type, for messages."""
-        ...
-
-    @property
-    def types(self) -> tuple[DataType, ...]:
-        """The Headwater types stored this way, the one to adopt first (empty: none)."""
-        ...
-
-    def holds(self, data_type: DataType) -> bool: ...
-
-
-class StoredTables(Protocol):
-    """The tables and column types a dataset holds before a load, by schema names (as
-    :class:`headwater.destinations.protocol.StoredTables` tells)."""
-
-    def column(self, table: str, column: str) -> StoredColumn | None: ...
-
-    def __bool__(self) -> bool: ...
 
 
 class Placer:

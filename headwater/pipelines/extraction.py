@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.destinations.protocol import StoredTables
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
@@ -28,6 +27,7 @@ from headwater.redact import redact
 from headwater.schema.hints import check_merge
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
+from headwater.schema.stored import StoredTables
 from headwater.streams.engine import Scope, plan
 from headwater.streams.resource import Resource, data_name, make_resource
 from headwater.streams.source import Source, SourceFactory

@@ -12,7 +12,8 @@ a ``_hw_loads`` Delta table recording loads, schemas and state last (see
 from __future__ import annotations
 
 from headwater._callable_module import make_callable
-from headwater.destinations.delta.destination import DeltaClient, DeltaDestination
+from headwater.destinations.delta.client import DeltaClient
+from headwater.destinations.delta.destination import DeltaDestination
 
 __all__ = ["DeltaClient", "DeltaDestination"]
 

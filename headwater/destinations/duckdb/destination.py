@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater import names
-from headwater.destinations.merge import SEQ
+from headwater.destinations.common import arrow_table, numbered
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
@@ -227,7 +227,7 @@ class DuckDBClient(SqlClient):
         for path in files:
             batches = read_file(path)
             if with_seq:
-                batches = _numbered(batches, seq)
+                batches = numbered(batches, seq)
             self.con.register("_hw_package_file", batches)
             try:
                 rows = self.execute(f"INSERT INTO {into} BY NAME SELECT * FROM _hw_package_file")
@@ -245,25 +245,7 @@ class DuckDBClient(SqlClient):
         path = f"{names.quote_identifier(self.catalog or 'memory')}.{names.quote_identifier(self.dataset)}"
         self.execute(f"SET search_path = {names.quote_literal(path)}")
         with self._lock:
-            rel = self.con.sql(sql)
-            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-
-
-def _numbered(reader: Any, counter: list[int]) -> Any:
-    """The batches with a ``_hw_seq`` column numbering rows in arrival order across files."""
-    import numpy as np
-    import pyarrow as pa
-
-    schema = reader.schema.append(pa.field(SEQ, pa.int64()))
-
-    def batches() -> Any:
-        for batch in reader:
-            n = batch.num_rows
-            seq = pa.array(np.arange(counter[0], counter[0] + n, dtype=np.int64))
-            counter[0] += n
-            yield pa.RecordBatch.from_arrays([*batch.columns, seq], schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
+            return arrow_table(self.con.sql(sql))
 
 
 def _out_of_memory(exc: BaseException) -> bool:

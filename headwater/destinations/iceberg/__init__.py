@@ -11,7 +11,9 @@ Needs the ``iceberg`` extra (``pip install 'headwater[iceberg]'``).
 from __future__ import annotations
 
 from headwater._callable_module import make_callable
-from headwater.destinations.iceberg.destination import IcebergClient, IcebergDestination, parse_partition
+from headwater.destinations.iceberg.client import IcebergClient
+from headwater.destinations.iceberg.destination import IcebergDestination
+from headwater.destinations.iceberg.partitions import parse_partition
 
 __all__ = ["IcebergClient", "IcebergDestination", "parse_partition"]
 

@@ -29,10 +29,11 @@ from typing import Any
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.destinations.duckdb.destination import _numbered
+from headwater.destinations.common import numbered
 from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
+from headwater.optional import require
 from headwater.packages.package import read_file
 from headwater.redact import redact_url, register_url, scrub_exception, strip_url
 from headwater.schema.model import Table
@@ -87,14 +88,13 @@ def without_password(url: str) -> str:
 
 
 def import_adbc() -> Any:
-    try:
-        import adbc_driver_postgresql.dbapi as dbapi
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the PostgreSQL destination needs the ADBC PostgreSQL driver",
-            hint="install it with: pip install 'headwater[postgres]'",
-        ) from exc
-    return dbapi
+    """The ADBC PostgreSQL driver's DB-API module, or a ConfigError saying how to install it."""
+    return require(
+        "adbc_driver_postgresql.dbapi",
+        "the PostgreSQL destination",
+        extra="postgres",
+        package="adbc-driver-postgresql",
+    )
 
 
 class PostgresDestination:
@@ -245,7 +245,7 @@ class PostgresClient(SqlClient):
         for path in files:
             reader = read_file(path)
             if with_seq:
-                reader = _numbered(reader, seq)
+                reader = numbered(reader, seq)
             adapted = _adapt(reader, jsonb, self.ident, table.name)
             try:
                 if target is None:

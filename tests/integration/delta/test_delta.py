@@ -400,9 +400,9 @@ def test_object_store_code_path(tmp_path: Path, make: Any) -> None:
 
 
 def test_hw_loads_is_compacted_when_its_files_pile_up(make: Any, lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from headwater.destinations.delta import destination
+    from headwater.destinations.delta import client
 
-    monkeypatch.setattr(destination, "COMPACT_LOADS_AT", 3)
+    monkeypatch.setattr(client, "COMPACT_LOADS_AT", 3)
     p = make("compact")
     infos = [p.run([{"id": i}], table_name="t") for i in range(4)]
     loads = table(lake, "_hw_loads")

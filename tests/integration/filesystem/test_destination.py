@@ -293,7 +293,7 @@ def test_uri_round_trip_keeps_the_options(tmp_path: Path) -> None:
 
 
 def test_markers_are_folded_into_a_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from headwater.destinations.filesystem import destination as module
+    from headwater.destinations.filesystem import client as module
 
     monkeypatch.setattr(module, "CHECKPOINT_EVERY", 3)
 

@@ -557,9 +557,9 @@ def test_partition_by_applies_to_new_tables_only(tmp_path: Path, caplog: pytest.
 
 
 def test_transforms_without_pyiceberg_core_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from headwater.destinations.iceberg import destination
+    from headwater.destinations.iceberg import client
 
-    monkeypatch.setattr(destination, "_has_pyiceberg_core", lambda: False)
+    monkeypatch.setattr(client, "_has_pyiceberg_core", lambda: False)
     dest = hw.destinations.iceberg(tmp_path / "wh", partition_by={"events": ["day(ts)"]})
     with pytest.raises(ConfigError, match="pyiceberg-core"):
         make(tmp_path, destination=dest).run([{"ts": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}], table_name="events")

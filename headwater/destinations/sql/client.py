@@ -1,7 +1,7 @@
 """Shared machinery for SQL destinations: DDL from the schema and the one-transaction load.
 
 A SQL destination subclasses :class:`SqlClient` and provides a connection, a type map, identifier
-quoting and the bulk insert of a table's Parquet files. The load algorithm is the same everywhere::
+quoting and the bulk insert of a table's package files. The load algorithm is the same everywhere::
 
     BEGIN
       create the dataset and the system tables if missing
@@ -16,7 +16,6 @@ quoting and the bulk insert of a table's Parquet files. The load algorithm is th
 
 from __future__ import annotations
 
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -27,14 +26,18 @@ import orjson
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.destinations.merge import Merge
-from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult, StoredColumn, StoredTables
+from headwater.destinations.common import tables_by_root
+from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
+from headwater.destinations.sql.merge import SqlMerge
+from headwater.destinations.sql.migrate import migrate
+from headwater.destinations.sql.types import stored_data_type
 from headwater.errors import DestinationError, LoadError
 from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
+from headwater.schema.stored import StoredColumn, StoredTables
 from headwater.schema.system import LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
-from headwater.schema.types import WIDENINGS, DataType, widen_decimal
+from headwater.schema.types import DataType
 
 KEEP_STATE_VERSIONS = 10
 
@@ -113,14 +116,7 @@ class SqlClient(ClosingClient, ABC):
     def data_type(self, sql_type: str) -> DataType | None:
         """The Headwater type an existing SQL column type stores exactly (None: one Headwater does not
         write, such as ``INTEGER`` or an unconstrained ``NUMERIC``)."""
-        key = _type_key(sql_type)
-        m = _DECIMAL.match(key)
-        if m:
-            return DataType("decimal", int(m.group(1)), int(m.group(2)))
-        for name, mapped in self.type_map.items():
-            if _type_key(mapped) == key:
-                return DataType(name)
-        return None
+        return stored_data_type(sql_type, self.type_map)
 
     def stored_tables(self) -> StoredTables:
         """The dataset's tables and column types, read from the catalog."""
@@ -251,7 +247,7 @@ class SqlClient(ClosingClient, ABC):
             for root, names in tables_by_root(schema, manifest.tables).items():
                 try:
                     if schema.tables[root].write_disposition == "merge":
-                        merge = Merge(self, schema, schema.tables[root], package, manifest.created_at)
+                        merge = SqlMerge(self, schema, schema.tables[root], package, manifest.created_at)
                         result.rows.update(merge.run())
                     else:
                         for name in names:
@@ -321,97 +317,11 @@ class SqlClient(ClosingClient, ABC):
     # -- DDL -------------------------------------------------------------------------------------
     def migrate(self, schema: Schema) -> None:
         """Create missing tables and columns and widen widened columns of ``schema``."""
-        existing = self.existing_columns()
-        for table in schema.tables.values():
-            have = existing.get(self.ident(table.name))
-            if have is None:
-                cols = ", ".join(self._column_ddl(c) for c in table.columns.values())
-                self.execute(f"CREATE TABLE {self.qualified(table.name)} ({cols})")
-                continue
-            for col in table.columns.values():
-                current = have.get(self.ident(col.name))
-                if current is None:
-                    ddl = self._column_ddl(col, create=False)
-                    self.execute(f"ALTER TABLE {self.qualified(table.name)} ADD COLUMN {ddl}")
-                    continue
-                if col.foreign or _type_key(current) == _type_key(self.sql_type(col)):
-                    continue
-                if self._widens(table, col, current):
-                    wanted = self.sql_type(col)
-                    self.execute(
-                        f"ALTER TABLE {self.qualified(table.name)} ALTER COLUMN {self.quote(col.name)} TYPE {wanted}"
-                    )
-        self.changed_catalog()
+        migrate(self, schema)
 
-    def _widens(self, table: Table, col: Column, current: str) -> bool:
-        """Whether the column's type in the destination (``current``) may become the package's: False when
-        it already holds the package's values exactly (a wider decimal). Anything else would make the
-        database cast every value implicitly: a type conflict, refused with the way out."""
-        have = self.data_type(current)
-        wanted = col.type
-        if have == wanted:
-            return False  # the same type spelled otherwise (a jsonb column for json)
-        if have is not None and have.name == "decimal" and wanted.name in ("decimal", "bigint"):
-            wider = widen_decimal(have, wanted)
-            if wider == have:
-                return False  # the stored column is wider: the values fit as they are
-            if wider == wanted:
-                return True
-        elif have is not None and (have.name, wanted.name) in WIDENINGS:
-            if (have.name, wanted.name) == ("bigint", "double"):
-                self._check_exact_in_double(table, col)
-            return True
-        raise type_conflict(table.name, col.name, current, self.sql_type(col))
-
-    def _check_exact_in_double(self, table: Table, col: Column) -> None:
-        """Widening bigint to double rounds integers beyond 2^53: refuse if the column holds any (another
-        writer may have written them; Headwater's own are tracked in the schema)."""
-        rows = self.execute(
-            f"SELECT count(*) FROM {self.qualified(table.name)} WHERE abs({self.quote(col.name)}) > 9007199254740992"
-        )
-        if rows[0][0]:
-            raise LoadError(
-                f"column {col.name!r} of table {table.name!r} holds {rows[0][0]} integer(s) beyond 2^53 that widening "
-                "it to double would round",
-                hint=f"drop the pending package and run again with columns={{{col.name!r}: 'bigint'}} on the resource: "
-                "a hinted column is never widened, values that do not fit go to a variant column",
-                table=table.name,
-                column=col.name,
-            )
-
-    def _column_ddl(self, col: Column, *, create: bool = True) -> str:
+    def column_ddl(self, col: Column, *, create: bool = True) -> str:
+        """A column's definition: quoted name, SQL type and, in a ``CREATE TABLE``, ``NOT NULL``."""
         ddl = f"{self.quote(col.name)} {self.sql_type(col)}"
         if create and not col.nullable and not col.system:
             ddl += " NOT NULL"
         return ddl
-
-
-_DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\((\d+),(\d+)\)$")
-
-
-def _type_key(sql_type: str) -> str:
-    """A SQL type written one way: upper case, no spaces, NUMERIC as DECIMAL."""
-    return "".join(sql_type.upper().split()).replace("NUMERIC(", "DECIMAL(")
-
-
-def type_conflict(table: str, column: str, stored: str, wanted: str) -> LoadError:
-    """The error for a package whose column type differs from the destination's (another writer)."""
-    return LoadError(
-        f"column {column!r} of table {table!r} is {stored} in the destination, but this package holds {wanted} "
-        "values: the column was changed after the package was extracted (by another writer), and loading would "
-        "cast every value implicitly",
-        hint="drop the pending package (headwater pipeline drop-pending PIPELINE, or pipeline.drop_pending()) and "
-        "run again: the new extraction reads the destination's types and puts values that do not fit into a "
-        "variant column",
-        table=table,
-        column=column,
-    )
-
-
-def tables_by_root(schema: Schema, tables: dict[str, Any]) -> dict[str, list[str]]:
-    """Tables of a package with rows, grouped by their root table (roots first, in package order)."""
-    out: dict[str, list[str]] = {}
-    for name, files in tables.items():
-        if files.files:
-            out.setdefault(schema.root_of(name).name, []).append(name)
-    return out

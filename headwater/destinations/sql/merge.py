@@ -23,34 +23,19 @@ instead of inserting it. The SQL is portable between DuckDB and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ConfigError
+from headwater.destinations.common import SEQ, dedup_order
 from headwater.packages.package import LoadPackage
 from headwater.schema.model import PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Schema, Table
 
 if TYPE_CHECKING:
-    from headwater.destinations.sql import SqlClient
-
-SEQ = "_hw_seq"
+    from headwater.destinations.sql.client import SqlClient
 
 
-def dedup_order(root: Table, quote: Callable[[str], str]) -> list[str]:
-    """``ORDER BY`` terms ranking staged rows with the same key, the one to keep first: by
-    ``dedup_sort`` if the table has it, then the last to arrive (highest ``_hw_seq``)."""
-    order = []
-    if root.dedup_sort:
-        column, direction = root.dedup_sort
-        if column not in root.columns:
-            raise ConfigError(f"dedup_sort column {column!r} is not a column of {root.name!r}")
-        order.append(f"{quote(column)} {'DESC' if direction == 'desc' else 'ASC'} NULLS LAST")
-    order.append(f"{quote(SEQ)} DESC")
-    return order
-
-
-class Merge:
-    """One merge root table (with its children) of one package."""
+class SqlMerge:
+    """The merge of one merge root table (with its children) of one package, run in SQL through
+    staging tables (see the module docstring)."""
 
     def __init__(self, client: SqlClient, schema: Schema, root: Table, package: LoadPackage, load_time: float) -> None:
         self.client = client
