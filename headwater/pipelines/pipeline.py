@@ -388,10 +388,7 @@ class Pipeline:
     def query(self, sql: str) -> Any:
         """Run SQL on the destination and return an Arrow table; unqualified names are the dataset's."""
         with self._client() as client:
-            runner = getattr(client, "query_arrow", None)
-            if runner is None:
-                raise ConfigError(f"destination {self.destination.name} does not support queries")
-            return runner(sql)
+            return client.query_arrow(sql)
 
     # -- internals ---------------------------------------------------------------------------------
     def _info(self) -> LoadInfo:
