@@ -9,9 +9,8 @@ from typing import Any
 def rows(pipeline: Any, sql: str) -> list[tuple[Any, ...]]:
     """The rows of ``pipeline.query(sql)`` as tuples, in the query's order."""
     table = pipeline.query(sql)
-    cols = table.to_pydict()
-    names = list(cols)
-    return [tuple(cols[n][i] for n in names) for i in range(table.num_rows)]
+    cols = [column.to_pylist() for column in table.columns]  # by position: names may repeat (count, count)
+    return list(zip(*cols, strict=True)) if cols else []
 
 
 def scalar(pipeline: Any, sql: str) -> Any:

@@ -246,6 +246,8 @@ def test_what_a_destination_cannot_do_is_refused_before_extracting(make_pipeline
         with pytest.raises(ConfigError, match=message) as err:
             merged(p, hw.resource(data, name="items"), **hints)
         assert destination.name in str(err.value)
+        if not hints:  # a refused disposition: the hint names those it supports
+            assert all(d in (err.value.hint or "") for d in destination.capabilities.write_dispositions)
         assert err.value.hint
         # refused before extracting: no package is left behind to block the next run
         assert extracted == []

@@ -128,7 +128,7 @@ def test_replace_is_atomic_for_readers(make_pipeline: Any, tmp_path: Path) -> No
     def reader() -> None:
         cur = con.cursor()
         while not stop.is_set():
-            cur.execute("select count(*) from t")
+            cur.execute("select count(*) from raw.t")
             seen.add(cur.fetchall()[0][0])
 
     # the reader shares the process's database instance, as an in-process dashboard would
