@@ -29,7 +29,6 @@ __all__ = [
 
 MARKERS = (
     "headwater_requires(capability, value): the scenario needs a capability; a strict xfail where it is lacking",
-    "headwater_lacking: the scenario is about what a destination cannot do; it runs where something is lacking",
 )
 
 
@@ -44,28 +43,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if any(m.name == "parametrize" and "destination" in m.args[0] for m in metafunc.definition.iter_markers()):
         return  # the test parametrizes it itself
     needs = list(metafunc.definition.iter_markers("headwater_requires"))
-    only_lacking = metafunc.definition.get_closest_marker("headwater_lacking") is not None
     params = []
     for factory in in_use():
         caps = factory.capabilities
-        if only_lacking and not _lacks_something(caps):
-            continue
         reason = missing_any(caps, needs)
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         params.append(pytest.param(factory, id=factory.name, marks=marks))
     metafunc.parametrize("destination", params, indirect=True)
-
-
-def _lacks_something(caps: Any) -> bool:
-    from headwater.destinations.protocol import Capabilities
-
-    full = Capabilities(name=caps.name)
-    return (
-        caps.write_dispositions < full.write_dispositions
-        or caps.merge_strategies < full.merge_strategies
-        or not caps.merge_key
-        or caps.needs_primary_key
-    )
 
 
 class Target:

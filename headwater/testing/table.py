@@ -1,6 +1,6 @@
 """The scenario x destination table of a conformance run, from pytest's JUnit XML.
 
-``pytest --junitxml=run.xml ...`` then ``python -m headwater.testing.table run.xml`` prints a Markdown
+``pytest --junitxml=run.xml ...`` then ``python -m headwater.testing.table run.xml [more.xml ...]`` prints a Markdown
 table: one row per scenario (a test function, its own parameters folded together), one column per
 destination: ``pass``, ``xfail: <reason>`` (a declared expected failure), or ``FAIL``/``skip``.
 """
@@ -13,10 +13,15 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 
-def outcomes(path: str) -> dict[str, dict[str, set[str]]]:
-    """``{scenario: {destination: {outcome, ...}}}`` from a JUnit XML file."""
+def outcomes(*paths: str) -> dict[str, dict[str, set[str]]]:
+    """``{scenario: {destination: {outcome, ...}}}`` from JUnit XML files (a later file's result of a
+    test replaces an earlier one's)."""
+    latest: dict[str, ET.Element] = {}
+    for path in paths:
+        for case in ET.parse(path).getroot().iter("testcase"):
+            latest[case.get("classname", "") + "::" + case.get("name", "")] = case
     out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for case in ET.parse(path).getroot().iter("testcase"):
+    for case in latest.values():
         match = re.fullmatch(r"(\w+)\[([^\]]*)\]", case.get("name", ""))
         if not match:
             continue
@@ -37,8 +42,8 @@ def outcomes(path: str) -> dict[str, dict[str, set[str]]]:
     return out
 
 
-def table(path: str) -> str:
-    results = outcomes(path)
+def table(*paths: str) -> str:
+    results = outcomes(*paths)
     destinations: list[str] = []
     for by_destination in results.values():
         destinations.extend(d for d in by_destination if d not in destinations)
@@ -57,4 +62,4 @@ def table(path: str) -> str:
 
 
 if __name__ == "__main__":
-    print(table(sys.argv[1]))
+    print(table(*sys.argv[1:]))

@@ -213,44 +213,54 @@ def test_merge_collapses_keys_appended_twice_before(make_pipeline: Any) -> None:
     assert rows(p, "select id, v from items order by id") == [(1, "merged"), (2, "c")]
 
 
-def _refused_hints(destination: Any) -> list[tuple[dict[str, Any], str]]:
-    """Every hint the destination's capabilities refuse, with the message that names it."""
-    caps = destination.capabilities
-    out: list[tuple[dict[str, Any], str]] = []
+REFUSAL_CASES: dict[str, dict[str, Any]] = {
+    "merge": {},
+    "delete-insert": {"merge_strategy": "delete-insert"},
+    "upsert": {"merge_strategy": "upsert"},
+    "scd2": {"merge_strategy": "scd2"},
+    "merge_key": {"merge_key": "day"},
+    "merge_key without primary key": {"primary_key": None, "merge_key": "day"},
+}
+
+
+def _expected_refusal(caps: Any, hints: dict[str, Any]) -> str | None:
+    """The refusal the declared capabilities promise for these hints (in the order they are checked)."""
     if "merge" not in caps.write_dispositions:
-        out.append(({}, "write_disposition 'merge' is not supported"))
-        return out
-    out.extend(
-        ({"merge_strategy": strategy}, f"merge_strategy '{strategy}' is not supported")
-        for strategy in sorted({"delete-insert", "upsert", "scd2"} - caps.merge_strategies)
-    )
-    if not caps.merge_key:
-        out.append(({"merge_key": "day"}, "merge_key .* is not supported"))
-    if caps.needs_primary_key:
-        out.append(({"primary_key": None, "merge_key": "day"}, "merge_key|needs a primary key"))
-    return out
+        return "write_disposition 'merge' is not supported"
+    strategy = hints.get("merge_strategy", "delete-insert")
+    if strategy not in caps.merge_strategies:
+        return f"merge_strategy '{strategy}' is not supported"
+    if hints.get("merge_key") and not caps.merge_key:
+        return "merge_key .* is not supported"
+    if caps.needs_primary_key and hints.get("primary_key", "id") is None:
+        return "needs a primary key"
+    return None
 
 
-@pytest.mark.headwater_lacking
-def test_what_a_destination_cannot_do_is_refused_before_extracting(make_pipeline: Any, destination: Any) -> None:
-    refused = _refused_hints(destination)
-    assert refused  # the suite runs this only where the capabilities lack something
-    for hints, message in refused:
-        p = make_pipeline("refused")
-        extracted: list[int] = []
+@pytest.mark.parametrize("case", list(REFUSAL_CASES))
+def test_what_the_capabilities_declare_is_what_a_merge_may_ask(make_pipeline: Any, destination: Any, case: str) -> None:
+    """Declared: it loads. Not declared: refused before extracting, saying what it supports, and no package
+    is left behind to block the next run."""
+    hints = REFUSAL_CASES[case]
+    refusal = _expected_refusal(destination.capabilities, hints)
+    p = make_pipeline("asks")
+    extracted: list[int] = []
 
-        def data(extracted: list[int] = extracted) -> Any:
-            extracted.append(1)
-            yield {"id": 1, "day": "2024-01-01"}
+    def data() -> Any:
+        extracted.append(1)
+        yield {"id": 1, "day": "2024-01-01"}
 
-        with pytest.raises(ConfigError, match=message) as err:
-            merged(p, hw.resource(data, name="items"), **hints)
-        assert destination.name in str(err.value)
-        if not hints:  # a refused disposition: the hint names those it supports
-            assert all(d in (err.value.hint or "") for d in destination.capabilities.write_dispositions)
-        assert err.value.hint
-        # refused before extracting: no package is left behind to block the next run
-        assert extracted == []
-        assert p.pending_packages() == []
+    if refusal is None:
+        merged(p, hw.resource(data, name="items"), **hints)
+        assert rows(p, "select id, day from items") == [(1, dt.date(2024, 1, 1))]
+        return
+    with pytest.raises(ConfigError, match=refusal) as err:
+        merged(p, hw.resource(data, name="items"), **hints)
+    assert destination.name in str(err.value)
+    assert err.value.hint  # what it supports, or what to do
+    if not hints:  # a refused disposition: the hint names those it supports
+        assert all(d in (err.value.hint or "") for d in destination.capabilities.write_dispositions)
+    assert extracted == []
+    assert p.pending_packages() == []
     p.run([{"id": 1}], table_name="items")
     assert rows(p, "select id from items") == [(1,)]
