@@ -137,15 +137,13 @@ def merged(p: Any, data: Any, **hints: Any) -> Any:
 
 
 @pytest.mark.parametrize("strategy", ["delete-insert", "upsert"])
-def test_merge_updates_in_place_inserts_and_replaces_children(make: Any, lake: Path, strategy: str) -> None:
+def test_a_merge_is_one_commit_per_table_carrying_the_load_id(make: Any, lake: Path, strategy: str) -> None:
     p = make(f"m_{strategy.replace('-', '_')}")
     merged(p, docs(1, range(5)), merge_strategy=strategy)
     versions = {name: table(lake, name).version() for name in ("items", "items__tags")}
     # 0 and 1 change (with fewer children), 9 is new, 1 comes twice: the last one wins
     data = [*docs(2, [0, 1, 9], tags=1), {"id": 1, "v": "last", "tags": ["l1", "l2", "l3"]}]
-    info = merged(p, data, merge_strategy=strategy)
-    assert info.table_rows() == {"items": 3, "items__tags": 5}
-    assert rows(p, "select id, v from items where id in (1, 9) order by id") == [(1, "last"), (9, "2-9")]
+    info = merged(p, data, merge_strategy=strategy)  # (the rows merged are a conformance scenario)
     # each table: ONE commit (delete and insert together), carrying the load id
     for name, version in versions.items():
         assert table(lake, name).version() == version + 1
