@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -111,26 +112,35 @@ def _snapshot(folder: Path, uri: str, scenario: str) -> list[list[tuple[Any, ...
     ]
 
 
-def _check(destination: Any, tmp_path: Path, scenario: str) -> None:
-    uri = destination.at("clean").to_uri()
-    assert uri, f"{destination.name}: the crash scenarios reopen the destination from its to_uri()"
+def check(uri: Callable[[str], str], folder: Path, scenario: str, failpoints: Iterable[str]) -> None:
+    """Two clean epochs, then for each failpoint two killed-and-rerun epochs into a fresh place
+    (``uri(name)`` reopens it): every table equals the clean run's, and no load is recorded twice."""
+    clean_uri = uri("clean")
     for epoch in range(EPOCHS):
-        assert _run(tmp_path, "clean", uri, scenario, epoch, None) == 0
-    clean = _snapshot(tmp_path, uri, scenario)
+        assert _run(folder, "clean", clean_uri, scenario, epoch, None) == 0
+    clean = _snapshot(folder, clean_uri, scenario)
     assert all(clean[:-1]), "the clean run loaded nothing"
-    for failpoint in (*FAILPOINTS, *destination.factory.failpoints):
+    for failpoint in failpoints:
         name = "crash_" + failpoint.replace(".", "_").replace(":", "_")
-        crash_uri = destination.at(name).to_uri()
+        crash_uri = uri(name)
         for epoch in range(EPOCHS):
-            assert _run(tmp_path, name, crash_uri, scenario, epoch, failpoint) == -signal.SIGKILL, (
-                f"{failpoint} never hit"
-            )
-            assert _run(tmp_path, name, crash_uri, scenario, epoch, None) == 0
-        crashed = _snapshot(tmp_path, crash_uri, scenario)
+            code = _run(folder, name, crash_uri, scenario, epoch, failpoint)
+            assert code == -signal.SIGKILL, f"{failpoint} never hit"
+            assert _run(folder, name, crash_uri, scenario, epoch, None) == 0
+        crashed = _snapshot(folder, crash_uri, scenario)
         for query, got, want in zip(QUERIES[scenario], crashed, clean, strict=False):
             assert got == want, f"{scenario}: differs after kills at {failpoint}: {query}"
         ((loads, distinct),) = crashed[-1]
         assert loads == distinct  # no load recorded twice
+
+
+def _check(destination: Any, tmp_path: Path, scenario: str) -> None:
+    def uri(name: str) -> str:
+        found = destination.at(name).to_uri()
+        assert found, f"{destination.name}: the crash scenarios reopen the destination from its to_uri()"
+        return str(found)
+
+    check(uri, tmp_path, scenario, (*FAILPOINTS, *destination.factory.failpoints))
 
 
 def test_killed_appends_and_replaces_load_once(destination: Any, tmp_path: Path) -> None:
