@@ -34,11 +34,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-#: The conformance suite: test modules whose ``make_pipeline`` tests run on every SQL destination
-#: (DuckDB, then PostgreSQL), with the same data and the same assertions.
-CONFORMANCE_MODULES = frozenset(
-    {"test_pipeline_duckdb", "test_merge", "test_contracts", "test_incremental_state", "test_chinook"}
-)
+#: Test modules whose ``make_pipeline`` tests run on both SQL destinations (DuckDB, then PostgreSQL),
+#: with the same assertions: what the SQL databases share beyond the conformance suite (tests/conformance,
+#: headwater.testing), which runs on every destination.
+CONFORMANCE_MODULES = frozenset({"test_sql_destinations", "test_chinook"})
 DESTINATIONS = ("duckdb", "postgres")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ContractViolation
-from tests.conftest import rows, scalar
+from headwater.testing import rows, scalar
 
 BASE = [{"id": 1, "name": "ann", "n": 1, "tags": ["a"]}, {"id": 2, "name": "bob", "n": 2, "tags": []}]
 
@@ -29,7 +29,8 @@ def test_freeze_names_table_column_and_first_value(make_pipeline: Any) -> None:
     with pytest.raises(ContractViolation) as err:
         load(p, [{"id": 3, "name": "cy", "n": 3}, {"id": 4, "name": "di", "email": "di@example.org"}], "freeze")
     exc = err.value
-    assert exc.table == "people" and exc.column == "email"
+    assert exc.where["table"] == "people"
+    assert exc.where["column"] == "email"
     assert "first offending value: 'di@example.org'" in str(exc)
     assert scalar(p, "select count(*) from people") == 2  # nothing of the refused run landed
 
