@@ -56,6 +56,7 @@ def _when(ts: float | None) -> str:
 
 
 def build_app() -> typer.Typer:
+    """The ``headwater`` command-line app: the top-level commands and the ``pipeline`` group."""
     app = typer.Typer(
         name="headwater",
         help="Headwater: move data from where it lives into analytical stores, correctly and fast.",

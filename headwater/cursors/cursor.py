@@ -117,6 +117,7 @@ class Incremental(CursorHint):
     # -- binding to state ------------------------------------------------------------------------
     @property
     def grows(self) -> bool:
+        """Whether the cursor moves up (``last_value_func`` is ``max``) rather than down."""
         return self.last_value_func is max
 
     def bind(self, slots: dict[str, Any], resource: str, primary_key: tuple[str, ...]) -> Incremental:
@@ -242,6 +243,11 @@ class Incremental(CursorHint):
         self._at_last = []
 
     def on_missing(self, row: Any) -> bool:
+        """Whether to keep a row that has no cursor value, as ``on_cursor_value_missing`` says.
+
+        Raises:
+            DataError: the policy is ``"raise"`` (the default).
+        """
         policy = self.on_cursor_value_missing
         if policy == "include":
             return True
@@ -285,6 +291,7 @@ class Incremental(CursorHint):
         self._checked_kind = kind
 
     def unordered(self, value: Any) -> DataError:
+        """The error for a cursor value that cannot be ordered (NaN, or a type without an order), to raise."""
         if _is_nan(value):
             hint = (
                 "NaN is neither before nor after any value, so the cursor could never move past it (every run "
@@ -305,6 +312,14 @@ class Incremental(CursorHint):
         )
 
     def mismatch(self, value: Any, other: Any, origin: str) -> DataError:
+        """The error for a cursor value that cannot be compared with ``other`` (another type, or datetimes with and
+        without a time zone), to raise.
+
+        Args:
+            value: the row's cursor value.
+            other: the value it was compared with.
+            origin: where ``other`` came from (``"initial_value"``, ``"end_value"``, the last value...), for the hint.
+        """
         kind, other_kind = _kind(value), _kind(other)
         if {kind, other_kind} == {_AWARE, _NAIVE}:
             fix = (

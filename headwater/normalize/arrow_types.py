@@ -69,6 +69,7 @@ def from_arrow(t: pa.DataType) -> DataType | None:
 
 
 def is_uuid(t: pa.DataType) -> bool:
+    """Whether ``t`` is the Arrow UUID extension type."""
     return getattr(t, "extension_name", None) == "arrow.uuid"
 
 
@@ -78,6 +79,7 @@ def _is_string_view(t: pa.DataType) -> bool:
 
 
 def is_list_like(t: pa.DataType) -> bool:
+    """Whether ``t`` is a list, large list, fixed-size list, list view or map type."""
     return (
         pa.types.is_list(t)
         or pa.types.is_large_list(t)

@@ -68,12 +68,15 @@ class Part:
 
     @property
     def is_root(self) -> bool:
+        """Whether this is the root table's part."""
         return self.parent is None
 
     def add(self, path: Path, array: pa.Array, *, infer: bool = False, json: bool = False) -> None:
+        """Add the values of one source path."""
         self.pieces.append(Piece(path, array, infer, json))
 
     def child(self, path: Path, parent_index: pa.Array, list_idx: pa.Array) -> Part:
+        """A new child part for the list at ``path``, its rows pointing at their parent rows."""
         part = Part(path, len(parent_index), self, parent_index, list_idx)
         self.children.append(part)
         return part
@@ -131,6 +134,7 @@ class Flattener:
 
     # -- entry points ----------------------------------------------------------------------------
     def rows(self, rows: list[dict[str, Any]]) -> Part:
+        """Flatten a batch of Python rows into the root part and its children."""
         root = Part((), len(rows))
         if rows and _has_nested(rows[0]):
             # Nested documents convert faster as one struct array (one pass over the objects) than
@@ -152,6 +156,7 @@ class Flattener:
         return root
 
     def table(self, table: pa.Table) -> Part:
+        """Flatten an Arrow table into the root part and its children."""
         root = Part((), table.num_rows)
         for name, column in zip(table.column_names, table.columns, strict=True):
             self.array(_single(column), (name,), 0, root)
@@ -159,6 +164,7 @@ class Flattener:
 
     # -- Python values ---------------------------------------------------------------------------
     def values(self, values: list[Any], path: Path, depth: int, part: Part) -> None:
+        """Flatten the Python values at ``path`` into ``part``: through Arrow when they convert, else by kind."""
         if self._json_hinted(path, part):
             part.add(path, self._json(values, path, part), json=True)
             return
@@ -219,6 +225,7 @@ class Flattener:
 
     # -- Arrow arrays ----------------------------------------------------------------------------
     def array(self, arr: pa.Array, path: Path, depth: int, part: Part) -> None:
+        """Flatten an Arrow array at ``path`` into ``part``: structs unpacked into columns, lists into child parts."""
         t = arr.type
         if pa.types.is_dictionary(t):
             arr = arr.dictionary_decode()

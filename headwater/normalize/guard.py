@@ -70,6 +70,7 @@ class Guard:
     offenses: list[Offense] = field(default_factory=list)
 
     def applies(self, table: str) -> bool:
+        """Whether the contract applies to ``table``: it exists already and the contract is not all ``evolve``."""
         return table in self.existing and not self.contract.is_evolve
 
     def at(self, part: PartRows) -> PartGuard:
@@ -116,12 +117,15 @@ class PartGuard:
 
     @property
     def contract(self) -> Contract:
+        """The contract of the guard."""
         return self.guard.contract
 
     def applies(self, table: str) -> bool:
+        """Whether the contract applies to ``table``."""
         return self.guard.applies(table)
 
     def decide(self, kind: str, table: str, column: str | None, values: pa.Array | None, what: str) -> str:
+        """The mode for a change the bound part makes (see :meth:`Guard.decide`)."""
         return self.guard.decide(kind, table, column, values, what, part=self.part)
 
 

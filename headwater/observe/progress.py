@@ -12,24 +12,29 @@ from typing import Any, Protocol
 
 
 class Progress(Protocol):
-    def stage(self, name: str) -> None: ...
+    """What a run reports its progress to."""
 
-    def rows(self, table: str, n: int) -> None: ...
+    def stage(self, name: str) -> None:
+        """The run entered a stage (``extract``, ``normalize``, ``load ...``)."""
 
-    def close(self, summary: str | None = None) -> None: ...
+    def rows(self, table: str, n: int) -> None:
+        """``n`` more rows went to ``table``."""
+
+    def close(self, summary: str | None = None) -> None:
+        """The run ended; show ``summary`` if given."""
 
 
 class NullProgress:
     """Shows nothing."""
 
     def stage(self, name: str) -> None:
-        pass
+        """Show nothing."""
 
     def rows(self, table: str, n: int) -> None:
-        pass
+        """Show nothing."""
 
     def close(self, summary: str | None = None) -> None:
-        pass
+        """Show nothing."""
 
 
 class TerminalProgress:
@@ -62,13 +67,16 @@ class TerminalProgress:
         return table
 
     def stage(self, name: str) -> None:
+        """Show ``name`` as the current stage."""
         self.current = name
 
     def rows(self, table: str, n: int) -> None:
+        """Add ``n`` to the row count of ``table``."""
         with self._lock:
             self.counts[table] = self.counts.get(table, 0) + n
 
     def close(self, summary: str | None = None) -> None:
+        """Stop the live table and print ``summary``, if given."""
         self._live.stop()
         if summary:
             self.console.print(summary, highlight=False, markup=False)

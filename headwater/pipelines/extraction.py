@@ -73,6 +73,15 @@ class Extraction:
     def resources(
         self, data: Any, *, schema_name: str | None, hints: dict[str, Any]
     ) -> tuple[str, list[Resource], int | None]:
+        """What to extract from ``data`` (a source, a source factory, a resource or plain data), with ``hints`` applied.
+
+        Returns:
+            The schema name, the resources (a source's are copies), and the source's ``max_nesting``
+            (None if ``data`` is no source).
+
+        Raises:
+            ConfigError: ``table_name`` given for a source of several resources.
+        """
         given = {k: v for k, v in hints.items() if v is not None}
         if isinstance(data, SourceFactory):
             data = data()
@@ -115,6 +124,7 @@ class Extraction:
                     raise ConfigError(f"resource {r.name!r}: {refused[0]} by {destination.describe()}", hint=refused[1])
 
     def discard_open_packages(self) -> None:
+        """Discard the packages left open by an interrupted run."""
         for p in list_packages(self.workdir.packages):
             if p.status == OPEN:
                 log.warning("discarding incomplete package %s left by an interrupted run", p.load_id)
@@ -207,6 +217,7 @@ class Extraction:
 
     @staticmethod
     def close_writer(package: LoadPackage, writer: PackageWriter) -> None:
+        """Close the package writer; discard the package if that fails."""
         try:
             writer.close()
         except BaseException:
@@ -259,6 +270,13 @@ class Extraction:
         return package
 
     def keep_partial(self, package: LoadPackage, failure: BaseException) -> LoadPackage:
+        """Keep the rows extracted before ``failure`` as a partial package, then raise. Never returns.
+
+        Raises:
+            HeadwaterError: ``failure``'s type again, saying where the rows are kept and how to go on; an
+                :class:`ExtractError` for a failure that is no Headwater error. An interrupt is raised as is,
+                and so is ``failure`` when no rows were extracted (the empty package is discarded).
+        """
         rows = package.manifest.total_rows
         if rows == 0:
             package.discard()

@@ -32,6 +32,7 @@ class LoadSummary:
 
     @property
     def rows(self) -> int:
+        """Rows loaded by this package, over all tables."""
         return sum(t.rows for t in self.tables.values())
 
 
@@ -60,10 +61,12 @@ class LoadInfo:
 
     @property
     def load_ids(self) -> list[str]:
+        """The ids of the loads of this run, oldest first."""
         return [load.load_id for load in self.loads]
 
     @property
     def rows(self) -> int:
+        """Rows loaded by this run, over all loads and tables."""
         return sum(load.rows for load in self.loads)
 
     def table_rows(self) -> dict[str, int]:
@@ -75,6 +78,7 @@ class LoadInfo:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """This result as JSON-ready data (what ``--json`` prints)."""
         return {
             "pipeline": self.pipeline,
             "destination": self.destination,

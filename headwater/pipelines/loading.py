@@ -56,6 +56,11 @@ def load_pending(
 
 
 def load_new(pipeline: Pipeline, package: LoadPackage, progress: Progress) -> LoadSummary:
+    """Load a package the run just extracted, on a new client.
+
+    Raises:
+        HeadwaterError: the load failed; the message says the package is kept.
+    """
     try:
         client = pipeline._client()
     except HeadwaterError as exc:
@@ -65,6 +70,11 @@ def load_new(pipeline: Pipeline, package: LoadPackage, progress: Progress) -> Lo
 
 
 def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
+    """Load one package with ``client``, move it to the completed packages and adopt its state.
+
+    Raises:
+        HeadwaterError: the load failed; the message says the package is kept.
+    """
     progress.stage(f"load {package.load_id}")
     schema, package_state = package.verify()  # a damaged package stops here, before the destination
     if package_state is not None and package.status == PARTIAL:

@@ -62,6 +62,7 @@ def stale_reason(package: LoadPackage, newer: Iterable[Manifest], states: Iterab
 
 
 def stale_error(workdir: WorkDir, stale: list[tuple[LoadPackage, str]]) -> StateError:
+    """The error that refuses to load stale partial packages, with the command that drops them."""
     ids = [p.load_id for p, _ in stale]
     reasons = "; ".join(f"{p.load_id}: {reason}" for p, reason in stale)
     return StateError(

@@ -321,6 +321,7 @@ class Pipeline:
 
     @property
     def schema_names(self) -> list[str]:
+        """The names of the schemas in the working folder."""
         return self.workdir.schema_names()
 
     @property

@@ -60,6 +60,8 @@ class ItemRouter:
 
     # -- the sink --------------------------------------------------------------------------------
     def __call__(self, resource: Resource, item: Any) -> None:
+        """Route one item of ``resource``: a row into the batch of its table, a list element by element, other data
+        (Arrow, frames) on its own; None is skipped."""
         t = type(item)
         if t is dict:
             buf = self._static.get(id(resource))
@@ -198,6 +200,7 @@ class ItemRouter:
         failpoint("extract.batch")
 
     def flush_all(self) -> None:
+        """Normalize every row still buffered."""
         for buf in list(self._buffers.values()):
             while buf.rows:
                 self._flush(buf)

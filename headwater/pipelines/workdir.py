@@ -45,6 +45,7 @@ log = logging.getLogger("headwater")
 
 
 def default_pipelines_dir() -> Path:
+    """The folder of the pipelines' working folders: ``$HEADWATER_HOME/pipelines``, else ``~/.headwater/pipelines``."""
     home = os.environ.get("HEADWATER_HOME")
     base = Path(home).expanduser() if home else Path.home() / ".headwater"
     return base / "pipelines"
@@ -81,6 +82,7 @@ class Identity:
         )
 
     def describe(self) -> str:
+        """The destination and dataset, for messages."""
         return f"{self.destination} dataset {self.dataset!r}"
 
 
@@ -150,25 +152,35 @@ class WorkDir:
 
     @property
     def packages(self) -> Path:
+        """The folder of the packages waiting to load."""
         return self.root / "packages"
 
     @property
     def completed(self) -> Path:
+        """The folder of the loaded packages."""
         return self.root / "completed"
 
     @property
     def schemas(self) -> Path:
+        """The folder of the schema files."""
         return self.root / "schemas"
 
     def exists(self) -> bool:
+        """Whether the pipeline file exists (the pipeline ran from Python here)."""
         return (self.root / "pipeline.json").exists()
 
     def ensure(self) -> None:
+        """Create the working folder and its subfolders if missing."""
         for folder in (self.root, self.packages, self.completed, self.schemas):
             folder.mkdir(parents=True, exist_ok=True)
 
     # -- metadata --------------------------------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:
+        """The content of the pipeline file (empty if there is none).
+
+        Raises:
+            StateError: the file is damaged.
+        """
         path = self.root / "pipeline.json"
         if not path.exists() and not path.is_symlink():
             return {}
@@ -189,11 +201,13 @@ class WorkDir:
             )
 
     def write_meta(self, meta: dict[str, Any]) -> None:
+        """Write the pipeline file atomically."""
         self.ensure()
         write_atomic(self.root / "pipeline.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
 
     # -- schemas ---------------------------------------------------------------------------------
     def schema_names(self) -> list[str]:
+        """The names of the schemas with a file here, sorted."""
         if not self.schemas.is_dir():
             return []
         return sorted(p.stem for p in self.schemas.glob("*.json") if not p.name.startswith("."))
@@ -202,6 +216,11 @@ class WorkDir:
         return self.schemas / names.schema_file_name(name, self.schema_names())
 
     def read_schema(self, name: str) -> Schema | None:
+        """The schema ``name`` from its file, or None if there is none.
+
+        Raises:
+            StateError: the file is damaged.
+        """
         path = self._schema_path(name)
         if not path.exists() and not path.is_symlink():
             return None
@@ -213,6 +232,7 @@ class WorkDir:
         )
 
     def write_schema(self, schema: Schema) -> None:
+        """Write the file of ``schema`` atomically."""
         self.ensure()
         write_atomic(self._schema_path(schema.name), schema.to_json())
 
@@ -223,9 +243,15 @@ class WorkDir:
     # -- state ---------------------------------------------------------------------------------
     @property
     def state_path(self) -> Path:
+        """The file of the pipeline state."""
         return self.root / "state.json"
 
     def read_state(self) -> PipelineState | None:
+        """The pipeline state from its file, or None if there is none.
+
+        Raises:
+            StateError: the file is damaged.
+        """
         if not self.state_path.exists() and not self.state_path.is_symlink():
             return None
         return read_json(
@@ -237,6 +263,7 @@ class WorkDir:
         )
 
     def write_state(self, state: PipelineState) -> None:
+        """Write the state file atomically."""
         self.ensure()
         write_atomic(self.state_path, state.to_json())
 

@@ -47,14 +47,17 @@ class Contract:
     data_type: str = "evolve"
 
     def mode(self, kind: str) -> str:
+        """The mode for ``kind`` of change: ``"tables"``, ``"columns"`` or ``"data_type"``."""
         return str(getattr(self, kind))
 
     @property
     def quarantines(self) -> bool:
+        """Whether any kind of change quarantines rows."""
         return "quarantine" in (self.tables, self.columns, self.data_type)
 
     @property
     def is_evolve(self) -> bool:
+        """Whether every kind of change evolves the schema (the default: the contract checks nothing)."""
         return self.tables == self.columns == self.data_type == "evolve"
 
 

@@ -139,14 +139,17 @@ class TableHints:
     partition_by: tuple[str, ...] = ()  # columns or transforms like "day(created_at)"
 
     def json_columns(self) -> frozenset[str]:
+        """The columns hinted as JSON."""
         return frozenset(n for n, h in self.columns.items() if h.data_type and h.data_type.name == "json")
 
     @property
     def hard_delete_column(self) -> str | None:
+        """The column hinted as ``hard_delete``, if any."""
         return next((n for n, h in self.columns.items() if h.hard_delete), None)
 
     @property
     def is_merge(self) -> bool:
+        """Whether the write disposition is ``merge``."""
         return self.write_disposition == "merge"
 
 

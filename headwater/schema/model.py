@@ -70,14 +70,17 @@ class Column:
 
     @property
     def type(self) -> DataType:
+        """The column's type, with precision and scale."""
         return DataType(self.data_type, self.precision, self.scale)
 
     def set_type(self, data_type: DataType) -> None:
+        """Set the type, precision and scale from ``data_type``."""
         self.data_type = data_type.name
         self.precision = data_type.precision
         self.scale = data_type.scale
 
     def to_dict(self) -> dict[str, Any]:
+        """The column as JSON-ready data (defaults left out)."""
         out: dict[str, Any] = {"name": self.name, "data_type": self.data_type}
         if self.data_type == "decimal":
             out["precision"] = self.precision
@@ -104,6 +107,7 @@ class Column:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Column:
+        """A column from the data :meth:`to_dict` made."""
         path = data.get("path")
         return cls(
             name=data["name"],
@@ -162,6 +166,7 @@ class Table:
 
     @property
     def is_child(self) -> bool:
+        """Whether the table is a child table (made from a list of its parent's rows)."""
         return self.parent is not None
 
     def data_columns(self) -> list[Column]:
@@ -169,6 +174,7 @@ class Table:
         return [c for c in self.columns.values() if not c.system]
 
     def column_for_path(self, path: tuple[str, ...]) -> Column | None:
+        """The column holding the values of source path ``path``, if any."""
         name = self._by_path.get(path)
         return self.columns.get(name) if name is not None else None
 
@@ -187,12 +193,14 @@ class Table:
         return deduplicate(candidate, self.columns.keys())
 
     def add_column(self, column: Column) -> Column:
+        """Add ``column`` (replacing one of the same name) and return it."""
         self.columns[column.name] = column
         if column.path is not None:
             self._by_path[column.path] = column.name
         return column
 
     def to_dict(self) -> dict[str, Any]:
+        """The table as JSON-ready data (defaults left out)."""
         out: dict[str, Any] = {
             "name": self.name,
             "columns": [c.to_dict() for c in self.columns.values()],
@@ -218,14 +226,17 @@ class Table:
 
     @property
     def primary_key(self) -> list[str]:
+        """The names of the primary key columns, in order."""
         return [c.name for c in self.columns.values() if c.primary_key]
 
     @property
     def hard_delete_column(self) -> str | None:
+        """The column marked ``hard_delete``, if any."""
         return next((c.name for c in self.columns.values() if c.hard_delete), None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Table:
+        """A table from the data :meth:`to_dict` made."""
         path = data.get("path")
         table = cls(
             name=data["name"],
@@ -265,6 +276,7 @@ class SchemaDiff:
         return bool(self.new_tables or self.changes)
 
     def new_columns(self, table: str) -> list[str]:
+        """The columns added to ``table``."""
         return [c.column for c in self.changes if c.table == table and c.kind == "add"]
 
 
@@ -306,6 +318,7 @@ class Schema:
 
     # -- versions -------------------------------------------------------------------------------
     def content_hash(self) -> str:
+        """A hash of the tables (sorted JSON), independent of the version."""
         body = orjson.dumps([t.to_dict() for t in self.tables.values()], option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(body).hexdigest()[:32]
 
@@ -335,6 +348,7 @@ class Schema:
 
     # -- serialization --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The schema as JSON-ready data."""
         return {
             "name": self.name,
             "version": self.version,
@@ -344,10 +358,12 @@ class Schema:
         }
 
     def to_json(self, *, indent: bool = True) -> bytes:
+        """The schema as JSON (indented unless ``indent`` is false)."""
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 if indent else 0)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
+        """A schema from the data :meth:`to_dict` made."""
         return cls(
             name=data["name"],
             tables={t["name"]: Table.from_dict(t) for t in data.get("tables", [])},
@@ -357,9 +373,11 @@ class Schema:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Schema:
+        """A schema from the JSON :meth:`to_json` made."""
         return cls.from_dict(orjson.loads(data))
 
     def copy(self) -> Schema:
+        """A deep copy of the schema."""
         clone = copy.deepcopy(self)
         for t in clone.tables.values():
             t._reindex()

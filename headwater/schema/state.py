@@ -83,10 +83,12 @@ class PipelineState:
 
     @property
     def version(self) -> int:
+        """The state's version, counted up by each commit."""
         return int(self.data.get("version", 0))
 
     @property
     def load_id(self) -> str | None:
+        """The id of the load that committed this state (None before the first)."""
         return self.data.get("load_id")
 
     def advance(self, load_id: str | None) -> None:
@@ -132,12 +134,15 @@ class PipelineState:
         return out
 
     def source_state(self, source: str) -> dict[str, Any]:
+        """The state of source ``source``, shared by its resources."""
         return self._source(source)["source"]
 
     def resource_state(self, source: str, resource: str) -> dict[str, Any]:
+        """The state of a resource of ``source`` (created empty if missing)."""
         return self._source(source)["resources"].setdefault(resource, {})
 
     def incremental_state(self, source: str, resource: str) -> dict[str, Any]:
+        """The incremental cursor state of a resource of ``source`` (created empty if missing)."""
         return self._source(source)["incremental"].setdefault(resource, {})
 
     def reset(self, source: str | None = None, resource: str | None = None) -> list[str]:
@@ -194,9 +199,15 @@ class PipelineState:
             )
 
     def copy(self) -> PipelineState:
+        """A deep copy of the state."""
         return PipelineState(copy.deepcopy(self.data))
 
     def to_json(self, *, indent: bool = True) -> bytes:
+        """The state as JSON (indented unless ``indent`` is false).
+
+        Raises:
+            StateError: the state holds a value that JSON cannot hold.
+        """
         try:
             return orjson.dumps(encode_value(self.data), option=orjson.OPT_INDENT_2 if indent else 0)
         except TypeError as exc:
@@ -207,6 +218,11 @@ class PipelineState:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> PipelineState:
+        """A state from the JSON :meth:`to_json` made.
+
+        Raises:
+            StateError: ``raw`` is not valid JSON, or not a state.
+        """
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -264,6 +280,7 @@ _RUNNING: ContextVar[Running | None] = ContextVar("headwater_running", default=N
 
 @contextlib.contextmanager
 def running(run: Running) -> Iterator[None]:
+    """Make ``run`` the running resource (what ``hw.state()`` reads) inside the ``with`` block."""
     token = _RUNNING.set(run)
     try:
         yield

@@ -26,6 +26,7 @@ class StoredColumn:
     types: tuple[DataType, ...]
 
     def holds(self, data_type: DataType) -> bool:
+        """Whether this column stores ``data_type``."""
         return data_type in self.types
 
 
@@ -42,6 +43,7 @@ class StoredTables:
         self._ident = ident or (lambda name: name)
 
     def column(self, table: str, column: str) -> StoredColumn | None:
+        """The stored column ``column`` of ``table`` (schema names), if it exists."""
         return self.columns.get(self._ident(table), {}).get(self._ident(column))
 
     def __bool__(self) -> bool:

@@ -67,6 +67,7 @@ class Resource:
     # -- binding ---------------------------------------------------------------------------------
     @property
     def is_transformer(self) -> bool:
+        """Whether the resource is a transformer (it takes the items of another resource)."""
         return self._transformer
 
     def __call__(self, *args: Any, **kwargs: Any) -> Resource:
@@ -131,6 +132,7 @@ class Resource:
         return inspect.isasyncgenfunction(fn) or inspect.isasyncgen(fn) or hasattr(fn, "__anext__")
 
     def steps(self) -> list[Step]:
+        """The steps added to the resource (maps, filters, limits...), in order."""
         return list(self._steps)
 
     def __iter__(self) -> Iterator[Any]:
@@ -167,6 +169,7 @@ class StepChain:
         return not self.steps and self.incremental is None
 
     def push(self, item: Any) -> list[Any]:
+        """Run the steps on one item; return what comes out (empty if a filter or a limit dropped it)."""
         if self.incremental is not None:
             from headwater.cursors.apply import filter_item
 

@@ -39,6 +39,7 @@ class Source:
 
     @property
     def selected_resources(self) -> list[Resource]:
+        """The resources selected to run."""
         return [r for r in self.resources.values() if r.selected]
 
     def with_resources(self, *names: str) -> Source:
@@ -88,6 +89,11 @@ class SourceFactory:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Source:
+        """Call the source function and wrap what it returns in a :class:`Source`.
+
+        Raises:
+            ConfigError: the function returned neither a source nor resources.
+        """
         produced = self._fn(*args, **kwargs)
         if isinstance(produced, Source):
             return produced
@@ -107,6 +113,11 @@ class SourceFactory:
 
 
 def make_source(fn: Callable[..., Any], *, name: str | None, max_nesting: int | None) -> SourceFactory:
+    """The :class:`SourceFactory` of ``@hw.source`` for function ``fn``.
+
+    Raises:
+        ConfigError: ``fn`` is not a function.
+    """
     if not callable(fn) or inspect.isclass(fn):
         raise ConfigError(f"@hw.source decorates a function, got {fn!r}")
     return SourceFactory(fn, name=names.source_name(name or fn.__name__), max_nesting=max_nesting)

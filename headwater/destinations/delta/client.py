@@ -74,15 +74,18 @@ class DeltaClient(LakeClient):
 
     # -- locations and errors --------------------------------------------------------------------
     def table_uri(self, name: str) -> str:
+        """The URI (or local path) of table ``name``."""
         if self.destination.remote:
             return f"{self.root}/{name}"
         return os.path.join(self.root, name)
 
     def shown(self, name: str) -> str:
+        """The location of table ``name`` for messages, without credentials."""
         uri = self.table_uri(name)
         return safe_location(uri) if self.destination.remote else uri
 
     def shown_root(self) -> str:
+        """The dataset's location for messages, without credentials."""
         return safe_location(self.root) if self.destination.remote else self.root
 
     def _redact(self, text: str) -> str:
@@ -156,6 +159,7 @@ class DeltaClient(LakeClient):
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def record_load(self, row: dict[str, Any], properties: dict[str, str]) -> None:
+        """Append one row to ``_hw_loads``, then compact its files if they pile up."""
         super().record_load(row, properties)
         self._compact_loads()
 
@@ -172,6 +176,7 @@ class DeltaClient(LakeClient):
 
     # -- the LakeClient hooks --------------------------------------------------------------------
     def table_schema(self, name: str) -> pa.Schema | None:
+        """The Arrow schema table ``name`` holds now (None if it does not exist)."""
         import pyarrow as pa
 
         with self._errors("read the schema of", name):
@@ -179,6 +184,7 @@ class DeltaClient(LakeClient):
             return None if table is None else pa.schema(table.schema().to_arrow())
 
     def table_names(self) -> list[str]:
+        """The Delta tables of the dataset (system tables included)."""
         if not self.destination.remote:
             root = Path(self.root)
             if not root.is_dir():
@@ -197,6 +203,7 @@ class DeltaClient(LakeClient):
             return [n for n in folders if is_table(self.table_uri(n), storage_options=self.options)]
 
     def committed_load_ids(self, name: str) -> set[str]:
+        """The load ids recorded in the commit history of table ``name`` (its last ``HISTORY_DEPTH`` commits)."""
         with self._errors("read the history of", name):
             table = self._open(name)
             if table is None:
@@ -204,6 +211,7 @@ class DeltaClient(LakeClient):
             return {str(c[LOAD_ID_PROPERTY]) for c in table.history(HISTORY_DEPTH) if LOAD_ID_PROPERTY in c}
 
     def evolve(self, name: str, schema: pa.Schema, partition_by: list[str]) -> None:
+        """Create table ``name`` with ``schema``, or add the columns of ``schema`` it lacks."""
         import pyarrow as pa
 
         with self._errors("create or evolve", name):
@@ -239,6 +247,7 @@ class DeltaClient(LakeClient):
         delete: Delete | None,
         properties: dict[str, str],
     ) -> None:
+        """One Delta commit of table ``name``: append, overwrite, or (merge) delete then append."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -316,6 +325,7 @@ class DeltaClient(LakeClient):
         return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(self.table_uri(name), pafs.LocalFileSystem()))
 
     def scan(self, name: str, columns: list[str], where: Delete | None = None) -> pa.Table:
+        """Columns of table ``name`` (nulls for columns the table lacks), optionally only the rows ``where`` selects."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -331,10 +341,12 @@ class DeltaClient(LakeClient):
             return data
 
     def reader(self, name: str) -> Any:
+        """Table ``name`` as a pyarrow dataset."""
         with self._errors("read", name):
             return self._dataset(name)
 
     def drop_table(self, name: str) -> None:
+        """Delete table ``name`` (its folder or prefix); a missing table is not an error."""
         with self._errors("drop", name):
             if self.destination.remote:
                 self._filesystem().delete_dir(name)

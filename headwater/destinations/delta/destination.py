@@ -115,6 +115,7 @@ class DeltaDestination:
         return cls(rest, partition_by=partition_by)
 
     def for_pipeline(self, pipeline_name: str) -> DeltaDestination:
+        """This destination, or one writing to ``<pipeline_name>.delta`` when no location was given."""
         if self.location is not None:
             return self
         return DeltaDestination(
@@ -122,6 +123,7 @@ class DeltaDestination:
         )
 
     def shown_location(self) -> str:
+        """The location for messages: absolute if local, without credentials if remote; ``?`` if unset."""
         if self.location is None:
             return "?"
         return safe_location(self.location) if self.remote else os.path.abspath(self.location)
@@ -137,9 +139,15 @@ class DeltaDestination:
         return f"{base}?{urlencode({'partition_by': encode_partitions(self.partition_by)})}"
 
     def describe(self) -> str:
+        """Where the data goes, for humans, without secrets."""
         return f"delta ({self.shown_location()})"
 
     def dataset_uri(self, dataset: str) -> str:
+        """The location of dataset ``dataset``: a folder (or prefix) under the destination's location.
+
+        Raises:
+            ConfigError: the destination has no location.
+        """
         if self.location is None:
             raise ConfigError("the Delta Lake destination has no location", hint="pass one, or use it in a pipeline")
         dataset = names.dataset_name(dataset)  # it names a folder
@@ -148,6 +156,7 @@ class DeltaDestination:
         return os.path.join(os.path.abspath(self.location), dataset)
 
     def client(self, dataset: str) -> DeltaClient:
+        """Open a client on ``dataset``."""
         from headwater.destinations.delta.client import DeltaClient
 
         return DeltaClient(self, dataset)

@@ -87,6 +87,8 @@ class DuckDBDestination:
         return cls(rest)
 
     def for_pipeline(self, pipeline_name: str) -> DuckDBDestination:
+        """This destination, or one on the file ``<pipeline_name>.duckdb`` when no path, connection or memory
+        was given."""
         if self.path is None and self.connection is None and not self.memory:
             clone = DuckDBDestination(f"{pipeline_name}.duckdb", config=self.config)
             return clone
@@ -110,6 +112,7 @@ class DuckDBDestination:
         return f"duckdb://{self.path.resolve()}" if self.path is not None else None
 
     def describe(self) -> str:
+        """Where the data goes, for humans: the database file, ``:memory:`` or ``connection``."""
         if self.connection is not None:
             return "duckdb (connection)"
         if self.memory:
@@ -117,6 +120,7 @@ class DuckDBDestination:
         return f"duckdb ({self.path.resolve() if self.path else '?'})"
 
     def client(self, dataset: str) -> DuckDBClient:
+        """Open a client on ``dataset``."""
         return DuckDBClient(self, dataset)
 
     def connect(self) -> tuple[Any, bool]:
@@ -165,6 +169,11 @@ class DuckDBClient(SqlClient):
         self.catalog = self.execute("SELECT current_database()")[0][0]
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows.
+
+        Raises:
+            DestinationError: DuckDB failed.
+        """
         import duckdb
 
         with self._lock:
@@ -175,6 +184,8 @@ class DuckDBClient(SqlClient):
                 raise DestinationError(f"DuckDB failed: {exc}", hint=None, statement=sql[:200]) from exc
 
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        """Load a package atomically; if DuckDB runs out of memory on a connection the client opened (under
+        Headwater's memory limit), once more with DuckDB's default limit."""
         try:
             return super().load(package, schema)
         except DestinationError as exc:
@@ -191,15 +202,19 @@ class DuckDBClient(SqlClient):
         return super().load(package, schema)
 
     def begin(self) -> None:
+        """Begin a transaction."""
         self.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
+        """Commit the transaction."""
         self.execute("COMMIT")
 
     def rollback(self) -> None:
+        """Roll the transaction back."""
         self.execute("ROLLBACK")
 
     def close(self) -> None:
+        """Close the connection if the client opened it (a connection passed in stays open)."""
         if self._owned:
             try:
                 self.con.close()
@@ -207,6 +222,7 @@ class DuckDBClient(SqlClient):
                 pass
 
     def read_columns(self) -> dict[str, dict[str, str]]:
+        """``{table: {column: sql type}}`` for the tables of the dataset, read from ``duckdb_columns()``."""
         rows = self.execute(
             "SELECT table_name, column_name, data_type FROM duckdb_columns() "
             # DuckDB matches schema names ignoring case: "Raw" is the schema "raw" made earlier
@@ -221,6 +237,7 @@ class DuckDBClient(SqlClient):
     def insert_files(
         self, table: Table, files: list[Path], *, target: str | None = None, with_seq: bool = False
     ) -> int:
+        """Insert the package files of ``table`` by column name, one file at a time; return the rows inserted."""
         total = 0
         into = self.qualified(table.name) if target is None else self.quote(target)
         seq = [0]

@@ -76,6 +76,7 @@ class FilesystemClient(LakeClient):
     # -- plumbing --------------------------------------------------------------------------------
     @property
     def fs(self) -> Any:
+        """The file storage: local files, or an fsspec filesystem for URLs (opened on first use)."""
         if self._fs is None:
             if self.destination.is_local:
                 self._fs = LocalFiles()
@@ -92,6 +93,7 @@ class FilesystemClient(LakeClient):
 
     @property
     def con(self) -> Any:
+        """An in-memory DuckDB connection that reads the files (opened on first use)."""
         if self._con is None:
             import duckdb
 
@@ -101,12 +103,14 @@ class FilesystemClient(LakeClient):
         return self._con
 
     def close(self) -> None:
+        """Close the DuckDB connection, if one was opened."""
         if self._con is not None:
             with contextlib.suppress(Exception):
                 self._con.close()
             self._con = None
 
     def path(self, relative: str) -> str:
+        """The full path (or URL) of ``relative``, a path under the dataset."""
         return posixpath.join(self.base, relative) if not self.destination.is_local else str(Path(self.base) / relative)
 
     def _fail(self, what: str, exc: BaseException) -> DestinationError:
@@ -207,10 +211,12 @@ class FilesystemClient(LakeClient):
 
     # -- LakeClient hooks ------------------------------------------------------------------------
     def table_names(self) -> list[str]:
+        """The tables named by the load markers, plus ``_hw_loads`` once there is one."""
         names = {t for m in self.markers() for t in m.get("tables", {})}
         return sorted(names | ({LOADS_TABLE} if self.markers() else set()))
 
     def committed_load_ids(self, name: str) -> set[str]:
+        """Always empty: files commit with the load marker, not per table."""
         return set()  # nothing is committed before the marker; a rerun writes the same files again
 
     def table_schema(self, name: str) -> Any:
@@ -232,11 +238,13 @@ class FilesystemClient(LakeClient):
             raise self._fail(f"read the schema of {files[-1]}", exc) from exc
 
     def prepare(self, table: Table) -> Any:
+        """Note which columns of ``table`` are JSON and what it is partitioned by, then return its Arrow schema."""
         self._json[table.name] = [c.name for c in table.columns.values() if c.data_type == "json"]
         self._partitions[table.name] = self.partition_columns(table)
         return super().prepare(table)
 
     def evolve(self, name: str, schema: Any, partition_by: list[str]) -> None:
+        """Nothing to do: every file carries its own schema."""
         return None  # every file carries its own schema; readers union them by name
 
     def write(
@@ -249,6 +257,11 @@ class FilesystemClient(LakeClient):
         delete: Delete | None,
         properties: dict[str, str],
     ) -> None:
+        """Write the chunks of table ``name`` as files of this load; they count once the load marker is written.
+
+        Raises:
+            DestinationError: ``delete`` is given (the filesystem destination cannot delete rows).
+        """
         if delete is not None:
             raise DestinationError("the filesystem destination cannot delete rows (merge is not supported)")
         load_id = properties[LOAD_ID_PROPERTY]
@@ -317,6 +330,7 @@ class FilesystemClient(LakeClient):
         return written[len(base) :] if written.startswith(base) else written
 
     def scan(self, name: str, columns: list[str], where: Delete | None = None) -> Any:
+        """Columns of table ``name``, optionally only rows whose ``where.column`` is in ``where.values``."""
         table = self.reader(name)
         import pyarrow.compute as pc
 
@@ -326,6 +340,7 @@ class FilesystemClient(LakeClient):
         return table
 
     def reader(self, name: str) -> Any:
+        """Table ``name`` as an Arrow table read from its committed files (``_hw_loads`` from the load markers)."""
         if name == LOADS_TABLE:
             return self.read_loads()
         return arrow_table(self.con.sql(self.select_files(name)))
@@ -356,12 +371,14 @@ class FilesystemClient(LakeClient):
         return arrow_table(self.con.sql(sql))
 
     def drop_table(self, name: str) -> None:
+        """Delete the files of table ``name``."""
         for f in self.files(name):
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(f)
 
     # -- bookkeeping: markers --------------------------------------------------------------------
     def read_loads(self) -> Any:
+        """The ``_hw_loads`` rows, built from the load markers, or None before the first load."""
         import pyarrow as pa
 
         markers = self.markers()
@@ -372,6 +389,11 @@ class FilesystemClient(LakeClient):
         return pa.Table.from_pylist(rows, schema=schema)
 
     def record_load(self, row: dict[str, Any], properties: dict[str, str]) -> None:
+        """Write a load marker: the ``_hw_loads`` row and, for a completed load, the files it committed.
+
+        Raises:
+            DestinationError: the marker cannot be written.
+        """
         marker = {k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in row.items()}
         marker["committed_at"] = time.time()
         marker["tables"] = self._pending if row.get("status") == COMPLETED else {}
@@ -409,6 +431,7 @@ class FilesystemClient(LakeClient):
         return out
 
     def forget_pipeline(self, pipeline_name: str, schema_names: list[str]) -> None:
+        """Delete a pipeline's load markers (those of its schemas too)."""
         markers = self.markers()
         with contextlib.suppress(FileNotFoundError):  # it lists the markers deleted below; rebuilt later
             self.fs.rm(self.path(f"{LOADS_TABLE}/{CHECKPOINT}"))

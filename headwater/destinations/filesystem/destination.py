@@ -124,13 +124,16 @@ class FilesystemDestination:
         )
 
     def for_pipeline(self, pipeline_name: str) -> FilesystemDestination:
+        """This destination, or one writing to ``<pipeline_name>.files`` when no URL was given."""
         return self if self.url is not None else self._with(f"{pipeline_name}.files")
 
     @property
     def is_local(self) -> bool:
+        """Whether the URL is a local path (or a ``file://`` URL)."""
         return self.url is not None and ("://" not in self.url or self.url.startswith("file://"))
 
     def root(self) -> str:
+        """The base location: an absolute path if local, else the URL without a trailing slash."""
         assert self.url is not None
         if self.is_local:
             return str(Path(self.url.removeprefix("file://")).resolve())
@@ -153,9 +156,11 @@ class FilesystemDestination:
         return f"{base}?{urlencode(options)}" if options else base
 
     def describe(self) -> str:
+        """Where the data goes, for humans, without secrets: the location and the file format."""
         return f"filesystem ({redact_url(self.root()) if self.url else '?'}, {self.format})"
 
     def client(self, dataset: str) -> FilesystemClient:
+        """Open a client on ``dataset``."""
         from headwater.destinations.filesystem.client import FilesystemClient
 
         return FilesystemClient(self, dataset)

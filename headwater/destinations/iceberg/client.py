@@ -93,10 +93,12 @@ class IcebergClient(LakeClient):
 
     # -- hooks -----------------------------------------------------------------------------------
     def table_schema(self, name: str) -> pa.Schema | None:
+        """The Arrow schema table ``name`` holds now (None if it does not exist)."""
         table = self._table(name)
         return None if table is None else table.schema().as_arrow()
 
     def table_names(self) -> list[str]:
+        """The tables of the namespace (empty if it does not exist yet)."""
         from pyiceberg.exceptions import NoSuchNamespaceError
 
         with self._errors(f"list the tables of namespace {'.'.join(self.namespace)}"):
@@ -106,6 +108,7 @@ class IcebergClient(LakeClient):
                 return []
 
     def committed_load_ids(self, name: str) -> set[str]:
+        """The load ids recorded in the snapshot summaries of table ``name``."""
         table = self._table(name)
         if table is None:
             return set()
@@ -118,6 +121,7 @@ class IcebergClient(LakeClient):
         return out
 
     def evolve(self, name: str, schema: pa.Schema, partition_by: list[str]) -> None:
+        """Create table ``name`` with ``schema`` and its partition spec, or add the columns of ``schema`` it lacks."""
         import pyarrow as pa
 
         table = self._table(name)
@@ -224,6 +228,7 @@ class IcebergClient(LakeClient):
         delete: Delete | None,
         properties: dict[str, str],
     ) -> None:
+        """One Iceberg transaction on table ``name``: append, overwrite, or (merge) delete then append."""
         from pyiceberg.expressions import AlwaysTrue
 
         if mode not in ("append", "overwrite", "merge"):
@@ -265,6 +270,7 @@ class IcebergClient(LakeClient):
             tx.append(pa.concat_tables(piece) if piece else schema.empty_table(), snapshot_properties=props)
 
     def scan(self, name: str, columns: list[str], where: Delete | None = None) -> pa.Table:
+        """Columns of table ``name``, optionally only rows whose ``where.column`` is in ``where.values``."""
         from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, BooleanExpression
 
         table = self._require(name)
@@ -276,12 +282,14 @@ class IcebergClient(LakeClient):
             return table.scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()
 
     def reader(self, name: str) -> Any:
+        """Table ``name`` read whole into an Arrow table (a query may scan it twice)."""
         # materialized: a query may scan a table twice (a self-join), which a one-shot reader cannot
         table = self._require(name)
         with self._errors("read table", name):
             return table.scan().to_arrow()
 
     def drop_table(self, name: str) -> None:
+        """Drop table ``name``, purging its data files where the catalog can; a missing table is not an error."""
         from pyiceberg.exceptions import NoSuchTableError
 
         with self._errors("drop table", name):
@@ -294,6 +302,7 @@ class IcebergClient(LakeClient):
                 pass
 
     def close(self) -> None:
+        """Close the catalog if the client opened it."""
         if self._owned:
             close = getattr(self.catalog, "close", None)
             if close is not None:

@@ -167,6 +167,8 @@ class IcebergDestination:
         return cls(unquote(path), namespace=namespace, partition_by=partition_by)
 
     def for_pipeline(self, pipeline_name: str) -> IcebergDestination:
+        """This destination, or (built-in catalog, no warehouse given) one whose warehouse is the folder
+        ``<pipeline_name>.iceberg``."""
         if self.builtin and self.warehouse is None:
             return IcebergDestination(
                 f"{pipeline_name}.iceberg",
@@ -207,6 +209,7 @@ class IcebergDestination:
         return uri
 
     def describe(self) -> str:
+        """Where the data goes, for humans, without secrets."""
         return f"iceberg ({self.where()})"
 
     def where(self) -> str:
@@ -228,6 +231,7 @@ class IcebergDestination:
         return " ".join(parts) + ns
 
     def secrets(self) -> list[str]:
+        """The secret values of the catalog properties, to redact from messages."""
         return _secret_values(self.catalog_properties)
 
     def clean(self, text: str) -> str:
@@ -235,6 +239,7 @@ class IcebergDestination:
         return redact(text, self.secrets())
 
     def client(self, dataset: str) -> IcebergClient:
+        """Open a client on ``dataset``."""
         from headwater.destinations.iceberg.client import IcebergClient
 
         return IcebergClient(self, dataset)

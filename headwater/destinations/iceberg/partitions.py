@@ -42,6 +42,7 @@ class PartitionField:
         return f"{self.transform}({self.column})"
 
     def to_pyiceberg(self) -> Any:
+        """The pyiceberg transform of this field."""
         from pyiceberg import transforms
 
         if self.transform == "bucket":
@@ -86,6 +87,11 @@ def parse_partition(spec: str) -> PartitionField:
 
 
 def partition_specs(partition_by: Mapping[str, str | Sequence[str]] | None) -> dict[str, tuple[PartitionField, ...]]:
+    """Parse a ``partition_by`` mapping (table -> one spec or several, e.g. ``"day(ts)"``) into partition fields.
+
+    Raises:
+        ConfigError: a spec is not valid.
+    """
     out: dict[str, tuple[PartitionField, ...]] = {}
     for table, specs in (partition_by or {}).items():
         items = [specs] if isinstance(specs, str) else list(specs)

@@ -99,19 +99,23 @@ class LakeClient(ClosingClient, TableFormat, ABC):
 
     # -- the DestinationClient protocol ----------------------------------------------------------
     def stored_state(self, pipeline_name: str) -> PipelineState | None:
+        """The newest committed state of a pipeline, from ``_hw_loads``, if any."""
         raw = newest(self.read_loads(), "pipeline_name", pipeline_name, "state", "state_version")
         return PipelineState.from_json(raw) if raw is not None else None
 
     def stored_schema(self, schema_name: str) -> Schema | None:
+        """The newest version of a schema stored in ``_hw_loads``, if any."""
         raw = newest(self.read_loads(), "schema_name", schema_name, "schema", "schema_version")
         return Schema.from_json(raw) if raw is not None else None
 
     def store_state(self, pipeline_name: str, state: PipelineState) -> None:
+        """Commit a state without data (after a reset): one row of ``_hw_loads``."""
         now = time.time()
         row = load_row(state.load_id, pipeline_name, None, {}, state, STATE_ONLY, now, now, keep_schema=False)
         self.record_load(row, {PIPELINE_PROPERTY: pipeline_name})
 
     def drop(self, pipeline_name: str, tables: list[str], schema_names: list[str]) -> None:
+        """Drop a pipeline's tables, then its rows of ``_hw_loads``."""
         existing = set(self.table_names())
         for table in tables:
             if table in existing:
@@ -134,6 +138,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
 
     # -- the load --------------------------------------------------------------------------------
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        """Load a package: one commit per table, then the ``_hw_loads`` row that marks the load as done."""
         started = time.perf_counter()
         manifest = package.manifest
         result = LoadResult(manifest.load_id)
@@ -199,6 +204,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
 
     # -- helpers for loads -----------------------------------------------------------------------
     def arrow_schema(self, table: Table) -> pa.Schema:
+        """The Arrow schema ``table`` is written with (columns of other writers keep their stored type)."""
         import pyarrow as pa
 
         stored = self.table_schema(table.name) if any(c.foreign for c in table.columns.values()) else None

@@ -63,7 +63,8 @@ class TableFormat(ABC):
         """Table ``name`` as something DuckDB scans lazily (a pyarrow dataset or a batch reader)."""
 
     @abstractmethod
-    def drop_table(self, name: str) -> None: ...
+    def drop_table(self, name: str) -> None:
+        """Delete table ``name`` and its data; a missing table is not an error."""
 
     def table_schema(self, name: str) -> pa.Schema | None:
         """The Arrow schema table ``name`` holds now (None if it does not exist or has no types)."""

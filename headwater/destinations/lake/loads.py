@@ -98,6 +98,7 @@ def newest(loads: pa.Table | None, key: str, value: str, document: str, version:
 
 
 def already_loaded(loads: pa.Table | None, load_id: str) -> bool:
+    """Whether ``loads`` (the ``_hw_loads`` rows) records ``load_id`` as completed."""
     import pyarrow.compute as pc
 
     if loads is None:

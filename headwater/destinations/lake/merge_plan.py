@@ -63,6 +63,7 @@ class LakeMergePlanner:
         return names.quote_identifier(name)
 
     def run(self) -> dict[str, int]:
+        """Merge the staged package rows into the root table and its child tables; return the rows written per table."""
         import duckdb
         import pyarrow as pa
 

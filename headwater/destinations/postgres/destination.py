@@ -122,9 +122,11 @@ class PostgresDestination:
 
     @classmethod
     def from_uri(cls, uri: str) -> PostgresDestination:
+        """A destination on the PostgreSQL URL ``uri``."""
         return cls(uri)
 
     def for_pipeline(self, pipeline_name: str) -> PostgresDestination:
+        """This destination: the URL names the database already."""
         return self
 
     def to_uri(self) -> str | None:
@@ -133,12 +135,19 @@ class PostgresDestination:
         return without_password(self.url)
 
     def describe(self) -> str:
+        """Where the data goes, for humans: the URL without its password."""
         return f"postgres ({redact(self.url)})"
 
     def client(self, dataset: str) -> PostgresClient:
+        """Open a client on ``dataset``."""
         return PostgresClient(self, dataset)
 
     def connect(self) -> Any:
+        """A new ADBC connection to the database.
+
+        Raises:
+            DestinationError: the connection failed (the message keeps the password out).
+        """
         dbapi = import_adbc()
         try:
             return dbapi.connect(self.url)
@@ -170,14 +179,17 @@ class PostgresClient(SqlClient):
         self.cur = self.con.cursor()
 
     def ident(self, name: str) -> str:
+        """The physical identifier of a schema name, shortened to PostgreSQL's 63 bytes if longer."""
         return shorten(name)
 
     def sql_type(self, column: Any) -> str:
+        """The PostgreSQL type of ``column`` (``NUMERIC(p,s)`` for decimals)."""
         if column.data_type == "decimal":
             return f"NUMERIC({column.precision},{column.scale})"
         return self.type_map[column.data_type]
 
     def data_type(self, sql_type: str) -> DataType | None:
+        """The Headwater type an existing column type stores exactly (``jsonb`` holds JSON)."""
         if sql_type.strip().upper() == "JSONB":
             return DataType("json")  # a column earlier versions (or others) made: written as jsonb
         return super().data_type(sql_type)
@@ -197,18 +209,25 @@ class PostgresClient(SqlClient):
             raise DestinationError(f"PostgreSQL failed: {_first_line(exc)}", statement=sql[:200]) from exc
 
     def begin(self) -> None:
-        pass  # the ADBC connection is not in autocommit mode: a transaction is always open
+        """Nothing to do: the ADBC connection is not in autocommit mode, so a transaction is always open."""
 
     def commit(self) -> None:
+        """Commit the transaction.
+
+        Raises:
+            DestinationError: PostgreSQL refused the commit.
+        """
         try:
             self.con.commit()
         except Exception as exc:
             raise DestinationError(f"PostgreSQL failed to commit: {_first_line(exc)}") from exc
 
     def rollback(self) -> None:
+        """Roll the transaction back."""
         self.con.rollback()
 
     def close(self) -> None:
+        """Close the cursor and the connection, ignoring errors."""
         for thing in (self.cur, self.con):
             try:
                 thing.close()
@@ -216,6 +235,7 @@ class PostgresClient(SqlClient):
                 pass
 
     def read_columns(self) -> dict[str, dict[str, str]]:
+        """``{table: {column: sql type}}`` for the tables of the dataset, read from ``pg_attribute``."""
         rows = self.execute(
             "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
             "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "

@@ -62,16 +62,20 @@ class SqlClient(ClosingClient, ABC):
         """Run one statement and return its rows (empty for statements without rows)."""
 
     @abstractmethod
-    def begin(self) -> None: ...
+    def begin(self) -> None:
+        """Begin a transaction."""
 
     @abstractmethod
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Commit the transaction."""
 
     @abstractmethod
-    def rollback(self) -> None: ...
+    def rollback(self) -> None:
+        """Roll the transaction back."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection."""
 
     @abstractmethod
     def insert_files(
@@ -101,9 +105,11 @@ class SqlClient(ClosingClient, ABC):
         return name
 
     def quote(self, identifier: str) -> str:
+        """The quoted physical identifier of a schema name."""
         return names.quote_identifier(self.ident(identifier))
 
     def sql_type(self, column: Column) -> str:
+        """The SQL type of ``column`` (``DECIMAL(p,s)`` for decimals, else from :attr:`type_map`)."""
         if column.data_type == "decimal":
             return f"DECIMAL({column.precision},{column.scale})"
         return self.type_map[column.data_type]
@@ -130,15 +136,18 @@ class SqlClient(ClosingClient, ABC):
 
     # -- names -----------------------------------------------------------------------------------
     def dataset_ref(self) -> str:
+        """The quoted dataset (schema), qualified by the catalog if the client has one."""
         if self.catalog:
             return f"{self.quote(self.catalog)}.{self.quote(self.dataset)}"
         return self.quote(self.dataset)
 
     def qualified(self, table: str) -> str:
+        """The quoted, qualified name of ``table`` in the dataset."""
         return f"{self.dataset_ref()}.{self.quote(table)}"
 
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
+        """Create the dataset's schema and the system tables if missing."""
         self.changed_catalog()
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset_ref()}")
         text, big, ts, js = (self.type_map[k] for k in ("text", "bigint", "timestamp", "json"))
@@ -215,6 +224,7 @@ class SqlClient(ClosingClient, ABC):
         )
 
     def stored_schema(self, schema_name: str) -> Schema | None:
+        """The newest version of a schema stored in the destination, if any."""
         if not self._has_table(SCHEMAS_TABLE):
             return None
         rows = self.execute(
@@ -226,6 +236,8 @@ class SqlClient(ClosingClient, ABC):
 
     # -- the load --------------------------------------------------------------------------------
     def load(self, package: LoadPackage, schema: Schema) -> LoadResult:
+        """Load a package in one transaction: tables evolved, rows written, schema, state and load recorded.
+        Rolled back on failure; a package loaded before is not loaded again."""
         started = time.perf_counter()
         manifest = package.manifest
         result = LoadResult(manifest.load_id)

@@ -111,6 +111,8 @@ class SqlMerge:
         )
 
     def run(self) -> dict[str, int]:
+        """Stage the rows and merge them with the table's strategy (delete-insert, upsert or scd2); return the rows
+        written per table."""
         staged = self.stage()
         strategy = self.root.merge_strategy or "delete-insert"
         if strategy == "scd2":
