@@ -155,3 +155,13 @@ def test_the_checker_sees_every_import(source: str, expected: list[str]) -> None
 def test_the_facade_is_one_module() -> None:
     assert _layer("headwater") == _layer("headwater.cli") == len(LAYERS) - 2  # below the suite only
     assert _layer("headwater.somewhere_new") is None  # a new module must be given its layer
+
+
+#: the size past which a module is doing more than one job (issue 11: split by job, not by line count)
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    sizes = {path: len(path.read_text(encoding="utf-8").splitlines()) for path in ROOT.rglob("*.py")}
+    too_big = sorted(f"{path.relative_to(ROOT.parent)}: {n} lines" for path, n in sizes.items() if n > MAX_MODULE_LINES)
+    assert not too_big, f"split these by job (docs/architecture.md): {too_big}"
