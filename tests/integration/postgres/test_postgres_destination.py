@@ -134,15 +134,6 @@ def test_nul_characters_keep_their_bytes_and_json_keeps_its_text(
     assert "U+FFFD" not in caplog.text  # nothing was replaced
 
 
-def test_schema_evolution_adds_and_widens_columns(pg_database: str, tmp_path: Path) -> None:
-    p = pipeline(pg_database, tmp_path)
-    p.run([{"id": 1, "v": 10}], table_name="t")
-    p.run([{"id": 2, "v": 2.5, "extra": "new"}], table_name="t")
-    types = column_types(pg_database, "t")
-    assert types["v"] == "double precision" and types["extra"] == "text"
-    assert pg_query(pg_database, "SELECT id, v, extra FROM raw.t ORDER BY id") == [(1, 10.0, None), (2, 2.5, "new")]
-
-
 CRASHING = """
 import sys
 import headwater as hw
