@@ -31,6 +31,8 @@ import headwater as hw
 from headwater.testing import requires, rows
 
 FAILPOINTS = ("load.after_insert", "load.before_commit", "load.after_commit")
+#: failpoints inside the load transaction: a kill there leaves a ``transactional`` destination untouched
+UNCOMMITTED = ("load.after_insert", "load.before_commit", "load.mid_copy")
 EPOCHS = 2
 
 SCRIPT = r"""
@@ -204,9 +206,13 @@ def _snapshot(folder: Path, uri: str, scenario: str) -> list[list[tuple[Any, ...
     ]
 
 
-def check(uri: Callable[[str], str], folder: Path, scenario: str, failpoints: Iterable[str]) -> None:
+def check(
+    uri: Callable[[str], str], folder: Path, scenario: str, failpoints: Iterable[str], transactional: bool = False
+) -> None:
     """Two clean epochs, then for each failpoint two killed-and-rerun epochs into a fresh place
-    (``uri(name)`` reopens it): every table equals the clean run's, and no load is recorded twice."""
+    (``uri(name)`` reopens it): every table equals the clean run's, and no load is recorded twice.
+    ``transactional``: a kill at an ``UNCOMMITTED`` failpoint in the second epoch changes no table
+    (``_hw_loads`` included)."""
     clean_uri = uri("clean")
     for epoch in range(EPOCHS):
         _run(folder, "clean", clean_uri, scenario, epoch)
@@ -217,9 +223,13 @@ def check(uri: Callable[[str], str], folder: Path, scenario: str, failpoints: It
         for failpoint in failpoints:
             name = "crash_" + failpoint.replace(".", "_").replace(":", "_")
             crash_uri = uri(name)
+            untouched = transactional and failpoint.split(":")[0] in UNCOMMITTED
             for epoch in range(EPOCHS):
+                before = _snapshot(folder, crash_uri, scenario) if epoch and untouched else None
                 code = killer.run(name, crash_uri, scenario, epoch, failpoint)
                 assert code == -signal.SIGKILL, f"{failpoint} never hit"
+                if before is not None:
+                    assert _snapshot(folder, crash_uri, scenario) == before, f"{scenario}: {failpoint} left a trace"
                 _run(folder, name, crash_uri, scenario, epoch)
             crashed = _snapshot(folder, crash_uri, scenario)
             for query, got, want in zip(QUERIES[scenario], crashed, clean, strict=False):
@@ -236,7 +246,8 @@ def _check(destination: Any, tmp_path: Path, scenario: str) -> None:
         assert found, f"{destination.name}: the crash scenarios reopen the destination from its to_uri()"
         return str(found)
 
-    check(uri, tmp_path, scenario, (*FAILPOINTS, *destination.factory.failpoints))
+    failpoints = (*FAILPOINTS, *destination.factory.failpoints)
+    check(uri, tmp_path, scenario, failpoints, destination.capabilities.transactional)
 
 
 def test_killed_appends_and_replaces_load_once(destination: Any, tmp_path: Path) -> None:
