@@ -192,14 +192,14 @@ class Killer:
         self.proc.wait(timeout=60)
 
 
-def _run(folder: Path, name: str, uri: str, scenario: str, epoch: int) -> None:
+def run_epoch(folder: Path, name: str, uri: str, scenario: str, epoch: int) -> None:
     """Run one epoch in this process with a new pipeline."""
     script: dict[str, Any] = {"__name__": "headwater_crash_scenario"}
     exec(compile(SCRIPT, "scenario.py", "exec"), script)
     script["main"](scenario, epoch, uri, str(folder / f"{name}_p"))
 
 
-def _snapshot(folder: Path, uri: str, scenario: str) -> list[list[tuple[Any, ...]]]:
+def snapshot(folder: Path, uri: str, scenario: str) -> list[list[tuple[Any, ...]]]:
     reader = hw.pipeline("reader", destination=uri, dataset="raw", pipelines_dir=folder / "reader", progress=False)
     return [
         rows(reader, sql) for sql in [*QUERIES[scenario], "select count(*), count(distinct load_id) from _hw_loads"]
@@ -215,8 +215,8 @@ def check(
     (``_hw_loads`` included)."""
     clean_uri = uri("clean")
     for epoch in range(EPOCHS):
-        _run(folder, "clean", clean_uri, scenario, epoch)
-    clean = _snapshot(folder, clean_uri, scenario)
+        run_epoch(folder, "clean", clean_uri, scenario, epoch)
+    clean = snapshot(folder, clean_uri, scenario)
     assert all(clean[:-1]), "the clean run loaded nothing"
     killer = Killer(folder)
     try:
@@ -225,13 +225,13 @@ def check(
             crash_uri = uri(name)
             untouched = transactional and failpoint.split(":")[0] in UNCOMMITTED
             for epoch in range(EPOCHS):
-                before = _snapshot(folder, crash_uri, scenario) if epoch and untouched else None
+                before = snapshot(folder, crash_uri, scenario) if epoch and untouched else None
                 code = killer.run(name, crash_uri, scenario, epoch, failpoint)
                 assert code == -signal.SIGKILL, f"{failpoint} never hit"
                 if before is not None:
-                    assert _snapshot(folder, crash_uri, scenario) == before, f"{scenario}: {failpoint} left a trace"
-                _run(folder, name, crash_uri, scenario, epoch)
-            crashed = _snapshot(folder, crash_uri, scenario)
+                    assert snapshot(folder, crash_uri, scenario) == before, f"{scenario}: {failpoint} left a trace"
+                run_epoch(folder, name, crash_uri, scenario, epoch)
+            crashed = snapshot(folder, crash_uri, scenario)
             for query, got, want in zip(QUERIES[scenario], crashed, clean, strict=False):
                 assert got == want, f"{scenario}: differs after kills at {failpoint}: {query}"
             ((loads, distinct),) = crashed[-1]
