@@ -75,7 +75,7 @@ def main(scenario, epoch, uri, pipelines):
 
     resources = {"append": [events, snap], "merge": [items, ups], "scd2": [hist]}[scenario]
     p = hw.pipeline("crash", destination=uri, dataset="raw", pipelines_dir=pipelines, progress=False, batch_size=100)
-    p.run(resources)
+    return p.run(resources)
 
 
 if __name__ == "__main__":
@@ -192,11 +192,11 @@ class Killer:
         self.proc.wait(timeout=60)
 
 
-def run_epoch(folder: Path, name: str, uri: str, scenario: str, epoch: int) -> None:
-    """Run one epoch in this process with a new pipeline."""
+def run_epoch(folder: Path, name: str, uri: str, scenario: str, epoch: int) -> Any:
+    """Run one epoch in this process with a new pipeline; its ``LoadInfo``."""
     script: dict[str, Any] = {"__name__": "headwater_crash_scenario"}
     exec(compile(SCRIPT, "scenario.py", "exec"), script)
-    script["main"](scenario, epoch, uri, str(folder / f"{name}_p"))
+    return script["main"](scenario, epoch, uri, str(folder / f"{name}_p"))
 
 
 def snapshot(folder: Path, uri: str, scenario: str) -> list[list[tuple[Any, ...]]]:
@@ -230,7 +230,13 @@ def check(
                 assert code == -signal.SIGKILL, f"{failpoint} never hit"
                 if before is not None:
                     assert snapshot(folder, crash_uri, scenario) == before, f"{scenario}: {failpoint} left a trace"
-                run_epoch(folder, name, crash_uri, scenario, epoch)
+                work = hw.pipeline("crash", destination=crash_uri, dataset="raw", pipelines_dir=folder / f"{name}_p")
+                kept = 0 if failpoint.startswith("extract.") else 1  # a package killed while open is dropped
+                assert len(work.pending_packages()) == kept, f"{failpoint}: the killed run's package"
+                info = run_epoch(folder, name, crash_uri, scenario, epoch)
+                assert not work.pending_packages()
+                # a load committed before the kill is recognised, not loaded again
+                assert info.loads[0].already_loaded == (failpoint == "load.after_commit")
             crashed = snapshot(folder, crash_uri, scenario)
             for query, got, want in zip(QUERIES[scenario], crashed, clean, strict=False):
                 assert got == want, f"{scenario}: differs after kills at {failpoint}: {query}"
