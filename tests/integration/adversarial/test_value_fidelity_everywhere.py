@@ -1,7 +1,14 @@
-"""The leaf oracle (tests/leaf_oracle.py) on the other destinations: every leaf value comes back exactly
-from PostgreSQL, Parquet files, Iceberg and Delta too (DuckDB runs it with more examples in
-tests/integration/duckdb/test_value_fidelity.py). PostgreSQL's text cannot hold NUL: such strings come
-back from a binary variant column as their bytes, and JSON that would need one quarantines its row.
+"""Property: every leaf value a source yields is retrievable exactly (tests/leaf_oracle.py), on DuckDB
+(200 examples) and on PostgreSQL, Parquet files, Iceberg and Delta (25 each).
+
+Random nested JSON: integers of any size, floats with NaN, infinities and -0.0, booleans mixed with
+numbers in one position, unicode with lone surrogates and NUL, ISO-8601 strings, empty and colliding
+keys, deep lists and objects, with and without ``max_nesting`` (deeper values are JSON text, and a
+row whose JSON would need NaN or a lone surrogate goes to the quarantine, which the oracle reads
+too); the records are loaded in one to three runs into one pipeline (so later runs meet the columns,
+types and widenings of earlier ones), then every table is read back. PostgreSQL's text cannot hold
+NUL: such strings come back from a binary variant column as their bytes, and JSON that would need one
+quarantines its row.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import headwater as hw
@@ -27,6 +34,8 @@ def pg_database(pg_url: str) -> str:
 
 
 def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
+    if kind == "duckdb":
+        return hw.destinations.duckdb(str(folder / "fidelity.duckdb"))
     if kind == "postgres":
         return hw.destinations.postgres(request.getfixturevalue("pg_database"))
     if kind == "filesystem":
@@ -36,10 +45,14 @@ def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
     return hw.destinations.delta(folder / "delta")
 
 
-@pytest.mark.parametrize("kind", ["postgres", "filesystem", "iceberg", "delta"])
-def test_every_leaf_comes_back_exactly(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    ("kind", "examples"), [("duckdb", 200), ("postgres", 25), ("filesystem", 25), ("iceberg", 25), ("delta", 25)]
+)
+def test_every_leaf_comes_back_exactly(
+    kind: str, examples: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     @settings(
-        max_examples=25,
+        max_examples=examples,
         deadline=None,
         derandomize=DERANDOMIZE,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
@@ -52,6 +65,7 @@ def test_every_leaf_comes_back_exactly(kind: str, tmp_path: Path, request: pytes
     def check(records: list[dict[str, Any]], cuts: list[int], max_nesting: int | None) -> None:
         n = next(_counter)
         folder = tmp_path / f"e{n}"
+        folder.mkdir()
         p = hw.pipeline(
             f"fidelity_{kind}",
             destination=destination(kind, folder, request),
@@ -61,4 +75,9 @@ def test_every_leaf_comes_back_exactly(kind: str, tmp_path: Path, request: pytes
         )
         load_and_compare(p, records, cuts, max_nesting)
 
+    if kind == "duckdb":
+        # a quarantined row whose readable JSON confuses the string "NaN" with a NaN, and a lone surrogate
+        # with its escape text: exact_row keeps them apart
+        check = example(records=[{"id": "NaN", "v": [float("inf")]}], cuts=[], max_nesting=0)(check)
+        check = example(records=[{"a": "\\ud800", "b": ["\ud800", float("nan")]}], cuts=[], max_nesting=0)(check)
     check()

@@ -18,7 +18,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError
-from tests.crash import run_killable
+from headwater.testing.scenarios.test_exactly_once import Killer, run_epoch, snapshot
 
 
 def pipeline(tmp_path: Path, destination: Any, name: str = "files") -> Any:
@@ -160,70 +160,24 @@ def test_drop_deletes_the_files_and_markers(tmp_path: Path) -> None:
     assert not any((tmp_path / "lake" / "raw" / "_hw_loads").iterdir())
 
 
-SCRIPT = r"""
-import sys
-import headwater as hw
-
-epoch, lake, pipelines = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-
-@hw.resource(name="events", primary_key="id")
-def events(cursor=hw.incremental("ts")):
-    start = cursor.start_value or 0
-    for i in range(0, 300 * (epoch + 1)):
-        if i // 3 >= start:
-            yield {"id": i, "ts": i // 3, "v": f"e{i}", "tags": [i % 5, i % 7]}
-
-@hw.resource(name="snapshot", write_disposition="replace")
-def snapshot():
-    yield from ({"id": i, "epoch": epoch} for i in range(50 + epoch))
-
-p = hw.pipeline("crash", destination=hw.destinations.filesystem(lake), dataset="raw",
-                pipelines_dir=pipelines, progress=False, batch_size=100)
-p.run([events, snapshot])
-"""
-
-
-def _run(tmp: Path, name: str, epoch: int, failpoint: str | None) -> int:
-    script = tmp / "scenario.py"
-    script.write_text(SCRIPT)
-    return run_killable(script, [str(epoch), str(tmp / f"{name}_lake"), str(tmp / f"{name}_p")], failpoint)
-
-
-def _snapshot(tmp: Path, name: str) -> list[Any]:
-    p = pipeline(tmp, hw.destinations.filesystem(tmp / f"{name}_lake"), name=f"{name}_reader")
-    return [
-        query(p, "select id, ts, v from events order by id"),
-        query(
-            p,
-            "select e.id, t.value, t._hw_list_idx from events e "
-            "join events__tags t on t._hw_parent_id = e._hw_id order by 1, 3",
-        ),
-        query(p, "select id, epoch from snapshot order by id"),
-        query(p, "select count(*), count(distinct load_id) from _hw_loads"),
-    ]
-
-
 def test_files_of_a_killed_load_stay_invisible_until_the_rerun_commits_them(tmp_path: Path) -> None:
-    """(That every kill in a load ends like a clean run is a conformance scenario; this is about the markers.)"""
-    failpoint = "load.before_commit"
-    for epoch in range(2):
-        assert _run(tmp_path, "clean", epoch, None) == 0
-    clean = _snapshot(tmp_path, "clean")
-    assert len(clean[0]) == 600
-    for epoch in range(2):
-        assert _run(tmp_path, "crash", epoch, failpoint) == -signal.SIGKILL
-        # the files of the killed load are on disk, but no reader of the markers sees them
-        assert any((tmp_path / "crash_lake" / "raw" / "events").glob("*.parquet"))
-        if epoch == 0:
-            assert not any((tmp_path / "crash_lake" / "raw" / "_hw_loads").glob("*.json"))
-        else:
-            seen = _snapshot(tmp_path, "crash")
-            assert len(seen[0]) == 300 and len(seen[2]) == 50
-        assert _run(tmp_path, "crash", epoch, None) == 0
-    crashed = _snapshot(tmp_path, "crash")
-    assert crashed[:3] == clean[:3]
-    loads, distinct = crashed[3][0]
-    assert loads == distinct  # no load recorded twice
+    """(That the rerun ends like a clean run is the conformance scenario test_exactly_once; this is about
+    the markers.)"""
+    lake = hw.destinations.filesystem(tmp_path / "lake").to_uri()
+    killer = Killer(tmp_path)
+    try:
+        for epoch in range(2):
+            before = snapshot(tmp_path, lake, "append") if epoch else None
+            assert killer.run("crash", lake, "append", epoch, "load.before_commit") == -signal.SIGKILL
+            # the files of the killed load are on disk, but no reader of the markers sees them
+            assert any((tmp_path / "lake" / "raw" / "events").glob("*.parquet"))
+            if before is None:
+                assert not any((tmp_path / "lake" / "raw" / "_hw_loads").glob("*.json"))
+            else:
+                assert snapshot(tmp_path, lake, "append") == before
+            run_epoch(tmp_path, "crash", lake, "append", epoch)
+    finally:
+        killer.close()
 
 
 def test_markers_describe_the_load(tmp_path: Path) -> None:

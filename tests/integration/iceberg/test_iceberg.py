@@ -122,12 +122,9 @@ def test_types_round_trip(tmp_path: Path) -> None:
         "j": {"a": [1, 2]},
     }
     p.run([row], table_name="typed", columns={"j": {"data_type": "json"}})
-    got = p.query("select i, f, b, s, ts, d, t, bin, u, dec, j from typed").to_pylist()[0]
-    assert got["i"] == 1 and got["f"] == 1.5 and got["b"] is True and got["s"] == "text"
-    assert got["ts"] == row["ts"] and got["d"] == row["d"] and got["t"] == row["t"] and got["bin"] == b"\x00\x01"
-    assert got["u"] == str(u)  # uuids are stored as their text
-    assert got["dec"] == decimal.Decimal("12.34")
-    assert got["j"].replace(" ", "") == '{"a":[1,2]}'  # JSON as text
+    # the values of the other columns: conformance test_pipeline.py::test_values_of_every_type_come_back
+    got = p.query("select t, u, j from typed").to_pylist()[0]
+    assert (got["t"], got["u"], got["j"].replace(" ", "")) == (row["t"], str(u), '{"a":[1,2]}')  # uuid, JSON: text
     schema = catalog(tmp_path / "wh").load_table(("raw", "typed")).schema()
     assert {f.name: str(f.field_type) for f in schema.fields if not f.name.startswith("_hw_")} == {
         "i": "long",
