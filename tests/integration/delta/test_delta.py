@@ -16,6 +16,7 @@ import headwater as hw
 from headwater.destinations.delta import DeltaDestination
 from headwater.errors import ConfigError, DestinationError
 from headwater.pipelines.pipeline import attach
+from headwater.testing.scenarios.test_merge import docs, merged
 from tests.conftest import rows, scalar
 
 deltalake = pytest.importorskip("deltalake")
@@ -126,14 +127,7 @@ def test_replace_and_replace_with_nothing(make: Any, lake: Path) -> None:
 
 
 # -- merge -----------------------------------------------------------------------------------------------
-def docs(version: int, ids: range | list[int], tags: int = 2) -> list[dict[str, Any]]:
-    return [{"id": i, "v": f"{version}-{i}", "tags": [f"v{version}-{k}" for k in range(tags)]} for i in ids]
-
-
-def merged(p: Any, data: Any, **hints: Any) -> Any:
-    hints.setdefault("write_disposition", "merge")
-    hints.setdefault("primary_key", "id")
-    return p.run(data, table_name="items", **hints)
+# docs() and merged(): the conformance suite's (headwater.testing.scenarios.test_merge)
 
 
 @pytest.mark.parametrize("strategy", ["delete-insert", "upsert"])
