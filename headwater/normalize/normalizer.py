@@ -365,13 +365,13 @@ class _Originals:
         for row in rows:
             pruned = _canonical(row)
             try:
-                body = orjson.dumps(
+                body: bytes | None = orjson.dumps(
                     pruned, default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
                 )
-                if b"null" in body and jsontext.has_nonfinite(pruned):  # orjson wrote NaN as null
-                    raise TypeError("NaN")
-            except TypeError:  # a big integer, a lone surrogate, deep nesting, NaN: exactly, the careful way
-                body = jsontext.dumps(pruned, sort_keys=True, mode="literal").encode("utf-8")
+            except TypeError:  # a big integer, a lone surrogate, deep nesting
+                body = None
+            if body is None or (b"null" in body and jsontext.has_nonfinite(pruned)):  # orjson wrote NaN as null
+                body = jsontext.dumps(pruned, sort_keys=True, mode="literal").encode("utf-8")  # exact
             digests += hashlib.blake2b(body, digest_size=16).digest()
         storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(rows), [None, pa.py_buffer(bytes(digests))])
         return pa.ExtensionArray.from_storage(pa.uuid(), storage)
