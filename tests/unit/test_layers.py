@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("headwater.sources",),
     ("headwater.destinations",),
     ("headwater.pipelines",),
+    # flows: configuration (dicts, TOML, YAML) made into pipelines; above the engine, below the CLI
+    ("headwater.flows",),
     ("headwater.cli", "headwater.__main__", "headwater"),  # "headwater": the facade, headwater/__init__.py
     ("headwater.testing",),  # the conformance suite: uses the facade like any user
 ]
