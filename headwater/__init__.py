@@ -35,8 +35,9 @@ _EXPORTS = {
     "incremental": "headwater.cursors.cursor",
     "Incremental": "headwater.cursors.cursor",
     "state": "headwater.schema.state",
+    "flow": "headwater.flows",
 }
-_MODULES = {"destinations", "errors", "schema", "streams", "sources"}
+_MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
 
 __all__ = [
     "Incremental",
@@ -48,6 +49,8 @@ __all__ = [
     "__version__",
     "destinations",
     "errors",
+    "flow",
+    "flows",
     "incremental",
     "pipeline",
     "resource",
@@ -60,8 +63,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from headwater import destinations, errors, schema, sources, streams
+    from headwater import destinations, errors, flows, schema, sources, streams
     from headwater.cursors.cursor import Incremental, incremental
+    from headwater.flows import flow
     from headwater.pipelines.info import LoadInfo
     from headwater.pipelines.pipeline import Pipeline, pipeline
     from headwater.schema.model import Schema

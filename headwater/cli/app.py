@@ -237,6 +237,9 @@ def build_app() -> typer.Typer:
         for s in schemas:
             _print_schema(s, system=system)
 
+    from headwater.cli import flows as flows_cli
+
+    flows_cli.register(app)
     return app
 
 

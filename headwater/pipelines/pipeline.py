@@ -57,6 +57,7 @@ def pipeline(
     batch_size: int = DEFAULT_BATCH_SIZE,
     keep_packages: bool = False,
     package_format: str = "arrow",
+    claim: bool = True,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -76,6 +77,8 @@ def pipeline(
         batch_size: rows normalized at once per table; bounds memory.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
+        claim: write the new working folder's ``pipeline.json`` now (False: leave the disk as it is,
+            for a dry run; the first run claims it).
     """
     name = names.pipeline_name(name)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -109,7 +112,7 @@ def pipeline(
         keep_packages=keep_packages,
         package_format=package_format,
     )
-    if not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
+    if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
     return made
 
