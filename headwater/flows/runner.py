@@ -407,10 +407,10 @@ def _destination(component: Component, config: dict[str, Any], where: str) -> An
 
 
 def _pipeline(b: Built, pipelines_dir: Any) -> Any:
-    import headwater as hw
+    from headwater.pipelines.pipeline import pipeline
 
     try:
-        return hw.pipeline(
+        return pipeline(
             b.flow.name, destination=b.destination, dataset=b.flow.dataset, pipelines_dir=pipelines_dir, **b.options
         )
     except ConfigError as exc:
