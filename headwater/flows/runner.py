@@ -376,13 +376,16 @@ def _select(data: Any, flow: Flow, where: str) -> Any:
 
 
 def _resource_names(source: Any, wanted: Iterable[str]) -> list[str]:
-    """Resource names as the source spells them: a name matches exactly, else one resource whose name
-    differs only in case (``invoice`` selects a table ``Invoice``); others stay for the source's error."""
+    """Resource names as the source spells them: a name matches exactly, else the one resource whose
+    table name (snake_case) it is (``invoice_line`` selects a table ``InvoiceLine``); others stay for
+    the source's error."""
+    from headwater.schema.naming import snake_case
+
     known = list(getattr(source, "resources", {}) or [getattr(source, "name", "")])
     out = []
     for name in wanted:
-        folded = [k for k in known if k.casefold() == name.casefold()]
-        out.append(name if name in known or len(folded) != 1 else folded[0])
+        alike = [k for k in known if snake_case(k) == snake_case(name)]
+        out.append(name if name in known or len(alike) != 1 else alike[0])
     return out
 
 
