@@ -26,6 +26,7 @@ from headwater.sources.rest_api.paginators.base import PageRequest, PaginationLo
 from headwater.sources.rest_api.paginators.cursors import Cursor, HeaderCursor
 from headwater.sources.rest_api.paginators.links import HeaderLink, JSONLink
 from headwater.sources.rest_api.paginators.numbered import OffsetLimit, PageNumber
+from headwater.sources.rest_api.selectors import path_of
 
 __all__ = [
     "PAGINATORS",
@@ -81,6 +82,15 @@ def make_paginator(config: Any, where: str) -> Paginator:
                 hint=did_you_mean(key, known, listing="its settings"),
             )
     try:
-        return cls(**{k: v for k, v in config.items() if k != "type"})
+        made = cls(**{k: v for k, v in config.items() if k != "type"})
     except TypeError as exc:
         raise ConfigError(f"{where}: paginator {config['type']!r}: {exc}".replace("__init__() ", "")) from exc
+    for key, value in config.items():  # JSON paths are checked now, not at the first page
+        if key.endswith("_path") and value is not None:
+            try:
+                path_of(value)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{where}: paginator {config['type']!r}: {key}: {exc.message}", hint=exc.hint
+                ) from None
+    return made
