@@ -237,6 +237,10 @@ def build_app() -> typer.Typer:
         for s in schemas:
             _print_schema(s, system=system)
 
+    from headwater.cli import init, sources
+
+    sources.register(app)
+    init.register(app)
     return app
 
 

@@ -101,7 +101,7 @@ def factory(name: str) -> Callable[..., Any]:
         raise ConfigError(f"source {name!r} cannot be loaded: {target}: {exc}", hint=hint) from exc
     if not callable(loaded):
         raise ConfigError(f"source {name!r}: {target} is not callable", hint="an entry point names a function")
-    return loaded  # type: ignore[no-any-return]
+    return loaded
 
 
 def describe(name: str) -> FactoryInfo:

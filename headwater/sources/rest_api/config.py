@@ -226,7 +226,7 @@ def rest_api_source(
     name: str = "rest_api",
     max_nesting: int | None = None,
 ) -> RESTSource:
-    """A source with one stream per endpoint of a paginated JSON API: :func:`rest_api`, its top keys as keywords.
+    """A source with one stream per endpoint of a paginated JSON API (the rest_api description as keywords).
 
     This is the form the source registry calls (``headwater.sources.make("rest_api", config)``) and
     flows files use: ``[sources.ID.config]`` holds ``client``, ``resources``... as tables.
