@@ -248,9 +248,9 @@ def register(app: typer.Typer) -> None:
         targets = {root / "flows.toml": flows, root / "secrets.toml": secrets}
         present = [p.name for p in targets if p.exists()]
         if present and not force:
-            print(
-                f"error: {' and '.join(present)} already exist(s) in {root}; pass --force to overwrite", file=sys.stderr
-            )
+            verb = "exists" if len(present) == 1 else "exist"
+            message = f"{' and '.join(present)} already {verb} in {root}; pass --force to overwrite"
+            print(f"error: {message}", file=sys.stderr)
             raise typer.Exit(2)
         root.mkdir(parents=True, exist_ok=True)
         for path, text in targets.items():
