@@ -210,3 +210,18 @@ def test_an_init_file_filled_in_makes_a_source_that_loads(capsys: pytest.Capture
     )
     p.run(source)
     assert p.query("select name from raw.data order by id").to_pylist() == [{"name": "Lyon"}, {"name": "Porto"}]
+
+
+@pytest.mark.parametrize("destination", sorted(hw.destinations.available()))
+def test_init_for_every_destination_sets_where_the_data_goes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, destination: str
+) -> None:
+    code, _, err = init(capsys, tmp_path, "rest_api", destination)
+    assert code == 0, err
+    flows, secrets = load(tmp_path)
+    config = {**flows["destinations"]["warehouse"]["config"], **secrets["destinations"]["warehouse"]["config"]}
+    assert len(config) == 1  # the file, URL, warehouse or location; the other options are comments
+    assert flows["sources"]["rest_api"]["config"] == {
+        "client": {"base_url": "https://api.example.com/v1/"},
+        "resources": ["<endpoint>"],
+    }
