@@ -10,8 +10,11 @@
     headwater pipeline drop-pending NAME [--load-id ID]... [--yes]
     headwater pipeline drop NAME [--yes]
     headwater schema show NAME [--schema S] [--format table|json]
+    headwater sources list [--json]
+    headwater sources show NAME [--json]
+    headwater init SOURCE DESTINATION [--dir DIR] [--force]
 
-Every command takes ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or
+The pipeline and schema commands take ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or
 ``$HEADWATER_HOME/pipelines``), the folder that holds pipelines' working folders.
 """
 

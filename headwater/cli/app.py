@@ -238,8 +238,11 @@ def build_app() -> typer.Typer:
             _print_schema(s, system=system)
 
     from headwater.cli import flows as flows_cli
+    from headwater.cli import init, sources
 
     flows_cli.register(app)
+    sources.register(app)
+    init.register(app)
     return app
 
 

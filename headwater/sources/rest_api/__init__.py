@@ -20,7 +20,7 @@ from headwater.sources.rest_api.auth import (  # noqa: E402
     OAuth2ClientCredentials,
 )
 from headwater.sources.rest_api.client import RESTClient  # noqa: E402
-from headwater.sources.rest_api.config import RESTSource, rest_api  # noqa: E402
+from headwater.sources.rest_api.config import RESTSource, rest_api, rest_api_source  # noqa: E402
 from headwater.sources.rest_api.http import ResponseAction, RetryPolicy  # noqa: E402
 from headwater.sources.rest_api.paginators import (  # noqa: E402
     Auto,
@@ -58,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "SinglePage",
     "rest_api",
+    "rest_api_source",
 ]
 
 

@@ -218,6 +218,40 @@ def rest_api(config: RESTAPIConfig | Mapping[str, Any]) -> RESTSource:
     )
 
 
+def rest_api_source(
+    client: Mapping[str, Any] | RESTClient,
+    resources: list[str | Mapping[str, Any]],
+    resource_defaults: Mapping[str, Any] | None = None,
+    *,
+    name: str = "rest_api",
+    max_nesting: int | None = None,
+) -> RESTSource:
+    """A source with one stream per endpoint of a paginated JSON API (the rest_api description as keywords).
+
+    This is the form the source registry calls (``headwater.sources.make("rest_api", config)``) and
+    flows files use: ``[sources.ID.config]`` holds ``client``, ``resources``... as tables.
+
+    Args:
+        client: the HTTP client: ``base_url`` (required), ``headers``, ``auth`` (``{type = "bearer",
+            token = "..."}``...), ``paginator``, ``timeout``, ``retries``, ``rate_limit``, ``concurrency``.
+        resources: the endpoints, one stream each: names (``"users"``, GET ``users``) or tables with
+            ``name``, ``endpoint`` (``path``, ``params``, ``data_selector``, ``incremental``...) and hints.
+        resource_defaults: keys every resource starts from (``primary_key``, ``write_disposition``,
+            ``endpoint.params``...); a resource's own keys win.
+        name: the source's name (the schema of its tables).
+        max_nesting: levels of nesting unpacked into child tables before values are stored as JSON.
+
+    Raises:
+        ConfigError: any problem in the description, raised before any request is sent.
+    """
+    config: dict[str, Any] = {"name": name, "client": client, "resources": resources}
+    if resource_defaults is not None:
+        config["resource_defaults"] = resource_defaults
+    if max_nesting is not None:
+        config["max_nesting"] = max_nesting
+    return rest_api(config)
+
+
 class RESTSource(Source):
     """A source made by :func:`rest_api`; :attr:`client` serves hand-written resources of a plugin too.
 
