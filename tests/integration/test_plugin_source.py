@@ -170,3 +170,37 @@ def test_recorded_github_pagination_through_the_plugin(api: APIServer, tmp_path:
     assert len(api.requests) == 5
     assert api.requests[0].query["per_page"] == "3"
     assert "authorization" not in api.requests[0].headers  # no token, no auth header
+
+
+def test_the_plugin_is_used_by_name_from_a_toml_flow(api: APIServer, tmp_path: Path) -> None:
+    """VDK's "GitHub extractor built on the HTTP extractor": named in a flows file, run by ``headwater run``,
+    its token from secrets.toml."""
+    from headwater.cli import main
+
+    FakeGitHub(api)
+    (tmp_path / "flows.toml").write_text(
+        f"""
+[sources.gh]
+type = "github"
+config = {{ owner = "{OWNER}", repo = "{REPO}", base_url = "{api.url}", per_page = 3, resources = ["issues"] }}
+
+[destinations.local]
+type = "duckdb"
+config = {{ path = "{tmp_path / "gh.duckdb"}" }}
+
+[[flows]]
+name = "github_issues"
+from = "gh"
+to = "local"
+dataset = "raw"
+"""
+    )
+    (tmp_path / "secrets.toml").write_text('[sources.gh.config]\ntoken = "s3cret"\n')
+    assert main(["run", str(tmp_path / "flows.toml"), "--pipelines-dir", str(tmp_path / "p")]) == 0
+    assert all(r.headers["authorization"] == "Bearer s3cret" for r in api.requests)
+    p = hw.pipeline("github_issues", destination=hw.destinations.duckdb(str(tmp_path / "gh.duckdb")), dataset="raw")
+    assert p.query("select count(*) n from raw.issues").to_pylist() == [{"n": 7}]
+    # an option the plugin does not have is a mistake in the file, found before anything runs
+    text = (tmp_path / "flows.toml").read_text().replace("per_page = 3", "per_pag = 3")
+    (tmp_path / "flows.toml").write_text(text)
+    assert main(["run", str(tmp_path / "flows.toml"), "--pipelines-dir", str(tmp_path / "p")]) == 2
