@@ -270,7 +270,9 @@ def _transform(data: Any, spec: Mapping[str, Any], base_dir: Path | None, opened
         fn = resolve_object(spec["function"], "transformer function")
         if not callable(fn):
             raise ConfigError(f"the transformer function {spec['function']!r} is not callable")
-        relation = data if _is_relation(data) else con.from_arrow(_as_arrow(data, "extract()"))
+        # other data becomes a relation on DuckDB's default connection, as Hippo's extractors make theirs
+        # (the function may query it by name with duckdb.sql)
+        relation = data if _is_relation(data) else duckdb.from_arrow(_as_arrow(data, "extract()"))
         return fn(relation, **dict(spec.get("kwargs") or {}))
     sql = _query_text(spec, base_dir)
     kwargs = spec.get("kwargs")

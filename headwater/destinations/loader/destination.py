@@ -2,9 +2,11 @@
 one method.
 
 For every data table of a package, the client opens the table's package files as one DuckDB relation
-(in an in-memory connection of its own, kept open for the length of the call) and calls
-``loader.load(relation)``; a loader whose ``load`` takes a ``table`` keyword is called once per table
-(root and child tables, roots first) with the table's name.
+(on DuckDB's default connection, where Hippo's extractors make theirs, so that a loader running
+``duckdb.sql("COPY records TO ...")`` reads it by name; valid for the length of the call; the files are
+read batch by batch each time the relation is read) and calls ``loader.load(relation)``; a loader
+whose ``load`` takes a ``table`` keyword is called once per table (root and child tables, roots
+first) with the table's name.
 
 What Headwater keeps around it, and what it cannot:
 
@@ -248,20 +250,19 @@ class LoaderClient(ClosingClient):
         """Open ``table``'s files as a relation and give it to the loader; returns the table's rows."""
         import duckdb
 
-        con = duckdb.connect()
-        try:
-            relation = con.from_arrow(table_dataset(package.file_paths(table)))
-            if not self.destination.system_columns:
-                keep = [names.quote_identifier(c) for c in relation.columns if c not in system]
-                relation = relation.project(", ".join(keep))
-            kwargs: dict[str, Any] = {}
-            if self.destination.per_table:
-                kwargs["table"] = table
-            if self.destination.tells_disposition:
-                kwargs["write_disposition"] = disposition or "append"
-            self._call(self.loader.load, relation, where=table, **kwargs)
-        finally:
-            con.close()
+        # on DuckDB's default connection, as Hippo's extractors make theirs: a loader that runs
+        # duckdb.sql("COPY records TO ...") finds its argument by name, as Hippo's own loaders do. The
+        # relation holds no registered name and nothing of it is left after the call
+        relation = duckdb.from_arrow(table_dataset(package.file_paths(table)))
+        if not self.destination.system_columns:
+            keep = [names.quote_identifier(c) for c in relation.columns if c not in system]
+            relation = relation.project(", ".join(keep))
+        kwargs: dict[str, Any] = {}
+        if self.destination.per_table:
+            kwargs["table"] = table
+        if self.destination.tells_disposition:
+            kwargs["write_disposition"] = disposition or "append"
+        self._call(self.loader.load, relation, where=table, **kwargs)
         return package.manifest.tables[table].rows
 
     def _call(self, fn: Any, *args: Any, where: str | None, **kwargs: Any) -> Any:

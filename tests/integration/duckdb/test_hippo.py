@@ -338,3 +338,17 @@ def test_system_columns_can_be_left_out(tmp_path: Path) -> None:
     p = pipeline(tmp_path, "nosys", LoaderDestination(Columns(), system_columns=False))
     p.run(hw.resource(ROWS, name="t"))
     assert got == [["id", "name"]]
+
+
+def test_hippo_style_loader_reads_records_by_name(tmp_path: Path) -> None:
+    """Hippo's json loader runs ``duckdb.sql("copy records to ...")``: the relation is on DuckDB's
+    default connection, so the name finds it."""
+
+    class JsonLoader(Loader):
+        def load(self, records: Any) -> None:
+            duckdb.sql(f"copy (select id, name from records order by id) to '{self.config['filepath']}'")
+
+    target = tmp_path / "out.json"
+    p = pipeline(tmp_path, "json", make_loader({"class": JsonLoader, "filepath": str(target)}))
+    p.run(extractor_resource(make_extractor({"class": KindExtractor, "kind": "relation"}), name="t"))
+    assert [orjson.loads(line) for line in target.read_text().splitlines()] == ROWS
