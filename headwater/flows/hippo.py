@@ -137,15 +137,16 @@ def make_extractor(table: Mapping[str, Any]) -> Any:
     return extractor
 
 
-def _destination_classes() -> dict[type, str]:
-    """The classes of the known destinations (built-in and entry points), by class."""
-    out: dict[type, str] = {}
-    for name, target in available().items():
-        try:
-            out[resolve_object(target, "destination")] = name
-        except ConfigError:
-            continue  # an entry point that does not import is not ours to report here
-    return out
+def _is_destination_class(cls: Any) -> bool:
+    """Whether ``cls`` is the class of a known destination (built-in or entry point), told by its
+    module and name, without importing any destination."""
+    if not isinstance(cls, type):
+        return False
+    for target in available().values():
+        module, _, attr = target.partition(":")
+        if cls.__qualname__ == attr and (cls.__module__ == module or cls.__module__.startswith(module + ".")):
+            return True
+    return False
 
 
 def make_loader(table: Mapping[str, Any]) -> Destination:
@@ -175,7 +176,7 @@ def make_loader(table: Mapping[str, Any]) -> Destination:
     if "destination" in table:
         return _named_destination(table["destination"], dict(config))
     cls = resolve_object(table["class"], "loader class")
-    if isinstance(cls, type) and cls in _destination_classes():
+    if _is_destination_class(cls):
         return _built(cls, dict(config))
     made = _construct(table, "loader")
     if isinstance(made, Destination):
