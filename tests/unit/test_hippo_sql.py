@@ -158,3 +158,21 @@ def test_function_transformer_gets_a_relation() -> None:
 def test_bad_transformer_specs(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         transform_relation(RECORDS, spec)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: duckdb.connect().from_arrow(RECORDS),
+        lambda: RECORDS,
+        lambda: RECORDS.to_reader(),
+        lambda: RECORDS.to_pandas(),
+        lambda: __import__("polars").from_arrow(RECORDS),
+        lambda: RECORDS.to_pylist(),
+        lambda: (dict(r) for r in RECORDS.to_pylist()),
+    ],
+    ids=["relation", "arrow", "reader", "pandas", "polars", "dicts", "generator"],
+)
+def test_a_query_reads_every_kind_of_extracted_data(make: Any) -> None:
+    spec = {"query": "select id from records where name = {n}", "kwargs": {"n": "c'd"}}
+    assert rows(transform_relation(make(), spec)) == [(3,)]

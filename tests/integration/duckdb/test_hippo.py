@@ -352,3 +352,30 @@ def test_hippo_style_loader_reads_records_by_name(tmp_path: Path) -> None:
     p = pipeline(tmp_path, "json", make_loader({"class": JsonLoader, "filepath": str(target)}))
     p.run(extractor_resource(make_extractor({"class": KindExtractor, "kind": "relation"}), name="t"))
     assert [orjson.loads(line) for line in target.read_text().splitlines()] == ROWS
+
+
+@pytest.mark.parametrize("package_format", ["arrow", "parquet"])
+def test_a_table_whose_columns_grew_within_a_package_is_one_relation(tmp_path: Path, package_format: str) -> None:
+    """Package files of one table with different columns (a column added, a type widened mid-package)
+    reach the loader as one relation with the columns unified."""
+    got: list[dict[str, Any]] = []
+
+    class Collect:
+        def load(self, records: Any) -> None:
+            got.extend(records.project("id, extra, amount").order("id").to_arrow_table().to_pylist())
+
+    rows = [{"id": 1, "amount": 1}, {"id": 2, "amount": 2}, {"id": 3, "amount": 2.5, "extra": "x"}]
+    p = hw.pipeline(
+        "grown",
+        destination=LoaderDestination(Collect()),
+        pipelines_dir=tmp_path / "pipelines",
+        progress=False,
+        batch_size=2,
+        package_format=package_format,
+    )
+    p.run(hw.resource(rows, name="t"))
+    assert got == [
+        {"id": 1, "extra": None, "amount": 1.0},
+        {"id": 2, "extra": None, "amount": 2.0},
+        {"id": 3, "extra": "x", "amount": 2.5},
+    ]
