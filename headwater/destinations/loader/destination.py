@@ -21,6 +21,9 @@ What Headwater keeps around it, and what it cannot:
   the load id with its data can close that gap: ``loaded_ids()`` (the load ids it holds) is asked
   before a package is handed, and ``commit(load_id, state)`` is called after the last table (commit
   data, load id and state there, atomically, and delivery becomes exactly once).
+
+The failpoint ``loader.before_ledger`` (see :mod:`headwater._failpoints`) kills the process after the
+loader returned for every table and before the ledger write: the window of the second delivery.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 import orjson
 
 from headwater import names
+from headwater._failpoints import failpoint
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import ConfigError, HeadwaterError, LoadError
@@ -242,6 +246,7 @@ class LoaderClient(ClosingClient):
         if callable(commit):
             state = package.read_state()
             self._call(commit, manifest.load_id, orjson.loads(state) if state is not None else None, where=None)
+        failpoint("loader.before_ledger")
         record_load(self.ledger_path(package), manifest.load_id, result.rows)
         result.seconds = time.perf_counter() - started
         return result

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +21,7 @@ from headwater.destinations.duckdb import DuckDBDestination
 from headwater.destinations.loader import LoaderDestination
 from headwater.errors import ConfigError, HeadwaterError
 from headwater.flows.hippo import Extractor, Loader, extractor_resource, make_extractor, make_loader
-from tests.conftest import scalar
+from tests.conftest import env_with_path, scalar
 
 ROWS = [{"id": i, "name": f"n{i}"} for i in range(5)]
 
@@ -379,3 +382,49 @@ def test_a_table_whose_columns_grew_within_a_package_is_one_relation(tmp_path: P
         {"id": 2, "extra": None, "amount": 2.0},
         {"id": 3, "extra": "x", "amount": 2.5},
     ]
+
+
+CRASHING = """
+import sys
+import headwater as hw
+from headwater.destinations.loader import LoaderDestination
+
+
+class Appending:
+    def load(self, records):
+        ids = {r[0] for r in records.project("_hw_load_id").fetchall()}
+        with open(sys.argv[2], "a") as fh:
+            fh.write(",".join(sorted(ids)) + "\\n")
+
+
+p = hw.pipeline("crashing", destination=LoaderDestination(Appending()), pipelines_dir=sys.argv[1], progress=False)
+if sys.argv[3] == "run":
+    p.run(hw.resource([{"id": i} for i in range(3)], name="t"))
+else:
+    p.load()
+"""
+
+
+@pytest.mark.parametrize(
+    ("failpoint", "handed"),
+    [
+        ("load.after_commit", 1),  # killed after the ledger write: the rerun does not hand it again
+        ("loader.before_ledger", 2),  # killed between the loader and the ledger: handed again (at least once)
+    ],
+)
+def test_sigkill_after_the_loader(tmp_path: Path, failpoint: str, handed: int) -> None:
+    script = tmp_path / "crashing.py"
+    script.write_text(CRASHING)
+    log = tmp_path / "handed.txt"
+    args = [sys.executable, str(script), str(tmp_path / "pipes"), str(log)]
+    killed = subprocess.run(
+        [*args, "run"], env={**env_with_path(), "HEADWATER_FAILPOINT": failpoint}, capture_output=True, timeout=300
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    rerun = subprocess.run([*args, "load"], env=env_with_path(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    lines = log.read_text().splitlines()
+    assert len(lines) == handed and len(set(lines)) == 1  # the same package, once or twice
+    workdir = tmp_path / "pipes" / "crashing"
+    assert not list((workdir / "packages").iterdir())  # nothing waits
+    assert len(list((workdir / "completed").iterdir())) == 1
