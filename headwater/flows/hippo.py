@@ -265,8 +265,6 @@ def _transform(data: Any, spec: Mapping[str, Any], base_dir: Path | None, opened
     import duckdb
 
     _check_spec(spec)
-    con = duckdb.connect()
-    opened.append(con)
     if "function" in spec:
         fn = resolve_object(spec["function"], "transformer function")
         if not callable(fn):
@@ -278,6 +276,8 @@ def _transform(data: Any, spec: Mapping[str, Any], base_dir: Path | None, opened
     sql = _query_text(spec, base_dir)
     kwargs = spec.get("kwargs")
     bound, params = bind_sql(sql, spec.get("params"), dict(kwargs) if kwargs is not None else None)
+    con = duckdb.connect()  # the query's own; closed by extractor_resource once its rows are read
+    opened.append(con)
     con.register("records", _Rescan(data) if _is_relation(data) else _as_arrow(data, "extract()"))
     try:
         return con.sql(bound, params=params) if params else con.sql(bound)
