@@ -14,18 +14,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from headwater.flows.hippo import Extractor, Loader
 from headwater.flows.model import Component, Flow, FlowsModel
 from headwater.flows.reader import FlowsError, read_pipeline
 from headwater.flows.runner import FlowResult, Flows, FlowsFailed, load
 
 __all__ = [
     "Component",
+    "Extractor",
     "Flow",
     "FlowResult",
     "Flows",
     "FlowsError",
     "FlowsFailed",
     "FlowsModel",
+    "Loader",
     "OneFlow",
     "flow",
     "load",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import runpy
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from headwater.errors import ConfigError
@@ -110,6 +110,8 @@ def _plain(value: Any, where: str, problems: Problems) -> Any:
         return [_plain(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
     if isinstance(value, str | bool | int | float):
         return value
+    if isinstance(value, PurePath):
+        return str(value)
     import datetime as dt
 
     if isinstance(value, dt.date | dt.time):

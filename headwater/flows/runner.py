@@ -174,7 +174,8 @@ class Flows:
         # pipelines are made (their working folders claimed) only once every flow is known to be right
         for b in built:
             b.pipeline = _pipeline(b, pipelines_dir)
-            b.lock_key = _lock_key(b.pipeline.destination)
+            # Hippo's extractors and loaders share DuckDB's default connection: one such flow at a time
+            b.lock_key = "hippo" if b.flow.hippo or b.flow.loader is not None else _lock_key(b.pipeline.destination)
         return built
 
     def run(
@@ -272,10 +273,13 @@ class Flows:
 
             resolver = Resolver(self.here)
             table = resolver.resolve(flow.extractor, f"{where}.extractor", problems)
-            extractor: Any = hippo.make_extractor(table)
-            if flow.transform is not None:
-                extractor = _Transformed(extractor, flow.transform, self.here)
-            data: Any = hippo.extractor_resource(extractor, name=flow.name, hints=_hints(flow.hints))
+            data: Any = hippo.extractor_resource(
+                hippo.make_extractor(table),
+                name=flow.name,
+                hints=_hints(flow.hints),
+                transformer=flow.transform,
+                base_dir=self.here,
+            )
         else:
             assert flow.source is not None
             if flow.transform is not None:
@@ -300,18 +304,6 @@ class Flows:
             return None
         options = {**flow.pipeline, **({"progress": progress} if progress is not None else {}), "claim": claim}
         return Built(flow, None, data, destination=destination, options=options)
-
-
-class _Transformed:
-    """An extractor whose output goes through a flow's transform step first."""
-
-    def __init__(self, inner: Any, spec: Mapping[str, Any], here: Path) -> None:
-        self.inner, self.spec, self.here = inner, spec, here
-
-    def extract(self) -> Any:
-        from headwater.flows import hippo
-
-        return hippo.transform_relation(self.inner.extract(), self.spec, base_dir=self.here)
 
 
 def _importable(value: Any, where: str, problems: Problems) -> None:

@@ -63,3 +63,27 @@ def test_vdk_style_flows_file_loads_chinook_and_the_api_into_duckdb_and_postgres
     ) == [("numeric", 2)]
     assert pg_query(pg_database, "select count(*) from chinook.customer") == [(59,)]
     assert pg_query(pg_database, "select count(*), count(distinct id) from shop.orders") == [(47, 47)]
+
+
+HIPPO = ROOT / "examples" / "hippo"
+
+
+def test_hippo_config_py_runs_from_python_and_from_the_command_line(tmp_path: Path) -> None:
+    env = env_with_path()
+    env["HEADWATER_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, str(HIPPO / "run.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    # the transformer's {min_total} was bound: orders of 10 or more, written by the custom loader
+    assert "big orders: [(1, 12.5), (3, 30.0), (5, 19.99), (6, 55.0), (8, 61.3)]" in out.stdout
+    assert "by country: [('BR', 1, 19.99), ('DE', 3, 77.9), ('FR', 2, 16.25), ('US', 2, 85.0)]" in out.stdout
+    # the same config.py is a flows file: run again by the CLI, the merge keeps one row per country
+    again = headwater(tmp_path, env, "run", str(HIPPO / "config.py"))
+    assert again.returncode == 0, again.stderr
+    with duckdb.connect(str(tmp_path / "hippo.duckdb"), read_only=True) as con:
+        rows = con.execute("select country, orders, currency from shop.orders_by_country order by 1").fetchall()
+    assert rows == [("BR", 1, "EUR"), ("DE", 3, "EUR"), ("FR", 2, "EUR"), ("US", 2, "EUR")]
+    assert duckdb.sql(f"select count(*) from '{tmp_path / 'big_orders.parquet'}'").fetchall() == [(5,)]
+    listed = headwater(tmp_path, env, "flows", "list", str(HIPPO / "config.py"))
+    assert "big_orders: LocalFileExtractor -> LocalFileLoader" in listed.stdout
