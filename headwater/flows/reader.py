@@ -23,6 +23,7 @@ from typing import Any
 from headwater import names
 from headwater.errors import ConfigError, HeadwaterError, did_you_mean
 from headwater.flows.model import FLOW_KEYS, PIPELINE_OPTIONS, Component, Flow, FlowsModel
+from headwater.redact import redact
 from headwater.schema.hints import HINT_NAMES, build_hints
 
 TOP_KEYS = ("sources", "destinations", "flows", "pipelines")
@@ -36,10 +37,22 @@ class FlowsError(ConfigError):
     """A flows file or dict is invalid; ``problems`` holds every ``(location, message)``."""
 
     def __init__(self, problems: list[tuple[str, str]], *, origin: str = "flows") -> None:
-        self.problems = problems
-        lines = "\n".join(f"  {where}: {what}" for where, what in problems)
+        # each message is redacted on its own: a location is a key path, never a value, and redacting the
+        # whole line would take "token: environment variable ..." for a header and mask its first word
+        self.problems = [(where, redact(what)) for where, what in problems]
+        self.origin = origin
+        super().__init__("")
+        lines = "\n".join(f"  {where}: {what}" for where, what in self.problems)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"{count} in {origin}:\n{lines}")
+        self.message = f"{count} in {redact(origin)}:\n{lines}"
+        self.args = (self.message,)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_flows_error, (self.problems, self.origin))
+
+
+def _flows_error(problems: list[tuple[str, str]], origin: str) -> FlowsError:
+    return FlowsError(problems, origin=origin)
 
 
 class Problems:
