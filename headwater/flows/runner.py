@@ -61,6 +61,7 @@ class Built:
     destination: Any = None
     options: dict[str, Any] = field(default_factory=dict)
     lock_key: str | None = None
+    error: BaseException | None = None
 
 
 class Flows:
@@ -168,11 +169,16 @@ class Flows:
             except ConfigError as exc:
                 problems.add(where, exc.message, exc.hint)
                 continue
+            except Exception as exc:  # a source that cannot connect: that flow fails, the others run
+                built.append(Built(flow, None, None, error=exc))
+                continue
             if made is not None:
                 built.append(made)
         problems.raise_if_any(self.origin)
         # pipelines are made (their working folders claimed) only once every flow is known to be right
         for b in built:
+            if b.error is not None:
+                continue
             b.pipeline = _pipeline(b, pipelines_dir)
             # Hippo's extractors and loaders share DuckDB's default connection: one such flow at a time
             b.lock_key = "hippo" if b.flow.hippo or b.flow.loader is not None else _lock_key(b.pipeline.destination)
@@ -222,6 +228,9 @@ class Flows:
         locks = {b.lock_key: threading.Lock() for b in built if b.lock_key is not None}
 
         def one(b: Built) -> FlowResult:
+            if b.error is not None:
+                log.error("flow %s failed: %s", b.flow.name, b.error)
+                return FlowResult(b.flow.name, error=b.error)
             lock = locks.get(b.lock_key) if b.lock_key is not None else None
             try:
                 if lock is not None:

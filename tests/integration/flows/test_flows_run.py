@@ -325,3 +325,18 @@ def test_postgres_destination_from_a_flow(shop: Path, tmp_path: Path, pg_databas
     finally:
         del os.environ["FLOW_PG_URL"]
     assert pg_query(pg_database, "select count(*) from raw.invoice")[0][0] == 20
+
+
+def test_a_source_that_cannot_connect_fails_its_flow_and_the_others_run(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "w.duckdb"
+    text = SHOP.format(db=db) + (
+        '\n[sources.down]\ntype = "sql_database"\nconfig = { credentials = "postgresql://u:pw@127.0.0.1:1/db" }\n'
+        '\n[[flows]]\nname = "from_down"\nfrom = "down"\nto = "warehouse"\ndataset = "d"\n'
+    )
+    assert run(str(toml_file(tmp_path, text)), "--pipelines-dir", str(tmp_path / "p")) == 1
+    err = capsys.readouterr().err
+    assert "shop_raw: ok (25 rows)" in err
+    assert "from_down: FAILED: cannot connect to postgresql://u:***@127.0.0.1:1/db" in err
+    assert count(db, "raw.invoice") == 20
