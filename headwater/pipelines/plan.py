@@ -1,0 +1,490 @@
+"""A dry run: what :meth:`Pipeline.run` would do, computed without writing anything (``pipeline.plan(data)``).
+
+The working folder is copied to a temporary folder (or a temporary one starts empty), and a pipeline bound
+to that copy extracts and normalizes ``data`` as a run would, into a package there, reading the
+destination through a read-only client (a DuckDB file opened ``READ_ONLY``; a file that does not exist is
+an empty destination and is not created). The packages that would load (those waiting, then the new
+one) are compared with the destination: tables to create, columns to add, type changes, variant
+columns, rows to insert, replace and merge effects (:mod:`.plan_merge`), rows quarantined by a contract,
+and each cursor's move. The temporary folder is then deleted: the working folder, the destination and
+the pipeline state stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from headwater.destinations.common import tables_by_root
+from headwater.destinations.protocol import ClosingClient, Destination
+from headwater.errors import ConfigError, DestinationError
+from headwater.observe.progress import make_progress
+from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages, read_file
+from headwater.pipelines.extraction import Extraction
+from headwater.pipelines.plan_merge import Simulation
+from headwater.pipelines.workdir import WorkDir
+from headwater.schema.model import Schema
+from headwater.schema.state import PipelineState, decode_value
+from headwater.schema.stored import StoredTables
+from headwater.schema.system import QUARANTINE_TABLE, SYSTEM_PREFIX
+from headwater.schema.types import widen_decimal
+from headwater.streams.resource import Resource
+
+if TYPE_CHECKING:
+    from headwater.pipelines.pipeline import Pipeline
+
+
+@dataclass
+class ColumnAdd:
+    """A column the load would add (to a new or an existing table)."""
+
+    name: str
+    data_type: str
+    variant_of: str | None = None
+
+
+@dataclass
+class TypeChange:
+    """An existing column whose type the load would widen."""
+
+    column: str
+    from_type: str
+    to_type: str
+
+
+@dataclass
+class TablePlan:
+    """What the load would do to one table.
+
+    Attributes:
+        rows: rows to insert (what the run's ``LoadInfo`` then reports for the table).
+        replaced: for replace tables, the rows the load deletes first.
+        inserted, updated, deleted: for merge root tables (see :mod:`headwater.pipelines.plan_merge`);
+            for their child tables, ``deleted`` counts child rows removed with their root rows.
+    """
+
+    name: str
+    new: bool
+    disposition: str
+    merge_strategy: str | None = None
+    parent: str | None = None
+    rows: int = 0
+    columns_to_add: list[ColumnAdd] = field(default_factory=list)
+    type_changes: list[TypeChange] = field(default_factory=list)
+    replaced: int | None = None
+    inserted: int | None = None
+    updated: int | None = None
+    deleted: int | None = None
+
+    @property
+    def variant_columns(self) -> list[str]:
+        """The variant columns the load would add."""
+        return [c.name for c in self.columns_to_add if c.variant_of]
+
+
+@dataclass
+class Quarantined:
+    """Rows a contract (or a value with no place) would set aside in ``_hw_quarantine``."""
+
+    table: str
+    resource: str
+    reason: str
+    rows: int
+
+
+@dataclass
+class CursorMove:
+    """An incremental cursor before the extraction (``from_value``) and in the state the load commits."""
+
+    source: str
+    resource: str
+    cursor_path: str
+    from_value: Any
+    to_value: Any
+
+    @property
+    def moved(self) -> bool:
+        """Whether the cursor moves."""
+        return bool(self.from_value != self.to_value)
+
+
+@dataclass
+class PendingPackage:
+    """A package waiting on disk: a run loads it before the new one (normalized), or keeps it (partial)."""
+
+    load_id: str
+    status: str
+    rows: dict[str, int]
+
+
+@dataclass
+class Plan:
+    """What ``pipeline.run(data)`` would do; ``print(plan)`` shows it as a table, :meth:`to_json` as JSON.
+
+    Tables, rows and merge counts cover every package the run would load: the normalized packages
+    waiting (listed in ``pending``), then the new one (``load_id``: its id in the dry run, None when the
+    data yields nothing to load).
+    """
+
+    pipeline: str
+    destination: str
+    dataset: str
+    load_id: str | None = None
+    tables: dict[str, TablePlan] = field(default_factory=dict)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    cursors: list[CursorMove] = field(default_factory=list)
+    pending: list[PendingPackage] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Rows the run would insert, over all tables."""
+        return sum(t.rows for t in self.tables.values())
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows the run would insert per table (what ``LoadInfo.table_rows()`` then reports)."""
+        return {n: t.rows for n, t in self.tables.items() if t.rows or t.name in self._loaded}
+
+    _loaded: set[str] = field(default_factory=set, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (what ``--json`` prints)."""
+        data = asdict(self)
+        data.pop("_loaded", None)
+        for name, table in self.tables.items():
+            data["tables"][name]["variant_columns"] = table.variant_columns
+        data["cursors"] = [{**asdict(c), "moved": c.moved} for c in self.cursors]
+        data["rows"] = self.rows
+        return _jsonable(data)
+
+    def to_json(self) -> str:
+        """The plan as JSON text."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2).decode()
+
+    def render(self) -> str:
+        """The plan as a plain-text table for the terminal."""
+        lines = [
+            f"Plan for pipeline {self.pipeline!r} -> {self.destination}, dataset {self.dataset!r} (nothing written)"
+        ]
+        for p in self.pending:
+            what = "loads first" if p.status == NORMALIZED else "kept, not loaded (partial)"
+            lines.append(f"  waiting package {p.load_id}: {sum(p.rows.values()):,} rows, {what}")
+        if not self.tables:
+            lines.append("  nothing to load")
+        width = max((len(n) for n in self.tables), default=5)
+        for t in self.tables.values():
+            kind = t.disposition + (f"/{t.merge_strategy}" if t.merge_strategy and not t.parent else "")
+            head = f"    {t.name:<{width}}  {'new' if t.new else 'existing':<8}  {kind:<20} {t.rows:>10,} rows"
+            if t.inserted is not None:
+                head += f"  (+{t.inserted:,} new, ~{t.updated:,} updated, -{t.deleted:,} deleted)"
+            elif t.deleted:
+                head += f"  (-{t.deleted:,} child rows removed)"
+            if t.replaced is not None:
+                head += f"  (replaces {t.replaced:,} rows)"
+            lines.append(head)
+            if t.columns_to_add and not t.new:
+                lines.append(f"      add columns: {', '.join(f'{c.name} {c.data_type}' for c in t.columns_to_add)}")
+            if t.variant_columns:
+                lines.append(f"      variant columns: {', '.join(t.variant_columns)}")
+            lines.extend(f"      type change: {c.column} {c.from_type} -> {c.to_type}" for c in t.type_changes)
+        lines.extend(
+            f"  quarantined: {q.rows:,} rows of {q.table} ({q.resource}): {q.reason}" for q in self.quarantined
+        )
+        for m in self.cursors:
+            move = f"{m.from_value!r} -> {m.to_value!r}" if m.moved else f"stays at {m.to_value!r}"
+            lines.append(f"  cursor {m.source}.{m.resource} {m.cursor_path}: {move}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+class EmptyClient(ClosingClient):
+    """A client on a destination that does not exist yet (a DuckDB file not created): it holds nothing."""
+
+    def stored_schema(self, schema_name: str) -> Schema | None:
+        """Nothing is stored."""
+        return None
+
+    def stored_state(self, pipeline_name: str) -> PipelineState | None:
+        """Nothing is stored."""
+        return None
+
+    def stored_tables(self) -> StoredTables:
+        """No tables."""
+        return StoredTables()
+
+    def query_arrow(self, sql: str) -> Any:
+        """Refused: there is nothing to query (a dry run never asks, the destination having no tables).
+
+        Raises:
+            DestinationError: always.
+        """
+        raise DestinationError("the destination does not exist yet; nothing to query")
+
+
+class ReadOnlyDestination:
+    """``destination`` for a dry run: its clients only read (a DuckDB file opens read-only; one that does
+    not exist is empty, not created). Destinations without a ``read_only()`` hook are used as they are:
+    PostgreSQL and the lake destinations only read when asked for their schema, state and tables."""
+
+    def __init__(self, destination: Destination) -> None:
+        self.real = destination
+        self.name = destination.name
+        self.capabilities = destination.capabilities
+        hook = getattr(destination, "read_only", None)
+        self.inner: Destination | None = hook() if callable(hook) else destination
+
+    def for_pipeline(self, pipeline_name: str) -> ReadOnlyDestination:
+        """This destination (already made for its pipeline)."""
+        return self
+
+    def describe(self) -> str:
+        """The real destination's description."""
+        return self.real.describe()
+
+    def to_uri(self) -> str | None:
+        """The real destination's URI."""
+        return self.real.to_uri()
+
+    def client(self, dataset: str) -> Any:
+        """A client that only reads; an :class:`EmptyClient` when the destination does not exist yet."""
+        return EmptyClient() if self.inner is None else self.inner.client(dataset)
+
+
+class _PlanExtraction(Extraction):
+    """An extraction that limits each resource and remembers the state and tables it started from."""
+
+    limit: int | None = None
+    start_state: PipelineState | None = None
+    stored: StoredTables = StoredTables()
+
+    def resources(
+        self, data: Any, *, schema_name: str | None, hints: dict[str, Any]
+    ) -> tuple[str, list[Resource], int | None]:
+        """The resources, each limited to ``limit`` items (copies: the caller's are not changed)."""
+        name, resources, nesting = super().resources(data, schema_name=schema_name, hints=hints)
+        if self.limit is not None:
+            resources = [r._copy().add_limit(self.limit) for r in resources]
+        return name, resources, nesting
+
+    def starting_point(self, schema_name: str) -> tuple[Schema, PipelineState, StoredTables]:
+        """The usual starting point, remembered."""
+        schema, state, stored = super().starting_point(schema_name)
+        self.start_state, self.stored = state.copy(), stored
+        return schema, state, stored
+
+
+def make_plan(
+    pipeline: Pipeline, data: Any, *, limit: int | None, schema_name: str | None, hints: dict[str, Any]
+) -> Plan:
+    """The dry run of ``pipeline.run(data, schema_name=..., **hints)``: see the module docstring.
+
+    Raises:
+        ConfigError: a bad ``limit``; and whatever the extraction raises (nothing is kept).
+    """
+    from headwater.pipelines.pipeline import Pipeline
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ConfigError(f"limit must be a non-negative integer, got {limit!r}")
+    destination = ReadOnlyDestination(pipeline.destination)
+    plan = Plan(pipeline.name, pipeline.destination.describe(), pipeline.dataset)
+    tmp = Path(tempfile.mkdtemp(prefix="headwater-plan-"))
+    try:
+        work = WorkDir(tmp / pipeline.workdir.root.name)
+        if pipeline.workdir.root.is_dir():
+            shutil.copytree(pipeline.workdir.root, work.root, symlinks=True, ignore=shutil.ignore_patterns(".lock"))
+        shadow = Pipeline(
+            pipeline.name,
+            destination,
+            pipeline.dataset,
+            work,
+            progress=False,
+            batch_size=pipeline.batch_size,
+            package_format=pipeline.package_format,
+        )
+        waiting = [p for p in list_packages(work.packages) if p.status in (NORMALIZED, PARTIAL)]
+        extraction = _PlanExtraction(shadow, make_progress(False, pipeline.name))
+        extraction.limit = limit
+        package = extraction.run(data, hints=hints, schema_name=schema_name) if data is not None else None
+        plan.pending = [
+            PendingPackage(p.load_id, p.status, {t: f.rows for t, f in p.manifest.tables.items()}) for p in waiting
+        ]
+        loading = [p for p in waiting if p.status == NORMALIZED] + ([package] if package is not None else [])
+        plan.load_id = package.load_id if package is not None else None
+        with destination.client(pipeline.dataset) as client:
+            stored = extraction.stored if package is not None else _stored(client)
+            _compare(plan, client, stored, loading)
+        if package is not None and extraction.start_state is not None:
+            plan.cursors = _cursor_moves(extraction.start_state, package)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plan
+
+
+def _stored(client: Any) -> StoredTables:
+    reader = getattr(client, "stored_tables", None)
+    return reader() if reader is not None else StoredTables()
+
+
+def _compare(plan: Plan, client: Any, stored: StoredTables, packages: list[LoadPackage]) -> None:
+    """Fill ``plan`` with what loading ``packages`` in order would do to the destination."""
+    schemas: dict[str, Schema] = {}
+    simulation = Simulation(client, stored)
+    try:
+        for package in packages:
+            schema = package.load_schema()
+            schemas[schema.name] = schema
+            _apply(plan, simulation, schema, package)
+            if QUARANTINE_TABLE in package.manifest.tables:
+                _quarantined(plan, package)
+    except DestinationError as exc:
+        plan.notes.append(f"merge and replace counts unavailable: the destination refused a read ({exc.message})")
+    finally:
+        simulation.close()
+    for schema in schemas.values():
+        _schema_changes(plan, schema, stored)
+    order = [t for s in schemas.values() for t in s.tables]
+    plan.tables = dict(sorted(plan.tables.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def _table(plan: Plan, schema: Schema, name: str, stored: StoredTables) -> Any:
+    if name not in plan.tables:
+        table = schema.tables[name]
+        root = schema.root_of(name)
+        plan.tables[name] = TablePlan(
+            name,
+            new=stored.table(name) is None,
+            disposition=root.write_disposition,
+            merge_strategy=(root.merge_strategy or "delete-insert") if root.write_disposition == "merge" else None,
+            parent=table.parent,
+        )
+    return plan.tables[name]
+
+
+def _add(current: int | None, more: int) -> int:
+    return (current or 0) + more
+
+
+def _apply(plan: Plan, simulation: Simulation, schema: Schema, package: LoadPackage) -> None:
+    """One package's rows, replacements and merges, as the load runs them (replaces first)."""
+    manifest = package.manifest
+    stored = simulation.stored
+    for replaced in manifest.replace_tables:
+        for name in [replaced, *(t.name for t in schema.children_of(replaced))]:
+            if name in schema.tables:
+                t = _table(plan, schema, name, stored)
+                t.replaced = _add(t.replaced, simulation.replace(name))
+                plan._loaded.add(name)
+    for root_name, table_names in tables_by_root(schema, manifest.tables).items():
+        root = schema.tables[root_name]
+        if root.write_disposition == "merge":
+            counts = simulation.merge(schema, root, package)
+            r = _table(plan, schema, root_name, stored)
+            r.inserted, r.updated = _add(r.inserted, counts.inserted), _add(r.updated, counts.updated)
+            r.deleted = _add(r.deleted, counts.deleted)
+            for name, n in counts.rows.items():
+                _table(plan, schema, name, stored).rows += n
+                plan._loaded.add(name)
+            for name, n in counts.child_deleted.items():
+                child = _table(plan, schema, name, stored)
+                child.deleted = _add(child.deleted, n)
+        else:
+            for name in table_names:
+                rows = manifest.tables[name].rows
+                _table(plan, schema, name, stored).rows += rows
+                plan._loaded.add(name)
+                simulation.added(name, rows)
+    for name in manifest.tables:
+        if name in schema.tables:
+            _table(plan, schema, name, stored)
+            plan._loaded.add(name)
+
+
+def _schema_changes(plan: Plan, schema: Schema, stored: StoredTables) -> None:
+    """Tables to create, columns to add and columns to widen: ``schema`` against the destination."""
+    for table in schema.tables.values():
+        have = stored.table(table.name)
+        adds, changes = [], []
+        for col in table.columns.values():
+            if col.name.startswith(SYSTEM_PREFIX) or col.system:
+                continue
+            current = stored.column(table.name, col.name) if have is not None else None
+            if current is None:
+                adds.append(ColumnAdd(col.name, str(col.type), col.variant_of))
+            elif not col.foreign and current.types and not current.holds(col.type):
+                was = current.types[0]
+                if (
+                    was.name == "decimal"
+                    and col.type.name in ("decimal", "bigint")
+                    and widen_decimal(was, col.type) == was
+                ):
+                    continue  # the stored column is wider: the values fit as they are
+                changes.append(TypeChange(col.name, str(was), str(col.type)))
+        if have is None or adds or changes or table.name in plan.tables:
+            t = _table(plan, schema, table.name, stored)
+            t.columns_to_add, t.type_changes = adds, changes
+
+
+def _quarantined(plan: Plan, package: LoadPackage) -> None:
+    """The package's quarantined rows, counted per table, resource and reason."""
+    import pyarrow as pa
+
+    counts: dict[tuple[str, str, str], int] = {}
+    for path in package.file_paths(QUARANTINE_TABLE):
+        data = pa.Table.from_batches(list(read_file(path)))
+        for row in data.group_by(["table_name", "resource", "reason"]).aggregate([([], "count_all")]).to_pylist():
+            key = (row["table_name"], row["resource"], row["reason"])
+            counts[key] = counts.get(key, 0) + row["count_all"]
+    for (table, resource, reason), n in counts.items():
+        found = next(
+            (q for q in plan.quarantined if (q.table, q.resource, q.reason) == (table, resource, reason)), None
+        )
+        if found is not None:
+            found.rows += n
+        else:
+            plan.quarantined.append(Quarantined(table, resource, reason, n))
+
+
+def _cursor_moves(before: PipelineState, package: LoadPackage) -> list[CursorMove]:
+    """Each cursor of the package's resources: where the extraction started, where the load leaves it."""
+    after = package.load_state()
+    if after is None:
+        return []
+    source = package.manifest.schema_name
+    old = before.data.get("sources", {}).get(source, {}).get("incremental", {})
+    new = after.data.get("sources", {}).get(source, {}).get("incremental", {})
+    out = []
+    for resource in package.manifest.resources:
+        for path, slot in (new.get(resource) or {}).items():
+            prev = (old.get(resource) or {}).get(path) or {}
+            out.append(
+                CursorMove(
+                    source,
+                    resource,
+                    path,
+                    decode_value(prev.get("last_value")),
+                    decode_value(slot.get("last_value")) if isinstance(slot, dict) else None,
+                )
+            )
+    return out
