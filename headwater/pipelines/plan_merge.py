@@ -98,8 +98,11 @@ class Simulation:
     def _register(self, prefix: str, arrow: Any) -> str:
         name = self._local(prefix)
         self.con.register("_hw_arrow", arrow)
+        # row ids as text: a package holds Arrow uuids, a destination returns uuids or text
+        ids = [f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in (ROW_ID, ROOT_ID) if c in arrow.column_names]
+        select = f"* REPLACE ({', '.join(ids)})" if ids else "*"
         try:
-            self._exec(f"CREATE TABLE {q(name)} AS SELECT * FROM _hw_arrow")
+            self._exec(f"CREATE TABLE {q(name)} AS SELECT {select} FROM _hw_arrow")
         finally:
             self.con.unregister("_hw_arrow")
         return name
