@@ -35,7 +35,7 @@ from headwater.packages.writer import FILE_FORMATS
 from headwater.pipelines.extraction import Extraction
 from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
-from headwater.pipelines.plan import Plan
+from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
