@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import ClosingClient, Destination
-from headwater.errors import ConfigError, DestinationError
+from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
 from headwater.observe.progress import make_progress
 from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages, read_file
 from headwater.pipelines.extraction import Extraction
@@ -154,7 +154,7 @@ def make_plan(
         waiting = [p for p in list_packages(work.packages) if p.status in (NORMALIZED, PARTIAL)]
         extraction = _PlanExtraction(shadow, make_progress(False, pipeline.name))
         extraction.limit = limit
-        package = extraction.run(data, hints=hints, schema_name=schema_name) if data is not None else None
+        package = _extract(extraction, data, hints=hints, schema_name=schema_name, tmp=tmp)
         plan.pending = [
             PendingPackage(p.load_id, p.status, {t: f.rows for t, f in p.manifest.tables.items()}) for p in waiting
         ]
@@ -168,6 +168,28 @@ def make_plan(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan
+
+
+def _extract(
+    extraction: _PlanExtraction, data: Any, *, hints: dict[str, Any], schema_name: str | None, tmp: Path
+) -> LoadPackage | None:
+    """The extraction's package; a failure is raised as it happened, without the run's words about the
+    partial package it keeps (the dry run keeps nothing).
+
+    Raises:
+        HeadwaterError: the extraction's failure (an :class:`ExtractError` for one that is no Headwater error).
+    """
+    if data is None:
+        return None
+    try:
+        return extraction.run(data, hints=hints, schema_name=schema_name)
+    except HeadwaterError as exc:
+        if str(tmp) not in exc.message or exc.__cause__ is None:
+            raise
+        cause = exc.__cause__
+        if isinstance(cause, HeadwaterError):
+            raise cause from None
+        raise ExtractError(f"extraction failed: {cause!r} (dry run: nothing was kept)") from cause
 
 
 def _stored(client: Any) -> StoredTables:

@@ -219,6 +219,20 @@ class PlanScenarios:
             p.run([{"id": 2, "new": 1}], table_name="t", schema_contract="freeze")
         assert type(planned.value) is type(ran.value)
 
+    def test_a_failing_extraction_raises_and_keeps_nothing(self, target: Target) -> None:
+        p = target.pipeline("failing")
+        p.run([{"id": 1}], table_name="t")
+
+        def rows() -> Any:
+            yield from ({"id": i} for i in range(3))
+            raise ValueError("the API went away")
+
+        with unchanged(target), pytest.raises(HeadwaterError, match="the API went away") as planned:
+            p.plan(rows(), table_name="t")
+        assert "partial package" not in str(planned.value)
+        with pytest.raises(HeadwaterError, match="partial package"):
+            p.run(rows(), table_name="t")
+
     def test_cursor_moves_and_state_is_not_advanced(self, target: Target) -> None:
         p = target.pipeline("cursor")
 
