@@ -245,7 +245,7 @@ def _apply(plan: Plan, simulation: Simulation, schema: Schema, package: LoadPack
             if name in schema.tables:
                 t = _table(plan, schema, name, stored)
                 t.replaced = _add(t.replaced, simulation.replace(name))
-                plan._loaded.add(name)
+        plan._loaded.add(replaced)  # the run reports a replaced root table even without rows
     for root_name, table_names in tables_by_root(schema, manifest.tables).items():
         root = schema.tables[root_name]
         if root.write_disposition == "merge":

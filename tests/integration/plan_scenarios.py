@@ -9,6 +9,7 @@ which provide the ``target`` fixture.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -177,6 +178,12 @@ class PlanScenarios:
         assert (plan.tables["users"].replaced, plan.tables["users__tags"].replaced) == (6, 12)
         info = p.run(first_rows(2), table_name="users", write_disposition="replace")
         assert plan.table_rows() == info.table_rows() == {"users": 2, "users__tags": 4}
+        with unchanged(target):
+            plan = p.plan([], table_name="users", write_disposition="replace")  # empties the table
+        assert (plan.tables["users"].replaced, plan.tables["users__tags"].replaced) == (2, 4)
+        info = p.run([], table_name="users", write_disposition="replace")
+        assert plan.table_rows() == info.table_rows() == {"users": 0}
+        assert scalar(p, "SELECT count(*) FROM users__tags") == 0
 
     def test_columns_type_changes_and_variants(self, target: Target) -> None:
         p = target.pipeline("evolve")
@@ -253,6 +260,19 @@ class PlanScenarios:
         with unchanged(target):
             plan = p.plan(make(9))
         assert [(c.from_value, c.to_value, c.moved) for c in plan.cursors] == [(4, 8, True)]
+        as_json = json.loads(plan.to_json())
+        assert as_json["cursors"] == [
+            {
+                "source": "cursor",
+                "resource": "items",
+                "cursor_path": "id",
+                "from_value": 4,
+                "to_value": 8,
+                "moved": True,
+            }
+        ]
+        assert as_json["tables"]["items"]["rows"] == 4 and as_json["tables"]["items"]["updated"] == 0
+        assert "cursor cursor.items id: 4 -> 8" in str(plan)
         assert plan.table_rows() == {"items": 4}
         assert p.state.to_json() == state
         info = p.run(make(9))
@@ -294,9 +314,17 @@ class PlanScenarios:
     def test_nothing_to_extract_still_reports_waiting_packages(self, target: Target) -> None:
         p = target.pipeline("only_pending")
         p.extract(first_rows(3), table_name="users")
+
+        def failing() -> Any:
+            yield {"id": 1}
+            raise ValueError("down")
+
+        with pytest.raises(HeadwaterError):
+            p.extract(failing(), table_name="other")  # a partial package: kept, not loaded by a run
         with unchanged(target):
             plan = p.plan()
-        assert plan.load_id is None and len(plan.pending) == 1
+        assert plan.load_id is None
+        assert [w.status for w in plan.pending] == ["normalized", "partial"]
         info = p.run()
         assert plan.table_rows() == info.table_rows() == {"users": 3, "users__tags": 6}
         assert "waiting package" in plan.render()
