@@ -55,3 +55,13 @@ def target(pg_database: str, tmp_path: Path) -> PgTarget:
 
 class TestPlanPostgres(PlanScenarios):
     """Every scenario on PostgreSQL."""
+
+
+def test_the_dry_run_session_is_read_only(pg_database: str, tmp_path: Path) -> None:
+    p = PgTarget(pg_database, tmp_path).pipeline("ro")
+    p.run([{"id": 1}], table_name="t")
+    with p.destination.read_only().client(DATASET) as client:
+        assert client.stored_tables().table("t") is not None
+        with pytest.raises(hw.errors.DestinationError, match="read-only transaction"):
+            client.execute(f'CREATE TABLE "{DATASET}".x (i int)')
+    assert not pg_query(pg_database, "SELECT 1 FROM pg_tables WHERE tablename = 'x'")
