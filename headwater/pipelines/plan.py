@@ -141,7 +141,7 @@ def make_plan(
     try:
         work = WorkDir(tmp / pipeline.workdir.root.name)
         if pipeline.workdir.root.is_dir():
-            shutil.copytree(pipeline.workdir.root, work.root, symlinks=True, ignore=shutil.ignore_patterns(".lock"))
+            shutil.copytree(pipeline.workdir.root, work.root, symlinks=True, ignore=_not_copied(pipeline.workdir))
         shadow = Pipeline(
             pipeline.name,
             destination,
@@ -168,6 +168,20 @@ def make_plan(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan
+
+
+def _not_copied(workdir: WorkDir) -> Any:
+    """What the copy of the working folder leaves out: the lock, and the data kept of loaded packages
+    (``keep_packages``; only their manifests matter)."""
+    completed = workdir.completed.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        out = {n for n in names if n == ".lock"}
+        if Path(folder).resolve().parent == completed and "data" in names:
+            out.add("data")
+        return out
+
+    return ignore
 
 
 def _extract(

@@ -67,3 +67,15 @@ def test_plan_while_another_connection_holds_the_file(tmp_path: Path) -> None:
         assert plan.table_rows() == {"t": 1}
     finally:
         con.close()
+
+
+def test_kept_packages_are_not_copied_and_nothing_changes(tmp_path: Path) -> None:
+    target = DuckTarget(tmp_path)
+    p = hw.pipeline(
+        "kept", destination=f"duckdb:///{target.db}", pipelines_dir=tmp_path / "pipelines", keep_packages=True
+    )
+    p.run([{"id": 1}], table_name="t")
+    assert list((p.workdir.completed).glob("*/data/t/*"))
+    with unchanged(target):
+        plan = p.plan([{"id": 2}, {"id": 3}], table_name="t")
+    assert plan.table_rows() == {"t": 2} and not plan.tables["t"].new
