@@ -157,6 +157,52 @@ class PlanScenarios:
         assert users.deleted == len(retired - opened)
         assert scalar(p, "SELECT count(*) FROM users") == rows_before + users.rows
 
+    @pytest.mark.parametrize("strategy", ["delete-insert", "upsert", "scd2"])
+    def test_grandchildren_follow_their_root_rows(self, target: Target, strategy: str) -> None:
+        p = target.pipeline(f"nested_{strategy.replace('-', '_')}")
+        hints = {"table_name": "o", "write_disposition": "merge", "merge_strategy": strategy, "primary_key": "id"}
+
+        def orders(ids: range, version: int) -> list[dict[str, Any]]:
+            return [{"id": i, "lines": [{"n": version, "parts": [{"p": j} for j in range(i % 3)]}]} for i in ids]
+
+        p.run(orders(range(6), 1), **hints)
+        counts = {t: scalar(p, f"SELECT count(*) FROM {t}") for t in ("o", "o__lines", "o__lines__parts")}
+        with unchanged(target):
+            plan = p.plan(orders(range(3, 9), 2), **hints)
+        info = p.run(orders(range(3, 9), 2), **hints)
+        assert plan.table_rows() == info.table_rows()
+        root = plan.tables["o"]
+        if strategy == "scd2":  # retired versions and their children stay
+            assert scalar(p, "SELECT count(*) FROM o") == counts["o"] + root.rows
+        else:
+            assert scalar(p, "SELECT count(*) FROM o") == counts["o"] + root.inserted - root.deleted
+            # the lines and parts of 3, 4 and 5 (0 + 1 + 2 parts) go with their replaced rows
+            assert (plan.tables["o__lines"].deleted, plan.tables["o__lines__parts"].deleted) == (3, 3)
+        for name in ("o__lines", "o__lines__parts"):
+            t = plan.tables[name]
+            assert scalar(p, f"SELECT count(*) FROM {name}") == counts[name] + t.rows - (t.deleted or 0), name
+
+    def test_scd2_merge_key_retires_only_in_the_partitions_loaded(self, target: Target) -> None:
+        p = target.pipeline("scd2_partitions")
+        hints = {
+            "table_name": "s",
+            "write_disposition": "merge",
+            "merge_strategy": "scd2",
+            "primary_key": "id",
+            "merge_key": "day",
+        }
+        p.run([{"id": i, "day": i % 2, "v": 0} for i in range(8)], **hints)
+        data = [{"id": 1, "day": 1, "v": 1}, {"id": 3, "day": 1, "v": 0}, {"id": 9, "day": 1, "v": 0}]
+        with unchanged(target):
+            plan = p.plan(data, **hints)
+        s = plan.tables["s"]
+        # day 1 held 1, 3, 5, 7: 1 changes, 3 stays, 5 and 7 are retired, 9 is new; day 0 is not touched
+        assert (s.rows, s.inserted, s.updated, s.deleted) == (2, 1, 1, 2)
+        open_before = scalar(p, f"SELECT count(*) FROM s WHERE {VALID_TO} IS NULL")
+        info = p.run(data, **hints)
+        assert plan.table_rows() == info.table_rows()
+        assert scalar(p, f"SELECT count(*) FROM s WHERE {VALID_TO} IS NULL") == open_before + s.inserted - s.deleted
+
     def test_merge_key_replaces_partitions(self, target: Target) -> None:
         p = target.pipeline("partitions")
         hints = {"table_name": "events", "write_disposition": "merge", "merge_key": "day"}
