@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from headwater.pipelines.info import LoadInfo, LoadSummary, TableLoad
 from headwater.pipelines.pipeline import Pipeline, pipeline
+from headwater.pipelines.plan_report import Plan
 
-__all__ = ["LoadInfo", "LoadSummary", "Pipeline", "TableLoad", "pipeline"]
+__all__ = ["LoadInfo", "LoadSummary", "Pipeline", "Plan", "TableLoad", "pipeline"]

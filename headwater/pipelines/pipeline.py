@@ -35,6 +35,7 @@ from headwater.packages.writer import FILE_FORMATS
 from headwater.pipelines.extraction import Extraction
 from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
+from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
@@ -245,6 +246,24 @@ class Pipeline:
         finally:
             progress.close()
         return package.load_id if package is not None else None
+
+    @check_arguments
+    def plan(
+        self, data: Any = None, *, limit: int | None = None, schema_name: str | None = None, **hints: Unpack[HintArgs]
+    ) -> Plan:
+        """What :meth:`run` would do with ``data``, without writing anything (a dry run).
+
+        Extracts and normalizes as a run does (``limit``: at most that many items per resource) in a
+        copy of the working folder, reading the destination without writing (a DuckDB file opens read-only
+        and is not created), then deletes the copy. See :mod:`headwater.pipelines.plan`.
+
+        Returns:
+            Per table: new or existing, columns to add, type changes, variant columns, rows to insert,
+            replace and merge counts; rows quarantined; cursor moves; packages waiting.
+        """
+        from headwater.pipelines.plan import make_plan
+
+        return make_plan(self, data, limit=limit, schema_name=schema_name, hints=dict(hints))
 
     def load(self, *, include_partial: bool = False) -> LoadInfo:
         """Load every package waiting on disk, oldest first.

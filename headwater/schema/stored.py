@@ -46,5 +46,9 @@ class StoredTables:
         """The stored column ``column`` of ``table`` (schema names), if it exists."""
         return self.columns.get(self._ident(table), {}).get(self._ident(column))
 
+    def table(self, table: str) -> dict[str, StoredColumn] | None:
+        """The stored columns of ``table`` (a schema name) by physical name, or None if it does not exist."""
+        return self.columns.get(self._ident(table))
+
     def __bool__(self) -> bool:
         return bool(self.columns)

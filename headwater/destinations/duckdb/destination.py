@@ -94,6 +94,18 @@ class DuckDBDestination:
             return clone
         return self
 
+    def read_only(self) -> DuckDBDestination | None:
+        """This destination opening its file read-only (``access_mode: READ_ONLY``), for a dry run.
+
+        None when the file does not exist yet: there is nothing to read, and opening it would create
+        it. A connection passed in and ``:memory:`` are returned as they are (reads change nothing).
+        """
+        if self.connection is not None or self.memory:
+            return self
+        if self.path is None or not self.path.exists():
+            return None
+        return DuckDBDestination(self.path, config={**self.config, "access_mode": "READ_ONLY"})
+
     def catalog_name(self) -> str | None:
         """The catalog DuckDB names after the file (``o'brien.duckdb`` -> ``o'brien``), ``memory``
         for ``:memory:``; None for a connection passed in (unknown before connecting)."""
@@ -130,7 +142,7 @@ class DuckDBDestination:
         if self.connection is not None:
             return self.connection.cursor(), True
         target = ":memory:" if self.memory else str(self.path)
-        if self.path is not None:
+        if self.path is not None and str(self.config.get("access_mode", "")).upper() != "READ_ONLY":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             try:

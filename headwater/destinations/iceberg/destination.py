@@ -244,6 +244,13 @@ class IcebergDestination:
 
         return IcebergClient(self, dataset)
 
+    def read_only(self) -> IcebergDestination | None:
+        """This destination for a dry run: None when the built-in catalog does not exist yet (opening it
+        would create the warehouse folder and ``catalog.db``); otherwise itself (reading writes nothing)."""
+        if self.builtin and self.catalog is None and not (self.local_warehouse() / "catalog.db").exists():
+            return None
+        return self
+
     def open_catalog(self) -> tuple[Any, bool]:
         """The catalog and whether the client owns (closes) it."""
         _import_pyiceberg(sql=self.builtin)

@@ -129,6 +129,16 @@ class PostgresDestination:
         """This destination: the URL names the database already."""
         return self
 
+    #: clients open read-only sessions (a dry run): PostgreSQL refuses any write
+    read_only_session = False
+
+    def read_only(self) -> PostgresDestination:
+        """This destination with read-only sessions (``SET SESSION CHARACTERISTICS AS TRANSACTION READ
+        ONLY``), for a dry run."""
+        clone = PostgresDestination(self.url)
+        clone.read_only_session = True
+        return clone
+
     def to_uri(self) -> str | None:
         """The URL without its password (it is written to the working folder): reopening the pipeline
         elsewhere (``hw.attach``, the CLI) takes the password from PGPASSWORD or ~/.pgpass, as libpq does."""
@@ -177,6 +187,9 @@ class PostgresClient(SqlClient):
         self.destination = destination
         self.con = destination.connect()
         self.cur = self.con.cursor()
+        if destination.read_only_session:
+            self.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            self.commit()  # the transaction already open ends; every later one is read-only
 
     def ident(self, name: str) -> str:
         """The physical identifier of a schema name, shortened to PostgreSQL's 63 bytes if longer."""
