@@ -226,6 +226,14 @@ def render(source: str, destination: str) -> tuple[str, str]:
     return "\n".join(flows), "\n".join(secrets)
 
 
+def _append_once(path: Path, line: str) -> None:
+    """Add ``line`` at the end of a text file (made if missing) unless the file already has it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if line in text.splitlines():
+        return
+    path.write_text(text + ("" if not text or text.endswith("\n") else "\n") + line + "\n", encoding="utf-8")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``headwater init SOURCE DESTINATION`` to the ``headwater`` app."""
 
@@ -257,6 +265,12 @@ def register(app: typer.Typer) -> None:
             path.write_text(text, encoding="utf-8")
         flows_path = root / "flows.toml"
         shown = flows_path if folder is not None else Path("flows.toml")
+        _append_once(
+            root / "README.md",
+            f"Run the Headwater flows ({source} into {destination}): `headwater run flows.toml` "
+            "(fill in flows.toml and secrets.toml first; `headwater run flows.toml --dry-run` shows what it would do).",
+        )
+        _append_once(root / ".gitignore", "secrets.toml")  # as dlt init does: secrets stay out of version control
         typer.echo(f"wrote {shown} and secrets.toml: {source} into {destination}")
         typer.echo("fill in the <placeholders> (secrets go in secrets.toml), then run:")
         typer.echo(f"  headwater run {shown}")

@@ -129,6 +129,13 @@ def test_init_writes_flows_and_secrets(
         **flows["destinations"]["warehouse"]["config"],
         **secrets["destinations"]["warehouse"]["config"],
     }
+    # a README line on how to run it, and secrets.toml kept out of version control; once, however often
+    readme = (tmp_path / "README.md").read_text()
+    assert "`headwater run flows.toml`" in readme
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["secrets.toml"]
+    assert init(capsys, tmp_path, source, destination, "--force")[0] == 0
+    assert (tmp_path / "README.md").read_text() == readme
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["secrets.toml"]
     if destination == "duckdb":
         assert flows["destinations"]["warehouse"]["config"] == {"path": "warehouse.duckdb"}
         assert secrets["destinations"]["warehouse"]["config"] == {}
