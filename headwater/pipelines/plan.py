@@ -162,7 +162,7 @@ def make_plan(
         plan.load_id = package.load_id if package is not None else None
         with destination.client(pipeline.dataset) as client:
             stored = extraction.stored if package is not None else _stored(client)
-            _compare(plan, client, stored, loading)
+            _compare(plan, client, stored, loading, scratch=tmp / "keys.duckdb")
         if package is not None and extraction.start_state is not None:
             plan.cursors = _cursor_moves(extraction.start_state, package)
     finally:
@@ -211,10 +211,11 @@ def _stored(client: Any) -> StoredTables:
     return reader() if reader is not None else StoredTables()
 
 
-def _compare(plan: Plan, client: Any, stored: StoredTables, packages: list[LoadPackage]) -> None:
-    """Fill ``plan`` with what loading ``packages`` in order would do to the destination."""
+def _compare(plan: Plan, client: Any, stored: StoredTables, packages: list[LoadPackage], *, scratch: Path) -> None:
+    """Fill ``plan`` with what loading ``packages`` in order would do to the destination (the keys
+    mirrored in the DuckDB file ``scratch``, which spills to disk for large tables)."""
     schemas: dict[str, Schema] = {}
-    simulation = Simulation(client, stored)
+    simulation = Simulation(client, stored, path=scratch)
     try:
         for package in packages:
             schema = package.load_schema()

@@ -21,6 +21,7 @@ replacement). They always satisfy ``rows after = rows before + inserted - delete
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from headwater.destinations.common import SEQ, dedup_order, numbered
@@ -55,14 +56,16 @@ class Simulation:
     Args:
         client: an open destination client; only ``query_arrow`` (SELECTs) is called.
         stored: the destination's tables as they were before the dry run.
+        path: a DuckDB file for the mirrored keys (in the dry run's temporary folder), so that the keys
+            of a table larger than memory spill to disk; default: in memory.
     """
 
-    def __init__(self, client: Any, stored: StoredTables) -> None:
+    def __init__(self, client: Any, stored: StoredTables, *, path: Path | None = None) -> None:
         import duckdb
 
         self.client = client
         self.stored = stored
-        self.con = duckdb.connect(":memory:")
+        self.con = duckdb.connect(str(path) if path is not None else ":memory:")
         self._mirrors: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._n = 0
