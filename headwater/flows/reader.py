@@ -62,8 +62,11 @@ class Problems:
         self.items: list[tuple[str, str]] = []
 
     def add(self, where: str, message: str, hint: str | None = None) -> None:
-        """Record one problem at ``where`` (a hint, such as a "did you mean", follows a ``;``)."""
-        self.items.append((where, f"{message}; {hint}" if hint else message))
+        """Record one problem at ``where`` (a hint, such as a "did you mean", follows a ``;``); the same
+        problem found twice (a source used by two flows) is kept once."""
+        item = (where, f"{message}; {hint}" if hint else message)
+        if item not in self.items:
+            self.items.append(item)
 
     def error(self, exc: HeadwaterError, where: str) -> None:
         """Record a ConfigError raised by a check further down, at ``where``."""

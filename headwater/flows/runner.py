@@ -276,43 +276,83 @@ class Flows:
         progress: bool | str | None,
         claim: bool = True,
     ) -> Built | None:
-        before = len(problems.items)
+        """The flow made ready to run, or None when a problem was recorded (its source and its
+        destination are both tried, so that every mistake is reported at once)."""
+        failed = Problems()
+        data = self._data(flow, where, failed)
+        destination = self._target(flow, where, failed)
+        for item in failed.items:
+            problems.add(*item)
+        if failed.items:
+            return None
+        options = {**flow.pipeline, **({"progress": progress} if progress is not None else {}), "claim": claim}
+        return Built(flow, None, data, destination=destination, options=options)
+
+    def _data(self, flow: Flow, where: str, problems: Problems) -> Any:
+        """What the flow extracts: its source with the resources selected and hinted, or its extractor."""
         if flow.hippo:
             from headwater.flows import hippo
 
-            resolver = Resolver(self.here)
-            table = resolver.resolve(flow.extractor, f"{where}.extractor", problems)
-            data: Any = hippo.extractor_resource(
-                hippo.make_extractor(table),
-                name=flow.name,
-                hints=_hints(flow.hints),
-                transformer=flow.transform,
-                base_dir=self.here,
-            )
-        else:
-            assert flow.source is not None
-            if flow.transform is not None:
-                raise ConfigError(
-                    f"{where}.transform: a transform on a flow from a declared source is not supported yet",
-                    hint="give the flow a Hippo-style extractor, or transform in the destination after the load",
+            table = Resolver(self.here).resolve(flow.extractor, f"{where}.extractor", problems)
+            try:
+                return hippo.extractor_resource(
+                    hippo.make_extractor(table),
+                    name=flow.name,
+                    hints=_hints(flow.hints),
+                    transformer=flow.transform,
+                    base_dir=self.here,
                 )
-            component = self.model.sources[flow.source]
-            data = _source(component, self._config("sources", component, problems), f"sources.{component.id}")
-            data = _select(data, flow, where)
+            except ConfigError as exc:
+                problems.add(f"{where}.extractor", exc.message, exc.hint)
+                return None
+        assert flow.source is not None
+        if flow.transform is not None:
+            problems.add(
+                f"{where}.transform",
+                "a transform on a flow from a declared source is not supported yet",
+                "give the flow a Hippo-style extractor, or transform in the destination after the load",
+            )
+            return None
+        component = self.model.sources[flow.source]
+        config = self._config("sources", component, problems)
+        try:
+            data = _source(component, config, f"sources.{component.id}")
+        except ConfigError as exc:  # the source's own check of its options: a mistake of its table
+            problems.add(
+                f"sources.{component.id}.config", exc.message.removeprefix(f"sources.{component.id}: "), exc.hint
+            )
+            return None
+        try:
+            return _select(data, flow, where)
+        except ConfigError as exc:
+            problems.add(where, exc.message, exc.hint)
+            return None
+
+    def _target(self, flow: Flow, where: str, problems: Problems) -> Any:
+        """Where the flow loads: its declared destination, or its Hippo loader."""
         if flow.loader is not None:
             from headwater.flows import hippo
 
             table = Resolver(self.here).resolve(flow.loader, f"{where}.loader", problems)
-            destination: Any = hippo.make_loader(table)
-        else:
-            assert flow.destination is not None
-            component = self.model.destinations[flow.destination]
-            config = self._config("destinations", component, problems)
-            destination = _destination(component, config, f"destinations.{component.id}")
-        if len(problems.items) > before:
+            try:
+                return hippo.make_loader(table)
+            except ConfigError as exc:
+                problems.add(f"{where}.loader", exc.message, exc.hint)
+                return None
+        assert flow.destination is not None
+        component = self.model.destinations[flow.destination]
+        config = self._config("destinations", component, problems)
+        try:
+            return _destination(component, config, f"destinations.{component.id}")
+        except ConfigError as exc:
+            problems.add(
+                f"destinations.{component.id}.config",
+                exc.message.removeprefix(f"destinations.{component.id}.config: ").removeprefix(
+                    f"destinations.{component.id}: "
+                ),
+                exc.hint,
+            )
             return None
-        options = {**flow.pipeline, **({"progress": progress} if progress is not None else {}), "claim": claim}
-        return Built(flow, None, data, destination=destination, options=options)
 
 
 def _importable(value: Any, where: str, problems: Problems) -> None:

@@ -150,3 +150,48 @@ def test_a_config_py_with_flows(tmp_path: Path) -> None:
     assert hw.flows.load(tmp_path / "f.toml").model.destinations["local"].config == {
         "path": str(tmp_path / "music.duckdb")
     }
+
+
+def test_options_a_source_or_destination_refuses_are_located_at_their_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The factories' own checks (beyond option names) are mistakes of the file too: every one is
+    reported, at the table that holds it, once even when several flows use it, with exit code 2."""
+    (tmp_path / "flows.toml").write_text(
+        """
+[sources.api]
+type = "rest_api"
+[sources.api.config]
+client = { base_url = "http://127.0.0.1:1", paginator = { type = "page_number", total_path = "" } }
+resources = ["orders"]
+
+[sources.db]
+type = "sql_database"
+config = { credentials = "sqlite:///x.sqlite", chunk_size = -5 }
+
+[destinations.d]
+type = "duckdb"
+config = { path = 3 }
+
+[[flows]]
+from = "api"
+to = "d"
+
+[[flows]]
+name = "again"
+from = "api"
+to = "d"
+
+[[flows]]
+from = "db"
+to = "d"
+"""
+    )
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "flows.toml"), "--pipelines-dir", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems" in err
+    assert "sources.api.config: client: paginator 'page_number': total_path: a JSON path must be" in err
+    assert "sources.db.config: chunk_size must be a positive integer, got -5" in err
+    assert "destinations.d.config: " in err
+    assert not (tmp_path / "p").exists()
