@@ -203,6 +203,9 @@ def _postgres_backend(ibis: Any, destination: Any, dataset: str) -> Any:
         con = psycopg.connect(destination.url, autocommit=True)
     except Exception as exc:
         raise DestinationError(f"cannot connect to {destination.describe()}: {type(exc).__name__}") from exc
+    from psycopg.types.string import TextLoader
+
+    con.adapters.register_loader("uuid", TextLoader)  # Ibis reads uuid columns as strings, not UUID objects
     con.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     con.execute("SELECT set_config('search_path', %s, false)", (names.quote_identifier(dataset),))
     return ibis.postgres.from_connection(con)
