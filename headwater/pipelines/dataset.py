@@ -26,6 +26,7 @@ from headwater import names
 from headwater.errors import ConfigError, DestinationError, did_you_mean
 from headwater.optional import require
 from headwater.pipelines.plan import EmptyClient, ReadOnlyDestination
+from headwater.redact import scrub_exception
 from headwater.schema.system import SYSTEM_PREFIX
 
 if TYPE_CHECKING:
@@ -202,6 +203,7 @@ def _postgres_backend(ibis: Any, destination: Any, dataset: str) -> Any:
     try:
         con = psycopg.connect(destination.url, autocommit=True)
     except Exception as exc:
+        scrub_exception(exc)  # the driver may echo the connection string: keep the password out of tracebacks
         raise DestinationError(f"cannot connect to {destination.describe()}: {type(exc).__name__}") from exc
     from psycopg.types.string import TextLoader
 
