@@ -132,11 +132,18 @@ class TableRef:
         return polars.from_arrow(self.arrow())
 
     def relation(self) -> Any:
-        """The table's rows as a DuckDB relation (over the rows read now, held in memory: no file stays
-        open, so a later load is not blocked)."""
+        """The table as a DuckDB relation on a connection of its own. On files and table formats it reads
+        the data as ``ibis()`` does (Parquet files through DuckDB's reader, Delta lazily); on DuckDB and
+        PostgreSQL it holds the rows read now, in memory (no database stays open: a later load is not
+        blocked)."""
         import duckdb
 
-        return duckdb.connect().from_arrow(self.arrow())
+        con = duckdb.connect()
+        if self.dataset.pipeline.destination.name in ("duckdb", "postgres"):
+            return con.from_arrow(self.arrow())
+        with self.dataset._client() as client:
+            _view(con, client, self.name)
+        return con.table(names.quote_identifier(self.name))
 
     def count(self) -> int:
         """The number of rows."""
@@ -221,12 +228,19 @@ def _lake_backend(ibis: Any, dataset: Dataset) -> Any:
     con = duckdb.connect()
     with dataset._client() as client:
         for name in _table_names(client):
-            files = getattr(client, "select_files", None)
-            if callable(files) and not name.startswith(SYSTEM_PREFIX) and _local_parquet(client):
-                con.execute(f"CREATE VIEW {names.quote_identifier(name)} AS {files(name)}")
-            else:
-                con.register(name, client.reader(name))
+            _view(con, client, name)
     return ibis.duckdb.from_connection(con)
+
+
+def _view(con: Any, client: Any, name: str) -> None:
+    """View ``name`` on DuckDB connection ``con``, reading table ``name`` of a lake ``client``: local
+    Parquet files through DuckDB's reader, other tables through the client's reader (a lazy pyarrow
+    dataset for Delta, an Arrow table for Iceberg and other files)."""
+    files = getattr(client, "select_files", None)
+    if callable(files) and not name.startswith(SYSTEM_PREFIX) and _local_parquet(client):
+        con.execute(f"CREATE VIEW {names.quote_identifier(name)} AS {files(name)}")
+    else:
+        con.register(name, client.reader(name))
 
 
 def _local_parquet(client: Any) -> bool:
