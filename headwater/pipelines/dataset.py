@@ -80,14 +80,19 @@ class Dataset:
         with self._client() as client:
             return client.query_arrow(sql)
 
-    def ibis(self) -> Any:
+    def ibis(self, *, read_only: bool = True) -> Any:
         """An Ibis backend connected to the destination, the dataset's schema selected.
 
-        DuckDB: the file opened read-only, the dataset the current schema (call the backend's
-        ``disconnect()`` before loading into the file again in the same process: DuckDB opens a file
-        either read-only or read-write in a process); PostgreSQL: a read-only session
-        whose ``search_path`` is the dataset; Iceberg, Delta and files: an in-memory DuckDB with one view
-        per table (system tables included) reading the table's data (see the module docstring).
+        DuckDB: the file, the dataset the current schema (call the backend's ``disconnect()`` before
+        loading into the file again in the same process: DuckDB opens a file either read-only or
+        read-write in a process); PostgreSQL: a session whose ``search_path`` is the dataset; Iceberg,
+        Delta and files: an in-memory DuckDB with one view per table (system tables included) reading
+        the table's data (see the module docstring).
+
+        Args:
+            read_only: open the DuckDB file read-only and PostgreSQL sessions read-only (default). Ibis
+                keeps ``ibis.memtable`` data in temporary tables on PostgreSQL, which a read-only
+                session refuses: pass False to join local data there.
 
         Raises:
             ConfigError: Ibis is not installed (``pip install 'headwater[ibis]'``).
@@ -98,9 +103,9 @@ class Dataset:
         if self.destination.inner is None:
             raise DestinationError(f"{real.describe()} does not exist yet; nothing to read", hint="run the pipeline")
         if real.name == "duckdb":
-            return _duckdb_backend(ibis, self.destination.inner, self.name)
+            return _duckdb_backend(ibis, self.destination.inner if read_only else real, self.name)
         if real.name == "postgres":
-            return _postgres_backend(ibis, real, self.name)
+            return _postgres_backend(ibis, real, self.name, read_only=read_only)
         return _lake_backend(ibis, self)
 
 
@@ -204,8 +209,8 @@ def _duckdb_backend(ibis: Any, destination: Any, dataset: str) -> Any:
     return ibis.duckdb.from_connection(con)
 
 
-def _postgres_backend(ibis: Any, destination: Any, dataset: str) -> Any:
-    """Ibis on PostgreSQL: a read-only session whose ``search_path`` is the dataset."""
+def _postgres_backend(ibis: Any, destination: Any, dataset: str, *, read_only: bool) -> Any:
+    """Ibis on PostgreSQL: a session (read-only if asked) whose ``search_path`` is the dataset."""
     psycopg = require("psycopg", "pipeline.dataset().ibis()", extra="ibis", package="psycopg")
     try:
         con = psycopg.connect(destination.url, autocommit=True)
@@ -215,7 +220,8 @@ def _postgres_backend(ibis: Any, destination: Any, dataset: str) -> Any:
     from psycopg.types.string import TextLoader
 
     con.adapters.register_loader("uuid", TextLoader)  # Ibis reads uuid columns as strings, not UUID objects
-    con.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    if read_only:
+        con.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     con.execute("SELECT set_config('search_path', %s, false)", (names.quote_identifier(dataset),))
     return ibis.postgres.from_connection(con)
 

@@ -134,3 +134,18 @@ def test_ibis_reads_the_dataset(make_pipeline: Any) -> None:
         backend.disconnect()
     p.run([{"id": 4, "name": "c"}], table_name="items")  # the backend let go of the destination
     assert p.dataset().table("items").count() == 4
+
+
+def test_ibis_joins_local_data_when_not_read_only(make_pipeline: Any) -> None:
+    ibis = pytest.importorskip("ibis")
+    p = loaded(make_pipeline)
+    backend = p.dataset().ibis(read_only=False)  # PostgreSQL keeps memtables in temporary tables
+    try:
+        items = backend.table("items")
+        labels = ibis.memtable({"id": [1, 2], "label": ["one", "two"]})
+        joined = items.join(labels, "id").select("id", "label").order_by("id")
+        assert joined.to_pyarrow().to_pylist() == [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]
+    finally:
+        backend.disconnect()
+    p.run([{"id": 4, "name": "c"}], table_name="items")
+    assert p.dataset().table("items").count() == 4

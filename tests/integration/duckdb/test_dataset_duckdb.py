@@ -46,3 +46,18 @@ def test_ibis_missing_says_how_to_install(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(ConfigError, match="ibis-framework") as caught:
         p.dataset().ibis()
     assert "headwater[ibis]" in str(caught.value)
+
+
+def test_ibis_opens_the_file_read_only(tmp_path: Path) -> None:
+    pytest.importorskip("ibis")
+    import duckdb
+
+    p = make(tmp_path)
+    p.run([{"a": 1}], table_name="t")
+    backend = p.dataset().ibis()
+    try:
+        assert backend.current_database == "ds_dataset"
+        with pytest.raises(duckdb.Error, match="read-only"):
+            backend.raw_sql("CREATE TABLE u AS SELECT 1 AS a")
+    finally:
+        backend.disconnect()
