@@ -41,13 +41,13 @@ class Dataset:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.name = pipeline.dataset_name
-        self.destination = ReadOnlyDestination(pipeline.destination)
 
     def __repr__(self) -> str:
         return f"<Dataset {self.name!r} of {self.pipeline.destination.describe()}>"
 
     def _client(self) -> Any:
-        return self.destination.client(self.name)
+        # made anew each time: a DuckDB file that did not exist a moment ago may exist now
+        return ReadOnlyDestination(self.pipeline.destination).client(self.name)
 
     def tables(self, *, system: bool = False) -> list[str]:
         """The dataset's tables, sorted: root and child tables; Headwater's own (``_hw_loads``...) only
@@ -100,10 +100,11 @@ class Dataset:
         """
         ibis = require("ibis", "pipeline.dataset().ibis()", extra="ibis", package="ibis-framework")
         real = self.pipeline.destination
-        if self.destination.inner is None:
+        reading = ReadOnlyDestination(real).inner
+        if reading is None:
             raise DestinationError(f"{real.describe()} does not exist yet; nothing to read", hint="run the pipeline")
         if real.name == "duckdb":
-            return _duckdb_backend(ibis, self.destination.inner if read_only else real, self.name)
+            return _duckdb_backend(ibis, reading if read_only else real, self.name)
         if real.name == "postgres":
             return _postgres_backend(ibis, real, self.name, read_only=read_only)
         return _lake_backend(ibis, self)

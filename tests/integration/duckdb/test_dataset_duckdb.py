@@ -25,6 +25,9 @@ def test_reading_an_unloaded_file_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(DestinationError, match="does not exist yet"):
         ds.ibis()
     assert not (tmp_path / "ds.duckdb").exists()
+    p = make(tmp_path)
+    p.run([{"a": 1}], table_name="t")
+    assert ds.tables() == ["t"]  # the same dataset object sees the file made since
 
 
 def test_reading_is_read_only(tmp_path: Path) -> None:
