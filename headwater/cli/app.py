@@ -199,7 +199,7 @@ def build_app() -> typer.Typer:
         p = attach(workdir.root.name, workdir.root.parent)
         tables = sorted({t for n in p.schema_names if (s := p.workdir.read_schema(n)) for t in s.tables})
         listing = ", ".join(tables) if tables else "no tables"
-        prompt = f"Drop pipeline {name!r}: {listing} in {p.destination.describe()} dataset {p.dataset!r}?"
+        prompt = f"Drop pipeline {name!r}: {listing} in {p.destination.describe()} dataset {p.dataset_name!r}?"
         if not yes and not typer.confirm(prompt):
             raise typer.Abort()
         dropped = p.drop()

@@ -176,7 +176,7 @@ class Extraction:
             load_id=self.pipeline._new_load_id(),
             pipeline=self.pipeline.name,
             schema_name=schema.name,
-            dataset=self.pipeline.dataset,
+            dataset=self.pipeline.dataset_name,
             resources=[r.name for r in resources if r.selected],
             base_state_version=state.version,
             base_state_load_id=state.load_id,

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from headwater import names
 from headwater.destinations import resolve
@@ -41,6 +41,9 @@ from headwater.redact import redact, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
+
+if TYPE_CHECKING:
+    from headwater.pipelines.dataset import Dataset
 
 log = logging.getLogger("headwater")
 
@@ -189,7 +192,7 @@ class Pipeline:
     ) -> None:
         self.name = name
         self.destination = destination
-        self.dataset = dataset
+        self.dataset_name = dataset
         self.workdir = workdir
         self.progress_setting = progress
         self.batch_size = batch_size
@@ -198,7 +201,7 @@ class Pipeline:
         self._last_load_id = ""
 
     def __repr__(self) -> str:
-        return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset!r}>"
+        return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"
 
     # -- public API ------------------------------------------------------------------------------
     @check_arguments
@@ -413,17 +416,24 @@ class Pipeline:
         with self._client() as client:
             return client.query_arrow(sql)
 
+    def dataset(self) -> Dataset:
+        """The dataset as it landed, to read: ``.tables()``, ``.table(name)``, ``.query(sql)``, ``.ibis()``
+        (see :mod:`headwater.pipelines.dataset`). Reading never writes."""
+        from headwater.pipelines.dataset import Dataset
+
+        return Dataset(self)
+
     # -- internals ---------------------------------------------------------------------------------
     def _info(self) -> LoadInfo:
-        return LoadInfo(self.name, self.destination.describe(), self.dataset)
+        return LoadInfo(self.name, self.destination.describe(), self.dataset_name)
 
     def _client(self) -> DestinationClient:
-        return self.destination.client(self.dataset)
+        return self.destination.client(self.dataset_name)
 
     @property
     def identity(self) -> Identity:
         """The pipeline, destination and dataset its working folder belongs to."""
-        return _identity(self.name, self.destination, self.dataset)
+        return _identity(self.name, self.destination, self.dataset_name)
 
     def _write_meta(self, *, run: bool = True) -> None:
         self.workdir.check_owner(self.identity)
@@ -434,7 +444,7 @@ class Pipeline:
                 "destination": redact(self.destination.describe()),  # no secret is written down
                 "destination_type": self.destination.name,
                 "destination_uri": storable_url(self.destination.to_uri()),
-                "dataset": self.dataset,
+                "dataset": self.dataset_name,
                 "last_run_at": time.time(),
             }
         )

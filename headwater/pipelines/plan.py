@@ -136,7 +136,7 @@ def make_plan(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ConfigError(f"limit must be a non-negative integer, got {limit!r}")
     destination = ReadOnlyDestination(pipeline.destination)
-    plan = Plan(pipeline.name, pipeline.destination.describe(), pipeline.dataset)
+    plan = Plan(pipeline.name, pipeline.destination.describe(), pipeline.dataset_name)
     tmp = Path(tempfile.mkdtemp(prefix="headwater-plan-"))
     try:
         work = WorkDir(tmp / pipeline.workdir.root.name)
@@ -145,7 +145,7 @@ def make_plan(
         shadow = Pipeline(
             pipeline.name,
             destination,
-            pipeline.dataset,
+            pipeline.dataset_name,
             work,
             progress=False,
             batch_size=pipeline.batch_size,
@@ -160,7 +160,7 @@ def make_plan(
         ]
         loading = [p for p in waiting if p.status == NORMALIZED] + ([package] if package is not None else [])
         plan.load_id = package.load_id if package is not None else None
-        with destination.client(pipeline.dataset) as client:
+        with destination.client(pipeline.dataset_name) as client:
             stored = extraction.stored if package is not None else _stored(client)
             _compare(plan, client, stored, loading, scratch=tmp / "keys.duckdb")
         if package is not None and extraction.start_state is not None:

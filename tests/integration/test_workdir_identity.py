@@ -154,7 +154,7 @@ def test_info_and_drop_name_one_destination(tmp_path: Path) -> None:
     assert dropped.returncode == 0, dropped.stderr
     assert not ice.workdir.root.exists() and duck.workdir.root.exists()
     assert tables_in(tmp_path / "m.duckdb") == ["in_duckdb"]  # the other destination kept its table
-    with hw.destinations.iceberg(tmp_path / "wh").client(ice.dataset) as client:
+    with hw.destinations.iceberg(tmp_path / "wh").client(ice.dataset_name) as client:
         assert "in_iceberg" not in client.table_names()  # dropped where it was
     # one folder left: the plain name is unambiguous again
     assert attach("mixed", pdir).destination.name == "duckdb"
@@ -186,7 +186,7 @@ def test_reopening_the_same_destination_and_dataset_uses_the_same_folder(tmp_pat
 
 def test_the_default_dataset_never_collides_with_the_duckdb_catalog(tmp_path: Path, caplog: Any) -> None:
     p = hw.pipeline("shop", destination=hw.destinations.duckdb(tmp_path / "shop_dataset.duckdb"), progress=False)
-    assert p.dataset == "shop_dataset_2"
+    assert p.dataset_name == "shop_dataset_2"
     p.run([{"a": 1}], table_name="orders")
     con = duckdb.connect(str(tmp_path / "shop_dataset.duckdb"), read_only=True)
     try:  # a user's qualified SQL is not ambiguous
@@ -195,7 +195,7 @@ def test_the_default_dataset_never_collides_with_the_duckdb_catalog(tmp_path: Pa
         con.close()
     with caplog.at_level(logging.WARNING, logger="headwater"):
         named = hw.pipeline("crm2", destination=hw.destinations.duckdb(tmp_path / "crm2.duckdb"), dataset="crm2")
-    assert named.dataset == "crm2"  # the user's choice is kept, with a warning saying why it is a bad one
+    assert named.dataset_name == "crm2"  # the user's choice is kept, with a warning saying why it is a bad one
     assert "ambiguous" in caplog.text
 
 

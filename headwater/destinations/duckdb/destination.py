@@ -273,8 +273,13 @@ class DuckDBClient(SqlClient):
         # catalog and dataset are identifiers inside a string literal: quoted, then escaped
         path = f"{names.quote_identifier(self.catalog or 'memory')}.{names.quote_identifier(self.dataset)}"
         self.execute(f"SET search_path = {names.quote_literal(path)}")
+        import duckdb
+
         with self._lock:
-            return arrow_table(self.con.sql(sql))
+            try:
+                return arrow_table(self.con.sql(sql))
+            except duckdb.Error as exc:
+                raise DestinationError(f"DuckDB failed: {exc}", statement=sql[:200]) from exc
 
 
 def _out_of_memory(exc: BaseException) -> bool:

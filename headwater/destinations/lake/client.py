@@ -133,6 +133,8 @@ class LakeClient(ClosingClient, TableFormat, ABC):
                 if name.lower() in lowered:  # read only the tables the query names
                     con.register(name, self.reader(name))
             return arrow_table(con.sql(sql))
+        except duckdb.Error as exc:
+            raise DestinationError(f"DuckDB failed: {exc}", statement=sql[:200]) from exc
         finally:
             con.close()
 

@@ -180,7 +180,7 @@ def test_a_package_in_the_ledger_is_not_handed_twice(tmp_path: Path) -> None:
     p = pipeline(tmp_path, "rerun", destination)
     load_id = p.extract(extractor_resource(make_extractor({"class": KindExtractor, "kind": "generator"}), name="t"))
     package = p.pending_packages()[0]
-    with LoaderDestination(destination.loader).client(p.dataset) as client:  # the crash: loaded, not completed
+    with LoaderDestination(destination.loader).client(p.dataset_name) as client:  # the crash: loaded, not completed
         client.load(package, package.load_schema())
     assert CountingLoader.calls == ["load"] and p.pending_packages()
     info = p.load()

@@ -15,7 +15,7 @@ def test_default_destination_writes_pipeline_name_duckdb_in_cwd(tmp_path: Path) 
     p = hw.pipeline("defaults", progress=False)
     p.run([{"a": 1}], table_name="t")
     assert (tmp_path / "defaults.duckdb").exists()
-    assert p.dataset == "defaults_dataset"
+    assert p.dataset_name == "defaults_dataset"
     assert scalar(p, "select a from t") == 1
     assert scalar(p, "select a from defaults.defaults_dataset.t") == 1
 

@@ -46,10 +46,10 @@ def test_the_file_is_opened_read_only(tmp_path: Path) -> None:
     p = target.pipeline("ro")
     p.run([{"id": 1}], table_name="t")
     read_only = p.destination.read_only()
-    client = read_only.client(p.dataset)
+    client = read_only.client(p.dataset_name)
     try:
         with pytest.raises(hw.errors.DestinationError, match="read-only"):
-            client.execute(f'CREATE TABLE "{p.dataset}".x (i INT)')
+            client.execute(f'CREATE TABLE "{p.dataset_name}".x (i INT)')
     finally:
         client.close()
     assert hw.destinations.duckdb(tmp_path / "none" / "x.duckdb").read_only() is None

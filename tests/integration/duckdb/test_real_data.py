@@ -126,7 +126,7 @@ def connect(tmp_path: Path, name: str) -> duckdb.DuckDBPyConnection:
 def column_types(p: Any, table: str) -> dict[str, str]:
     sql = (
         "select column_name, data_type from information_schema.columns "
-        f"where table_schema = '{p.dataset}' and table_name = '{table}'"
+        f"where table_schema = '{p.dataset_name}' and table_name = '{table}'"
     )
     return dict(rows(p, sql))
 
