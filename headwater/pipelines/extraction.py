@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
+from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
@@ -23,8 +24,9 @@ from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, M
 from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
 from headwater.pipelines.router import ItemRouter
-from headwater.redact import redact
+from headwater.redact import redact, register
 from headwater.schema.hints import check_merge
+from headwater.schema.masks import resolve_key
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredTables
@@ -114,8 +116,14 @@ class Extraction:
         """Bad table names, merges without keys and what the destination cannot do are refused before
         extracting: a package that can never load would block the pipeline."""
         destination = self.pipeline.destination
+        key = resolve_key(self.pipeline.mask_key)
+        if key is not None:
+            register(key.decode("utf-8", "replace"))
         for r in resources:
             if r.selected:
+                hashed = sorted(n for n, m in r.hints.masks().items() if m.kind == "hash")
+                if hashed and key is None:
+                    raise missing_key(hashed[0], r.name)
                 if r.hints.table_name is None or isinstance(r.hints.table_name, str):
                     names.table_name(r.hints.table_name or r.name, resource=r.name)
                 check_merge(r.hints, r.name)
@@ -195,6 +203,7 @@ class Extraction:
             widening=capabilities.type_widening,
             stored=stored,
             text_nul=capabilities.text_holds_nul,
+            mask_key=resolve_key(self.pipeline.mask_key),
         )
         return ItemRouter(
             normalizer, batch_size=self.pipeline.batch_size, progress=self.progress, max_nesting=max_nesting
