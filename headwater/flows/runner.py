@@ -309,9 +309,10 @@ class Flows:
             component = self.model.destinations[flow.destination]
             config = self._config("destinations", component, problems)
             destination = _destination(component, config, f"destinations.{component.id}")
+        pipeline_options = Resolver(self.here).resolve(flow.pipeline, f"{where}.pipeline", problems)  # ${env:} keys
         if len(problems.items) > before:
             return None
-        options = {**flow.pipeline, **({"progress": progress} if progress is not None else {}), "claim": claim}
+        options = {**pipeline_options, **({"progress": progress} if progress is not None else {}), "claim": claim}
         return Built(flow, None, data, destination=destination, options=options)
 
 
