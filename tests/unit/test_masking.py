@@ -212,3 +212,10 @@ def test_masks_that_cannot_be_right_are_refused() -> None:
     hints = build_hints(resource="r", primary_key="email", columns={"email": {"mask": "hash"}})
     assert hints.masks() == {"email": Mask("hash")}  # a hashed key keeps its mask
     build_hints(resource="r", columns={"n": {"mask": "hash", "data_type": "text"}})
+
+
+@pytest.mark.parametrize("key", [KEY, b"k" * 100])
+def test_many_distinct_values_hash_as_python_hmac_does(key: bytes) -> None:
+    values = [f"user{i}@example.com" for i in range(5000)] + [None, "zoë", "user1@example.com"]
+    out = Masker({"e": Mask("hash")}, key).array(pa.array(values), Mask("hash")).to_pylist()
+    assert out == [None if v is None else _hmac(v, key) for v in values]
