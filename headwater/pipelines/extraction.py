@@ -9,6 +9,7 @@ the package carries, and seals it: normalized, partial (a failure after some row
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
 from headwater.pipelines.router import ItemRouter
 from headwater.redact import redact, register
-from headwater.schema.hints import check_merge
+from headwater.schema.hints import CursorHint, check_masked_cursor, check_merge
 from headwater.schema.masks import resolve_key
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
@@ -124,6 +125,8 @@ class Extraction:
                 hashed = sorted(n for n, m in r.hints.masks().items() if m.kind == "hash")
                 if hashed and key is None:
                     raise missing_key(hashed[0], r.name)
+                for cursor in _argument_cursors(r) if r.hints.masks() else ():
+                    check_masked_cursor(r.hints.columns, cursor, r.name)
                 if r.hints.table_name is None or isinstance(r.hints.table_name, str):
                     names.table_name(r.hints.table_name or r.name, resource=r.name)
                 check_merge(r.hints, r.name)
@@ -343,3 +346,14 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _argument_cursors(resource: Resource) -> list[CursorHint]:
+    """The cursors a resource's function takes as arguments (defaults or given values)."""
+    fn = resource._data
+    try:
+        params = inspect.signature(fn).parameters.values() if callable(fn) else ()
+    except (TypeError, ValueError):
+        return []
+    values = [p.default for p in params] + list(resource._args) + list(resource._kwargs.values())
+    return [v for v in values if isinstance(v, CursorHint)]

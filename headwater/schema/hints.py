@@ -27,7 +27,7 @@ from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 from headwater import names
 from headwater.errors import ConfigError, did_you_mean
 from headwater.schema.contract import Contract, parse_contract
-from headwater.schema.masks import Mask, parse_mask
+from headwater.schema.masks import Mask, mask_of, parse_mask
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
 from headwater.schema.vocabulary import MERGE_STRATEGIES, WRITE_DISPOSITIONS
@@ -252,15 +252,23 @@ def _check_masks(
                 resource=resource,
                 column=name,
             )
-        path = getattr(cursor, "cursor_path", None)
-        if isinstance(path, str) and column_name(path.removeprefix("$.").replace(".", PATH_SEPARATOR)) == name:
-            raise ConfigError(
-                f"column {name!r} is the incremental cursor: its last value is stored in the pipeline state, "
-                "so it cannot be masked",
-                hint="use another column as the cursor, or mask this one in a later step",
-                resource=resource,
-                column=name,
-            )
+    check_masked_cursor(columns, cursor, resource)
+
+
+def check_masked_cursor(columns: Mapping[str, ColumnHint], cursor: Any, resource: str) -> None:
+    """Refuse a masked incremental cursor: its last value is stored in the pipeline state, in clear."""
+    path = getattr(cursor, "cursor_path", None)
+    if not isinstance(path, str):
+        return
+    name = column_name(path.removeprefix("$.").replace(".", PATH_SEPARATOR))
+    if mask_of(name, {n: h.mask for n, h in columns.items() if h.mask is not None}) is not None:
+        raise ConfigError(
+            f"column {name!r} is the incremental cursor: its last value is stored in the pipeline state, "
+            "so it cannot be masked",
+            hint="use another column as the cursor, or mask this one in a later step",
+            resource=resource,
+            column=name,
+        )
 
 
 def check_merge(hints: TableHints, resource: str) -> None:

@@ -214,3 +214,30 @@ def test_flows_carry_the_hint_and_the_key(tmp_path: Path, monkeypatch: pytest.Mo
         email, phone = con.execute("select email, phone from raw.people").fetchone() or (None, None)
     assert phone == "**********78"
     assert email == _hash_in_a_process(tmp_path / "proc", "k-1")
+
+
+def test_a_masked_cursor_given_as_an_argument_is_refused_before_extracting(tmp_path: Path) -> None:
+    pulled: list[int] = []
+
+    @hw.resource(columns={"seen": {"mask": {"partial": 2}}})
+    def events(seen: Any = hw.incremental("seen")) -> Any:
+        pulled.append(1)
+        yield {"seen": "2024-01-01"}
+
+    p = hw.pipeline("cursor", dataset="raw", pipelines_dir=tmp_path / "pipes", progress=False)
+    with pytest.raises(hw.errors.ConfigError, match="'seen' is the incremental cursor"):
+        p.run(events())
+    assert not pulled
+
+
+def test_a_contract_message_quotes_the_masked_value(tmp_path: Path) -> None:
+    p = hw.pipeline("frozen", dataset="raw", pipelines_dir=tmp_path / "pipes", progress=False, mask_key="k-1")
+    p.run([{"id": 1, "code": 7}], table_name="t")  # code is a bigint column
+    with pytest.raises(hw.errors.ContractViolation) as exc:
+        p.run(
+            [{"id": 2, "code": "alice@example.com"}],
+            table_name="t",
+            columns={"code": {"mask": "hash"}},
+            schema_contract={"data_type": "freeze"},
+        )
+    assert "alice" not in str(exc.value) and "first offending value" in str(exc.value)
