@@ -241,3 +241,25 @@ def test_a_contract_message_quotes_the_masked_value(tmp_path: Path) -> None:
             schema_contract={"data_type": "freeze"},
         )
     assert "alice" not in str(exc.value) and "first offending value" in str(exc.value)
+
+
+@pytest.mark.parametrize("kind", ["polars", "relation", "batch", "reader", "categorical"])
+def test_every_item_kind_is_masked(kind: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    table = pa.table({"email": ["alice@example.com", None]})
+    if kind == "polars":
+        pl = pytest.importorskip("polars")
+        item: Any = pl.DataFrame({"email": ["alice@example.com", None]})
+    elif kind == "relation":
+        item = duckdb.connect().sql("select * from (values ('alice@example.com'), (null)) v(email)")
+    elif kind == "batch":
+        item = table.to_batches()[0]
+    elif kind == "reader":
+        item = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+    else:
+        item = pd.DataFrame({"email": pd.Categorical(["alice@example.com", None])})
+    p = hw.pipeline(kind, dataset="raw", pipelines_dir=tmp_path / "pipes", progress=False, mask_key="k-1")
+    p.run(item, table_name="t", columns={"email": {"mask": "hash"}})
+    values = sorted(p.query("select email from t").to_pylist(), key=lambda r: r["email"] is None)
+    assert values[0]["email"] == _hash_in_a_process(tmp_path / "proc", "k-1") and values[1]["email"] is None
