@@ -166,8 +166,9 @@ def _bytes(arr: pa.Array) -> pa.Array:
 
 
 def _partial(text: pa.Array, keep: int) -> pa.Array:
+    empty = pa.scalar("", text.type)
     length = pc.utf8_length(text)
-    kept = pc.if_else(pc.greater(length, keep), pc.utf8_slice_codeunits(text, start=-keep) if keep else "", "")
+    kept = pc.if_else(pc.greater(length, keep), pc.utf8_slice_codeunits(text, start=-keep) if keep else empty, empty)
     hidden = pc.subtract(length, pc.utf8_length(kept))
     stars = pc.binary_repeat(pa.scalar("*", text.type), hidden)
-    return pc.binary_join_element_wise(stars, kept, pa.scalar("", text.type)).cast(pa.string())
+    return pc.binary_join_element_wise(stars, kept, empty)

@@ -219,3 +219,24 @@ def test_many_distinct_values_hash_as_python_hmac_does(key: bytes) -> None:
     values = [f"user{i}@example.com" for i in range(5000)] + [None, "zoë", "user1@example.com"]
     out = Masker({"e": Mask("hash")}, key).array(pa.array(values), Mask("hash")).to_pylist()
     assert out == [None if v is None else _hmac(v, key) for v in values]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_every_arrow_text_type(arrow_type: pa.DataType) -> None:
+    masker = Masker({}, KEY)
+    values = pa.array(["abcdef", "ab", None, ""], arrow_type)
+    assert masker.array(values, Mask("partial", 3)).to_pylist() == ["***def", "**", None, ""]
+    assert masker.array(values, Mask("redact")).to_pylist() == ["***", "***", None, "***"]
+    assert masker.array(values, Mask("hash")).to_pylist() == [_hmac("abcdef"), _hmac("ab"), None, _hmac("")]
+    categories = values.cast(pa.string()).dictionary_encode()
+    assert masker.array(categories, Mask("partial", 0)).to_pylist() == ["******", "**", None, ""]
+
+
+def test_bytes_are_hashed_as_bytes_and_never_partly_kept() -> None:
+    masker = Masker({}, KEY)
+    values = pa.array([b"\xff\x00", None])
+    assert masker.array(values, Mask("hash")).to_pylist() == [
+        hmac.new(KEY, b"\xff\x00", hashlib.sha256).hexdigest(),
+        None,
+    ]
+    assert masker.array(values, Mask("partial", 1)).to_pylist() == ["***", None]
