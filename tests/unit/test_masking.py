@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import Any
 
 import pandas as pd
@@ -240,3 +241,16 @@ def test_bytes_are_hashed_as_bytes_and_never_partly_kept() -> None:
         None,
     ]
     assert masker.array(values, Mask("partial", 1)).to_pylist() == ["***", None]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_quarantined_rows_of_every_item_kind_are_masked(kind: str) -> None:
+    rows = [dict(r, id=None if r["id"] == 3 else r["id"]) for r in ROWS]
+    out = _normalize(
+        _as_kind(rows, kind),
+        {"email": {"mask": "redact"}, "customer": {"mask": {"partial": 0}}},
+        primary_key="id",
+        schema_contract={"columns": "quarantine"},
+    )
+    (row,) = column(out["_hw_quarantine"], "row")
+    assert json.loads(row) == {"id": None, "email": "***", "customer": {"email": "*"}}
