@@ -254,3 +254,11 @@ def test_quarantined_rows_of_every_item_kind_are_masked(kind: str) -> None:
     )
     (row,) = column(out["_hw_quarantine"], "row")
     assert json.loads(row) == {"id": None, "email": "***", "customer": {"email": "*"}}
+
+
+def test_flows_show_the_mask_key_masked() -> None:
+    from headwater.flows.values import masked
+
+    assert masked({"pipeline": {"mask_key": "abc", "batch_size": 3}}) == {
+        "pipeline": {"mask_key": "***", "batch_size": 3}
+    }
