@@ -68,7 +68,7 @@ _SECRET_NAME = re.compile(
     pass(?:word|wd|phrase)?$ | ^pwd$ | ^pw$
     | secret | token | credential | signature | cookie | authorization
     | api[-_.]?key | apikey | access[-_.]?key | private[-_.]?key | account[-_.]?key | session[-_.]?(?:id|key)
-    | ^key$ | ^sig$ | ^auth$ | ^sas$
+    | ^key$ | ^sig$ | ^auth$ | ^sas$ | mask[-_.]?key
     """,
     re.I | re.X,
 )

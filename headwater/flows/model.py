@@ -46,7 +46,7 @@ FLOW_KEYS = (
     "pipeline",
 )
 #: what ``pipeline = {...}`` in a flow may set (the options of ``hw.pipeline``)
-PIPELINE_OPTIONS = ("progress", "batch_size", "keep_packages", "package_format")
+PIPELINE_OPTIONS = ("progress", "batch_size", "keep_packages", "package_format", "mask_key")
 
 
 @dataclass(frozen=True)

@@ -281,11 +281,12 @@ class Flows:
         failed = Problems()
         data = self._data(flow, where, failed)
         destination = self._target(flow, where, failed)
+        pipeline_options = Resolver(self.here).resolve(flow.pipeline, f"{where}.pipeline", failed)  # ${env:} keys
         for item in failed.items:
             problems.add(*item)
         if failed.items:
             return None
-        options = {**flow.pipeline, **({"progress": progress} if progress is not None else {}), "claim": claim}
+        options = {**pipeline_options, **({"progress": progress} if progress is not None else {}), "claim": claim}
         return Built(flow, None, data, destination=destination, options=options)
 
     def _data(self, flow: Flow, where: str, problems: Problems) -> Any:

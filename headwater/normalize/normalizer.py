@@ -10,19 +10,18 @@ Rows that break a contract in a row mode are dropped with their child rows, or s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from headwater.errors import ContractViolation, DataError
-from headwater.normalize import jsontext
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids
+from headwater.normalize.masking import Masker
+from headwater.normalize.originals import Originals
 from headwater.normalize.placing import Placer, reconcile
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
@@ -53,6 +52,7 @@ class Normalizer:
         stored: the destination's tables and column types before the load (another writer's columns
             keep their types: values meet the column as the destination holds it, never cast implicitly).
         text_nul: whether the destination's text holds NUL characters (``Capabilities.text_holds_nul``).
+        mask_key: the secret key of ``hash`` masks (column hints ``{"mask": ...}``, :mod:`.masking`).
     """
 
     def __init__(
@@ -64,8 +64,11 @@ class Normalizer:
         widening: Iterable[tuple[str, str]],
         stored: StoredTables | None = None,
         text_nul: bool = True,
+        mask_key: bytes | None = None,
     ) -> None:
         self.schema = schema
+        self.mask_key = mask_key
+        self._maskers: dict[int, tuple[TableHints, Masker | None]] = {}
         self.load_id = load_id
         self.sink = sink
         self.placer = Placer(widening=widening, stored=stored, text_nul=text_nul)
@@ -119,17 +122,29 @@ class Normalizer:
     # -- batches ---------------------------------------------------------------------------------
     def rows(self, table: Table, rows: list[dict[str, Any]], hints: TableHints, resource: str) -> None:
         """Normalize a batch of dict rows into ``table`` and its child tables."""
-        if self._refuse_new_root(table, hints, resource, rows):
+        masker = self._masker(hints, resource)
+        if self._refuse_new_root(table, hints, resource, rows, masker):
             return
         flattener = self._flattener(table, hints, resource, infer_strings=True)
-        self._emit(table, flattener.rows(rows), resource, hints, _Originals(rows))
+        self._emit(table, flattener.rows(rows), resource, hints, Originals(rows, masker), masker)
 
     def arrow(self, table: Table, data: pa.Table, hints: TableHints, resource: str) -> None:
         """Normalize an Arrow table into ``table`` and its child tables (no per-row work)."""
-        if self._refuse_new_root(table, hints, resource, data):
+        masker = self._masker(hints, resource)
+        if self._refuse_new_root(table, hints, resource, data, masker):
             return
         flattener = self._flattener(table, hints, resource, infer_strings=False)
-        self._emit(table, flattener.table(data), resource, hints, _Originals(data))
+        self._emit(table, flattener.table(data), resource, hints, Originals(data, masker), masker)
+
+    def _masker(self, hints: TableHints, resource: str) -> Masker | None:
+        """The masker of a resource's hints (None when no column is masked), made once per hints."""
+        known = self._maskers.get(id(hints))
+        if known is not None and known[0] is hints:
+            return known[1]
+        masks = hints.masks()
+        masker = Masker(masks, self.mask_key, resource) if masks else None
+        self._maskers[id(hints)] = (hints, masker)
+        return masker
 
     def _flattener(self, table: Table, hints: TableHints, resource: str, *, infer_strings: bool) -> Flattener:
         return Flattener(
@@ -139,7 +154,9 @@ class Normalizer:
             where={"resource": resource, "table": table.name},
         )
 
-    def _refuse_new_root(self, table: Table, hints: TableHints, resource: str, data: Any) -> bool:
+    def _refuse_new_root(
+        self, table: Table, hints: TableHints, resource: str, data: Any, masker: Masker | None
+    ) -> bool:
         """A new root table of a resource that already loaded: the ``tables`` contract decides."""
         if table.name in self.existing or resource not in self._resources_at_start:
             return False
@@ -154,13 +171,21 @@ class Normalizer:
                 table=table.name,
             )
         if mode == "quarantine":
-            originals = _Originals(data)
+            originals = Originals(data, masker)
             self._quarantine(table.name, resource, originals, np.arange(len(originals)), f"new table {table.name!r}")
         if not table.columns:  # never keep the table a refused batch would have created
             self.schema.tables.pop(table.name, None)
         return True
 
-    def _emit(self, root_table: Table, root: Part, resource: str, hints: TableHints, originals: _Originals) -> None:
+    def _emit(
+        self,
+        root_table: Table,
+        root: Part,
+        resource: str,
+        hints: TableHints,
+        originals: Originals,
+        masker: Masker | None,
+    ) -> None:
         guard = Guard(hints.contract, self.existing, resource)
         placed: list[PartRows] = []  # parents first, as root.walk() lists them
         stack: list[tuple[Part, PartRows | None]] = [(root, None)]
@@ -178,6 +203,8 @@ class Normalizer:
                 if child is None:
                     continue  # refused by the tables contract: so are the parts under it
                 table = rows.table = child
+            if masker is not None:  # before anything sees the values: placing, contracts, messages
+                masker.part(part, _source_path(part))
             rows.columns = self.placer.place(table, part, {"resource": resource}, guard.at(rows))
             if parent is None:
                 _apply_hint_flags(table, hints)
@@ -251,7 +278,7 @@ class Normalizer:
         root_table: Table,
         root: Part,
         guard: Guard,
-        originals: _Originals,
+        originals: Originals,
         resource: str,
     ) -> np.ndarray | None:
         """Which root rows to keep (None: all), quarantining the rows that must go there."""
@@ -272,7 +299,7 @@ class Normalizer:
             self._quarantine(root_table.name, resource, originals, np.array(rows), reason)
         return keep
 
-    def _quarantine(self, table: str, resource: str, originals: _Originals, rows: np.ndarray, reason: str) -> None:
+    def _quarantine(self, table: str, resource: str, originals: Originals, rows: np.ndarray, reason: str) -> None:
         if len(rows) == 0:
             return
         q = self.schema.tables.setdefault(QUARANTINE_TABLE, Table(QUARANTINE_TABLE))
@@ -293,7 +320,7 @@ class Normalizer:
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
         self.sink(QUARANTINE_TABLE, pa.table(data))
 
-    def _finish(self, rows: PartRows, keep_root: np.ndarray | None, originals: _Originals) -> None:
+    def _finish(self, rows: PartRows, keep_root: np.ndarray | None, originals: Originals) -> None:
         """System columns, row filtering, and the Arrow table to the sink."""
         part, table, columns = rows.part, rows.table, rows.columns
         assert table is not None
@@ -324,89 +351,6 @@ class Normalizer:
         self.sink(table.name, result)
 
 
-class _Originals:
-    """The batch as it came in (dict rows or an Arrow table), for hashing and quarantine."""
-
-    def __init__(self, data: list[dict[str, Any]] | pa.Table) -> None:
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data) if isinstance(self.data, list) else self.data.num_rows
-
-    def row(self, i: int) -> Any:
-        if isinstance(self.data, list):
-            return self.data[i]
-        return self.data.slice(i, 1).to_pylist()[0]
-
-    def json(self, i: int) -> tuple[str, str | None]:
-        """The row as JSON for ``_hw_quarantine``: ``row`` and ``exact_row``.
-
-        ``row`` is JSON text a database takes. A row holding NaN, an infinity or a lone surrogate has
-        none that says it exactly: ``row`` then holds them as the strings "NaN"... and backslash escapes
-        (for people), and ``exact_row`` the literals ``NaN``... and ``\\udXXX`` escapes, which Python's
-        ``json.loads`` reads back as given (the string "NaN" and a NaN stay apart). See :mod:`.jsontext`.
-        """
-        row = self.row(i)
-        try:
-            return jsontext.dumps(row), None
-        except jsontext.NotJson:
-            return jsontext.dumps(row, mode="readable"), jsontext.dumps(row, mode="literal")
-        except TypeError:  # a type JSON has no form for: its repr, for people
-            return orjson.dumps(repr(row)).decode(), None
-
-    def hashes(self) -> pa.Array:
-        """A 128-bit hash of each whole row (children included), as UUIDs: scd2 compares versions by it.
-
-        Nulls, empty lists and empty objects load as nothing, so they hash as nothing: two rows that
-        load the same are the same version.
-        """
-        rows = self.data if isinstance(self.data, list) else self.data.to_pylist()
-        digests = bytearray()
-        for row in rows:
-            pruned = _canonical(row)
-            try:
-                body: bytes | None = orjson.dumps(
-                    pruned, default=_hash_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-                )
-            except TypeError:  # a big integer, a lone surrogate, deep nesting
-                body = None
-            if body is None or (b"null" in body and jsontext.has_nonfinite(pruned)):  # orjson wrote NaN as null
-                body = jsontext.dumps(pruned, sort_keys=True, mode="literal").encode("utf-8")  # exact
-            digests += hashlib.blake2b(body, digest_size=16).digest()
-        storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(rows), [None, pa.py_buffer(bytes(digests))])
-        return pa.ExtensionArray.from_storage(pa.uuid(), storage)
-
-
-def _canonical(value: Any) -> Any:
-    """The value with nulls, empty lists and empty objects dropped from objects, at any depth (with a
-    stack: rows can nest thousands of levels deep)."""
-    if not isinstance(value, dict | list | tuple):
-        return value
-    root: list[Any] = [None]
-    made: list[dict[str, Any]] = []  # objects in the order made: parents before children
-    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
-    while stack:
-        v, holder, key = stack.pop()
-        if isinstance(v, dict):
-            new: Any = {}
-            made.append(new)
-            stack.extend((x, new, k) for k, x in v.items())
-        elif isinstance(v, list | tuple):
-            new = [None] * len(v)
-            stack.extend((x, new, i) for i, x in enumerate(v))
-        else:
-            new = v
-        holder[key] = new
-    for obj in reversed(made):  # children first, so an object emptied by pruning is dropped too
-        for k in [k for k, x in obj.items() if x is None or x == {} or x == []]:
-            del obj[k]
-    return root[0]
-
-
-def _hash_default(value: Any) -> Any:
-    return str(value)
-
-
 def _type_conflict(table: Table, col: Column, columns: dict[str, pa.Array], rows: np.ndarray) -> tuple[str, int] | None:
     """The variant column holding values of ``rows`` that ``col`` could not take, and how many."""
     for variant in table.columns.values():
@@ -426,6 +370,15 @@ def _reject(rows: PartRows, guard: Guard) -> None:
         by_reason.setdefault(reason, []).append(row)
     for reason, offending in by_reason.items():
         guard.offend_rows(rows, np.array(sorted(offending)), reason, quarantine=True)
+
+
+def _source_path(part: Part) -> tuple[str, ...]:
+    """The source path of a part's table from the root: the lists it was unnested from."""
+    path: tuple[str, ...] = ()
+    while part.parent is not None:
+        path = part.path + path
+        part = part.parent
+    return path
 
 
 def _root_of(rows: PartRows) -> PartRows:

@@ -9,6 +9,7 @@ the package carries, and seals it: normalized, partial (a failure after some row
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
+from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
@@ -23,8 +25,9 @@ from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, M
 from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
 from headwater.pipelines.router import ItemRouter
-from headwater.redact import redact
-from headwater.schema.hints import check_merge
+from headwater.redact import redact, register
+from headwater.schema.hints import CursorHint, check_masked_cursor, check_merge
+from headwater.schema.masks import resolve_key
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredTables
@@ -114,8 +117,16 @@ class Extraction:
         """Bad table names, merges without keys and what the destination cannot do are refused before
         extracting: a package that can never load would block the pipeline."""
         destination = self.pipeline.destination
+        key = resolve_key(self.pipeline.mask_key)
+        if key is not None:
+            register(key.decode("utf-8", "replace"))
         for r in resources:
             if r.selected:
+                hashed = sorted(n for n, m in r.hints.masks().items() if m.kind == "hash")
+                if hashed and key is None:
+                    raise missing_key(hashed[0], r.name)
+                for cursor in _argument_cursors(r) if r.hints.masks() else ():
+                    check_masked_cursor(r.hints.columns, cursor, r.name)
                 if r.hints.table_name is None or isinstance(r.hints.table_name, str):
                     names.table_name(r.hints.table_name or r.name, resource=r.name)
                 check_merge(r.hints, r.name)
@@ -195,6 +206,7 @@ class Extraction:
             widening=capabilities.type_widening,
             stored=stored,
             text_nul=capabilities.text_holds_nul,
+            mask_key=resolve_key(self.pipeline.mask_key),
         )
         return ItemRouter(
             normalizer, batch_size=self.pipeline.batch_size, progress=self.progress, max_nesting=max_nesting
@@ -334,3 +346,14 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _argument_cursors(resource: Resource) -> list[CursorHint]:
+    """The cursors a resource's function takes as arguments (defaults or given values)."""
+    fn = resource._data
+    try:
+        params = inspect.signature(fn).parameters.values() if callable(fn) else ()
+    except (TypeError, ValueError):
+        return []
+    values = [p.default for p in params] + list(resource._args) + list(resource._kwargs.values())
+    return [v for v in values if isinstance(v, CursorHint)]

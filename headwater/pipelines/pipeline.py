@@ -37,8 +37,9 @@ from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
-from headwater.redact import redact, storable_url
+from headwater.redact import redact, register, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
+from headwater.schema.masks import resolve_key
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
 
@@ -62,6 +63,7 @@ def pipeline(
     keep_packages: bool = False,
     package_format: str = "arrow",
     claim: bool = True,
+    mask_key: str | bytes | None = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -83,6 +85,8 @@ def pipeline(
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
         claim: write the new working folder's ``pipeline.json`` now (False: leave the disk as it is,
             for a dry run; the first run claims it).
+        mask_key: the secret key of ``hash`` masks (column hints ``{"mask": "hash"}``); default
+            ``$HEADWATER_MASK_KEY``, read when data is extracted. Never shown in messages or logs.
     """
     name = names.pipeline_name(name)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -115,6 +119,7 @@ def pipeline(
         batch_size=batch_size,
         keep_packages=keep_packages,
         package_format=package_format,
+        mask_key=mask_key,
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -189,8 +194,12 @@ class Pipeline:
         batch_size: int = DEFAULT_BATCH_SIZE,
         keep_packages: bool = False,
         package_format: str = "arrow",
+        mask_key: str | bytes | None = None,
     ) -> None:
+        resolve_key(mask_key)  # a key of the wrong type is refused at once
+        register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
         self.name = name
+        self.mask_key = mask_key
         self.destination = destination
         self.dataset_name = dataset
         self.workdir = workdir

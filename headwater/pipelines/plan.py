@@ -150,6 +150,7 @@ def make_plan(
             progress=False,
             batch_size=pipeline.batch_size,
             package_format=pipeline.package_format,
+            mask_key=pipeline.mask_key,
         )
         waiting = [p for p in list_packages(work.packages) if p.status in (NORMALIZED, PARTIAL)]
         extraction = _PlanExtraction(shadow, make_progress(False, pipeline.name))

@@ -27,13 +27,14 @@ from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 from headwater import names
 from headwater.errors import ConfigError, did_you_mean
 from headwater.schema.contract import Contract, parse_contract
+from headwater.schema.masks import Mask, mask_of, parse_mask
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
 from headwater.schema.types import DataType, parse_data_type
 from headwater.schema.vocabulary import MERGE_STRATEGIES, WRITE_DISPOSITIONS
 
 DEFAULT_VALIDITY: Final = ("_hw_valid_from", "_hw_valid_to")
 _COLUMN_KEYS: Final = frozenset(
-    {"name", "data_type", "type", "precision", "scale", "nullable", "primary_key", "hard_delete"}
+    {"name", "data_type", "type", "precision", "scale", "nullable", "primary_key", "hard_delete", "mask"}
 )
 _DISPOSITION_KEYS: Final = frozenset({"disposition", "strategy", "validity_column_names"})
 
@@ -49,7 +50,8 @@ class HintArgs(TypedDict, total=False):
         merge_key: a column or columns whose values select what a merge replaces (partitions).
         dedup_sort: among rows with the same key in one load, keep the one with the highest
             (``"col"``, ``{"col": "desc"}``) or lowest (``{"col": "asc"}``) value; default: the last.
-        columns: column hints: types, ``nullable``, ``primary_key``, ``hard_delete``.
+        columns: column hints: types, ``nullable``, ``primary_key``, ``hard_delete``, ``mask``
+            (``"hash"``, ``"redact"``, ``{"partial": N}``: see :mod:`headwater.schema.masks`).
         max_nesting: levels of objects and lists unpacked before values are stored as JSON.
         schema_contract: ``evolve``/``freeze``/``discard_row``/``discard_value``/``quarantine``, for
             all changes or per kind (``{"columns": "freeze"}``).
@@ -118,6 +120,7 @@ class ColumnHint:
     nullable: bool | None = None
     primary_key: bool = False
     hard_delete: bool = False
+    mask: Mask | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,10 @@ class TableHints:
     contract: Contract = field(default_factory=Contract)
     incremental: Any = None  # an Incremental applied as a filter when the function takes none
     partition_by: tuple[str, ...] = ()  # columns or transforms like "day(created_at)"
+
+    def masks(self) -> dict[str, Mask]:
+        """The masked columns (flattened names from the root table) and their masks."""
+        return {n: h.mask for n, h in self.columns.items() if h.mask is not None}
 
     def json_columns(self) -> frozenset[str]:
         """The columns hinted as JSON."""
@@ -201,6 +208,7 @@ def build_hints(
             nullable=False,
             primary_key=True,
             hard_delete=hint.hard_delete if hint else False,
+            mask=hint.mask if hint else None,
         )
     hard = [n for n, h in col_hints.items() if h.hard_delete]
     if len(hard) > 1:
@@ -210,6 +218,8 @@ def build_hints(
         if merge_key is None
         else tuple(column_name(n) for n in _raw_names(merge_key, resource, "merge_key"))
     )
+    cursor = base.incremental if incremental is None else _incremental(incremental, resource)
+    _check_masks(col_hints, pk, mk, cursor, resource)
     return TableHints(
         table_name=base.table_name if table_name is None else table_name,
         write_disposition=disposition,
@@ -222,9 +232,43 @@ def build_hints(
         columns=col_hints,
         max_nesting=base.max_nesting if max_nesting is None else max_nesting,
         contract=base.contract if schema_contract is None else parse_contract(schema_contract, resource=resource),
-        incremental=base.incremental if incremental is None else _incremental(incremental, resource),
+        incremental=cursor,
         partition_by=base.partition_by if partition_by is None else _partition_by(partition_by, resource),
     )
+
+
+def _check_masks(
+    columns: Mapping[str, ColumnHint], pk: tuple[str, ...], mk: tuple[str, ...], cursor: Any, resource: str
+) -> None:
+    """A key masked by ``redact`` or ``partial`` would make different rows one; a masked cursor would
+    store the clear value in the state: both are refused."""
+    for name, hint in columns.items():
+        if hint.mask is None:
+            continue
+        if hint.mask.kind != "hash" and (name in pk or name in mk):
+            raise ConfigError(
+                f"column {name!r} is a key, and a {hint.mask} mask would make different keys equal",
+                hint='mask keys with "hash": the same value always gives the same hash',
+                resource=resource,
+                column=name,
+            )
+    check_masked_cursor(columns, cursor, resource)
+
+
+def check_masked_cursor(columns: Mapping[str, ColumnHint], cursor: Any, resource: str) -> None:
+    """Refuse a masked incremental cursor: its last value is stored in the pipeline state, in clear."""
+    path = getattr(cursor, "cursor_path", None)
+    if not isinstance(path, str):
+        return
+    name = column_name(path.removeprefix("$.").replace(".", PATH_SEPARATOR))
+    if mask_of(name, {n: h.mask for n, h in columns.items() if h.mask is not None}) is not None:
+        raise ConfigError(
+            f"column {name!r} is the incremental cursor: its last value is stored in the pipeline state, "
+            "so it cannot be masked",
+            hint="use another column as the cursor, or mask this one in a later step",
+            resource=resource,
+            column=name,
+        )
 
 
 def check_merge(hints: TableHints, resource: str) -> None:
@@ -399,12 +443,21 @@ def _parse_column(name: str, spec: Any, resource: str) -> ColumnHint:
     for flag in ("nullable", "primary_key", "hard_delete"):
         if flag in spec and not isinstance(spec[flag], bool):
             raise ConfigError(f"{flag} must be true or false, got {spec[flag]!r}", resource=resource, column=name)
+    mask = None if spec.get("mask") is None else parse_mask(spec["mask"], column=name, resource=resource)
+    if mask is not None and data_type is not None and data_type.name != "text":
+        raise ConfigError(
+            f"column {name!r} is masked, so its values are text, not {data_type}",
+            hint="drop the data_type of a masked column (or make it text)",
+            resource=resource,
+            column=name,
+        )
     return ColumnHint(
         name=name,
         data_type=data_type,
         nullable=spec.get("nullable"),
         primary_key=bool(spec.get("primary_key", False)),
         hard_delete=bool(spec.get("hard_delete", False)),
+        mask=mask,
     )
 
 
