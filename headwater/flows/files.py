@@ -44,26 +44,7 @@ def read_file(path: Path) -> dict[str, Any]:
         raise FlowsError([(str(path), "no such file")], origin=str(path))
     if kind == "python":
         return _python(path)
-    text = path.read_text(encoding="utf-8")
-    if kind == "toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise FlowsError([(str(path), f"not valid TOML: {exc}")], origin=str(path)) from None
-    yaml = require("yaml", "YAML flows files", extra="flows", package="pyyaml")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        raise FlowsError(
-            [(where, f"not valid YAML: {getattr(exc, 'problem', None) or exc}")], origin=str(path)
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise FlowsError([(str(path), f"expected a mapping at the top, got {type(data).__name__}")], origin=str(path))
-    return data
+    return loads(path.read_text(encoding="utf-8"), kind, origin=str(path))
 
 
 def _python(path: Path) -> dict[str, Any]:
@@ -85,11 +66,8 @@ def read_secrets(flows_path: Path) -> dict[str, Any]:
     path = flows_path.parent / SECRETS_FILE
     if not path.is_file():
         return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        # the message quotes no value of the file, only where the mistake is
-        raise FlowsError([(str(path), f"not valid TOML: {exc}")], origin=str(path)) from None
+    # a TOML error quotes no value of the file, only where the mistake is
+    return loads(path.read_text(encoding="utf-8"), "toml", origin=str(path))
 
 
 def plain(value: Any, where: str = "flows") -> Any:
@@ -156,10 +134,26 @@ def _yaml_dump(data: Any) -> str:
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True)
 
 
-def loads(text: str, kind: str) -> dict[str, Any]:
-    """The mapping of a flows file's text (``toml`` or ``yaml``)."""
+def loads(text: str, kind: str, *, origin: str = "flows") -> dict[str, Any]:
+    """The mapping of a flows file's text (``toml`` or ``yaml``).
+
+    Raises:
+        FlowsError: the text does not parse (with the line and column), or holds no mapping.
+    """
     if kind == "toml":
-        return tomllib.loads(text)
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise FlowsError([(origin, f"not valid TOML: {exc}")], origin=origin) from None
     yaml = require("yaml", "YAML flows files", extra="flows", package="pyyaml")
-    data = yaml.safe_load(text)
-    return data if isinstance(data, dict) else {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark is not None else origin
+        raise FlowsError([(where, f"not valid YAML: {getattr(exc, 'problem', None) or exc}")], origin=origin) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FlowsError([(origin, f"expected a mapping at the top, got {type(data).__name__}")], origin=origin)
+    return data

@@ -195,3 +195,20 @@ to = "d"
     assert "sources.db.config: chunk_size must be a positive integer, got -5" in err
     assert "destinations.d.config: " in err
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("flows.toml", "[[flows]\nfrom = 'a'\n", "flows.toml: not valid TOML"),
+        ("flows.yaml", "flows:\n  - from: a\n   to: b\n", "flows.yaml:3:"),
+        ("flows.yml", "- just\n- a list\n", "flows.yml: expected a mapping at the top, got list"),
+    ],
+)
+def test_a_file_that_does_not_parse_exits_2_with_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, where: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    capsys.readouterr()
+    assert main(["flows", "validate", str(tmp_path / name)]) == 2
+    assert where in capsys.readouterr().err

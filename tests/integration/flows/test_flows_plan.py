@@ -16,7 +16,7 @@ from headwater.cli import main
 FLOWS = """
 [sources.shop]
 type = "sql_database"
-config = {{ credentials = "sqlite:///${{here}}/shop.sqlite" }}
+config = {{ credentials = "sqlite:///${{here}}/shop.sqlite", chunk_size = 2 }}  # an item: at most 2 rows
 
 [destinations.warehouse]
 type = "duckdb"
@@ -97,9 +97,9 @@ def test_dry_run_then_run_gives_the_planned_counts_and_writes_nothing(
     text = capsys.readouterr().out
     assert "orders" in text and "+3 new" in text and "~2 updated" in text
 
-    # --limit: at most N items per resource
+    # --limit: at most N items per resource (one chunk of at most 2 rows instead of all 5 changed rows)
     limited = dry_run(flows, pipelines, capsys, "--limit", "1")
-    assert limited["tables"]["orders"]["rows"] <= 5
+    assert 0 < limited["tables"]["orders"]["rows"] <= 2
 
     # the real run does what the plan said
     with duckdb.connect(str(db), read_only=True) as con:

@@ -310,20 +310,17 @@ def test_a_failed_flow_exits_1_with_a_summary_of_every_flow(
     assert [r.ok for r in caught.value.results] == [True, False]
 
 
-def test_postgres_destination_from_a_flow(shop: Path, tmp_path: Path, pg_database: str) -> None:
+def test_postgres_destination_from_a_flow(
+    shop: Path, tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import pg_query
 
     text = SHOP.format(db=tmp_path / "w.duckdb").replace(
         '[destinations.warehouse]\ntype = "duckdb"', '[destinations.warehouse]\ntype = "postgres"'
     )
     text = text.replace(f'config = {{ path = "{tmp_path / "w.duckdb"}" }}', 'config = { url = "${env:FLOW_PG_URL}" }')
-    import os
-
-    os.environ["FLOW_PG_URL"] = pg_database
-    try:
-        assert run(str(toml_file(tmp_path, text)), "--pipelines-dir", str(tmp_path / "p")) == 0
-    finally:
-        del os.environ["FLOW_PG_URL"]
+    monkeypatch.setenv("FLOW_PG_URL", pg_database)
+    assert run(str(toml_file(tmp_path, text)), "--pipelines-dir", str(tmp_path / "p")) == 0
     assert pg_query(pg_database, "select count(*) from raw.invoice")[0][0] == 20
 
 
