@@ -38,6 +38,8 @@ _EXPORTS = {
     "flow": "headwater.flows",
 }
 _MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
+# public module name -> the module it is
+_ALIASES = {"checks": "headwater.schema.checks"}
 
 __all__ = [
     "Incremental",
@@ -47,6 +49,7 @@ __all__ = [
     "Schema",
     "Source",
     "__version__",
+    "checks",
     "destinations",
     "errors",
     "flow",
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from headwater.flows import flow
     from headwater.pipelines.info import LoadInfo
     from headwater.pipelines.pipeline import Pipeline, pipeline
+    from headwater.schema import checks
     from headwater.schema.model import Schema
     from headwater.schema.state import state
     from headwater.streams.decorators import resource, source, transformer
@@ -81,6 +85,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), name)
     elif name in _MODULES:
         value = importlib.import_module(f"headwater.{name}")
+    elif name in _ALIASES:
+        value = importlib.import_module(_ALIASES[name])
     else:
         raise AttributeError(f"module 'headwater' has no attribute {name!r}")
     globals()[name] = value

@@ -37,6 +37,7 @@ __all__ = [
     "FatalSourceError",
     "HeadwaterError",
     "LoadError",
+    "QualityError",
     "RetriableSourceError",
     "SchemaError",
     "SourceError",
@@ -106,6 +107,24 @@ class ExtractError(SourceError):
 
 class DataError(HeadwaterError):
     """An item or value cannot be turned into a row."""
+
+
+class QualityError(DataError):
+    """Data-quality checks of severity ``fail`` failed (or could not run), so nothing of the load was
+    committed; :attr:`results` holds each failed check's result (counts and sample rows)."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, results: list[Any] | None = None, **where: Any
+    ) -> None:
+        super().__init__(message, hint=hint, **where)
+        self.results = list(results or [])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_quality, (self.message, self.hint, self.where, self.results))
+
+
+def _rebuild_quality(message: str, hint: str | None, where: dict[str, Any], results: list[Any]) -> QualityError:
+    return QualityError(message, hint=hint, results=results, **where)
 
 
 class SchemaError(HeadwaterError):

@@ -86,10 +86,17 @@ class LoadResult:
     rows: dict[str, int] = field(default_factory=dict)
     already_loaded: bool = False
     seconds: float = 0.0
+    #: the data-quality check results committed with the load (:class:`~headwater.schema.checks.CheckResult`)
+    checks: list[Any] = field(default_factory=list)
 
 
 class ClosingClient:
     """A client used as a context manager: leaving the block closes it."""
+
+    #: whether :meth:`load` runs the package's data-quality checks and commits ``_hw_checks`` (the
+    #: built-in clients do; for others, Headwater judges the row checks before the load and refuses
+    #: table checks: see :mod:`headwater.destinations.checks`)
+    runs_checks: bool = False
 
     def close(self) -> None:
         """Release what the client holds."""

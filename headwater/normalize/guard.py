@@ -52,6 +52,7 @@ class Offense:
     rows: np.ndarray  # row positions within the part
     reason: str
     quarantine: bool  # False: the rows are dropped
+    check: str | None = None  # the data-quality check the rows failed (None: the contract)
 
 
 @dataclass
@@ -102,10 +103,12 @@ class Guard:
                 self.offenses.append(Offense(part, rows, reason, mode == "quarantine"))
         return mode
 
-    def offend_rows(self, part: PartRows, rows: np.ndarray, reason: str, *, quarantine: bool) -> None:
-        """Record rows that break a rule outside the placer (a null primary key, a new table)."""
+    def offend_rows(
+        self, part: PartRows, rows: np.ndarray, reason: str, *, quarantine: bool, check: str | None = None
+    ) -> None:
+        """Record rows that break a rule outside the placer (a null primary key, a new table, a check)."""
         if len(rows):
-            self.offenses.append(Offense(part, rows, reason, quarantine))
+            self.offenses.append(Offense(part, rows, reason, quarantine, check))
 
 
 @dataclass(frozen=True)

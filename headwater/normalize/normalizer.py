@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ContractViolation, DataError
+from headwater.normalize.checks import RowChecks
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids
@@ -38,6 +39,8 @@ _QUARANTINE_COLUMNS = (
     (LOAD_ID, "text"),
     # the row where ``row`` cannot say it exactly (NaN, infinities, lone surrogates): see Originals.json
     ("exact_row", "text"),
+    # the data-quality check that set the row aside (null: a contract did)
+    ("check_name", "text"),
 )
 
 
@@ -76,6 +79,7 @@ class Normalizer:
             reconcile(schema, stored, self.placer.widening)
         self.rows_by_table: dict[str, int] = {}
         self.quarantined = 0
+        self.checks = RowChecks()
         self.existing = frozenset(schema.tables)  # contracts apply to tables that existed before this load
         self._resources_at_start = {t.resource for t in schema.tables.values() if t.resource}
 
@@ -212,9 +216,27 @@ class Normalizer:
             _reject(rows, guard)
             placed.append(rows)
             stack.extend((child, rows) for child in reversed(part.children))
+        if hints.checks:
+            self._run_checks(placed[0], guard, hints)
         keep_root = self._apply_offenses(root_table, root, guard, originals, resource)
         for rows in placed:
             self._finish(rows, keep_root, originals)
+
+    def _run_checks(self, root: PartRows, guard: Guard, hints: TableHints) -> None:
+        """The resource's row checks on the root batch; rows of failing ``quarantine`` checks are set aside."""
+        assert root.table is not None
+        self.checks.note(root.table.name, hints.checks)
+        if not hints.row_checks:
+            return
+        length = root.part.length
+        skip = None
+        if guard.offenses:  # rows a contract already set aside are not checked
+            skip = np.zeros(length, dtype=bool)
+            for offense in guard.offenses:
+                skip[offense.part.root_index[offense.rows]] = True
+        for check, rows in self.checks.run(root.table.name, root.columns, length, hints.row_checks, skip):
+            reason = f"check {check.name!r} failed: {check.describe()}"
+            guard.offend_rows(root, rows, reason, quarantine=True, check=check.name)
 
     def _child_for(self, parent: Table, rows: PartRows, guard: Guard) -> Table | None:
         """The child table for a part, if the ``tables`` contract lets a new one be created."""
@@ -285,21 +307,30 @@ class Normalizer:
         if not guard.offenses:
             return None
         keep = np.ones(root.length, dtype=bool)
-        first: dict[int, tuple[str, bool]] = {}  # root row -> the first reason it broke a rule
+        first: dict[int, tuple[str, bool, str | None]] = {}  # root row -> the first reason it broke a rule
         for offense in guard.offenses:
             roots = offense.part.root_index[offense.rows]
             keep[roots] = False
             for r in roots.tolist():
-                first.setdefault(r, (offense.reason, offense.quarantine))
-        by_reason: dict[str, list[int]] = {}
-        for r, (reason, quarantine) in sorted(first.items()):
+                first.setdefault(r, (offense.reason, offense.quarantine, offense.check))
+        by_reason: dict[tuple[str, str | None], list[int]] = {}
+        for r, (reason, quarantine, check) in sorted(first.items()):
             if quarantine:
-                by_reason.setdefault(reason, []).append(r)
-        for reason, rows in by_reason.items():
-            self._quarantine(root_table.name, resource, originals, np.array(rows), reason)
+                by_reason.setdefault((reason, check), []).append(r)
+        for (reason, check), rows in by_reason.items():
+            self._quarantine(root_table.name, resource, originals, np.array(rows), reason, check=check)
         return keep
 
-    def _quarantine(self, table: str, resource: str, originals: Originals, rows: np.ndarray, reason: str) -> None:
+    def _quarantine(
+        self,
+        table: str,
+        resource: str,
+        originals: Originals,
+        rows: np.ndarray,
+        reason: str,
+        *,
+        check: str | None = None,
+    ) -> None:
         if len(rows) == 0:
             return
         q = self.schema.tables.setdefault(QUARANTINE_TABLE, Table(QUARANTINE_TABLE))
@@ -315,6 +346,7 @@ class Normalizer:
             "row": pa.array([readable for readable, _ in texts], pa.string()),
             LOAD_ID: constant(self.load_id, n),
             "exact_row": pa.array([exact for _, exact in texts], pa.string()),
+            "check_name": pa.array([check] * n, pa.string()),
         }
         self.quarantined += n
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n

@@ -120,6 +120,8 @@ class Manifest:
     #: version and load id of the pipeline state the extraction started from (None: not recorded)
     base_state_version: int | None = None
     base_state_load_id: str | None = None
+    #: data-quality checks: ``{"results": [row check results], "tables": {table: [table checks]}}``
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The manifest as the bytes of ``manifest.json``."""
@@ -142,6 +144,8 @@ class Manifest:
         if self.base_state_version is not None:
             data["base_state_version"] = self.base_state_version
             data["base_state_load_id"] = self.base_state_load_id
+        if self.checks:
+            data["checks"] = self.checks
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
 
     @classmethod
@@ -190,6 +194,7 @@ class Manifest:
             extract_seconds=number("extract_seconds"),
             base_state_version=None if base_version is None else check_int(base_version, "base_state_version"),
             base_state_load_id=check_str(data.get("base_state_load_id"), "base_state_load_id", optional=True),
+            checks=json_object(data.get("checks", {})),
         )
 
     @property

@@ -63,9 +63,13 @@ class Extraction:
         package = self.open_package(schema, state, resources)
         writer = PackageWriter(package, file_format=self.pipeline.package_format)
         router = self.router(schema, package.load_id, writer, stored, max_nesting)
+        for r in resources:  # a resource that yields nothing still has its table checks run (row_count)
+            if r.selected and r.hints.table_checks and not callable(r.hints.table_name):
+                router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
         self.progress.stage("extract + normalize")
         failure = self.extract(resources, router, Scope(state, schema.name))
         self.close_writer(package, writer)
+        router.normalizer.checks.close()
         _release_memory()
         self.record(package, schema, previous, resources, router, started)
         state_changed = state.data != previous_state.data
@@ -256,6 +260,7 @@ class Extraction:
             t: cols for t in schema.tables if (cols := [c for c in diff.new_columns(t) if not c.startswith("_hw_")])
         }
         manifest.extract_seconds = time.perf_counter() - started
+        manifest.checks = router.normalizer.checks.report(schema)
         package.write_schema(schema.to_json())
         self.workdir.write_schema(schema)
 
@@ -273,7 +278,8 @@ class Extraction:
         manifest = package.manifest
         if failure is not None:
             return self.keep_partial(package, failure)
-        if not manifest.tables and not manifest.replace_tables and not state_changed:
+        table_checks = bool(manifest.checks.get("tables"))  # run even on no new rows (a row_count, say)
+        if not manifest.tables and not manifest.replace_tables and not state_changed and not table_checks:
             package.discard()
             return None
         package.set_status(NORMALIZED)

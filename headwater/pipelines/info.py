@@ -29,6 +29,8 @@ class LoadSummary:
     extract_seconds: float = 0.0
     load_seconds: float = 0.0
     already_loaded: bool = False
+    #: the data-quality check results committed with the load (``CheckResult``: ``.passed``, ``.failing``...)
+    checks: list[Any] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -69,6 +71,11 @@ class LoadInfo:
         """Rows loaded by this run, over all loads and tables."""
         return sum(load.rows for load in self.loads)
 
+    @property
+    def checks(self) -> list[Any]:
+        """The data-quality check results of this run's loads (each a ``CheckResult``)."""
+        return [c for load in self.loads for c in load.checks]
+
     def table_rows(self) -> dict[str, int]:
         """Rows loaded per table over all loads of this run."""
         out: dict[str, int] = {}
@@ -92,6 +99,7 @@ class LoadInfo:
                     "extract_seconds": round(load.extract_seconds, 3),
                     "load_seconds": round(load.load_seconds, 3),
                     "tables": {n: {"rows": t.rows, "new_columns": t.new_columns} for n, t in load.tables.items()},
+                    "checks": [c.to_dict() for c in load.checks],
                 }
                 for load in self.loads
             ],
@@ -116,6 +124,10 @@ class LoadInfo:
             for name, t in load.tables.items():
                 extra = f"  new columns: {', '.join(t.new_columns)}" if t.new_columns else ""
                 lines.append(f"    {name:<{width}}  {t.rows:>12,} rows{extra}")
+            failed = [c for c in load.checks if not c.passed]
+            if load.checks:
+                lines.append(f"    checks: {len(load.checks) - len(failed)} of {len(load.checks)} passed")
+            lines.extend(f"      {c}" for c in failed)
         for load_id in self.kept_partial:
             drop = f"pipeline.drop_pending({load_id!r})"
             if self.working_folder is not None:

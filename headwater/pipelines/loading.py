@@ -11,8 +11,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from headwater._failpoints import failpoint
+from headwater.destinations.checks import PackageChecks
 from headwater.destinations.protocol import DestinationClient
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, QualityError
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
@@ -82,10 +83,15 @@ def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage
         package_state = state_to_commit(package, own, client.stored_state(pipeline.name), pipeline.workdir.read_state())
         if package_state is not own:
             package.write_state(package_state.to_json())
+    checks = PackageChecks(package)
     try:
+        if checks and not getattr(client, "runs_checks", False):
+            checks.unsupported(client)
         result = client.load(package, schema)
     except HeadwaterError as exc:
         raise kept(exc, package, loading=True) from exc
+    if checks and not getattr(client, "runs_checks", False):
+        result.checks = checks.results
     manifest = package.manifest
     summary = LoadSummary(
         load_id=package.load_id,
@@ -94,6 +100,7 @@ def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage
         extract_seconds=manifest.extract_seconds or 0.0,
         load_seconds=result.seconds,
         already_loaded=result.already_loaded,
+        checks=list(result.checks),
     )
     for name, files in manifest.tables.items():
         rows = result.rows.get(name, files.rows)
@@ -120,8 +127,16 @@ def kept(exc: HeadwaterError, package: LoadPackage, *, loading: bool = False) ->
     the destination failed while ``loading`` it) how to get rid of it if the destination refuses its
     data for good."""
     note = f"; package {package.load_id} is kept and the next run loads it ({package.root})"
+    if isinstance(exc, QualityError):  # its checks travel with it: loading it again fails again
+        drop = drop_pending_command(package.root.parent.parent, [package.load_id])
+        return _same(
+            exc,
+            f"{exc.message}\npackage {package.load_id} is kept for inspection ({package.root})",
+            f"{exc.hint}\n  then drop the package: {drop} (pipeline.drop_pending({package.load_id!r})); the next run "
+            "extracts its rows again from the last committed state, with the checks as they are declared then",
+        )
     if not loading:
-        return type(exc)(exc.message + note, hint=exc.hint, **exc.where)
+        return _same(exc, exc.message + note, exc.hint)
     way_out = (
         "if the destination refuses this package's data for good (a constraint, a column type), fix the source "
         f"and drop the package: {drop_pending_command(package.root.parent.parent, [package.load_id])} "
@@ -129,4 +144,11 @@ def kept(exc: HeadwaterError, package: LoadPackage, *, loading: bool = False) ->
         "committed state"
     )
     hint = f"{exc.hint}\n  {way_out}" if exc.hint else way_out
-    return type(exc)(exc.message + note, hint=hint, **exc.where)
+    return _same(exc, exc.message + note, hint)
+
+
+def _same(exc: HeadwaterError, message: str, hint: str | None) -> HeadwaterError:
+    """``exc`` again with another message and hint (a QualityError keeps its results)."""
+    if isinstance(exc, QualityError):
+        return QualityError(message, hint=hint, results=exc.results, **exc.where)
+    return type(exc)(message, hint=hint, **exc.where)

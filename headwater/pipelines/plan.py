@@ -34,6 +34,7 @@ from headwater.pipelines.plan_report import (
     TypeChange,
 )
 from headwater.pipelines.workdir import WorkDir
+from headwater.schema.checks import CheckResult
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState, decode_value
 from headwater.schema.stored import StoredTables
@@ -224,6 +225,8 @@ def _compare(plan: Plan, client: Any, stored: StoredTables, packages: list[LoadP
             _apply(plan, simulation, schema, package)
             if QUARANTINE_TABLE in package.manifest.tables:
                 _quarantined(plan, package)
+            plan.checks.extend(CheckResult.from_dict(r) for r in package.manifest.checks.get("results", []))
+            plan.table_checks += sum(len(c) for c in (package.manifest.checks.get("tables") or {}).values())
     except DestinationError as exc:
         plan.notes.append(f"merge and replace counts unavailable: the destination refused a read ({exc.message})")
     finally:

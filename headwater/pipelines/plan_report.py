@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from headwater.packages.package import NORMALIZED
+from headwater.schema.checks import CheckResult
 
 
 @dataclass
@@ -114,6 +115,9 @@ class Plan:
     quarantined: list[Quarantined] = field(default_factory=list)
     cursors: list[CursorMove] = field(default_factory=list)
     pending: list[PendingPackage] = field(default_factory=list)
+    #: the results of the row checks (data-quality); table checks run at load time only
+    checks: list[CheckResult] = field(default_factory=list)
+    table_checks: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -170,6 +174,9 @@ class Plan:
         lines.extend(
             f"  quarantined: {q.rows:,} rows of {q.table} ({q.resource}): {q.reason}" for q in self.quarantined
         )
+        lines.extend(f"  {c}" for c in self.checks)
+        if self.table_checks:
+            lines.append(f"  {self.table_checks} table check(s) run at load time, on the table after the load")
         for m in self.cursors:
             move = f"{m.from_value!r} -> {m.to_value!r}" if m.moved else f"stays at {m.to_value!r}"
             lines.append(f"  cursor {m.source}.{m.resource} {m.cursor_path}: {move}")

@@ -26,6 +26,7 @@ from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 
 from headwater import names
 from headwater.errors import ConfigError, did_you_mean
+from headwater.schema.checks import Check, parse_checks
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.masks import Mask, mask_of, parse_mask
 from headwater.schema.naming import PATH_SEPARATOR, join_path, snake_case
@@ -58,6 +59,8 @@ class HintArgs(TypedDict, total=False):
         incremental: a cursor (``hw.incremental(...)``) applied as a filter to the resource's items.
         partition_by: a column or columns (or, for Iceberg, transforms such as ``"day(created_at)"``)
             the root table is partitioned by where the destination partitions (files, Iceberg, Delta).
+        checks: data-quality checks on the root table (``hw.checks.not_null("id")``, or mappings
+            ``{"check": "between", "column": "amount", "min": 0}``); see :mod:`headwater.schema.checks`.
     """
 
     table_name: str | Callable[[Any], str] | None
@@ -71,6 +74,7 @@ class HintArgs(TypedDict, total=False):
     schema_contract: str | Mapping[str, str] | None
     incremental: Any
     partition_by: str | Sequence[str] | None
+    checks: Any
 
 
 HINT_NAMES: Final = frozenset(HintArgs.__annotations__)
@@ -140,6 +144,17 @@ class TableHints:
     contract: Contract = field(default_factory=Contract)
     incremental: Any = None  # an Incremental applied as a filter when the function takes none
     partition_by: tuple[str, ...] = ()  # columns or transforms like "day(created_at)"
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def row_checks(self) -> tuple[Check, ...]:
+        """The checks run on each batch of rows."""
+        return tuple(c for c in self.checks if c.is_row)
+
+    @property
+    def table_checks(self) -> tuple[Check, ...]:
+        """The checks run on the table as it would be after the load."""
+        return tuple(c for c in self.checks if not c.is_row)
 
     def masks(self) -> dict[str, Mask]:
         """The masked columns (flattened names from the root table) and their masks."""
@@ -175,6 +190,7 @@ def build_hints(
     schema_contract: str | Mapping[str, str] | None = None,
     incremental: Any = None,
     partition_by: str | Sequence[str] | None = None,
+    checks: Any = None,
     base: TableHints | None = None,
 ) -> TableHints:
     """Validate hints given to a resource and merge them over ``base`` (None keeps the base value)."""
@@ -234,6 +250,7 @@ def build_hints(
         contract=base.contract if schema_contract is None else parse_contract(schema_contract, resource=resource),
         incremental=cursor,
         partition_by=base.partition_by if partition_by is None else _partition_by(partition_by, resource),
+        checks=base.checks if checks is None else parse_checks(checks, resource=resource, cursor=cursor),
     )
 
 

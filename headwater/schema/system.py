@@ -19,4 +19,7 @@ STATE_TABLE: Final = "_hw_state"
 #: rows set aside by a contract or because a value has no form the table can hold
 QUARANTINE_TABLE: Final = "_hw_quarantine"
 
-SYSTEM_TABLES: Final = frozenset({LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE})
+#: one row per data-quality check per load: counts, verdict and sample failing rows
+CHECKS_TABLE: Final = "_hw_checks"
+
+SYSTEM_TABLES: Final = frozenset({LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, CHECKS_TABLE})

@@ -46,6 +46,7 @@ class StreamHints(TypedDict, total=False):
         max_nesting: levels of objects and lists unpacked before values are stored as JSON.
         schema_contract: a contract mode for all changes, or one per kind (``{"columns": "freeze"}``).
         partition_by: a column or columns the root table is partitioned by.
+        checks: data-quality checks on the root table (see docs/quality.md).
     """
 
     table_name: str | Callable[[Any], str] | None
@@ -58,6 +59,7 @@ class StreamHints(TypedDict, total=False):
     max_nesting: int | None
     schema_contract: ContractMode | Mapping[str, ContractMode] | None
     partition_by: str | Sequence[str] | None
+    checks: Any
 
 
 class ResourceHints(StreamHints, total=False):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import names
 from headwater._failpoints import failpoint
+from headwater.destinations.checks import CHECKS_COLUMNS, PackageChecks
 from headwater.destinations.common import arrow_table, tables_by_root, type_conflict
 from headwater.destinations.lake.arrow import chunks, counted, lake_arrow_type, same_storage
 from headwater.destinations.lake.hooks import TableFormat
@@ -41,13 +42,14 @@ from headwater.destinations.lake.loads import (
     newest,
 )
 from headwater.destinations.lake.merge_plan import LakeMergePlanner
+from headwater.destinations.lake.staged import StagedTables
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage
-from headwater.schema.model import Schema, Table
+from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import LOADS_TABLE, SYSTEM_PREFIX
+from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, SYSTEM_PREFIX
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType
 
 if TYPE_CHECKING:
@@ -148,6 +150,10 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         if already_loaded(loads, manifest.load_id):
             result.already_loaded = True
             return result
+        checks = PackageChecks(package)
+        if checks:  # before the first commit: a failure commits nothing
+            self._run_checks(checks, package, schema)
+            result.checks = checks.results
         stored_schema = newest(loads, "schema_name", schema.name, "schema", "schema_version")
         keep_schema = stored_schema is None or Schema.from_json(stored_schema).version_hash != schema.version_hash
         properties = {LOAD_ID_PROPERTY: manifest.load_id, PIPELINE_PROPERTY: manifest.pipeline}
@@ -193,6 +199,8 @@ class LakeClient(ClosingClient, TableFormat, ABC):
                 time.time(),
                 keep_schema=keep_schema,
             )
+            if checks:
+                self._record_checks(checks, properties)
             props = dict(properties)
             if state is not None:
                 props[STATE_PROPERTY] = state.to_json(indent=False).decode()
@@ -203,6 +211,32 @@ class LakeClient(ClosingClient, TableFormat, ABC):
             raise DestinationError(f"{self.capabilities.name} failed: {exc}") from exc
         result.seconds = time.perf_counter() - started
         return result
+
+    # -- checks ----------------------------------------------------------------------------------
+    runs_checks = True
+
+    def _run_checks(self, checks: PackageChecks, package: LoadPackage, schema: Schema) -> None:
+        """Table checks on the tables as the load would leave them (:mod:`.staged`), then the verdict."""
+        if checks.tables:
+            staged = StagedTables(self, package, schema)
+            try:
+                checks.run(staged.source, staged.query, names.quote_identifier, "to_json")
+            finally:
+                staged.close()
+        checks.verdict()
+
+    def _record_checks(self, checks: PackageChecks, properties: dict[str, str]) -> None:
+        """Append the load's ``_hw_checks`` rows (one commit; skipped when a rerun finds it made)."""
+        import pyarrow as pa
+
+        if properties[LOAD_ID_PROPERTY] in self.committed_load_ids(CHECKS_TABLE):
+            return
+        schema = pa.schema(
+            [pa.field(n, lake_arrow_type(Column(n, t), time_as_text=self.time_as_text)) for n, t in CHECKS_COLUMNS]
+        )
+        self.evolve(CHECKS_TABLE, schema, [])
+        data = pa.Table.from_pylist(checks.rows(), schema=schema)
+        self.write(CHECKS_TABLE, [data], schema, mode="append", delete=None, properties=properties)
 
     # -- helpers for loads -----------------------------------------------------------------------
     def arrow_schema(self, table: Table) -> pa.Schema:

@@ -181,6 +181,7 @@ class PostgresClient(SqlClient):
 
     capabilities = CAPABILITIES
     type_map = _TYPES
+    row_json = "row_to_json"
 
     def __init__(self, destination: PostgresDestination, dataset: str) -> None:
         super().__init__(dataset)

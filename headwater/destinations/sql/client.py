@@ -26,6 +26,7 @@ import orjson
 
 from headwater import names
 from headwater._failpoints import failpoint
+from headwater.destinations.checks import CHECKS_COLUMNS, PackageChecks
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.destinations.sql.merge import SqlMerge
@@ -36,7 +37,7 @@ from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
+from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import DataType
 
 KEEP_STATE_VERSIONS = 10
@@ -51,6 +52,9 @@ class SqlClient(ClosingClient, ABC):
 
     #: set by destinations whose connections see several catalogs (DuckDB names one after its file)
     catalog: str | None = None
+    #: the SQL function turning a row (a table alias) into JSON, for sample rows of failed checks
+    row_json: str = "to_json"
+    runs_checks = True
 
     def __init__(self, dataset: str) -> None:
         # checked again here: a client opened directly must not build SQL from an unchecked name
@@ -204,6 +208,9 @@ class SqlClient(ClosingClient, ABC):
                 self.execute(f"DELETE FROM {self.qualified(STATE_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
             if LOADS_TABLE in existing:
                 self.execute(f"DELETE FROM {self.qualified(LOADS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
+            if CHECKS_TABLE in existing and tables:
+                marks = ", ".join("?" for _ in tables)
+                self.execute(f"DELETE FROM {self.qualified(CHECKS_TABLE)} WHERE table_name IN ({marks})", list(tables))
             if SCHEMAS_TABLE in existing:
                 for name in schema_names:
                     self.execute(f"DELETE FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ?", [name])
@@ -274,6 +281,12 @@ class SqlClient(ClosingClient, ABC):
                         table=root,
                         load_id=manifest.load_id,
                     ) from exc
+            checks = PackageChecks(package)
+            if checks:  # on the table as it is now, inside the transaction: a failure rolls the load back
+                checks.run(self._check_source, self.execute, self.quote, self.row_json)
+                checks.verdict()
+                self._record_checks(checks)
+                result.checks = checks.results
             self._record(package, schema, result)
             failpoint("load.before_commit")
             self.commit()
@@ -282,6 +295,17 @@ class SqlClient(ClosingClient, ABC):
             raise
         result.seconds = time.perf_counter() - started
         return result
+
+    def _check_source(self, table: str) -> str | None:
+        return f"SELECT * FROM {self.qualified(table)}" if self._has_table(table) else None
+
+    def _record_checks(self, checks: PackageChecks) -> None:
+        """The load's ``_hw_checks`` rows, in the load's transaction."""
+        columns = ", ".join(f"{name} {self.type_map[kind]}" for name, kind in CHECKS_COLUMNS)
+        self.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified(CHECKS_TABLE)} ({columns})")
+        values = ", ".join(f"CAST(? AS {self.type_map['json']})" if k == "json" else "?" for _, k in CHECKS_COLUMNS)
+        for row in checks.rows():
+            self.execute(f"INSERT INTO {self.qualified(CHECKS_TABLE)} VALUES ({values})", list(row.values()))
 
     def _safe_rollback(self) -> None:
         self.changed_catalog()

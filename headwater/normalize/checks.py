@@ -1,0 +1,211 @@
+"""Row checks run on each normalized batch of a root table, vectorized, and tallied for the load.
+
+The normalizer hands every root batch (its columns as placed: typed and masked, as they will be
+stored) to :class:`RowChecks`, which evaluates each row check of the resource with Arrow compute
+kernels (``expression`` with DuckDB over the batch; ``python`` with the user's function on the batch),
+never row by row in Python. Rows a contract already set aside are not checked. Failing rows of
+``quarantine`` checks are returned to the normalizer, which sends them (and their child rows) to
+``_hw_quarantine``; ``fail`` and ``warn`` checks only count. :meth:`RowChecks.report` gives what the
+package manifest keeps: the results, and the table checks the destination runs at load time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from headwater.errors import DataError, did_you_mean
+from headwater.schema.checks import SAMPLES, Check, CheckResult
+from headwater.schema.model import Schema
+from headwater.schema.system import SYSTEM_PREFIX
+
+_ROW = "__hw_check_row"
+_SAMPLE_TEXT = 200
+
+
+class RowChecks:
+    """The row checks of one load: evaluation per batch and the tally per table and check."""
+
+    def __init__(self) -> None:
+        self.results: dict[tuple[str, str], CheckResult] = {}
+        self.table_checks: dict[str, dict[str, Check]] = {}
+        self.row_checks: dict[str, dict[str, Check]] = {}
+        self._con: Any = None
+
+    def note(self, table: str, checks: tuple[Check, ...]) -> None:
+        """Remember the checks a resource declares for ``table`` (its table checks run at load time)."""
+        for check in checks:
+            (self.row_checks if check.is_row else self.table_checks).setdefault(table, {})[check.name] = check
+            if check.is_row:
+                self.results.setdefault((table, check.name), CheckResult.of(table, check))
+
+    def run(
+        self, table: str, columns: dict[str, pa.Array], length: int, checks: tuple[Check, ...], skip: np.ndarray | None
+    ) -> list[tuple[Check, np.ndarray]]:
+        """Evaluate ``checks`` on a batch (``skip``: rows already set aside); the failing rows of each
+        ``quarantine`` check that found some."""
+        batch = _batch(columns, length)
+        out = []
+        skipped = 0 if skip is None else int(np.count_nonzero(skip))
+        for check in checks:
+            failing = self._failing(check, batch, length, table)
+            if skip is not None:
+                failing &= ~skip
+            rows = np.flatnonzero(failing)
+            result = self.results.setdefault((table, check.name), CheckResult.of(table, check))
+            result.checked += length - skipped
+            result.failing += len(rows)
+            if len(rows) and len(result.samples) < SAMPLES:
+                result.samples.extend(_samples(batch, rows[: SAMPLES - len(result.samples)]))
+            if check.severity == "quarantine" and len(rows):
+                out.append((check, rows))
+        return out
+
+    def report(self, schema: Schema) -> dict[str, Any]:
+        """What the package keeps: row check results (a check of a column the table never got reports
+        it, with a "did you mean") and the table checks per table."""
+        for (table, name), result in self.results.items():
+            check = self.row_checks.get(table, {}).get(name)
+            col = check.column if check is not None else None
+            known = schema.tables[table].columns if table in schema.tables else {}
+            if col is not None and col not in known and check is not None and check.kind != "not_null":
+                shown = [c for c in known if not c.startswith(SYSTEM_PREFIX)]
+                result.error = f"table {table!r} has no column {col!r}; {did_you_mean(col, shown, listing='columns')}"
+        return {
+            "results": [r.to_dict() for r in self.results.values()],
+            "tables": {t: [c.to_dict() for c in checks.values()] for t, checks in self.table_checks.items()},
+        }
+
+    def close(self) -> None:
+        """Close the DuckDB connection of ``expression`` checks, if one was opened."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    # -- the checks --------------------------------------------------------------------------------
+    def _failing(self, check: Check, batch: pa.Table, length: int, table: str) -> np.ndarray:
+        """A boolean array: True where the row fails ``check``."""
+        try:
+            return self._evaluate(check, batch, length)
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(
+                f"check {check.name!r} ({check.describe()}) could not run on table {table!r}: {exc}",
+                hint="fix the check (its column, values or SQL), or remove it",
+                table=table,
+            ) from exc
+
+    def _evaluate(self, check: Check, batch: pa.Table, length: int) -> np.ndarray:
+        kind = check.kind
+        if kind == "expression":
+            return self._expression(check, batch, length)
+        if kind == "python":
+            return _python(check, batch, length)
+        arr = batch.column(check.column) if check.column in batch.column_names else None
+        if arr is None:  # no value in this batch: every row is null
+            return np.full(length, kind == "not_null")
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if isinstance(arr.type, pa.ExtensionType):
+            arr = arr.storage
+        if kind == "not_null":
+            return _numpy(arr.is_null())
+        if kind == "accepted_values":
+            allowed = pa.array(list(check.values))
+            if allowed.type != arr.type:
+                allowed = allowed.cast(arr.type)
+            failed = pc.and_(pc.invert(pc.is_in(arr, value_set=allowed)), pc.is_valid(arr))  # nulls pass
+        elif kind == "between":
+            failed = None
+            for bound, op in ((check.min, pc.less), (check.max, pc.greater)):
+                if bound is not None:
+                    one = op(arr, _scalar(bound, arr.type))
+                    failed = one if failed is None else pc.or_(failed, one)
+        elif kind == "matches":
+            failed = pc.invert(pc.match_substring_regex(_text(arr), pattern=check.pattern))
+        else:  # max_length
+            measure = (
+                pc.binary_length
+                if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)
+                else pc.utf8_length
+            )
+            failed = pc.greater(measure(arr if measure is pc.binary_length else _text(arr)), check.length)
+        return _numpy(pc.fill_null(failed, False))
+
+    def _expression(self, check: Check, batch: pa.Table, length: int) -> np.ndarray:
+        import duckdb
+
+        if self._con is None:
+            self._con = duckdb.connect()
+        records = batch.append_column(_ROW, pa.array(np.arange(length, dtype=np.int64)))
+        self._con.register("records", records)
+        try:
+            rows = self._con.execute(
+                f'SELECT "{_ROW}" FROM records WHERE coalesce(NOT ({check.sql}), false)'
+            ).fetchall()
+        finally:
+            self._con.unregister("records")
+        failing = np.zeros(length, dtype=bool)
+        failing[[r[0] for r in rows]] = True
+        return failing
+
+
+def _batch(columns: dict[str, pa.Array], length: int) -> pa.Table:
+    """The user's columns of a root batch as a table (extension types as their storage)."""
+    data = {}
+    for name, arr in columns.items():
+        if name.startswith(SYSTEM_PREFIX):
+            continue
+        data[name] = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+    if not data:
+        return pa.table({_ROW: pa.nulls(length)}).drop_columns([_ROW])
+    return pa.table(data)
+
+
+def _python(check: Check, batch: pa.Table, length: int) -> np.ndarray:
+    assert check.fn is not None
+    got = check.fn(batch)
+    if isinstance(got, pa.ChunkedArray):
+        got = got.combine_chunks()
+    if isinstance(got, pa.Array):
+        passes = _numpy(pc.fill_null(got.cast(pa.bool_()), True))
+    else:
+        passes = np.asarray(got, dtype=bool)
+    if passes.shape != (length,):
+        raise DataError(
+            f"check {check.name!r} returned {passes.size} value(s) for a batch of {length} rows",
+            hint="a python check returns one boolean per row of the batch (True: the row passes)",
+        )
+    return ~passes
+
+
+def _numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _scalar(value: Any, to: pa.DataType) -> pa.Scalar:
+    scalar = pa.scalar(value)
+    return scalar if scalar.type == to else scalar.cast(to)
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else arr.cast(pa.string())
+
+
+def _samples(batch: pa.Table, rows: np.ndarray) -> list[dict[str, Any]]:
+    """Failing rows as plain values (long texts shortened), for messages and ``_hw_checks``."""
+    return [{k: _short(v) for k, v in row.items()} for row in batch.take(pa.array(rows)).to_pylist()]
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.hex()
+    if isinstance(value, str) and len(value) > _SAMPLE_TEXT:
+        return value[: _SAMPLE_TEXT - 3] + "..."
+    if isinstance(value, int | float | bool | str) or value is None:
+        return value
+    return _short(str(value))
