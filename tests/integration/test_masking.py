@@ -29,6 +29,12 @@ COLUMNS: dict[str, Any] = {
     "pets__name": {"mask": "redact"},
 }
 REPO = Path(__file__).resolve().parents[2]
+#: checks that fail on the masked values: their sample rows (manifest, _hw_checks, logs) must be masked too
+CHECKS = [
+    hw.checks.matches("email", "@example", severity="warn"),
+    hw.checks.max_length("name", 1, severity="warn"),
+    hw.checks.unique("customer__email", severity="warn"),
+]
 
 
 def _rows(first: int, email: str) -> list[dict[str, Any]]:
@@ -56,10 +62,19 @@ def _run_scenario(destination: Any, tmp_path: Path, caplog: pytest.LogCaptureFix
         mask_key="k-1",
     )
     caplog.set_level(logging.DEBUG)
-    first = p.run(_rows(1, "alice@example.com"), table_name="people", columns=COLUMNS)
+    first = p.run(_rows(1, "alice@example.com"), table_name="people", columns=COLUMNS, checks=CHECKS)
     late = _rows(2, "carol@example.com")
     late[0]["extra"] = "unmasked"  # a new column: quarantined with the whole row
-    second = p.run(late, table_name="people", columns=COLUMNS, schema_contract={"columns": "quarantine"})
+    second = p.run(
+        _rows(3, "carol@example.com") + late,
+        table_name="people",
+        columns=COLUMNS,
+        schema_contract={"columns": "quarantine"},
+        checks=CHECKS,
+    )
+    failed = {c.check for c in second.checks if not c.passed}
+    assert failed == {"matches(email)", "max_length(name)", "unique(customer__email)"}
+    assert all(c.samples for c in second.checks)
     for text in (str(first), str(second), caplog.text):
         assert not [c for c in CLEAR if c in text]
     return p
@@ -110,7 +125,7 @@ def test_clear_values_appear_nowhere_in_duckdb_and_the_working_folder(
     people = p.query("select email, name, phone, customer__email from people order by id").to_pylist()
     assert people[0]["name"] == "***" and people[0]["phone"] == "********5678"
     assert people[0]["customer__email"] != "bob@example.com" and len(people[0]["customer__email"]) == 64
-    assert p.query("select name from people__pets").to_pylist() == [{"name": "***"}]
+    assert p.query("select name from people__pets").to_pylist() == [{"name": "***"}] * 2
 
 
 def test_the_check_finds_clear_values_when_nothing_is_masked(tmp_path: Path) -> None:
