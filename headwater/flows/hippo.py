@@ -14,7 +14,7 @@ table or reader, a pandas or polars DataFrame, or an iterable of records (dicts)
 :func:`extractor_resource` makes it a Headwater resource. A loader is a Headwater destination or any
 object with ``load(records)`` taking a DuckDB relation (:func:`make_loader`,
 :class:`~headwater.destinations.loader.LoaderDestination`). A transformer is a DuckDB query over a
-relation named ``records`` with bound parameters (:mod:`headwater.flows.hippo_sql`), or a function
+relation named ``records`` with bound parameters (:mod:`headwater.transform.params`), or a function
 (:func:`transform_relation`). See docs/hippo.md.
 """
 
@@ -30,8 +30,8 @@ from headwater.destinations import available
 from headwater.destinations.loader import LoaderDestination
 from headwater.destinations.protocol import Destination
 from headwater.errors import ConfigError, did_you_mean
-from headwater.flows.hippo_sql import bind_sql
 from headwater.streams.resource import Resource, make_resource
+from headwater.transform.params import bind_sql
 
 #: rows per Arrow record batch read from a DuckDB relation
 DEFAULT_BATCH_SIZE = 100_000

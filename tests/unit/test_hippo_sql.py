@@ -1,4 +1,4 @@
-"""Hippo transformer queries: parameters are bound, never formatted into the SQL (headwater/flows/hippo_sql.py)."""
+"""Hippo transformer queries: parameters are bound, never formatted into the SQL (headwater/transform/params.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from headwater.errors import ConfigError
 from headwater.flows.hippo import transform_relation
-from headwater.flows.hippo_sql import bind_sql
+from headwater.transform.params import bind_sql
 
 RECORDS = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c'd"]})
 
@@ -150,7 +150,7 @@ def test_function_transformer_gets_a_relation() -> None:
         ({"qeury": "select 1"}, "did you mean 'query'"),
         ({}, "needs one of"),
         ({"query": "select 1", "function": len}, "query and function"),
-        ({"function": "headwater.flows.hippo_sql:bind_sqll"}, "did you mean 'bind_sql'"),
+        ({"function": "headwater.transform.params:bind_sqll"}, "did you mean 'bind_sql'"),
         ({"function": "no_such_module_x:f"}, "cannot import"),
         ({"query": "select 1", "kwargs": [1]}, "kwargs must be a table"),
     ],
