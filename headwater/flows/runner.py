@@ -20,6 +20,7 @@ from typing import Any
 from headwater.errors import ConfigError, HeadwaterError
 from headwater.flows.model import Component, Flow, FlowsModel
 from headwater.flows.reader import FlowsError, Problems, hint_value
+from headwater.flows.transforms import with_transform
 from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
 
 log = logging.getLogger("headwater")
@@ -307,13 +308,6 @@ class Flows:
                 problems.add(f"{where}.extractor", exc.message, exc.hint)
                 return None
         assert flow.source is not None
-        if flow.transform is not None:
-            problems.add(
-                f"{where}.transform",
-                "a transform on a flow from a declared source is not supported yet",
-                "give the flow a Hippo-style extractor, or transform in the destination after the load",
-            )
-            return None
         component = self.model.sources[flow.source]
         config = self._config("sources", component, problems)
         try:
@@ -324,10 +318,12 @@ class Flows:
             )
             return None
         try:
-            return _select(data, flow, where)
+            data = _select(data, flow, where)
         except ConfigError as exc:
             problems.add(where, exc.message, exc.hint)
             return None
+        spec = Resolver(self.here).resolve(flow.transform, f"{where}.transform", problems)
+        return with_transform(data, spec, self.here, f"{where}.transform", problems)
 
     def _target(self, flow: Flow, where: str, problems: Problems) -> Any:
         """Where the flow loads: its declared destination, or its Hippo loader."""
