@@ -50,14 +50,7 @@ def parse(sql: str) -> dict[str, Any]:
     Raises:
         ConfigError: the text is not SQL DuckDB can parse, holds several statements or is no query.
     """
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        text = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
-    finally:
-        con.close()
-    tree = json.loads(text)
+    tree = json.loads(_serialized(sql))
     if tree.get("error"):
         raise ConfigError(
             f"the transform is not a query DuckDB can parse: {tree.get('error_message', 'unknown error')}",
@@ -70,6 +63,18 @@ def parse(sql: str) -> dict[str, Any]:
             hint="write one SELECT over 'records'",
         )
     return statements[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _serialized(sql: str) -> str:
+    """``json_serialize_sql(sql)`` (cached: a connection costs tens of milliseconds)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
+    finally:
+        con.close()
 
 
 def is_row_wise(sql: str) -> bool:

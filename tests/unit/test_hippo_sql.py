@@ -126,7 +126,7 @@ def test_query_path_relative_to_base_dir(tmp_path: Any) -> None:
     (tmp_path / "q" / "pick.sql").write_text("select id from records where id >= {lo} and name <> $skip")
     spec = {"query_path": "q/pick.sql", "kwargs": {"lo": 2}, "params": {"skip": "b"}}
     assert rows(transform_relation(RECORDS, spec, base_dir=tmp_path)) == [(3,)]
-    with pytest.raises(ConfigError, match="cannot read the transformer query"):
+    with pytest.raises(ConfigError, match="cannot read the transform query"):
         transform_relation(RECORDS, {"query_path": "nope.sql"}, base_dir=tmp_path)
 
 
