@@ -23,6 +23,7 @@ loaded); a row-wise one keeps what it transformed, as any resource keeps its row
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import pyarrow as pa
 
 from headwater import names
 from headwater.errors import ConfigError
+from headwater.normalize.arrow_types import to_arrow
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import NullProgress
 from headwater.pipelines.router import ItemRouter
@@ -50,7 +52,7 @@ class Stage:
         resource: the resource (its ``transform`` set).
         emit: receives each Arrow table of the result.
         batch_size: rows per normalized batch (and per result batch).
-        staging: the folder of the staging database (the load package's).
+        staging: the staging database's path, without suffix (in the load package's folder).
     """
 
     def __init__(self, resource: Resource, emit: Callable[[pa.Table], None], *, batch_size: int, staging: Path) -> None:
@@ -59,7 +61,8 @@ class Stage:
         self.transform: Transform = resource.transform
         self.emit = emit
         self.batch_size = batch_size
-        self.path = staging / f"transform-{resource.name}.duckdb"
+        self.path = staging.with_suffix(".duckdb")
+        self.spill = staging.with_suffix(".tmp")
         hints = TableHints(table_name=RECORDS, max_nesting=resource.hints.max_nesting)
         self._private = Resource(None, name=resource.name, hints=hints)
         normalizer = Normalizer(Schema("transform"), load_id="transform", sink=self._normalized, widening=())
@@ -89,6 +92,7 @@ class Stage:
             self._con = None
         for path in (self.path, self.path.with_name(self.path.name + ".wal")):
             path.unlink(missing_ok=True)
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     def _normalized(self, table: str, data: pa.Table) -> None:
         """The private normalizer's sink: a normalized piece of ``records`` or of a child table."""
@@ -96,11 +100,20 @@ class Stage:
             return  # the quarantine of the private normalizer: there is no contract, so nothing
         if self.transform.row_wise:
             if table == RECORDS:
-                self._batch(_without_system(data, keep=()))
+                self._batch(self._padded(_without_system(data, keep=())))
             return
         self._stage(table, _without_system(data, keep=_JOIN_COLUMNS))
 
     # -- row-wise ----------------------------------------------------------------------------------
+    def _padded(self, data: pa.Table) -> pa.Table:
+        """``data`` with the columns earlier batches had and this one lacks, as nulls: a row-wise query
+        sees every column known so far."""
+        known = self._router.normalizer.schema.tables[RECORDS].columns
+        for name, column in known.items():
+            if name not in data.column_names and not column.system and column.data_type:
+                data = data.append_column(name, pa.nulls(data.num_rows, type=to_arrow(column.type)))
+        return data
+
     def _batch(self, data: pa.Table) -> None:
         con = self._connection()
         con.register(RECORDS, data)
@@ -139,7 +152,7 @@ class Stage:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._con = duckdb.connect(str(self.path))
                 self._con.execute(f"SET memory_limit = {names.quote_literal(self.transform.memory_limit)}")
-                self._con.execute(f"SET temp_directory = {names.quote_literal(str(self.path.parent / 'tmp'))}")
+                self._con.execute(f"SET temp_directory = {names.quote_literal(str(self.spill))}")
                 self._con.execute("SET preserve_insertion_order = false")
         return self._con
 
@@ -235,7 +248,8 @@ class TransformRouter:
         self.stages: dict[str, Stage] = {}
         for r in resources:
             if r.selected and r.transform is not None:
-                self.stages[r.name] = Stage(r, self._emitter(r), batch_size=router.batch_size, staging=staging)
+                path = staging / f"transform-{len(self.stages)}"
+                self.stages[r.name] = Stage(r, self._emitter(r), batch_size=router.batch_size, staging=path)
 
     def _emitter(self, resource: Resource) -> Callable[[pa.Table], None]:
         def emit(table: pa.Table) -> None:

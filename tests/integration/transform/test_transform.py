@@ -190,3 +190,18 @@ def test_dry_run_plans_the_transformed_table(tmp_path: Path) -> None:
     plan = pipeline.plan(hw.resource(ORDERS, name="few", transform="select order_id from records where order_id < 3"))
     assert plan.tables["few"].rows == 2
     assert duckdb is not None
+
+
+def test_a_row_wise_batch_without_a_column_earlier_batches_had_sees_it_as_null(tmp_path: Path) -> None:
+    rows = [{"id": 1, "note": "x"}, {"id": 2, "note": "y"}, {"id": 3}, {"id": 4}]
+    pipeline = _pipeline(tmp_path, batch_size=2)  # the second batch has no 'note' at all
+    pipeline.run(hw.resource(rows, name="notes", transform="select id, coalesce(note, '-') as note from records"))
+    assert _rows(pipeline, "select id, note from notes order by id") == [(1, "x"), (2, "y"), (3, "-"), (4, "-")]
+
+
+def test_a_staged_transform_leaves_nothing_in_the_kept_package(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path, keep_packages=True)
+    pipeline.run(hw.resource(ORDERS, name="n", transform={"query": "select count(*) as n from records"}))
+    assert _rows(pipeline, "select n from n") == [(3,)]
+    leftovers = [p.name for p in (tmp_path / "p").rglob("transform-*")]
+    assert leftovers == []
