@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import headwater as hw
-from headwater.errors import ConfigError, ExtractError
+from headwater.errors import ConfigError, ContractViolation, ExtractError
 from headwater.pipelines import transforming
 
 
@@ -205,3 +205,12 @@ def test_a_staged_transform_leaves_nothing_in_the_kept_package(tmp_path: Path) -
     assert _rows(pipeline, "select n from n") == [(3,)]
     leftovers = [p.name for p in (tmp_path / "p").rglob("transform-*")]
     assert leftovers == []
+
+
+def test_a_frozen_contract_applies_to_the_result_columns(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path)
+    pipeline.run(hw.resource(ORDERS, name="c", schema_contract="freeze", transform="select order_id from records"))
+    wider = "select order_id, customer__name from records"
+    with pytest.raises(ContractViolation, match=r"customer__?name"):
+        pipeline.run(hw.resource(ORDERS, name="c", schema_contract="freeze", transform=wider))
+    assert pipeline.dataset().table("c").count() == 3
