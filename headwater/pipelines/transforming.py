@@ -23,6 +23,7 @@ loaded); a row-wise one keeps what it transformed, as any resource keeps its row
 from __future__ import annotations
 
 import contextlib
+import inspect
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -182,7 +183,10 @@ class Stage:
             return
         assert transform.function is not None
         try:
-            out = transform.function(con.table(RECORDS), **dict(transform.kwargs))
+            records = con.table(RECORDS)
+            if _wants_arrow(transform.function):
+                records = records.to_arrow_table()  # in memory: the function asked for a pyarrow.Table
+            out = transform.function(records, **dict(transform.kwargs))
         except ConfigError:
             raise
         except Exception as exc:
@@ -191,6 +195,16 @@ class Stage:
                 resource=self.resource,
             ) from exc
         yield from _batches(out, self.batch_size, self.resource)
+
+
+def _wants_arrow(fn: Callable[..., Any]) -> bool:
+    """Whether the function's first parameter is annotated as a ``pyarrow.Table``."""
+    try:
+        first = next(iter(inspect.signature(fn).parameters.values()))
+    except (StopIteration, TypeError, ValueError):
+        return False
+    hint = first.annotation
+    return hint is pa.Table or (isinstance(hint, str) and hint in ("pa.Table", "pyarrow.Table"))
 
 
 #: system columns kept in staged tables, for joining child tables to their parents

@@ -128,8 +128,9 @@ def test_a_function_gets_a_relation_and_may_return_a_frame_or_arrow(tmp_path: Pa
         assert type(records).__name__ == "DuckDBPyRelation"
         return records.order("order_id desc").limit(n).df()
 
-    def as_arrow(records: Any) -> pa.Table:
-        return records.select("order_id").to_arrow_table()
+    def as_arrow(records: pa.Table) -> pa.Table:  # annotated: it gets the records as an Arrow table
+        assert isinstance(records, pa.Table)
+        return records.select(["order_id"])
 
     pipeline = _pipeline(tmp_path)
     pipeline.run(hw.resource(ORDERS, name="top", transform={"function": top, "kwargs": {"n": 2}}))
