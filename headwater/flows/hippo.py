@@ -13,9 +13,10 @@ Each ``class`` is constructed with its own table as the sole argument (a class, 
 table or reader, a pandas or polars DataFrame, or an iterable of records (dicts);
 :func:`extractor_resource` makes it a Headwater resource. A loader is a Headwater destination or any
 object with ``load(records)`` taking a DuckDB relation (:func:`make_loader`,
-:class:`~headwater.destinations.loader.LoaderDestination`). A transformer is a DuckDB query over a
-relation named ``records`` with bound parameters (:mod:`headwater.transform.params`), or a function
-(:func:`transform_relation`). See docs/hippo.md.
+:class:`~headwater.destinations.loader.LoaderDestination`). A transformer is a DuckDB query over
+``records`` with bound parameters, or a function: the resource's ``transform``, run by the pipeline's
+transform step (:mod:`headwater.pipelines.transforming`) on the extracted data normalized;
+:func:`transform_relation` applies one to data in memory as it is. See docs/hippo.md.
 """
 
 from __future__ import annotations
@@ -337,14 +338,13 @@ def extractor_resource(
 
     A DuckDB relation is streamed as Arrow record batches of ``batch_size`` rows (its connection is
     kept alive while they are read); Arrow tables and readers, pandas and polars frames go as they
-    are; an iterable of dicts row by row. Afterwards the connections opened for the transformer are
-    closed, and the extractor's ``close()`` is called if it has one.
+    are; an iterable of dicts row by row. Afterwards the extractor's ``close()`` is called if it has one.
 
     Args:
         extractor: an object with ``extract()`` (see :func:`make_extractor`).
         name: the resource name (and table name unless ``hints`` give one).
         hints: table hints (``write_disposition``, ``primary_key``, ``max_nesting``...).
-        transformer: a Hippo transformer applied to what ``extract()`` returned (:func:`transform_relation`).
+        transformer: a Hippo transformer, the resource's ``transform`` (:func:`headwater.transform.make_transform`).
         base_dir: the folder a transformer's ``query_path`` is relative to.
         batch_size: rows per record batch read from a relation.
 
