@@ -112,7 +112,7 @@ class Stage:
         known = self._router.normalizer.schema.tables[RECORDS].columns
         for name, column in known.items():
             if name not in data.column_names and not column.system and column.data_type:
-                data = data.append_column(name, pa.nulls(data.num_rows, type=to_arrow(column.type)))
+                data = data.append_column(name, pa.nulls(data.num_rows, type=_arrow_type(column.type)))
         return data
 
     def _batch(self, data: pa.Table) -> None:
@@ -195,6 +195,13 @@ class Stage:
                 resource=self.resource,
             ) from exc
         yield from _batches(out, self.batch_size, self.resource)
+
+
+def _arrow_type(data_type: Any) -> pa.DataType:
+    try:
+        return to_arrow(data_type)
+    except (KeyError, ValueError):
+        return pa.null()
 
 
 def _wants_arrow(fn: Callable[..., Any]) -> bool:
