@@ -20,7 +20,7 @@ from typing import Any
 from headwater.errors import ConfigError, HeadwaterError
 from headwater.flows.model import Component, Flow, FlowsModel
 from headwater.flows.reader import FlowsError, Problems, hint_value
-from headwater.flows.transforms import with_transform
+from headwater.flows.transforms import check_query, with_transform
 from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
 
 log = logging.getLogger("headwater")
@@ -149,6 +149,7 @@ class Flows:
                     _importable(table.get("class"), f"{where}.{key}.class", problems)
             if flow.transform is not None:
                 _importable(flow.transform.get("function"), f"{where}.transform.function", problems)
+                check_query(flow.transform, self.here, f"{where}.transform", problems)
         problems.raise_if_any(self.origin)
 
     def build(

@@ -14,6 +14,7 @@ from typing import Any
 
 from headwater.errors import ConfigError
 from headwater.flows.reader import Problems
+from headwater.flows.values import Resolver
 from headwater.streams.resource import Resource
 from headwater.streams.source import Source
 from headwater.transform import Transform, make_transform
@@ -31,6 +32,18 @@ def checked_transform(spec: Mapping[str, Any], base_dir: Path | None) -> Transfo
     if isinstance(table.get("function"), str):
         table["function"] = resolve_object(table["function"], "transform function")
     return make_transform(table, base_dir=base_dir)
+
+
+def check_query(spec: Mapping[str, Any], base_dir: Path | None, where: str, problems: Problems) -> None:
+    """Check a query transform without running it (``flows validate``): its file, its text and its
+    parameters; placeholders in ``params`` must resolve. A function is checked by importing it, elsewhere."""
+    if "function" in spec:
+        return
+    resolved = Resolver(base_dir).resolve(spec, where, problems)
+    try:
+        make_transform(resolved, base_dir=base_dir)
+    except ConfigError as exc:
+        problems.add(where, exc.message, exc.hint)
 
 
 def with_transform(

@@ -74,3 +74,9 @@ def test_mistakes_are_reported_before_anything_runs(tmp_path: Path, transform: A
     assert "flows[0].transform" in str(info.value)
     assert message in str(info.value)
     assert not (tmp_path / "out.duckdb").exists()
+
+
+def test_validate_checks_the_query_and_its_params(tmp_path: Path) -> None:
+    _flows(tmp_path, {"query": "select * from records where a > $x", "params": {"x": 1}}).check()
+    with pytest.raises(FlowsError, match=r"flows\[0\]\.transform: the query uses the parameter \$y"):
+        _flows(tmp_path, {"query": "select * from records where a > $y", "params": {"x": 1}}).check()
