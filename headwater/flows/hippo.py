@@ -13,9 +13,10 @@ Each ``class`` is constructed with its own table as the sole argument (a class, 
 table or reader, a pandas or polars DataFrame, or an iterable of records (dicts);
 :func:`extractor_resource` makes it a Headwater resource. A loader is a Headwater destination or any
 object with ``load(records)`` taking a DuckDB relation (:func:`make_loader`,
-:class:`~headwater.destinations.loader.LoaderDestination`). A transformer is a DuckDB query over a
-relation named ``records`` with bound parameters (:mod:`headwater.flows.hippo_sql`), or a function
-(:func:`transform_relation`). See docs/hippo.md.
+:class:`~headwater.destinations.loader.LoaderDestination`). A transformer is a DuckDB query over
+``records`` with bound parameters, or a function: the resource's ``transform``, run by the pipeline's
+transform step (:mod:`headwater.pipelines.transforming`) on the extracted data normalized;
+:func:`transform_relation` applies one to data in memory as it is. See docs/hippo.md.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from headwater.destinations import available
 from headwater.destinations.loader import LoaderDestination
 from headwater.destinations.protocol import Destination
 from headwater.errors import ConfigError, did_you_mean
-from headwater.flows.hippo_sql import bind_sql
 from headwater.streams.resource import Resource, make_resource
 
 #: rows per Arrow record batch read from a DuckDB relation
@@ -40,7 +40,6 @@ ACCEPTED = (
     "a DuckDB relation, an Arrow table or RecordBatchReader, a pandas or polars DataFrame, "
     "or an iterable (a list, a generator) of dicts"
 )
-_TRANSFORMER_KEYS = ("query_path", "query", "function", "kwargs", "params")
 
 
 class Extractor(ABC):
@@ -219,10 +218,14 @@ def _built(cls: Any, config: dict[str, Any]) -> Destination:
 
 # -- transformers ----------------------------------------------------------------------------------
 def transform_relation(relation: Any, spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Any:
-    """Apply a Hippo transformer to extracted data.
+    """Apply a transform to data in memory, as it is (no normalization): for a quick look or a test.
+
+    A pipeline runs transforms with :mod:`headwater.pipelines.transforming` instead (``records``
+    normalized, row-wise queries per batch, the others staged on disk); both check and bind the
+    spec with :func:`headwater.transform.make_transform`.
 
     Args:
-        relation: what ``extract()`` returned (a DuckDB relation, Arrow, a DataFrame, dicts).
+        relation: the data (a DuckDB relation, Arrow, a DataFrame, dicts).
         spec: ``{'query_path': 'q.sql'}`` or ``{'query': 'SELECT ...'}`` (a DuckDB query over
             ``records``) with ``params`` (``$name``) and/or Hippo's ``kwargs`` (``{name}``), both bound,
             never formatted into the SQL; or ``{'function': fn_or_'pkg.mod:fn', 'kwargs': {...}}``,
@@ -236,67 +239,29 @@ def transform_relation(relation: Any, spec: Mapping[str, Any], *, base_dir: Path
     Raises:
         ConfigError: a malformed spec, an unreadable query file, a placeholder without a value.
     """
-    return _transform(relation, spec, base_dir, [])
-
-
-def _check_spec(spec: Mapping[str, Any]) -> None:
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"the transformer must be a table (a dict), got {type(spec).__name__}")
-    for key in spec:
-        if key not in _TRANSFORMER_KEYS:
-            raise ConfigError(
-                f"the transformer has an unknown key {key!r}",
-                hint=did_you_mean(key, _TRANSFORMER_KEYS, listing="known keys"),
-            )
-    given = [k for k in ("query_path", "query", "function") if k in spec]
-    if len(given) != 1:
-        raise ConfigError(
-            "the transformer needs one of 'query_path', 'query' or 'function'"
-            + (f", got {' and '.join(given)}" if given else ""),
-        )
-    for key in ("kwargs", "params"):
-        if spec.get(key) is not None and not isinstance(spec[key], Mapping):
-            raise ConfigError(f"the transformer's {key} must be a table, got {type(spec[key]).__name__}")
-    if "function" in spec and spec.get("params"):
-        raise ConfigError("a function transformer takes kwargs, not params")
-
-
-def _transform(data: Any, spec: Mapping[str, Any], base_dir: Path | None, opened: list[Any]) -> Any:
     import duckdb
 
-    _check_spec(spec)
-    if "function" in spec:
-        fn = resolve_object(spec["function"], "transformer function")
-        if not callable(fn):
-            raise ConfigError(f"the transformer function {spec['function']!r} is not callable")
+    from headwater.flows.transforms import checked_transform
+
+    transform = checked_transform(_checked_table(spec), base_dir)
+    if transform.function is not None:
         # other data becomes a relation on DuckDB's default connection, as Hippo's extractors make theirs
-        # (the function may query it by name with duckdb.sql)
-        relation = data if _is_relation(data) else duckdb.from_arrow(_as_arrow(data, "extract()"))
-        return fn(relation, **dict(spec.get("kwargs") or {}))
-    sql = _query_text(spec, base_dir)
-    kwargs = spec.get("kwargs")
-    bound, params = bind_sql(sql, spec.get("params"), dict(kwargs) if kwargs is not None else None)
-    con = duckdb.connect()  # the query's own; closed by extractor_resource once its rows are read
-    opened.append(con)
-    con.register("records", _Rescan(data) if _is_relation(data) else _as_arrow(data, "extract()"))
+        data = relation if _is_relation(relation) else duckdb.from_arrow(_as_arrow(relation, "extract()"))
+        return transform.function(data, **dict(transform.kwargs))
+    assert transform.sql is not None
+    con = duckdb.connect()
+    con.register("records", _Rescan(relation) if _is_relation(relation) else _as_arrow(relation, "extract()"))
+    params = dict(transform.params)
     try:
-        return con.sql(bound, params=params) if params else con.sql(bound)
+        return con.sql(transform.sql, params=params) if params else con.sql(transform.sql)
     except duckdb.Error as exc:
         raise ConfigError(f"the transformer query failed: {exc}") from exc
 
 
-def _query_text(spec: Mapping[str, Any], base_dir: Path | None) -> str:
-    if "query" in spec:
-        if not isinstance(spec["query"], str):
-            raise ConfigError("the transformer's query must be SQL text")
-        return spec["query"]
-    path = Path(spec["query_path"]).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the transformer query {str(path)!r}: {exc}") from exc
+def _checked_table(spec: Any) -> Mapping[str, Any]:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"the transformer must be a table (a dict), got {type(spec).__name__}")
+    return spec
 
 
 class _Rescan:
@@ -373,14 +338,13 @@ def extractor_resource(
 
     A DuckDB relation is streamed as Arrow record batches of ``batch_size`` rows (its connection is
     kept alive while they are read); Arrow tables and readers, pandas and polars frames go as they
-    are; an iterable of dicts row by row. Afterwards the connections opened for the transformer are
-    closed, and the extractor's ``close()`` is called if it has one.
+    are; an iterable of dicts row by row. Afterwards the extractor's ``close()`` is called if it has one.
 
     Args:
         extractor: an object with ``extract()`` (see :func:`make_extractor`).
         name: the resource name (and table name unless ``hints`` give one).
         hints: table hints (``write_disposition``, ``primary_key``, ``max_nesting``...).
-        transformer: a Hippo transformer applied to what ``extract()`` returned (:func:`transform_relation`).
+        transformer: a Hippo transformer, the resource's ``transform`` (:func:`headwater.transform.make_transform`).
         base_dir: the folder a transformer's ``query_path`` is relative to.
         batch_size: rows per record batch read from a relation.
 
@@ -390,26 +354,21 @@ def extractor_resource(
     """
     if not callable(getattr(extractor, "extract", None)):
         raise ConfigError(f"{type(extractor).__name__} has no extract() method", hint=f"extract() returns {ACCEPTED}")
+    transform = None
     if transformer is not None:
-        _check_spec(transformer)
+        from headwater.flows.transforms import checked_transform
+
+        transform = checked_transform(_checked_table(transformer), base_dir)
 
     def items() -> Iterator[Any]:
-        opened: list[Any] = []
         try:
-            data = extractor.extract()
-            what = f"{type(extractor).__name__}.extract()"
-            if transformer is not None:
-                data = _transform(data, transformer, base_dir, opened)
-                what = "the transformer"
-            yield from _items(data, what, batch_size)
+            yield from _items(extractor.extract(), f"{type(extractor).__name__}.extract()", batch_size)
         finally:
-            for con in opened:
-                con.close()
             close: Callable[[], Any] | None = getattr(extractor, "close", None)
             if callable(close):
                 close()
 
-    return make_resource(items, name=name, **dict(hints or {}))
+    return make_resource(items, name=name, transform=transform, **dict(hints or {}))
 
 
 def _items(data: Any, what: str, batch_size: int) -> Iterator[Any]:

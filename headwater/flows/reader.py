@@ -25,12 +25,13 @@ from headwater.errors import ConfigError, HeadwaterError, did_you_mean
 from headwater.flows.model import FLOW_KEYS, PIPELINE_OPTIONS, Component, Flow, FlowsModel
 from headwater.redact import redact
 from headwater.schema.hints import HINT_NAMES, build_hints
+from headwater.transform.spec import TRANSFORM_KEYS
 
 TOP_KEYS = ("sources", "destinations", "flows", "pipelines")
 #: ``package.module:attr``: how a file names a class, a function or an object
 REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _ID = re.compile(r"[A-Za-z_][\w-]*")
-_TRANSFORM_KEYS = ("query", "query_path", "function", "params", "kwargs")
+_TRANSFORM_KEYS = TRANSFORM_KEYS
 
 
 class FlowsError(ConfigError):

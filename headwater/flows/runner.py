@@ -20,6 +20,7 @@ from typing import Any
 from headwater.errors import ConfigError, HeadwaterError
 from headwater.flows.model import Component, Flow, FlowsModel
 from headwater.flows.reader import FlowsError, Problems, hint_value
+from headwater.flows.transforms import check_query, with_transform
 from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
 
 log = logging.getLogger("headwater")
@@ -148,6 +149,7 @@ class Flows:
                     _importable(table.get("class"), f"{where}.{key}.class", problems)
             if flow.transform is not None:
                 _importable(flow.transform.get("function"), f"{where}.transform.function", problems)
+                check_query(flow.transform, self.here, f"{where}.transform", problems)
         problems.raise_if_any(self.origin)
 
     def build(
@@ -307,13 +309,6 @@ class Flows:
                 problems.add(f"{where}.extractor", exc.message, exc.hint)
                 return None
         assert flow.source is not None
-        if flow.transform is not None:
-            problems.add(
-                f"{where}.transform",
-                "a transform on a flow from a declared source is not supported yet",
-                "give the flow a Hippo-style extractor, or transform in the destination after the load",
-            )
-            return None
         component = self.model.sources[flow.source]
         config = self._config("sources", component, problems)
         try:
@@ -324,10 +319,12 @@ class Flows:
             )
             return None
         try:
-            return _select(data, flow, where)
+            data = _select(data, flow, where)
         except ConfigError as exc:
             problems.add(where, exc.message, exc.hint)
             return None
+        spec = Resolver(self.here).resolve(flow.transform, f"{where}.transform", problems)
+        return with_transform(data, spec, self.here, f"{where}.transform", problems)
 
     def _target(self, flow: Flow, where: str, problems: Problems) -> Any:
         """Where the flow loads: its declared destination, or its Hippo loader."""

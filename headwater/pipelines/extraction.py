@@ -25,6 +25,7 @@ from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, M
 from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
 from headwater.pipelines.router import ItemRouter
+from headwater.pipelines.transforming import TransformRouter
 from headwater.redact import redact, register
 from headwater.schema.hints import CursorHint, check_masked_cursor, check_merge
 from headwater.schema.masks import resolve_key
@@ -62,7 +63,9 @@ class Extraction:
         started = time.perf_counter()
         package = self.open_package(schema, state, resources)
         writer = PackageWriter(package, file_format=self.pipeline.package_format)
-        router = self.router(schema, package.load_id, writer, stored, max_nesting)
+        router = TransformRouter(
+            self.router(schema, package.load_id, writer, stored, max_nesting), resources, package.root
+        )
         for r in resources:  # a resource that yields nothing still has its table checks run (row_count)
             if r.selected and r.hints.table_checks and not callable(r.hints.table_name):
                 router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
@@ -217,15 +220,15 @@ class Extraction:
         )
 
     @staticmethod
-    def extract(resources: list[Resource], router: ItemRouter, scope: Scope) -> BaseException | None:
+    def extract(resources: list[Resource], router: TransformRouter, scope: Scope) -> BaseException | None:
         """Run the resources into the router; the failure, if any (rows buffered before it are still
-        normalized)."""
+        normalized; a transform over all of the data is abandoned)."""
         try:
             Extractor(plan(resources), router, scope).run()
             router.flush_all()
         except BaseException as exc:
             try:
-                router.flush_all()
+                router.flush_all(failed=True)
             except Exception as flush_exc:
                 log.warning("could not normalize rows buffered before the failure: %s", flush_exc)
             return exc
@@ -246,7 +249,7 @@ class Extraction:
         schema: Schema,
         previous: Schema,
         resources: list[Resource],
-        router: ItemRouter,
+        router: TransformRouter,
         started: float,
     ) -> None:
         """The manifest's tables replaced, schema version and new columns; the new schema version
@@ -323,7 +326,7 @@ class Extraction:
         ) from failure
 
 
-def _replaced_tables(resources: list[Resource], router: ItemRouter) -> list[str]:
+def _replaced_tables(resources: list[Resource], router: TransformRouter) -> list[str]:
     """Root tables this load replaces: those of replace resources, even when they yielded nothing."""
     out: list[str] = []
     for r in resources:

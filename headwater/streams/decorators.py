@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 from headwater.errors import ConfigError
@@ -17,6 +17,8 @@ def resource(
     *,
     name: str | None = None,
     selected: bool = True,
+    transform: Any = None,
+    params: Mapping[str, Any] | None = None,
     **hints: Unpack[HintArgs],
 ) -> Any:
     """Declare a resource: a named stream of items that lands in a table.
@@ -33,13 +35,18 @@ def resource(
         data: the function or iterable (omit it to get a decorator).
         name: the resource name (default: the function name).
         selected: whether the resource is loaded when its source runs.
+        transform: SQL over ``records`` (the normalized rows; child tables ``records__<list>``), a
+            ``pathlib.Path`` to a query file, a function of a DuckDB relation, or a table
+            (``query``/``query_path``/``function``, ``params``, ``kwargs``): the rows that load are
+            its result (docs/transform.md, "Transform (ETL)").
+        params: values of the query's ``$name`` parameters (bound, never formatted into the SQL).
         **hints: table hints: ``table_name``, ``write_disposition``, ``merge_strategy``,
             ``primary_key``, ``merge_key``, ``dedup_sort``, ``columns``, ``max_nesting``,
             ``schema_contract``, ``incremental`` (see :class:`~headwater.schema.hints.HintArgs`).
     """
 
     def wrap(fn: Any) -> Resource:
-        return make_resource(fn, name=name, selected=selected, **hints)
+        return make_resource(fn, name=name, selected=selected, transform=transform, params=params, **hints)
 
     if data is None:
         return wrap

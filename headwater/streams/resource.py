@@ -17,6 +17,7 @@ from typing import Any, Literal, Unpack
 from headwater import names
 from headwater.errors import ConfigError, DataError
 from headwater.schema.hints import HintArgs, TableHints, build_hints, check_arguments
+from headwater.transform import Transform, make_transform
 
 StepKind = Literal["map", "filter", "limit"]
 
@@ -63,6 +64,8 @@ class Resource:
         self._args = args
         self._kwargs = dict(kwargs or {})
         self._steps: list[Step] = []
+        #: the transform applied to the resource's normalized rows before they load (``transform=``)
+        self.transform: Transform | None = None
 
     # -- binding ---------------------------------------------------------------------------------
     @property
@@ -118,6 +121,18 @@ class Resource:
             raise ConfigError(f"add_limit needs a non-negative integer, got {max_items!r}", resource=self.name)
         self._steps.append(Step("limit", max_items=max_items))
         return self
+
+    def with_transform(self, transform: Any, *, params: Mapping[str, Any] | None = None) -> Resource:
+        """A copy of the resource whose rows go through ``transform`` before they load (None: no transform).
+
+        ``transform`` is SQL over ``records`` (the normalized root table; child tables are
+        ``records__<list>``), a ``pathlib.Path`` to a query file, a function of a DuckDB relation, or a
+        table (``query``/``query_path``/``function`` with ``params``, ``kwargs``, ``memory_limit``); see
+        :func:`headwater.transform.make_transform`.
+        """
+        clone = self._copy()
+        clone.transform = None if transform is None else make_transform(transform, params, resource=self.name)
+        return clone
 
     @check_arguments
     def apply_hints(self, **hints: Unpack[HintArgs]) -> Resource:
@@ -265,9 +280,12 @@ def make_resource(
     selected: bool = True,
     parent: Resource | None = None,
     transformer: bool = False,
+    transform: Any = None,
+    params: Mapping[str, Any] | None = None,
     **hints: Unpack[HintArgs],
 ) -> Resource:
-    """Build a resource from a function, a generator or any iterable of items."""
+    """Build a resource from a function, a generator or any iterable of items (``transform``: see
+    :meth:`Resource.with_transform`)."""
     if name is None:
         table_name = hints.get("table_name")
         name = data_name(data) or (table_name if isinstance(table_name, str) else None)
@@ -276,7 +294,7 @@ def make_resource(
                 "cannot infer a name for this data: pass table_name= (or name=)",
                 hint="for example pipeline.run(rows, table_name='events')",
             )
-    return Resource(
+    made = Resource(
         data,
         name=name,
         hints=build_hints(resource=name, **hints),
@@ -284,6 +302,11 @@ def make_resource(
         selected=selected,
         transformer=transformer,
     )
+    if transform is not None:
+        made.transform = make_transform(transform, params, resource=made.name)
+    elif params is not None:
+        raise ConfigError("params= goes with transform=, which is not given", resource=made.name)
+    return made
 
 
 def data_name(data: Any) -> str | None:

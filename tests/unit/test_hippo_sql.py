@@ -1,4 +1,4 @@
-"""Hippo transformer queries: parameters are bound, never formatted into the SQL (headwater/flows/hippo_sql.py)."""
+"""Hippo transformer queries: parameters are bound, never formatted into the SQL (headwater/transform/params.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from headwater.errors import ConfigError
 from headwater.flows.hippo import transform_relation
-from headwater.flows.hippo_sql import bind_sql
+from headwater.transform.params import bind_sql
 
 RECORDS = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c'd"]})
 
@@ -126,7 +126,7 @@ def test_query_path_relative_to_base_dir(tmp_path: Any) -> None:
     (tmp_path / "q" / "pick.sql").write_text("select id from records where id >= {lo} and name <> $skip")
     spec = {"query_path": "q/pick.sql", "kwargs": {"lo": 2}, "params": {"skip": "b"}}
     assert rows(transform_relation(RECORDS, spec, base_dir=tmp_path)) == [(3,)]
-    with pytest.raises(ConfigError, match="cannot read the transformer query"):
+    with pytest.raises(ConfigError, match="cannot read the transform query"):
         transform_relation(RECORDS, {"query_path": "nope.sql"}, base_dir=tmp_path)
 
 
@@ -150,7 +150,7 @@ def test_function_transformer_gets_a_relation() -> None:
         ({"qeury": "select 1"}, "did you mean 'query'"),
         ({}, "needs one of"),
         ({"query": "select 1", "function": len}, "query and function"),
-        ({"function": "headwater.flows.hippo_sql:bind_sqll"}, "did you mean 'bind_sql'"),
+        ({"function": "headwater.transform.params:bind_sqll"}, "did you mean 'bind_sql'"),
         ({"function": "no_such_module_x:f"}, "cannot import"),
         ({"query": "select 1", "kwargs": [1]}, "kwargs must be a table"),
     ],

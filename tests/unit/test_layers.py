@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     # names.py builds on the naming convention (schema/naming.py) and the model checks names with it
     ("headwater.names", "headwater.schema"),
     ("headwater.packages", "headwater._callable_module"),
-    ("headwater.normalize", "headwater.cursors"),
+    ("headwater.normalize", "headwater.cursors", "headwater.transform"),
     ("headwater.streams",),
     ("headwater.sources",),
     ("headwater.destinations",),

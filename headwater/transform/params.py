@@ -1,9 +1,9 @@
-"""Parameters of a Hippo transformer query: bound, never formatted into the SQL text.
+"""Parameters of a transform query (transform= and Hippo's transformer): bound, never formatted into SQL.
 
 Hippo formats ``kwargs`` into its SQL with ``str.format``, so a value such as
 ``x'; DROP TABLE t; --`` becomes SQL. Here every value is a bound parameter of a prepared statement:
 
-* ``$name`` takes its value from the transformer's ``params`` mapping;
+* ``$name`` takes its value from the transform's ``params`` mapping;
 * Hippo's ``{name}`` (outside quotes) becomes ``$name`` with the value of ``kwargs[name]``; ``{{`` and
   ``}}`` are Hippo's escapes for ``{`` and ``}``; a brace that opens no placeholder (a DuckDB struct
   literal ``{'a': 1}``) is left alone;
@@ -144,7 +144,7 @@ def _dollar(sql: str, i: int, values: Mapping[str, Any], used: dict[str, Any], o
     if key not in values:
         raise ConfigError(
             f"the query uses the parameter ${key} but no value is given for it",
-            hint=f"add {key!r} to the transformer's params; " + did_you_mean(key, values, listing="given"),
+            hint=f"add {key!r} to the transform's params; " + did_you_mean(key, values, listing="given"),
         )
     used[key] = values[key]
     out.append(f"${key}")
@@ -171,7 +171,7 @@ def _brace(sql: str, i: int, kwargs: Mapping[str, Any], used: dict[str, Any], ou
         return i + 1, True
     if key not in kwargs:
         raise ConfigError(
-            f"the query has the placeholder {{{key}}} but the transformer's kwargs give no {key!r}",
+            f"the query has the placeholder {{{key}}} but the transform's kwargs give no {key!r}",
             hint=f"add {key!r} to kwargs, or write {{{{{key}}}}} for literal braces; "
             + did_you_mean(key, kwargs, listing="kwargs"),
         )
@@ -221,7 +221,7 @@ def _literal(literal: str, kwargs: Mapping[str, Any], used: dict[str, Any]) -> s
         if key is None or key not in kwargs:
             raise ConfigError(
                 f"the string literal {literal!r} has the placeholder {{{found.group(1)}}} but the "
-                f"transformer's kwargs give no {found.group(1)!r}",
+                f"transform's kwargs give no {found.group(1)!r}",
                 hint="add it to kwargs, or double the braces ({{ }}) to keep them as text",
             )
         if text:
