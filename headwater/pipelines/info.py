@@ -37,6 +37,18 @@ class LoadSummary:
 
 
 @dataclass
+class ModelRun:
+    """One SQL model run after a load (``models=``): ``ok``, ``failed`` or ``skipped`` (it reads a
+    failed model), the rows of its table, its duration and the database's error."""
+
+    name: str
+    status: str
+    rows: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
 class LoadInfo:
     """The result of :meth:`Pipeline.run` or :meth:`Pipeline.load`.
 
@@ -53,6 +65,8 @@ class LoadInfo:
     stale_partial: list[str] = field(default_factory=list)
     #: the pipeline's working folder (for the commands printed about waiting packages)
     working_folder: str | None = None
+    #: the SQL models run after the loads, in the order they ran
+    models: list[ModelRun] = field(default_factory=list)
 
     @property
     def load_id(self) -> str | None:
@@ -97,6 +111,10 @@ class LoadInfo:
             ],
             "kept_partial": self.kept_partial,
             "stale_partial": self.stale_partial,
+            "models": [
+                {"name": m.name, "status": m.status, "rows": m.rows, "seconds": round(m.seconds, 3), "error": m.error}
+                for m in self.models
+            ],
         }
 
     def __str__(self) -> str:
@@ -116,6 +134,9 @@ class LoadInfo:
             for name, t in load.tables.items():
                 extra = f"  new columns: {', '.join(t.new_columns)}" if t.new_columns else ""
                 lines.append(f"    {name:<{width}}  {t.rows:>12,} rows{extra}")
+        for m in self.models:
+            done = f"{m.rows:,} rows, {m.seconds:.2f}s" if m.status == "ok" else m.error
+            lines.append(f"  model {m.name}: {m.status} ({done})")
         for load_id in self.kept_partial:
             drop = f"pipeline.drop_pending({load_id!r})"
             if self.working_folder is not None:

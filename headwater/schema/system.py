@@ -18,5 +18,7 @@ SCHEMAS_TABLE: Final = "_hw_schemas"
 STATE_TABLE: Final = "_hw_state"
 #: rows set aside by a contract or because a value has no form the table can hold
 QUARANTINE_TABLE: Final = "_hw_quarantine"
+#: one row per SQL model run (``models=``): name, load id, status, rows, seconds, error, SQL hash
+MODELS_TABLE: Final = "_hw_models"
 
-SYSTEM_TABLES: Final = frozenset({LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE})
+SYSTEM_TABLES: Final = frozenset({LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, MODELS_TABLE})

@@ -145,6 +145,16 @@ class SqlClient(ClosingClient, ABC):
         """The quoted, qualified name of ``table`` in the dataset."""
         return f"{self.dataset_ref()}.{self.quote(table)}"
 
+    # -- SQL models (headwater.destinations.sql.models) ---------------------------------------------
+    def use_dataset(self) -> None:
+        """Let unqualified names in SQL resolve to the dataset's tables (then ``public``)."""
+        self.execute(f"SET search_path TO {self.quote(self.dataset)}, public")
+
+    def replace_table_as(self, table: str, sql: str) -> None:
+        """Make ``table`` the result of the query ``sql`` within the open transaction (drop, then create)."""
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
+        self.execute(f"CREATE TABLE {self.qualified(table)} AS\n{sql}\n")
+
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
         """Create the dataset's schema and the system tables if missing."""
