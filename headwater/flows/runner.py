@@ -19,6 +19,7 @@ from typing import Any
 
 from headwater.errors import ConfigError, HeadwaterError
 from headwater.flows.model import Component, Flow, FlowsModel
+from headwater.flows.models import pipeline_models
 from headwater.flows.reader import FlowsError, Problems, hint_value
 from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
 
@@ -287,6 +288,7 @@ class Flows:
         if failed.items:
             return None
         options = {**pipeline_options, **({"progress": progress} if progress is not None else {}), "claim": claim}
+        options.update(pipeline_models(flow.models, self.here))  # SQL models, paths from the flows file
         return Built(flow, None, data, destination=destination, options=options)
 
     def _data(self, flow: Flow, where: str, problems: Problems) -> Any:
