@@ -313,8 +313,8 @@ def _model_error(pipeline: Pipeline, info: LoadInfo, failed: list[ModelRun]) -> 
     also = f"; skipped (they read a failed model): {', '.join(skipped)}" if skipped else ""
     exc = ModelError(
         f"{lines}; {kept}{also}",
-        hint="fix the model, then run the models again: pipeline.run_models() "
-        "(`headwater run` runs them after the next load); the failure is recorded in _hw_models",
+        hint="fix the model, then run the models again: pipeline.run_models(), or the next run that loads data; "
+        "the failure is recorded in _hw_models",
         model=failed[0].name,
         pipeline=pipeline.name,
     )
