@@ -117,7 +117,9 @@ def _materialize(backend: Any, name: str, expression: ir.Table) -> None:
 
 
 def _run() -> None:
-    from hamilton import driver
+    from hamilton import driver, telemetry
+
+    telemetry.disable_telemetry()  # older Hamilton versions send usage data unless told not to
 
     # 1 + 2: load raw, then the SQL models run in DuckDB (an error in one would raise ModelError here)
     pipeline = hw.pipeline("hamilton_elt", destination="duckdb", dataset="github", models=MODELS)

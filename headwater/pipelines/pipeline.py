@@ -429,7 +429,7 @@ class Pipeline:
             for name in {s.name for s in schemas} | set(self._stored_schema_names(client)):
                 if not any(s.name == name for s in schemas) and (stored := client.stored_schema(name)):
                     schemas.append(stored)
-            tables = [t for s in schemas for t in s.tables]
+            tables = [t for s in schemas for t in s.tables] + [m.name for m in self.models]  # SQL models' too
             client.drop(self.name, tables, [s.name for s in schemas])
         # only ever the pipeline's own folder, inside the pipelines folder
         shutil.rmtree(names.inside(self.workdir.root.parent, self.workdir.root.name), ignore_errors=True)

@@ -157,3 +157,22 @@ def test_a_folder_of_models_and_a_cte_named_like_a_model(tmp_path: Path) -> None
 def test_a_destination_without_sql_refuses_models(tmp_path: Path) -> None:
     with pytest.raises(hw.errors.ConfigError, match=r"SQL models .* run inside a SQL destination"):
         hw.pipeline("lake", destination=f"filesystem://{tmp_path / 'lake'}", models=[{"t": "SELECT 1"}])
+
+
+@both
+def test_drop_removes_the_models_tables_and_records(make_pipeline: Callable[..., Any]) -> None:
+    p = make_pipeline("shop", models=[{"order_count": "SELECT count(*) AS n FROM orders"}])
+    p.run(ORDERS, table_name="orders")
+    assert "order_count" in p.dataset().tables()
+    assert sorted(p.drop()) == ["order_count", "orders"]
+    assert rows(p, "SELECT count(*) FROM _hw_models") == [(0,)]
+    assert "order_count" not in p.dataset().tables(system=True)
+
+
+def test_an_error_points_at_the_model_line(make_pipeline: Callable[..., Any], tmp_path: Path) -> None:
+    """DuckDB's message shows the line (PostgreSQL's first line, kept in errors, does not)."""
+    (tmp_path / "three_lines.sql").write_text("SELECT\n  customer,\n  no_such_column\nFROM orders\n")
+    p = make_pipeline("shop", models=[tmp_path / "three_lines.sql"])
+    with pytest.raises(hw.errors.ModelError, match="no_such_column") as caught:
+        p.run(ORDERS, table_name="orders")
+    assert "LINE 3" in str(caught.value)  # the line in the model's own file

@@ -276,7 +276,7 @@ class DuckDBClient(SqlClient):
 
     def replace_table_as(self, table: str, sql: str) -> None:
         """Make ``table`` the result of the query ``sql`` (``CREATE OR REPLACE TABLE ... AS``)."""
-        self.execute(f"CREATE OR REPLACE TABLE {self.qualified(table)} AS\n{sql}\n")
+        self.execute(f"CREATE OR REPLACE TABLE {self.qualified(table)} AS {sql}\n")
 
     def query_arrow(self, sql: str) -> Any:
         """Run a query and return an Arrow table (used by tools and tests)."""

@@ -36,7 +36,7 @@ from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
+from headwater.schema.system import LOADS_TABLE, MODELS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import DataType
 
 KEEP_STATE_VERSIONS = 10
@@ -153,7 +153,7 @@ class SqlClient(ClosingClient, ABC):
     def replace_table_as(self, table: str, sql: str) -> None:
         """Make ``table`` the result of the query ``sql`` within the open transaction (drop, then create)."""
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
-        self.execute(f"CREATE TABLE {self.qualified(table)} AS\n{sql}\n")
+        self.execute(f"CREATE TABLE {self.qualified(table)} AS {sql}\n")  # the query's lines keep their numbers
 
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
@@ -214,6 +214,8 @@ class SqlClient(ClosingClient, ABC):
                 self.execute(f"DELETE FROM {self.qualified(STATE_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
             if LOADS_TABLE in existing:
                 self.execute(f"DELETE FROM {self.qualified(LOADS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
+            if MODELS_TABLE in existing:
+                self.execute(f"DELETE FROM {self.qualified(MODELS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
             if SCHEMAS_TABLE in existing:
                 for name in schema_names:
                     self.execute(f"DELETE FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ?", [name])
