@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headwater.errors import ConfigError, HeadwaterError
+from headwater.errors import ConfigError, HeadwaterError, ModelError
 from headwater.flows.model import Component, Flow, FlowsModel
 from headwater.flows.models import pipeline_models
 from headwater.flows.reader import FlowsError, Problems, hint_value
@@ -240,7 +240,7 @@ class Flows:
                 return FlowResult(b.flow.name, step(b))
             except Exception as exc:  # one failed flow does not stop the others
                 log.error("flow %s failed: %s", b.flow.name, exc)
-                return FlowResult(b.flow.name, error=exc)
+                return FlowResult(b.flow.name, exc.info if isinstance(exc, ModelError) else None, exc)
 
         if parallel == 1 or len(built) < 2:
             return [one(b) for b in built]

@@ -117,3 +117,20 @@ def test_models_survive_the_canonical_dict(project: Path) -> None:
         {"name": "invoice_count", "sql": "SELECT count(*) AS n FROM invoice"},
     )
     assert read(model.to_dict()) == model
+
+
+def test_a_failed_flow_model_keeps_the_flows_load_info(project: Path) -> None:
+    from headwater.flows import FlowsFailed
+    from headwater.flows.runner import load
+
+    (project / "models" / "top_customer.sql").write_text("SELECT nam FROM customer_totals")
+    with pytest.raises(FlowsFailed) as caught:
+        load(project / "flows.toml").run(pipelines_dir=project / "p", progress=False)
+    result = caught.value.results[0]
+    assert "model 'top_customer' failed" in str(result.error)
+    assert result.info is not None and result.info.rows == 5  # 3 invoices and 2 customers loaded
+    assert [(m.name, m.status) for m in result.info.models] == [
+        ("customer_totals", "ok"),
+        ("top_customer", "failed"),
+        ("invoice_count", "ok"),
+    ]
