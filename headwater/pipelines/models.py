@@ -102,7 +102,7 @@ def _expand(item: Any, dataset: str) -> list[SqlModel]:
         if (sql is None) == (path is None):
             raise ConfigError(f"SQL model {name!r}: give exactly one of 'sql' and 'path'", hint=_EXAMPLE)
         depends = item.get("depends_on") or []
-        if isinstance(depends, str) or not all(isinstance(d, str) for d in depends):
+        if not isinstance(depends, list | tuple) or not all(isinstance(d, str) for d in depends):
             raise ConfigError(f"SQL model {name!r}: depends_on must be a list of table names, got {depends!r}")
         text = sql if path is None else _read(Path(path))
         return [_model(name, text, dataset, path=None if path is None else str(path), depends_on=depends)]
@@ -119,9 +119,12 @@ def _expand(item: Any, dataset: str) -> list[SqlModel]:
 
 def _looks_like_path(text: str) -> bool:
     """A one-line string ending in ``.sql``, or naming a folder, is a path; anything else is SQL."""
-    if "\n" in text:
+    if "\n" in text or len(text) > 1024:
         return False
-    return text.strip().lower().endswith(".sql") or Path(text).is_dir()
+    try:
+        return text.strip().lower().endswith(".sql") or Path(text).is_dir()
+    except OSError:  # not a name the file system takes (too long): SQL
+        return False
 
 
 def _from_path(path: Path, dataset: str) -> list[SqlModel]:

@@ -176,3 +176,14 @@ def test_an_error_points_at_the_model_line(make_pipeline: Callable[..., Any], tm
     with pytest.raises(hw.errors.ModelError, match="no_such_column") as caught:
         p.run(ORDERS, table_name="orders")
     assert "LINE 3" in str(caught.value)  # the line in the model's own file
+
+
+@pytest.mark.parametrize("destination_kind", ["postgres"], indirect=True)
+def test_postgres_only_sql_runs_with_depends_on(make_pipeline: Callable[..., Any]) -> None:
+    """SQL DuckDB's parser refuses (FETCH ... WITH TIES) still runs on PostgreSQL, ordered by depends_on."""
+    top = "SELECT customer, total FROM per_customer ORDER BY total DESC FETCH FIRST 1 ROWS WITH TIES"
+    models = [{"name": "top_customer", "sql": top, "depends_on": ["per_customer"]}, {"per_customer": PER_CUSTOMER}]
+    p = make_pipeline("shop", models=models)
+    assert [m.name for m in p.models] == ["per_customer", "top_customer"]
+    p.run(ORDERS, table_name="orders")
+    assert rows(p, "SELECT customer, total FROM top_customer") == [("ada", 9)]
