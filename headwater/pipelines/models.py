@@ -245,14 +245,16 @@ def depends(model: SqlModel, models: Iterable[SqlModel]) -> list[str]:
 
 # -- running -------------------------------------------------------------------------------------------
 def after_load(pipeline: Pipeline, info: LoadInfo) -> None:
-    """Run the pipeline's models when the run loaded something (a load found already done does not count).
+    """Run the pipeline's models when the run loaded something, recorded with its newest load.
+
+    A package found already loaded counts too: an earlier run committed it and stopped before its
+    bookkeeping, so perhaps before its models (which only replace tables: running them again is safe).
 
     Raises:
         ModelError: a model failed (the loads stay committed); ``exc.info`` is ``info``.
     """
-    fresh = [load.load_id for load in info.loads if not load.already_loaded]
-    if pipeline.models and fresh:
-        run_all(pipeline, info, fresh[-1])
+    if pipeline.models and info.loads:
+        run_all(pipeline, info, info.loads[-1].load_id)
 
 
 def run_all(pipeline: Pipeline, info: LoadInfo, load_id: str | None) -> LoadInfo:

@@ -187,3 +187,40 @@ def test_postgres_only_sql_runs_with_depends_on(make_pipeline: Callable[..., Any
     assert [m.name for m in p.models] == ["per_customer", "top_customer"]
     p.run(ORDERS, table_name="orders")
     assert rows(p, "SELECT customer, total FROM top_customer") == [("ada", 9)]
+
+
+def test_models_run_after_a_load_an_interrupted_run_committed(tmp_path: Path) -> None:
+    """Killed after the load's commit (so before its models): the next run finds the package loaded
+    already and runs the models then."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import env_with_path
+
+    db, pipelines = tmp_path / "shop.duckdb", tmp_path / "pipelines"
+    models = [{"order_count": "SELECT count(*) AS n FROM orders"}]
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\nimport headwater as hw\n"
+        f"p = hw.pipeline('shop', destination=hw.destinations.duckdb({str(db)!r}), dataset='raw', "
+        f"pipelines_dir={str(pipelines)!r}, progress=False, models={models!r})\n"
+        f"p.run({ORDERS!r}, table_name='orders')\n"
+    )
+    env = {
+        **env_with_path(),
+        "HEADWATER_FAILPOINT": "load.after_commit",
+        "HEADWATER_HOME": os.environ["HEADWATER_HOME"],
+    }
+    died = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert died.returncode == -9, died.stderr  # SIGKILL after the commit
+    p = hw.pipeline("shop", destination=hw.destinations.duckdb(str(db)), dataset="raw", pipelines_dir=pipelines)
+    assert "order_count" not in p.dataset().tables()
+    again = hw.pipeline(
+        "shop", destination=hw.destinations.duckdb(str(db)), dataset="raw", pipelines_dir=pipelines, models=models
+    )
+    info = again.run()
+    assert [load.already_loaded for load in info.loads] == [True]
+    assert [(m.name, m.status, m.rows) for m in info.models] == [("order_count", "ok", 1)]
+    assert rows(again, "SELECT n FROM order_count") == [(3,)]
+    assert rows(again, "SELECT load_id FROM _hw_models") == [(info.load_id,)]
