@@ -306,7 +306,8 @@ def _refuse_loaded_names(pipeline: Pipeline) -> None:
         if m.name.casefold() in loaded:
             raise ConfigError(
                 f"SQL model {m.name!r} would replace the table {m.name!r} the pipeline loads",
-                hint="give the model another name (its file name, or the 'name' key)",
+                hint="give the model another name (its file name, or the 'name' key); no model ran, and what "
+                "was loaded stays committed",
                 table=m.name,
             )
 
