@@ -228,7 +228,8 @@ class Pipeline:
         dicts, an Arrow table, a pandas/polars frame, an async generator. Hints given here
         (``table_name``, ``write_disposition``, ``primary_key``... see
         :class:`~headwater.schema.hints.HintArgs`) apply to a single resource (or to plain data,
-        which then needs ``table_name``).
+        which then needs ``table_name``). Then the SQL models run (``models=``); one failing raises
+        :class:`~headwater.errors.ModelError` (the loads stay committed; ``exc.info`` is this run's info).
         """
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
