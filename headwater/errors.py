@@ -13,6 +13,8 @@
     │   └── ContractViolation      a schema contract forbids the change
     ├── DestinationError           the destination refused or failed (connection, lock, DDL, load)
     │   └── LoadError              loading a package failed; the package is kept and retried next run
+    ├── ModelError                 a SQL model failed after the load; the loaded data stays committed:
+    │                              fix the model, then pipeline.run_models()
     └── StateError                 the pipeline's working folder or state is unusable (locked, corrupt)
 
 Every error says what was wrong, where (resource, table, column, file, row) and what to do. The
@@ -37,6 +39,7 @@ __all__ = [
     "FatalSourceError",
     "HeadwaterError",
     "LoadError",
+    "ModelError",
     "QualityError",
     "RetriableSourceError",
     "SchemaError",
@@ -141,6 +144,15 @@ class DestinationError(HeadwaterError):
 
 class LoadError(DestinationError):
     """Loading a package failed. The package stays on disk and the next run loads it again."""
+
+
+class ModelError(HeadwaterError):
+    """A SQL model (``models=``) failed after a load. The load stays committed; the models reading
+    the failed one were skipped. ``info`` is the run's :class:`~headwater.LoadInfo` (with ``info.models``),
+    ``failed`` the names of the failed models. Fix the model and run ``pipeline.run_models()``."""
+
+    info: Any = None
+    failed: tuple[str, ...] = ()
 
 
 class StateError(HeadwaterError):

@@ -44,6 +44,8 @@ class Capabilities:
         needs_primary_key: whether a merge needs a primary key.
         text_holds_nul: whether text columns can hold the NUL character; where they cannot, such
             strings keep their bytes in a binary variant column.
+        sql_models: whether SQL models (``models=``) can run in it after a load (its client is a
+            :class:`~headwater.destinations.sql.client.SqlClient`).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Capabilities:
     merge_key: bool = True
     needs_primary_key: bool = False
     text_holds_nul: bool = True
+    sql_models: bool = False
 
     def refusal(self, hints: TableHints) -> tuple[str, str] | None:
         """Why a resource with these table hints cannot load here (and what to do), or None."""

@@ -44,6 +44,7 @@ FLOW_KEYS = (
     "loader",
     "transform",
     "pipeline",
+    "models",
 )
 #: what ``pipeline = {...}`` in a flow may set (the options of ``hw.pipeline``)
 PIPELINE_OPTIONS = ("progress", "batch_size", "keep_packages", "package_format", "mask_key")
@@ -88,6 +89,8 @@ class Flow:
         transform: the transform step (``query``, ``query_path`` or ``function``, with
             ``params``/``kwargs``); see issue "Transform and quality".
         pipeline: options of ``hw.pipeline`` (``batch_size``, ``progress``...).
+        models: SQL models run in the destination after each load (``.sql`` paths relative to the flows
+            file, or tables with ``name`` and ``sql`` or ``path``); see :mod:`headwater.flows.models`.
     """
 
     name: str
@@ -100,6 +103,7 @@ class Flow:
     loader: dict[str, Any] | None = None
     transform: dict[str, Any] | None = None
     pipeline: dict[str, Any] = field(default_factory=dict)
+    models: tuple[Any, ...] | None = None
 
     @property
     def hippo(self) -> bool:
@@ -125,6 +129,8 @@ class Flow:
         out.update(self.hints)
         if self.pipeline:
             out["pipeline"] = self.pipeline
+        if self.models is not None:
+            out["models"] = list(self.models)
         return out
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from headwater import names
 from headwater.errors import ConfigError, HeadwaterError, did_you_mean
 from headwater.flows.model import FLOW_KEYS, PIPELINE_OPTIONS, Component, Flow, FlowsModel
+from headwater.flows.models import read_models
 from headwater.redact import redact
 from headwater.schema.hints import HINT_NAMES, build_hints
 from headwater.transform.spec import TRANSFORM_KEYS
@@ -326,6 +327,7 @@ def _flow(
         loader=loader,
         transform=transform,
         pipeline=dict(pipeline),
+        models=read_models(entry.get("models"), f"{where}.models", problems),
     )
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headwater.errors import ConfigError, HeadwaterError
+from headwater.errors import ConfigError, HeadwaterError, ModelError
 from headwater.flows.model import Component, Flow, FlowsModel
+from headwater.flows.models import pipeline_models
 from headwater.flows.reader import FlowsError, Problems, hint_value
 from headwater.flows.transforms import check_query, with_transform
 from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
@@ -241,7 +242,7 @@ class Flows:
                 return FlowResult(b.flow.name, step(b))
             except Exception as exc:  # one failed flow does not stop the others
                 log.error("flow %s failed: %s", b.flow.name, exc)
-                return FlowResult(b.flow.name, error=exc)
+                return FlowResult(b.flow.name, exc.info if isinstance(exc, ModelError) else None, exc)
 
         if parallel == 1 or len(built) < 2:
             return [one(b) for b in built]
@@ -289,6 +290,7 @@ class Flows:
         if failed.items:
             return None
         options = {**pipeline_options, **({"progress": progress} if progress is not None else {}), "claim": claim}
+        options.update(pipeline_models(flow.models, self.here))  # SQL models, paths from the flows file
         return Built(flow, None, data, destination=destination, options=options)
 
     def _data(self, flow: Flow, where: str, problems: Problems) -> Any:

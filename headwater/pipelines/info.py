@@ -39,6 +39,18 @@ class LoadSummary:
 
 
 @dataclass
+class ModelRun:
+    """One SQL model run after a load (``models=``): ``ok``, ``failed`` or ``skipped`` (it reads a
+    failed model), the rows of its table, its duration and the database's error."""
+
+    name: str
+    status: str
+    rows: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
 class LoadInfo:
     """The result of :meth:`Pipeline.run` or :meth:`Pipeline.load`.
 
@@ -55,6 +67,8 @@ class LoadInfo:
     stale_partial: list[str] = field(default_factory=list)
     #: the pipeline's working folder (for the commands printed about waiting packages)
     working_folder: str | None = None
+    #: the SQL models run after the loads, in the order they ran
+    models: list[ModelRun] = field(default_factory=list)
 
     @property
     def load_id(self) -> str | None:
@@ -105,6 +119,10 @@ class LoadInfo:
             ],
             "kept_partial": self.kept_partial,
             "stale_partial": self.stale_partial,
+            "models": [
+                {"name": m.name, "status": m.status, "rows": m.rows, "seconds": round(m.seconds, 3), "error": m.error}
+                for m in self.models
+            ],
         }
 
     def __str__(self) -> str:
@@ -128,6 +146,9 @@ class LoadInfo:
             if load.checks:
                 lines.append(f"    checks: {len(load.checks) - len(failed)} of {len(load.checks)} passed")
             lines.extend(f"      {c}" for c in failed)
+        for m in self.models:
+            done = f"{m.rows:,} rows, {m.seconds:.2f}s" if m.status == "ok" else m.error
+            lines.append(f"  model {m.name}: {m.status} ({done})")
         for load_id in self.kept_partial:
             drop = f"pipeline.drop_pending({load_id!r})"
             if self.working_folder is not None:

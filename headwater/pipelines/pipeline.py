@@ -35,6 +35,7 @@ from headwater.packages.writer import FILE_FORMATS
 from headwater.pipelines.extraction import Extraction
 from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
+from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
 from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, register, storable_url
@@ -64,6 +65,7 @@ def pipeline(
     package_format: str = "arrow",
     claim: bool = True,
     mask_key: str | bytes | None = None,
+    models: Any = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -87,6 +89,8 @@ def pipeline(
             for a dry run; the first run claims it).
         mask_key: the secret key of ``hash`` masks (column hints ``{"mask": "hash"}``); default
             ``$HEADWATER_MASK_KEY``, read when data is extracted. Never shown in messages or logs.
+        models: SQL models run in the destination after each load: ``.sql`` files (the table is the stem),
+            folders of them, ``{"table": "SELECT ..."}`` (see :mod:`headwater.pipelines.models`).
     """
     name = names.pipeline_name(name)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -120,6 +124,7 @@ def pipeline(
         keep_packages=keep_packages,
         package_format=package_format,
         mask_key=mask_key,
+        models=resolve_models(models, destination=dest, dataset=dataset),
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -195,6 +200,7 @@ class Pipeline:
         keep_packages: bool = False,
         package_format: str = "arrow",
         mask_key: str | bytes | None = None,
+        models: tuple[SqlModel, ...] = (),
     ) -> None:
         resolve_key(mask_key)  # a key of the wrong type is refused at once
         register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
@@ -208,6 +214,7 @@ class Pipeline:
         self.keep_packages = keep_packages
         self.package_format = package_format
         self._last_load_id = ""
+        self.models = models
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"
@@ -221,7 +228,8 @@ class Pipeline:
         dicts, an Arrow table, a pandas/polars frame, an async generator. Hints given here
         (``table_name``, ``write_disposition``, ``primary_key``... see
         :class:`~headwater.schema.hints.HintArgs`) apply to a single resource (or to plain data,
-        which then needs ``table_name``).
+        which then needs ``table_name``). Then the SQL models run (``models=``); one failing raises
+        :class:`~headwater.errors.ModelError` (the loads stay committed; ``exc.info`` is this run's info).
         """
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
@@ -237,6 +245,7 @@ class Pipeline:
                     if package is not None:
                         info.loads.append(load_new(self, package, progress))
                 self._note_partial(info)
+                after_load(self, info)
         except BaseException:
             progress.close()
             raise
@@ -292,12 +301,23 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            with self.workdir.lock(self.name), self._client() as client:
-                info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
-                self._note_partial(info)
+            with self.workdir.lock(self.name):
+                with self._client() as client:
+                    info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
+                    self._note_partial(info)
+                after_load(self, info)
         finally:
             progress.close()
         return info
+
+    def run_models(self) -> LoadInfo:
+        """Run the SQL models now (``models=``), recorded with the newest load; ``info.models`` tells each.
+
+        Raises:
+            ModelError: a model failed (the others ran; those reading it were skipped).
+        """
+        with self.workdir.lock(self.name):
+            return run_all(self, self._info(), None)
 
     def pending_packages(self) -> list[LoadPackage]:
         """Packages on disk that are not loaded yet (normalized, or partial from a failed run)."""
@@ -410,7 +430,7 @@ class Pipeline:
             for name in {s.name for s in schemas} | set(self._stored_schema_names(client)):
                 if not any(s.name == name for s in schemas) and (stored := client.stored_schema(name)):
                     schemas.append(stored)
-            tables = [t for s in schemas for t in s.tables]
+            tables = [t for s in schemas for t in s.tables] + [m.name for m in self.models]  # SQL models' too
             client.drop(self.name, tables, [s.name for s in schemas])
         # only ever the pipeline's own folder, inside the pipelines folder
         shutil.rmtree(names.inside(self.workdir.root.parent, self.workdir.root.name), ignore_errors=True)

@@ -18,8 +18,12 @@ SCHEMAS_TABLE: Final = "_hw_schemas"
 STATE_TABLE: Final = "_hw_state"
 #: rows set aside by a contract or because a value has no form the table can hold
 QUARANTINE_TABLE: Final = "_hw_quarantine"
+#: one row per SQL model run (``models=``): name, load id, status, rows, seconds, error, SQL hash
+MODELS_TABLE: Final = "_hw_models"
 
 #: one row per data-quality check per load: counts, verdict and sample failing rows
 CHECKS_TABLE: Final = "_hw_checks"
 
-SYSTEM_TABLES: Final = frozenset({LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, CHECKS_TABLE})
+SYSTEM_TABLES: Final = frozenset(
+    {LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, CHECKS_TABLE, MODELS_TABLE}
+)

@@ -18,7 +18,7 @@ from headwater.errors import ConfigError, DestinationError
 from headwater.packages.package import LoadPackage, read_file
 from headwater.schema.model import Schema, Table
 
-CAPABILITIES = Capabilities(name="duckdb", transactional=True)
+CAPABILITIES = Capabilities(name="duckdb", transactional=True, sql_models=True)
 
 # Settings of the connections Headwater opens itself (never of a connection passed in):
 # - DuckDB keeps the blocks a load writes in its buffer pool up to its memory limit (80% of RAM by
@@ -265,6 +265,18 @@ class DuckDBClient(SqlClient):
                     self.con.unregister("_hw_package_file")
             total += int(rows[0][0]) if rows else 0
         return total
+
+    def use_dataset(self) -> None:
+        """Unqualified names resolve to the dataset's tables; DuckDB's own memory limit (the loader's cap
+        is not for SQL models)."""
+        if self._ours:
+            self.execute("RESET memory_limit")
+        path = f"{names.quote_identifier(self.catalog or 'memory')}.{names.quote_identifier(self.dataset)}"
+        self.execute(f"SET search_path = {names.quote_literal(path)}")
+
+    def replace_table_as(self, table: str, sql: str) -> None:
+        """Make ``table`` the result of the query ``sql`` (``CREATE OR REPLACE TABLE ... AS``)."""
+        self.execute(f"CREATE OR REPLACE TABLE {self.qualified(table)} AS {sql}\n")
 
     def query_arrow(self, sql: str) -> Any:
         """Run a query and return an Arrow table (used by tools and tests)."""

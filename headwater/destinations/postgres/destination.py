@@ -43,7 +43,7 @@ log = logging.getLogger("headwater")
 
 MAX_IDENTIFIER = 63
 CAPABILITIES = Capabilities(
-    name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER, text_holds_nul=False
+    name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER, text_holds_nul=False, sql_models=True
 )
 URL_ENV = "HEADWATER_POSTGRES_URL"
 

@@ -37,7 +37,7 @@ from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE
+from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, MODELS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import DataType
 
 KEEP_STATE_VERSIONS = 10
@@ -149,6 +149,16 @@ class SqlClient(ClosingClient, ABC):
         """The quoted, qualified name of ``table`` in the dataset."""
         return f"{self.dataset_ref()}.{self.quote(table)}"
 
+    # -- SQL models (headwater.destinations.sql.models) ---------------------------------------------
+    def use_dataset(self) -> None:
+        """Let unqualified names in SQL resolve to the dataset's tables (then ``public``)."""
+        self.execute(f"SET search_path TO {self.quote(self.dataset)}, public")
+
+    def replace_table_as(self, table: str, sql: str) -> None:
+        """Make ``table`` the result of the query ``sql`` within the open transaction (drop, then create)."""
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
+        self.execute(f"CREATE TABLE {self.qualified(table)} AS {sql}\n")  # the query's lines keep their numbers
+
     # -- system tables ---------------------------------------------------------------------------
     def ensure_dataset(self) -> None:
         """Create the dataset's schema and the system tables if missing."""
@@ -211,6 +221,8 @@ class SqlClient(ClosingClient, ABC):
             if CHECKS_TABLE in existing and tables:
                 marks = ", ".join("?" for _ in tables)
                 self.execute(f"DELETE FROM {self.qualified(CHECKS_TABLE)} WHERE table_name IN ({marks})", list(tables))
+            if MODELS_TABLE in existing:
+                self.execute(f"DELETE FROM {self.qualified(MODELS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
             if SCHEMAS_TABLE in existing:
                 for name in schema_names:
                     self.execute(f"DELETE FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ?", [name])
