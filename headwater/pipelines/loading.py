@@ -84,13 +84,14 @@ def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage
         if package_state is not own:
             package.write_state(package_state.to_json())
     checks = PackageChecks(package)
+    judged_here = bool(checks) and not getattr(client, "runs_checks", False)  # a client that does not run them
     try:
-        if checks and not getattr(client, "runs_checks", False):
+        if judged_here:
             checks.unsupported(client)
         result = client.load(package, schema)
     except HeadwaterError as exc:
         raise kept(exc, package, loading=True) from exc
-    if checks and not getattr(client, "runs_checks", False):
+    if judged_here:
         result.checks = checks.results
     manifest = package.manifest
     summary = LoadSummary(

@@ -8,7 +8,8 @@ leave it, built from the committed table and the package's rows:
 * ``append``: the committed rows and the package's;
 * ``merge`` (``delete-insert``, ``upsert``): the committed rows whose key the package does not hold,
   and the package's rows (one per key; rows marked by the ``hard_delete`` column left out);
-* ``scd2``: the committed rows (every version) and the package's.
+* ``scd2``: the committed rows (every version) and the package's;
+* a table whose commit already carries the load (a rerun after a crash mid-load): the committed rows.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class StagedTables:
         """SQL selecting ``table`` as the load would leave it (None: it would not exist)."""
         spec = self.schema.tables.get(table)
         existing = table in self._existing
-        if spec is None:
+        done = existing and self.package.load_id in self.client.committed_load_ids(table)
+        if spec is None or done:  # done: a rerun after a crash, this table already holds the load's rows
             return None if not existing else self._register(self.client.reader(table))
         new = self._register(read_package_table(self.package, table, self.client.arrow_schema(spec)))
         if not existing or table in self.package.manifest.replace_tables:

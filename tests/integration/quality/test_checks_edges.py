@@ -69,3 +69,33 @@ def test_a_loader_without_check_support_judges_row_checks_and_refuses_table_chec
     p.drop_pending()
     with pytest.raises(ConfigError, match="table checks"):
         p.run(hw.resource(ROWS, name="t", checks=[hw.checks.unique("id")]))
+
+
+SCRIPT = """
+import sys
+import headwater as hw
+p = hw.pipeline("rerun", destination=hw.destinations.delta(sys.argv[1]), pipelines_dir=sys.argv[2], progress=False)
+ids = [int(i) for i in sys.argv[3].split(",")]
+p.run(hw.resource([{"id": i} for i in ids], name="t", checks=[hw.checks.unique("id")]))
+"""
+
+
+def test_a_lake_load_killed_after_a_table_commit_is_checked_once_on_rerun(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import env_with_path
+
+    script = tmp_path / "load.py"
+    script.write_text(SCRIPT)
+    args = [sys.executable, str(script), str(tmp_path / "lake"), str(tmp_path / "p")]
+    env = env_with_path()
+    assert subprocess.run([*args, "1,2"], env=env, capture_output=True, timeout=300).returncode == 0
+    killed = subprocess.run([*args, "3,4"], env={**env, "HEADWATER_FAILPOINT": "load.after_insert"}, timeout=300)
+    assert killed.returncode != 0  # killed after the table's commit, before _hw_loads
+    p = hw.pipeline("rerun", destination=hw.destinations.delta(str(tmp_path / "lake")), pipelines_dir=tmp_path / "p")
+    info = p.load()  # the table already holds ids 3 and 4: the staged table must not count them twice
+    assert [(c.check, c.checked, c.failing) for c in info.checks] == [("unique(id)", 4, 0)]
+    assert sorted(r["id"] for r in p.query("select id from t").to_pylist()) == [1, 2, 3, 4]
+    assert os.environ.get("HEADWATER_FAILPOINT") is None
