@@ -162,6 +162,12 @@ def _run_one(
     elif kind == "unique":
         cols = ", ".join(quote(c) for c in check.columns)
         present = " OR ".join(f"{quote(c)} IS NOT NULL" for c in check.columns)
+        # one hash pass tells whether any key repeats (the usual answer: none); only then group to
+        # count the rows of repeated keys and pick samples
+        keys = f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM records WHERE {present}) k"
+        counted = query(f"{records}SELECT count(*), ({keys}) FROM records WHERE {present}")[0]
+        if int(counted[0]) == int(counted[1]):
+            return
         groups = f"SELECT {cols}, count(*) AS hw_rows FROM records WHERE {present} GROUP BY {cols} HAVING count(*) > 1"
         found = query(f"{records}SELECT count(*), coalesce(sum(hw_rows), 0) FROM ({groups}) d")[0]
         result.failing = int(found[1])

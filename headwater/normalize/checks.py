@@ -5,12 +5,16 @@ stored) to :class:`RowChecks`, which evaluates each row check of the resource wi
 kernels (``expression`` with DuckDB over the batch; ``python`` with the user's function on the batch),
 never row by row in Python. Rows a contract already set aside are not checked. Failing rows of
 ``quarantine`` checks are returned to the normalizer, which sends them (and their child rows) to
-``_hw_quarantine``; ``fail`` and ``warn`` checks only count. :meth:`RowChecks.report` gives what the
-package manifest keeps: the results, and the table checks the destination runs at load time.
+``_hw_quarantine``; ``fail`` and ``warn`` checks only count, so the Arrow-kernel ones among them run on
+a thread of their own (the kernels release the GIL), overlapping the normalization of the next batch;
+:meth:`RowChecks.drain` waits for them and raises what they raised. :meth:`RowChecks.report` gives what
+the package manifest keeps: the results, and the table checks the destination runs at load time.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,10 @@ from headwater.schema.system import SYSTEM_PREFIX
 
 _ROW = "__hw_check_row"
 _SAMPLE_TEXT = 200
+#: kinds evaluated by Arrow kernels alone: with severity fail or warn they run on the checks thread
+_KERNEL_KINDS = frozenset({"not_null", "accepted_values", "between", "matches", "max_length"})
+#: batches queued for the checks thread before the normalizer waits for it
+_BACKLOG = 8
 
 
 class RowChecks:
@@ -34,6 +42,8 @@ class RowChecks:
         self.table_checks: dict[str, dict[str, Check]] = {}
         self.row_checks: dict[str, dict[str, Check]] = {}
         self._con: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[Any]] = deque()
 
     def note(self, table: str, checks: tuple[Check, ...]) -> None:
         """Remember the checks a resource declares for ``table`` (its table checks run at load time)."""
@@ -46,8 +56,32 @@ class RowChecks:
         self, table: str, columns: dict[str, pa.Array], length: int, checks: tuple[Check, ...], skip: np.ndarray | None
     ) -> list[tuple[Check, np.ndarray]]:
         """Evaluate ``checks`` on a batch (``skip``: rows already set aside); the failing rows of each
-        ``quarantine`` check that found some."""
+        ``quarantine`` check that found some. Kernel checks that only count are queued for the checks
+        thread; an error one of them raised surfaces here (at a later batch) or in :meth:`drain`."""
         batch = _batch(columns, length)
+        self._raise_done()
+        later = tuple(c for c in checks if c.severity != "quarantine" and c.kind in _KERNEL_KINDS)
+        if later:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headwater-checks")
+            if len(self._pending) >= _BACKLOG:
+                self._pending.popleft().result()
+            self._pending.append(self._pool.submit(self._tally, table, batch, length, later, skip))
+        now = tuple(c for c in checks if c not in later)
+        return self._tally(table, batch, length, now, skip) if now else []
+
+    def drain(self) -> None:
+        """Wait for the checks still running on the checks thread; raise the first error one raised."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def _raise_done(self) -> None:
+        while self._pending and self._pending[0].done():
+            self._pending.popleft().result()
+
+    def _tally(
+        self, table: str, batch: pa.Table, length: int, checks: tuple[Check, ...], skip: np.ndarray | None
+    ) -> list[tuple[Check, np.ndarray]]:
         out = []
         skipped = 0 if skip is None else int(np.count_nonzero(skip))
         for check in checks:
@@ -67,6 +101,7 @@ class RowChecks:
     def report(self, schema: Schema) -> dict[str, Any]:
         """What the package keeps: row check results (a check of a column the table never got reports
         it, with a "did you mean") and the table checks per table."""
+        self.drain()
         for (table, name), result in self.results.items():
             check = self.row_checks.get(table, {}).get(name)
             col = check.column if check is not None else None
@@ -80,7 +115,13 @@ class RowChecks:
         }
 
     def close(self) -> None:
-        """Close the DuckDB connection of ``expression`` checks, if one was opened."""
+        """Stop the checks thread once its queue is done and close the DuckDB connection of
+        ``expression`` checks, if one was opened. Errors not raised by :meth:`drain` are dropped: only
+        a failed extraction skips it, and its own error is the one reported."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            self._pending.clear()
         if self._con is not None:
             self._con.close()
             self._con = None

@@ -226,6 +226,7 @@ class Extraction:
         try:
             Extractor(plan(resources), router, scope).run()
             router.flush_all()
+            router.normalizer.checks.drain()  # row checks still running on their thread
         except BaseException as exc:
             try:
                 router.flush_all(failed=True)

@@ -118,6 +118,7 @@ def test_text_checks_and_rows_already_set_aside() -> None:
     checks = (hw.checks.max_length("w", 7), hw.checks.matches("w", r"^\S+$"))
     skip = np.array([False, False, False, True, False])
     runner.run("t", {"w": words}, 5, checks, skip)
+    runner.drain()  # these count only: they ran on the checks thread
     got = {name: (r.checked, r.failing) for (_, name), r in runner.results.items()}
     assert got == {"max_length(w)": (4, 1), "matches(w)": (4, 0)}  # "a b" was set aside: not counted
     assert runner.results[("t", "max_length(w)")].samples == [{"w": "toolongword"}]
@@ -133,6 +134,32 @@ def test_text_checks_and_rows_already_set_aside() -> None:
 )
 def test_a_check_that_cannot_run_says_which_and_why(check: Any, message: str) -> None:
     runner = RowChecks()
-    with pytest.raises(DataError, match=message):
+
+    def run_and_wait() -> None:
         runner.run("t", {"n": pa.array([1, 2, 3])}, 3, (check,), None)
+        runner.drain()  # a check on the checks thread raises here (or at the next batch)
+
+    with pytest.raises(DataError, match=message):
+        run_and_wait()
     runner.close()
+
+
+def test_checks_on_the_checks_thread_tally_every_batch_in_order() -> None:
+    """fail/warn kernel checks run on a thread of their own: many batches (more than its backlog) give
+    the counts and the first samples a single pass would; quarantine checks answer at once."""
+    runner = RowChecks()
+    counting = (hw.checks.between("n", max=9, severity="warn"), hw.checks.not_null("n"))
+    held = hw.checks.between("n", min=2, severity="quarantine", name="from_two")
+    try:
+        for start in range(0, 500, 10):
+            batch = pa.array([None if v % 7 == 0 else v for v in range(start, start + 10)], pa.int64())
+            answered = runner.run("t", {"n": batch}, 10, (*counting, held), None)
+            assert [(c.name, list(rows)) for c, rows in answered] == ([("from_two", [1])] if start == 0 else [])
+        runner.drain()
+    finally:
+        runner.close()
+    nulls = sum(v % 7 == 0 for v in range(500))
+    assert runner.results[("t", "not_null(n)")].failing == nulls
+    over = runner.results[("t", "between(n)")]
+    assert (over.checked, over.failing) == (500, sum(v > 9 and v % 7 != 0 for v in range(500)))
+    assert [s["n"] for s in over.samples] == [10, 11, 12, 13, 15]

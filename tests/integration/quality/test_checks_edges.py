@@ -97,3 +97,15 @@ def test_a_lake_load_killed_after_a_table_commit_is_checked_once_on_rerun(tmp_pa
     info = p.load()  # the table already holds ids 3 and 4: the staged table must not count them twice
     assert [(c.check, c.checked, c.failing) for c in info.checks] == [("unique(id)", 4, 0)]
     assert sorted(r["id"] for r in p.query("select id from t").to_pylist()) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("severity", ["warn", "fail"])
+def test_a_counting_check_that_cannot_run_fails_the_extraction(tmp_path: Path, severity: str) -> None:
+    """fail and warn kernel checks run on the checks thread: an error there still stops the run,
+    naming the check, and nothing is loaded."""
+    p = make(tmp_path, f"broken_{severity}")
+    rows = [{"id": i, "amount": i} for i in range(30_000)]
+    check = hw.checks.between("amount", min="not a number", severity=severity)
+    with pytest.raises(hw.errors.DataError, match=r"check 'between\(amount\)' .* could not run on table 't'"):
+        p.run(hw.resource(rows, name="t", checks=[check]))
+    assert not (tmp_path / f"broken_{severity}.duckdb").exists() or p.dataset().tables() == []
