@@ -36,6 +36,7 @@ _EXPORTS = {
     "Incremental": "headwater.cursors.cursor",
     "state": "headwater.schema.state",
     "flow": "headwater.flows",
+    "with_hints": "headwater.streams.hinted",
 }
 _MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
 # public module name -> the module it is
@@ -63,6 +64,7 @@ __all__ = [
     "state",
     "streams",
     "transformer",
+    "with_hints",
 ]
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from headwater.schema.model import Schema
     from headwater.schema.state import state
     from headwater.streams.decorators import resource, source, transformer
+    from headwater.streams.hinted import with_hints
     from headwater.streams.resource import Resource
     from headwater.streams.source import Source
 

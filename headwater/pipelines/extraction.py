@@ -338,6 +338,7 @@ def _replaced_tables(resources: list[Resource], router: TransformRouter) -> list
         if static is not None:
             names.add(static)
         out.extend(sorted(n for n in names if n not in out))
+    out.extend(sorted(n for n in router.replaced_by_items if n not in out))
     return out
 
 

@@ -23,18 +23,21 @@ from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
 from headwater.schema.hints import TableHints
 from headwater.schema.model import Table
+from headwater.streams.hinted import Hinted
 from headwater.streams.resource import Resource
 
 _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
 
 
 class _Buffer:
-    __slots__ = ("hints", "resource", "rows", "table")
+    __slots__ = ("given", "hints", "resource", "rows", "table")
 
-    def __init__(self, table: Table, resource: Resource, hints: TableHints) -> None:
+    def __init__(self, table: Table, resource: Resource, hints: TableHints, given: TableHints | None = None) -> None:
         self.table = table
         self.resource = resource
         self.hints = hints
+        #: the hints a :class:`Hinted` item gave (``hints`` may add the pipeline's defaults)
+        self.given = given
         self.rows: list[Any] = []
 
 
@@ -57,6 +60,8 @@ class ItemRouter:
         self._static: dict[int, _Buffer] = {}
         self._names: dict[str, str] = {}
         self.tables_by_resource: dict[str, set[str]] = {}
+        #: tables that :class:`Hinted` items with ``replace`` hints send to this load (replaced even if empty)
+        self.replaced_by_items: set[str] = set()
 
     # -- the sink --------------------------------------------------------------------------------
     def __call__(self, resource: Resource, item: Any) -> None:
@@ -98,7 +103,9 @@ class ItemRouter:
             self._flush(buf)
 
     def _other(self, resource: Resource, item: Any) -> None:
-        if isinstance(item, pa.Table | pa.RecordBatch):
+        if type(item) is Hinted:
+            self._hinted(resource, item)
+        elif isinstance(item, pa.Table | pa.RecordBatch):
             self._arrow(resource, item)
         elif isinstance(item, pa.RecordBatchReader):
             for batch in item:
@@ -129,6 +136,49 @@ class ItemRouter:
                 f"resource {resource.name!r} yielded an item of type {type(item).__name__} that cannot be loaded",
                 hint="yield dicts, lists of dicts, Arrow tables or data frames",
                 resource=resource.name,
+            )
+
+    def _hinted(self, resource: Resource, item: Hinted) -> None:
+        """An item for a table of its own with hints of its own (:mod:`headwater.streams.hinted`)."""
+        name = self._names.get(item.table)
+        if name is None:
+            name = self._names[item.table] = names.data_table_name(item.table)
+        key = (name, resource.name)
+        buf = self._buffers.get(key)
+        data = item.data
+        if buf is None and name not in self.normalizer.schema.tables and (data is None or len(data) == 0):
+            return  # no rows for a table that does not exist yet: nothing to create or replace
+        if buf is None or (buf.given is not item.hints and buf.given != item.hints):
+            if buf is not None:  # new hints (a new SCHEMA message): rows so far go with the old ones
+                while buf.rows:
+                    self._flush(buf)
+            hints = item.hints
+            if hints.max_nesting is None and self.default_max_nesting is not None:
+                hints = replace(hints, max_nesting=self.default_max_nesting)
+            table = self.normalizer.root_table(name, resource=resource.name, hints=hints)
+            buf = self._buffers[key] = _Buffer(table, resource, hints, item.hints)
+            self.tables_by_resource.setdefault(resource.name, set()).add(name)
+            if hints.write_disposition == "replace":
+                self.replaced_by_items.add(name)
+            else:
+                self.replaced_by_items.discard(name)
+        if type(data) is dict:
+            data = [data]
+        if isinstance(data, list | tuple):
+            buf.rows.extend(data)
+            while len(buf.rows) >= self.batch_size:
+                self._flush(buf)
+        elif isinstance(data, pa.Table | pa.RecordBatch):
+            while buf.rows:
+                self._flush(buf)
+            self._arrow_into(buf, resource, data)
+        elif data is not None:
+            raise DataError(
+                f"resource {resource.name!r} yielded hinted data of type {type(data).__name__} for table "
+                f"{item.table!r}",
+                hint="hinted data is a row, a list of rows or an Arrow table",
+                resource=resource.name,
+                table=name,
             )
 
     # -- tables ----------------------------------------------------------------------------------
@@ -210,7 +260,11 @@ class ItemRouter:
             data = pa.Table.from_batches([data])
         if data.num_rows == 0 and data.num_columns == 0:
             return
-        buf = self._static.get(id(resource)) or self._buffer(resource, data)
+        self._arrow_into(self._static.get(id(resource)) or self._buffer(resource, data), resource, data)
+
+    def _arrow_into(self, buf: _Buffer, resource: Resource, data: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
         for offset in range(0, max(data.num_rows, 1), self.batch_size):
             chunk = data.slice(offset, self.batch_size)
             before = dict(self.normalizer.rows_by_table)

@@ -304,6 +304,11 @@ class TransformRouter:
         """The tables each resource wrote (see :class:`ItemRouter`)."""
         return self.router.tables_by_resource
 
+    @property
+    def replaced_by_items(self) -> set[str]:
+        """Tables hinted items replace (see :class:`ItemRouter`)."""
+        return self.router.replaced_by_items
+
     def touch(self, resource: Resource) -> str | None:
         """See :meth:`ItemRouter.touch`."""
         return self.router.touch(resource)
