@@ -1,0 +1,109 @@
+"""JSON Schema, as Singer SCHEMA messages and Airbyte catalogs describe a stream, to column hints.
+
+Only what a type hint can say is taken; the rest is left to the normalizer, which infers from values:
+
+=========================================  ==================================================
+JSON Schema                                column hint
+=========================================  ==================================================
+``string`` with ``format: date-time``      ``timestamp``
+``string`` with ``format: date``           ``date``
+``string`` with ``format: time``           ``time``
+``string`` (other formats, or none)        ``text``
+``integer``                                ``bigint``
+``number`` with ``multipleOf`` (``0.01``)  ``decimal(38, 2)`` (the scale from ``multipleOf``)
+``number``                                 ``double``
+``boolean``                                ``bool``
+``object`` with ``properties``             its properties, flattened (``address__city``)
+``object`` without ``properties``          ``json``
+``array``                                  none: a list becomes a child table
+several types (``["string", "integer"]``)  none (a variant column if values disagree)
+=========================================  ==================================================
+
+``null`` in a type list (``["null", "string"]``) and ``anyOf`` with a ``null`` branch only make the
+column nullable (every column is, unless a hint says otherwise).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.schema.naming import join_path
+
+_FORMATS = {"date-time": "timestamp", "date": "date", "time": "time"}
+_SIMPLE = {"integer": "bigint", "number": "double", "boolean": "bool", "string": "text"}
+#: nested objects flattened at most this deep (the normalizer's own default nesting)
+MAX_DEPTH = 10
+
+
+def column_hints(schema: Mapping[str, Any], *, max_depth: int = MAX_DEPTH) -> dict[str, str]:
+    """Column types (``{"address__city": "text", "amount": "decimal(38,2)"}``) for an object schema's
+    properties; columns whose type JSON Schema does not settle are left out."""
+    out: dict[str, str] = {}
+    _object(schema, (), out, max_depth)
+    return out
+
+
+def _object(schema: Mapping[str, Any], path: tuple[str, ...], out: dict[str, str], depth: int) -> None:
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return
+    for name, prop in properties.items():
+        if not isinstance(prop, Mapping):
+            continue
+        here = (*path, str(name))
+        kind, prop = _kind(prop)
+        if kind == "object":
+            if isinstance(prop.get("properties"), Mapping) and prop["properties"] and depth > 0:
+                _object(prop, here, out, depth - 1)
+            else:
+                out[join_path(here)] = "json"
+            continue
+        hint = _hint(kind, prop)
+        if hint is not None:
+            out[join_path(here)] = hint
+
+
+def _kind(prop: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    """The one non-null type of a property (and the branch that has it), or None."""
+    for key in ("anyOf", "oneOf"):
+        branches = prop.get(key)
+        if isinstance(branches, list):
+            real = [b for b in branches if isinstance(b, Mapping) and _types(b) != ["null"]]
+            if len(real) == 1:
+                return _kind(real[0])
+            return None, prop
+    types = [t for t in _types(prop) if t != "null"]
+    return (types[0] if len(types) == 1 else None), prop
+
+
+def _types(prop: Mapping[str, Any]) -> list[str]:
+    given = prop.get("type")
+    if isinstance(given, str):
+        return [given]
+    if isinstance(given, list):
+        return [t for t in given if isinstance(t, str)]
+    return []
+
+
+def _hint(kind: str | None, prop: Mapping[str, Any]) -> str | None:
+    if kind == "string":
+        return _FORMATS.get(str(prop.get("format", "")), "text")
+    if kind == "number" and prop.get("multipleOf") is not None:
+        scale = _scale(prop["multipleOf"])
+        if scale is not None:
+            return f"decimal(38,{scale})"
+    return _SIMPLE.get(kind or "")
+
+
+def _scale(multiple_of: Any) -> int | None:
+    """The decimal places of ``multipleOf`` (``0.01``: 2; ``1e-8``: 8), when it is a power of ten."""
+    try:
+        exponent = decimal.Decimal(str(multiple_of)).normalize().as_tuple()
+    except decimal.InvalidOperation:
+        return None
+    if exponent.digits != (1,) or not isinstance(exponent.exponent, int) or exponent.exponent > 0:
+        return None
+    scale = -exponent.exponent
+    return scale if scale <= 38 else None
