@@ -23,7 +23,9 @@ def main() -> None:
         config={"path": str(SAMPLE), "stream_name": "events", "primary_keys": ["id"]},
         select=["events"],
     )
-    pipeline = hw.pipeline("singer_jsonl", destination="duckdb:///singer.duckdb", dataset="github", progress=False)
+    pipeline = hw.pipeline(
+        "singer_jsonl", destination=hw.destinations.duckdb("singer.duckdb"), dataset="github", progress=False
+    )
     for _ in range(2):
         info = pipeline.run(tap)
         print("loaded:", info.table_rows())
