@@ -61,7 +61,8 @@ class Tap:
         config = folder / "config.json"
         _write_private(config, self.config)
         argv = [*self.executable.argv, "--config", str(config), *args]
-        return ConnectorProcess(argv, name=self.name, env=self.env, cwd=folder, secrets=self.secrets)
+        # the tap runs in the current folder: relative paths in its config mean what the user meant
+        return ConnectorProcess(argv, name=self.name, env=self.env, secrets=self.secrets)
 
     def discover(self) -> dict[str, Any]:
         """The catalog the tap writes with ``--discover``."""
