@@ -40,6 +40,7 @@ class StreamTables:
         self.catalog = dict(catalog or {})
         self._hints: dict[str, TableHints] = {}
         self._described: dict[str, tuple[Any, ...]] = {}
+        self._schemas: dict[str, tuple[Mapping[str, Any], Iterable[str]]] = {}
         self.bookmarks: dict[str, list[str]] = {}
         self.replaced: set[str] = set()
 
@@ -57,6 +58,7 @@ class StreamTables:
     def describe(self, stream: str, schema: Mapping[str, Any], key_properties: Iterable[str]) -> TableHints:
         """Build the stream's hints (kept when a SCHEMA message repeats what they were built from)."""
         keys = tuple(str(k) for k in key_properties or ())
+        self._schemas[stream] = (schema, keys)
         seen = (orjson.dumps(schema, option=orjson.OPT_SORT_KEYS), keys)
         if self._described.get(stream) == seen and stream in self._hints:
             return self._hints[stream]
@@ -81,6 +83,16 @@ class StreamTables:
             self.replaced.add(stream)
             hints = self._hints[stream] = build_hints(resource=stream, write_disposition="replace", base=hints)
         return hints
+
+    def committed(self) -> None:
+        """A load committed: the tables it replaced take their own disposition again for the next one."""
+        for stream in self.replaced:
+            self._hints.pop(stream, None)
+            self._described.pop(stream, None)
+        self.replaced.clear()
+        for stream, (schema, keys) in list(self._schemas.items()):
+            if stream not in self._hints:
+                self.describe(stream, schema, keys)
 
 
 class Messages:
