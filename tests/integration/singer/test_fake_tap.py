@@ -187,3 +187,43 @@ def test_a_bad_tap_path_and_bad_arguments_are_refused_at_once(tmp_path: Path) ->
         hw.sources.singer(tap, tap_name=tap)
     with pytest.raises(ConfigError, match="JSON"):
         hw.sources.singer(tap, config={"when": time})
+
+
+def test_a_catalog_file_is_used_as_given_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    body = """
+assert "--discover" not in args
+for name in selected:
+    emit(type="RECORD", stream=name, record={"id": 1})
+"""
+    tap = fake_tap(tmp_path, body, [])  # discovers nothing: the catalog file must be what is used
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"streams": [USERS, EVENTS]}))
+    p = make(tmp_path)
+    assert p.run(hw.sources.singer(tap, catalog=path, select=["events"])).table_rows() == {"events": 1}
+    path.write_text('{"streams": {}}')
+    with pytest.raises(ConfigError, match="is not a Singer catalog"):
+        hw.sources.singer(tap, catalog=path)
+    with pytest.raises(ConfigError, match="could not read the catalog"):
+        hw.sources.singer(tap, catalog=tmp_path / "missing.json")
+
+
+def test_a_tap_that_fails_to_discover_says_so_when_the_source_is_made(tmp_path: Path) -> None:
+    tap = tmp_path / "tap-broken"
+    tap.write_text("#!/bin/sh\necho 'config is missing the required key: api_key' >&2\nexit 2\n")
+    tap.chmod(0o755)
+    with pytest.raises(ConnectorError, match="exited with code 2") as err:
+        hw.sources.singer(str(tap))
+    assert "required key: api_key" in str(err.value)
+
+
+def test_without_discovery_the_tap_runs_without_a_catalog(tmp_path: Path) -> None:
+    body = """
+assert catalog is None and "--catalog" not in args
+emit(type="SCHEMA", stream="users", schema=CATALOG["streams"][0]["schema"], key_properties=["id"])
+emit(type="RECORD", stream="users", record={"id": 1, "name": "a"})
+"""
+    tap = fake_tap(tmp_path, body, [USERS])
+    p = make(tmp_path)
+    assert p.run(hw.sources.singer(tap_name=tap, tap_auto_discover_schema=False)).table_rows() == {"users": 1}
+    with pytest.raises(ConfigError, match="need a catalog"):
+        hw.sources.singer(tap, discover=False, select=["users"])

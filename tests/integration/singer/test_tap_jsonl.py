@@ -52,8 +52,10 @@ def test_nested_records_flatten_and_unnest_and_a_rerun_merges(tmp_path: Path) ->
     p.run(hw.sources.singer(TAP, config=config(data)))
     assert rows(tmp_path, "select id, name from d.users order by id") == [(1, "ada lovelace"), (2, "bob"), (3, "cy")]
     assert rows(tmp_path, "select count(*) from d.users__tags") == [(3,)]
-    saved = p.state.resource_state("tap_jsonl", "tap_jsonl")["singer_state"]
-    assert saved["bookmarks"]["users"]["replication_key"] == "_sdc_last_modified"
+    st = p.state.resource_state("tap_jsonl", "tap_jsonl")
+    assert st["singer_state"]["bookmarks"]["users"]["replication_key"] == "_sdc_last_modified"
+    assert st["bookmark_properties"] == {"users": ["_sdc_last_modified"]}
+    assert st["replication_keys"] == {"users": "_sdc_last_modified"}
 
 
 def test_select_the_stream_and_a_misspelled_one(tmp_path: Path) -> None:
