@@ -116,6 +116,8 @@ class Messages:
         self.records = 0
         self.states = 0
         self.ignored: dict[str, int] = {}
+        #: records dropped per stream: streams not selected, and records without a stream (``None``)
+        self.dropped: dict[str | None, int] = {}
 
     def items(self, batches: Iterable[list[dict[str, Any]]]) -> Iterator[Hinted]:
         """The records of ``batches`` as items for their tables, in order per stream."""
@@ -151,7 +153,8 @@ class Messages:
 
     def _flush(self, pending: dict[str, list[Any]]) -> Iterator[Hinted]:
         for stream, rows in pending.items():
-            if self.streams is not None and stream not in self.streams:
+            if stream is None or (self.streams is not None and stream not in self.streams):
+                self.dropped[stream] = self.dropped.get(stream, 0) + len(rows)
                 continue
             rows = [r for r in rows if type(r) is dict] if not all(type(r) is dict for r in rows) else rows
             self.records += len(rows)

@@ -95,6 +95,7 @@ def singer(
     catalog: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     discover: bool = True,
     parallel: int = 1,
+    state: Mapping[str, Any] | None = None,
     executable: str | None = None,
     name: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -118,6 +119,8 @@ def singer(
             without a catalog, for taps that cannot discover).
         parallel: with more than 1, one tap process per selected stream, this many at a time (each
             stream then keeps a Singer state of its own).
+        state: the Singer state of the first run, when no state was committed yet (a bookmark
+            carried over from another tool); later runs use the state committed with the data.
         executable: the command a requirement installs, when it is not the requirement's name.
         name: the source's name (the schema of its tables); default: the tap's name.
         env: environment variables for the tap.
@@ -141,6 +144,8 @@ def singer(
         orjson.dumps(config)
     except TypeError as exc:
         raise ConfigError(f"singer: the tap config cannot be written as JSON: {exc}", hint="use JSON values") from exc
+    if state is not None and not isinstance(state, Mapping):
+        raise ConfigError(f"singer: state must be a dict (a Singer state), got {type(state).__name__}")
     if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
         raise ConfigError(f"singer: parallel must be a positive integer, got {parallel!r}")
     if catalog_flag not in ("--catalog", "--properties"):
@@ -158,16 +163,17 @@ def singer(
     if catalog is None and not discover:
         if select is not None or parallel > 1:
             raise ConfigError("singer: select= and parallel= need a catalog: pass catalog= or discover=True")
-        return Source(source_name, [_resource(runner, source_name, None, {}, None, None)])
+        return Source(source_name, [_resource(runner, source_name, None, {}, None, None, state)])
     full = cat.load(catalog) if catalog is not None else runner.discover()
     chosen = cat.check_selection(select, full)
     infos = cat.streams(full)
     if parallel == 1:
         selected = cat.select(full, chosen)
-        return Source(source_name, [_resource(runner, source_name, selected, infos, frozenset(chosen), None)])
+        only = frozenset(chosen)
+        return Source(source_name, [_resource(runner, source_name, selected, infos, only, None, state)])
     gate = threading.BoundedSemaphore(parallel)
     resources = [
-        _resource(runner, stream, cat.select(full, {stream: props}), infos, frozenset([stream]), gate)
+        _resource(runner, stream, cat.select(full, {stream: props}), infos, frozenset([stream]), gate, state)
         for stream, props in chosen.items()
     ]
     return Source(source_name, resources)
@@ -180,6 +186,7 @@ def _resource(
     infos: Mapping[str, cat.StreamInfo],
     streams: frozenset[str] | None,
     gate: threading.BoundedSemaphore | None,
+    initial: Mapping[str, Any] | None,
 ) -> Resource:
     def run_tap() -> Iterator[Hinted]:
         st: dict[str, Any] = state() if current() is not None else {}
@@ -190,7 +197,7 @@ def _resource(
 
         messages = Messages(tables, keep, streams)
         with gate if gate is not None else contextlib.nullcontext():
-            yield from tap.sync(catalog, messages, st.get(STATE_KEY))
+            yield from tap.sync(catalog, messages, st.get(STATE_KEY, initial))
         if tables.bookmarks:
             st["bookmark_properties"] = tables.bookmarks
         replication = {s: i.replication_key for s, i in infos.items() if i.replication_key and s in (streams or ())}
@@ -203,6 +210,8 @@ def _resource(
             messages.states,
             f", ignored {messages.ignored}" if messages.ignored else "",
         )
+        if messages.dropped:
+            log.warning("%s wrote records of streams that were not selected; dropped: %s", tap.name, messages.dropped)
 
     resource_name = snake_case(name)
     run_tap.__name__ = run_tap.__qualname__ = resource_name

@@ -67,10 +67,10 @@ emit(type="STATE", value={"last": seen + 3})
 """
     tap = fake_tap(tmp_path, body, [EVENTS])
     p = make(tmp_path)
-    p.run(hw.sources.singer(tap))
-    p.run(hw.sources.singer(tap))  # the second run starts where the first one's state said
-    assert rows(tmp_path, "select id from d.events order by id") == [(i,) for i in range(1, 7)]
-    assert p.state.resource_state("tap_fake", "tap_fake")["singer_state"] == {"last": 6}
+    p.run(hw.sources.singer(tap, state={"last": 10}))  # the first run starts from the state given
+    p.run(hw.sources.singer(tap, state={"last": 10}))  # the second where the first one's state said
+    assert rows(tmp_path, "select id from d.events order by id") == [(i,) for i in range(11, 17)]
+    assert p.state.resource_state("tap_fake", "tap_fake")["singer_state"] == {"last": 16}
 
 
 def test_activate_version_replaces_the_table(tmp_path: Path) -> None:
@@ -155,7 +155,9 @@ def test_a_misspelled_stream_is_refused_with_the_closest_name(tmp_path: Path) ->
         hw.sources.singer(tap, select={"users": ["nam"]})
 
 
-def test_select_marks_the_catalog_and_only_selected_streams_load(tmp_path: Path) -> None:
+def test_select_marks_the_catalog_and_only_selected_streams_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     body = """
 (tap_catalog,) = [json.load(open(args[args.index("--catalog") + 1]))]
 for s in tap_catalog["streams"]:  # a careless tap: writes every stream whatever the selection
@@ -168,6 +170,7 @@ json.dump(tap_catalog, open(os.environ["SEEN"], "w"))
     tap = fake_tap(tmp_path, body, [USERS, EVENTS])
     info = p.run(hw.sources.singer(tap, select=["users.id"], env={"SEEN": str(seen)}))
     assert info.table_rows() == {"users": 1}
+    assert "records of streams that were not selected; dropped: {'events': 1}" in caplog.text
     got = {s["tap_stream_id"]: s for s in json.loads(seen.read_text())["streams"]}
     meta = {tuple(m["breadcrumb"]): m["metadata"] for m in got["users"]["metadata"]}
     assert meta[()]["selected"] is True and got["users"]["schema"]["selected"] is True
