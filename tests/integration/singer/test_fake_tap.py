@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -123,6 +124,7 @@ emit(type="RECORD", stream="users", record={"id": 1, "at": "2026-01-02T00:00:00Z
 
 def test_parallel_runs_one_tap_per_stream_two_at_a_time(tmp_path: Path) -> None:
     body = """
+import sys
 import time
 assert len(selected) == 1, selected  # one stream per process
 name = selected[0]
@@ -230,3 +232,22 @@ emit(type="RECORD", stream="users", record={"id": 1, "name": "a"})
     assert p.run(hw.sources.singer(tap_name=tap, tap_auto_discover_schema=False)).table_rows() == {"users": 1}
     with pytest.raises(ConfigError, match="need a catalog"):
         hw.sources.singer(tap, discover=False, select=["users"])
+
+
+def test_an_old_tap_gets_properties_and_a_catalog_after_log_lines_is_found(tmp_path: Path) -> None:
+    tap = tmp_path / "tap-old"
+    tap.write_text(
+        f"#!{sys.executable}\nimport json, sys\nargs = sys.argv[1:]\n"
+        "if '--discover' in args:\n"
+        "    print('INFO discovering (a log line on stdout)')\n"
+        f"    print(json.dumps({{'streams': [{USERS!r}]}}, indent=2))\n"
+        "    sys.exit(0)\n"
+        "assert '--catalog' not in args, args\n"
+        "props = json.load(open(args[args.index('--properties') + 1]))\n"
+        "assert props['streams'][0]['schema']['selected'] is True\n"
+        "print(json.dumps({'type': 'RECORD', 'stream': 'users', 'record': {'id': 7}}))\n"
+    )
+    tap.chmod(0o755)
+    p = make(tmp_path)
+    info = p.run(hw.sources.singer(str(tap), catalog_flag="--properties", select=["users"]))
+    assert info.table_rows() == {"users": 1}
