@@ -32,7 +32,7 @@ from headwater.names import snake_case
 from headwater.schema.hints import build_hints
 from headwater.schema.state import current, state
 from headwater.sources.connector.env import Executable, resolve
-from headwater.sources.connector.process import ConnectorProcess
+from headwater.sources.connector.process import ConnectorError, ConnectorProcess
 from headwater.sources.singer import catalog as cat
 from headwater.sources.singer.messages import Messages, StreamTables
 from headwater.streams.hinted import Hinted
@@ -75,14 +75,23 @@ class Tap:
         with tempfile.TemporaryDirectory(prefix="headwater-singer-") as name:
             folder = Path(name)
             args: list[str] = []
-            if catalog is not None:
-                _write_private(folder / "catalog.json", catalog)
-                args += [self.catalog_flag, str(folder / "catalog.json")]
             if saved is not None:
                 _write_private(folder / "state.json", saved)
                 args += ["--state", str(folder / "state.json")]
-            proc = self.process(folder, *args)
-            yield from messages.items(proc.messages())
+            flag = self.catalog_flag
+            if catalog is not None:
+                _write_private(folder / "catalog.json", catalog)
+            while True:
+                given = [flag, str(folder / "catalog.json")] if catalog is not None else []
+                proc = self.process(folder, *args, *given)
+                try:
+                    yield from messages.items(proc.messages())
+                    break
+                except ConnectorError as exc:
+                    if not (given and flag == "--catalog" and _refused_catalog(exc) and messages.records == 0):
+                        raise
+                    log.warning("%s does not take --catalog; running it again with --properties", self.name)
+                    flag = "--properties"
             if proc.skipped:
                 log.warning("%s: %d stdout line(s) were not JSON messages and were skipped", self.name, proc.skipped)
 
@@ -216,6 +225,11 @@ def _resource(
     resource_name = snake_case(name)
     run_tap.__name__ = run_tap.__qualname__ = resource_name
     return Resource(run_tap, name=resource_name, hints=build_hints(resource=resource_name))
+
+
+def _refused_catalog(exc: ConnectorError) -> bool:
+    """Whether a tap failed because it does not know ``--catalog`` (argparse: "unrecognized arguments")."""
+    return any("unrecognized arguments" in line and "--catalog" in line for line in exc.stderr)
 
 
 def _alias(own: str, value: Any, vdk: str, vdk_value: Any) -> Any:

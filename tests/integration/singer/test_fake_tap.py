@@ -251,3 +251,18 @@ def test_an_old_tap_gets_properties_and_a_catalog_after_log_lines_is_found(tmp_p
     p = make(tmp_path)
     info = p.run(hw.sources.singer(str(tap), catalog_flag="--properties", select=["users"]))
     assert info.table_rows() == {"users": 1}
+
+
+def test_a_tap_that_does_not_take_catalog_is_run_again_with_properties(tmp_path: Path) -> None:
+    body = """
+import argparse
+parser = argparse.ArgumentParser()
+for flag in ("--config", "--properties", "--state"):
+    parser.add_argument(flag)
+parsed = parser.parse_args()  # exits with code 2 on --catalog: "unrecognized arguments"
+props = json.load(open(parsed.properties))
+emit(type="RECORD", stream="users", record={"id": len(props["streams"])})
+"""
+    tap = fake_tap(tmp_path, body, [USERS])
+    p = make(tmp_path)
+    assert p.run(hw.sources.singer(tap)).table_rows() == {"users": 1}
