@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 CONNECTORS: dict[str, tuple[str, str]] = {
     "tap-jsonl": ("tap-jsonl==0.3.1", "tap-jsonl"),
     "tap-postgres": ("meltanolabs-tap-postgres==0.10.0", "tap-postgres"),
+    "target-duckdb": ("target-duckdb==0.8.0", "target-duckdb"),
 }
 
 

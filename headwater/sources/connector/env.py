@@ -81,7 +81,7 @@ def resolve(
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"a {what} needs an executable, a path or a pip requirement, got {spec!r}")
     spec = spec.strip()
-    if os.sep in spec or spec.startswith("."):
+    if (os.sep in spec or spec.startswith(".")) and "://" not in spec:  # not "x @ file:///...", "git+https://..."
         path = Path(spec).expanduser()
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ConfigError(

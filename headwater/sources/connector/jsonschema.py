@@ -14,7 +14,7 @@ JSON Schema                                column hint
 ``number``                                 ``double``
 ``boolean``                                ``bool``
 ``object`` with ``properties``             its properties, flattened (``address__city``)
-``object`` without ``properties``          ``json``
+``object`` without ``properties``          none: the normalizer flattens what comes
 ``array``                                  none: a list becomes a child table
 several types (``["string", "integer"]``)  none (a variant column if values disagree)
 =========================================  ==================================================
@@ -57,7 +57,7 @@ def _object(schema: Mapping[str, Any], path: tuple[str, ...], out: dict[str, str
         if kind == "object":
             if isinstance(prop.get("properties"), Mapping) and prop["properties"] and depth > 0:
                 _object(prop, here, out, depth - 1)
-            else:
+            elif depth <= 0:
                 out[join_path(here)] = "json"
             continue
         hint = _hint(kind, prop)

@@ -16,7 +16,7 @@ import logging
 import os
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,53 @@ class ConnectorError(SourceError):
         super().__init__(message, **kw)
         self.exit_code = exit_code
         self.stderr = list(stderr)
+
+
+def read_messages(
+    stream: IO[bytes], parse: Callable[[list[bytes]], list[dict[str, Any]]]
+) -> Iterator[list[dict[str, Any]]]:
+    """The JSON lines of ``stream`` as lists of messages: read in chunks of up to :data:`CHUNK` bytes,
+    each chunk's complete lines parsed at once by ``parse``."""
+    rest = b""
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        chunk = read(CHUNK)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        batch = parse(lines)
+        if batch:
+            yield batch
+    if rest.strip():
+        batch = parse([rest])
+        if batch:
+            yield batch
+
+
+def parse_lines(lines: list[bytes], on_skip: Callable[[bytes], None]) -> list[dict[str, Any]]:
+    """The JSON objects among ``lines``, parsed with one ``orjson.loads`` when every line is one
+    (line by line otherwise); ``on_skip`` is told each line that is not a JSON object."""
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return []
+    try:
+        parsed = orjson.loads(b"[" + b",".join(lines) + b"]")
+        if all(type(m) is dict for m in parsed):
+            return parsed
+    except orjson.JSONDecodeError:
+        pass
+    out = []
+    for line in lines:
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            message = None
+        if type(message) is dict:
+            out.append(message)
+        else:
+            on_skip(line)
+    return out
 
 
 class ConnectorProcess:
@@ -79,25 +126,24 @@ class ConnectorProcess:
         assert proc.stdout is not None
         done = False
         try:
-            rest = b""
-            while True:
-                chunk = proc.stdout.read1(CHUNK)  # type: ignore[attr-defined]  # a BufferedReader
-                if not chunk:
-                    break
-                lines = (rest + chunk).split(b"\n")
-                rest = lines.pop()
-                batch = self._parse(lines)
-                if batch:
-                    yield batch
-            if rest.strip():
-                batch = self._parse([rest])
-                if batch:
-                    yield batch
+            yield from read_messages(proc.stdout, self._parse)
             self._finish(proc)
             done = True
         finally:
             if not done:
                 self.stop()
+
+    def output(self) -> bytes:
+        """Run to the end and return stdout as it is (a discovered catalog is one JSON document that
+        spans many lines); raise :class:`ConnectorError` if the process fails."""
+        proc = self._start()
+        assert proc.stdout is not None
+        try:
+            out = proc.stdout.read()
+            self._finish(proc)
+        finally:
+            self.stop()
+        return out
 
     def run(self) -> list[dict[str, Any]]:
         """Run to the end and return every message (for short commands: spec, check, discover)."""
@@ -167,24 +213,8 @@ class ConnectorProcess:
             )
 
     def _parse(self, lines: list[bytes]) -> list[dict[str, Any]]:
-        lines = [line for line in lines if line.strip()]
-        if not lines:
-            return []
-        try:
-            parsed = orjson.loads(b"[" + b",".join(lines) + b"]")
-            if all(type(m) is dict for m in parsed):
-                return parsed
-        except orjson.JSONDecodeError:
-            pass
-        out = []
-        for line in lines:
-            try:
-                message = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                message = None
-            if type(message) is dict:
-                out.append(message)
-            else:
-                self.skipped += 1
-                self.log.info("%s", redact(line.decode("utf-8", "replace").rstrip(), self.secrets))
-        return out
+        return parse_lines(lines, self._skip)
+
+    def _skip(self, line: bytes) -> None:
+        self.skipped += 1
+        self.log.info("%s", redact(line.decode("utf-8", "replace").rstrip(), self.secrets))
