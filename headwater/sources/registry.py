@@ -33,6 +33,7 @@ _BUILTIN: dict[str, str] = {
     "rest_api": "headwater.sources.rest_api.config:rest_api_source",
     "sql_database": "headwater.sources.sql_database.source:sql_database",
     "filesystem": "headwater.sources.filesystem.source:filesystem",
+    "airbyte": "headwater.sources.airbyte.source:airbyte",
 }
 #: the extra each built-in source needs, for the install hint when its import fails
 _EXTRAS: dict[str, str] = {"rest_api": "rest", "sql_database": "sql"}

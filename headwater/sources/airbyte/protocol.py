@@ -1,0 +1,206 @@
+"""One Airbyte connector spoken to through the protocol: ``spec``, ``check``, ``discover``, ``read``.
+
+Each command is a process of its own (:class:`~headwater.sources.connector.process.ConnectorProcess`);
+the config, catalog and state go to it as JSON files in a private temporary folder that is removed
+when the command ends. ``TRACE`` messages of type ``ERROR`` become :class:`AirbyteError` with the
+connector's message, its internal message and failure type; ``LOG`` messages go to logging.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater.errors import ConfigError, SourceError
+from headwater.sources.connector.process import ConnectorError, ConnectorProcess
+
+_LEVELS = {
+    "FATAL": logging.CRITICAL,
+    "ERROR": logging.ERROR,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "INFO": logging.INFO,
+    "DEBUG": logging.DEBUG,
+    "TRACE": logging.DEBUG,
+}
+
+
+class AirbyteError(SourceError):
+    """The connector reported an error (a ``TRACE`` message of type ``ERROR``, or a failed ``check``)."""
+
+
+@dataclass(frozen=True)
+class TraceError:
+    """One ``TRACE`` error of the connector: its messages, failure type and the stream it names."""
+
+    message: str
+    internal_message: str
+    failure_type: str
+    stream: str | None
+
+    @classmethod
+    def of(cls, trace: Mapping[str, Any]) -> TraceError:
+        """The error of a ``TRACE`` message's ``trace``."""
+        error = trace.get("error") or {}
+        descriptor = error.get("stream_descriptor") or {}
+        return cls(
+            message=str(error.get("message") or "(no message)"),
+            internal_message=str(error.get("internal_message") or ""),
+            failure_type=str(error.get("failure_type") or "system_error"),
+            stream=descriptor.get("name"),
+        )
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.internal_message and self.internal_message not in text:
+            text += f" ({self.internal_message})"
+        return f"{text} [failure_type={self.failure_type}]"
+
+
+def secrets_of(config: Any) -> list[str]:
+    """Every string value of ``config`` that looks like a secret (by its key), for redaction."""
+    found: list[str] = []
+    words = ("password", "secret", "token", "key", "credential", "auth")
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            if isinstance(value, str) and any(w in str(key).lower() for w in words):
+                found.append(value)
+            elif isinstance(value, Mapping | list):
+                found.extend(secrets_of(value))
+    elif isinstance(config, list):
+        for value in config:
+            found.extend(secrets_of(value))
+    return found
+
+
+class Connector:
+    """An Airbyte connector: its command (``argv``), a name for messages and its config.
+
+    Args:
+        argv: the command (``[".../bin/source-faker"]``).
+        name: how messages and the logger call it.
+        config: the connector's config (written to ``config.json`` for every command but ``spec``).
+    """
+
+    def __init__(self, argv: Sequence[str], *, name: str, config: Mapping[str, Any]) -> None:
+        self.argv = list(argv)
+        self.name = name
+        self.config = dict(config)
+        self.secrets = secrets_of(self.config)
+        self.log = logging.getLogger(f"headwater.connector.{name}")
+
+    # -- the short commands --------------------------------------------------------------------
+    def spec(self) -> dict[str, Any]:
+        """The connector's specification (``connectionSpecification`` is the config's JSON Schema)."""
+        return self._one("spec", "SPEC", with_config=False)
+
+    def check(self) -> None:
+        """Run ``check``; raise :class:`AirbyteError` with the connector's message when it fails."""
+        status = self._one("check", "CONNECTION_STATUS")
+        if str(status.get("status", "")).upper() != "SUCCEEDED":
+            raise AirbyteError(
+                f"{self.name}: check failed: {status.get('message') or '(no message)'}",
+                hint="fix the connector's config (see its spec: the connectionSpecification) and run again",
+                resource=self.name,
+            )
+
+    def discover(self) -> list[dict[str, Any]]:
+        """The streams of the catalog ``discover`` returns."""
+        catalog = self._one("discover", "CATALOG")
+        streams = catalog.get("streams")
+        if not isinstance(streams, list):
+            raise SourceError(f"{self.name}: discover returned a catalog without streams", resource=self.name)
+        return streams
+
+    # -- read ----------------------------------------------------------------------------------
+    def read(self, catalog: Mapping[str, Any], state: list[dict[str, Any]] | None) -> Iterator[list[dict[str, Any]]]:
+        """``read`` with ``catalog`` (and ``state``, when there is one): batches of its messages, in order."""
+        with tempfile.TemporaryDirectory(prefix="headwater-airbyte-") as folder:
+            files = {"catalog": catalog} if state is None else {"catalog": catalog, "state": state}
+            args = self._files(Path(folder), files)
+            proc = self._process("read", Path(folder), args)
+            yield from proc.messages()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _files(self, folder: Path, files: Mapping[str, Any], with_config: bool = True) -> list[str]:
+        args: list[str] = []
+        everything = {"config": self.config, **files} if with_config else dict(files)
+        for key, value in everything.items():
+            path = folder / f"{key}.json"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the config holds secrets
+            with os.fdopen(fd, "w") as handle:
+                json.dump(value, handle, default=str)
+            args += [f"--{key}", str(path)]
+        return args
+
+    def _process(self, command: str, folder: Path, args: list[str]) -> ConnectorProcess:
+        return ConnectorProcess([*self.argv, command, *args], name=self.name, cwd=folder, secrets=self.secrets)
+
+    def _one(self, command: str, kind: str, with_config: bool = True) -> dict[str, Any]:
+        """Run a short command and return the payload of its one message of ``kind``."""
+        errors: list[TraceError] = []
+        found: dict[str, Any] | None = None
+        key = {"SPEC": "spec", "CONNECTION_STATUS": "connectionStatus", "CATALOG": "catalog"}[kind]
+        with tempfile.TemporaryDirectory(prefix="headwater-airbyte-") as folder:
+            args = self._files(Path(folder), {}, with_config)
+            try:
+                for message in self._process(command, Path(folder), args).run():
+                    kind_of = message.get("type")
+                    if kind_of == kind and isinstance(message.get(key), dict):
+                        found = message[key]
+                    elif kind_of == "LOG":
+                        self.log_message(message)
+                    elif kind_of == "TRACE" and (message.get("trace") or {}).get("type") == "ERROR":
+                        errors.append(TraceError.of(message["trace"]))
+            except ConnectorError as exc:
+                if errors:
+                    raise self.failed(command, errors) from exc
+                raise
+        if errors and (found is None or kind == "CONNECTION_STATUS"):
+            raise self.failed(command, errors)
+        if found is None:
+            raise SourceError(
+                f"{self.name}: {command} wrote no {kind} message",
+                hint="is this an Airbyte connector? run it with 'spec' by hand to see what it writes",
+                resource=self.name,
+            )
+        return found
+
+    def failed(self, command: str, errors: Sequence[TraceError]) -> AirbyteError:
+        """The error for ``errors`` the connector reported during ``command``."""
+        config_error = any(e.failure_type == "config_error" for e in errors)
+        shown = "; ".join(str(e) for e in errors)
+        streams = sorted({e.stream for e in errors if e.stream})
+        where = f" (streams {', '.join(map(repr, streams))})" if streams else ""
+        return AirbyteError(
+            f"{self.name}: {command} failed{where}: {shown}",
+            hint=(
+                "fix the connector's config and run again"
+                if config_error
+                else "the rows read before the error are kept in a partial package; fix the cause and run again"
+            ),
+            resource=self.name,
+            stream=streams[0] if len(streams) == 1 else None,
+        )
+
+    def log_message(self, message: Mapping[str, Any]) -> None:
+        """A ``LOG`` message to the connector's logger, at its level."""
+        log = message.get("log") or {}
+        level = _LEVELS.get(str(log.get("level", "INFO")).upper(), logging.INFO)
+        self.log.log(level, "%s", log.get("message", ""))
+
+
+def check_config_type(config: Any, where: str) -> dict[str, Any]:
+    """``config`` as a dict (a connector's config is a JSON object), or a ConfigError."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"{where}: config must be a dict (the connector's JSON config), got {type(config).__name__}",
+            hint="pass config={...} with the keys of the connector's spec",
+        )
+    return dict(config)

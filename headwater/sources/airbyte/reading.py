@@ -1,0 +1,118 @@
+"""``read``: the connector's messages turned into rows per table, state and errors.
+
+RECORD messages are grouped per stream into lists of their ``data`` and yielded as
+:class:`~headwater.streams.hinted.Hinted` items (one list per stream per batch of stdout). A STATE
+message first yields the rows before it, then becomes the resource's state (``hw.state()``): the state
+is saved with the package that carries those rows, and a run that fails keeps its rows in a partial
+package that is not loaded, so the state never gets ahead of data that landed. The next run passes the
+saved state back with ``--state`` (the list of state messages the protocol expects).
+
+State is kept as the protocol has it: per stream (``STREAM``), one ``GLOBAL`` message, or the
+``LEGACY`` blob, under ``hw.state()["airbyte"]``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from headwater.schema.hints import build_hints
+from headwater.schema.state import current, state
+from headwater.sources.airbyte.catalog import StreamPlan, configured_catalog, stream_key
+from headwater.sources.airbyte.protocol import Connector, TraceError
+from headwater.sources.connector.process import ConnectorError
+from headwater.streams.hinted import Hinted
+
+STATE_KEY = "airbyte"
+
+
+def saved_state(plans: Sequence[StreamPlan]) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """The resource's saved Airbyte state (changed in place while reading) and the state messages to
+    pass with ``--state``: those of the streams read incrementally now, the global and legacy ones."""
+    if current() is None:  # outside a pipeline: no state, every run reads from the start
+        return {}, None
+    saved = state().setdefault(STATE_KEY, {})
+    incremental = {p.key for p in plans if p.incremental}
+    messages: list[dict[str, Any]] = []
+    for key, message in (saved.get("streams") or {}).items():
+        if key in incremental:
+            messages.append(copy.deepcopy(message))
+    if saved.get("global") is not None:
+        messages.append(copy.deepcopy(saved["global"]))
+    if saved.get("legacy") is not None and not messages:
+        messages.append({"type": "LEGACY", "data": copy.deepcopy(saved["legacy"])})
+    return saved, (messages or None)
+
+
+def keep_state(saved: dict[str, Any], message: Mapping[str, Any]) -> None:
+    """Keep a STATE message in ``saved``: per stream, global, or legacy."""
+    body = message.get("state") or {}
+    kind = str(body.get("type") or ("LEGACY" if "data" in body else "STREAM")).upper()
+    clean = {k: v for k, v in body.items() if k not in ("sourceStats", "destinationStats", "id")}
+    if kind == "STREAM":
+        descriptor = (body.get("stream") or {}).get("stream_descriptor") or {}
+        key = stream_key(descriptor.get("namespace"), str(descriptor.get("name")))
+        saved.setdefault("streams", {})[key] = clean
+    elif kind == "GLOBAL":
+        saved["global"] = clean
+    else:
+        saved["legacy"] = body.get("data")
+
+
+def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> Iterator[Hinted]:
+    """Run ``read`` and yield its records per stream with their hints, keeping its state as it goes.
+
+    Raises:
+        AirbyteError: the connector reported errors (TRACE ERROR): raised after every row it sent.
+        ConnectorError: it exited with an error without reporting one.
+    """
+    by_key = {p.key: p for p in plans}
+    hints = {p.key: p.hints for p in plans}
+    saved, given = saved_state(plans)
+    errors: list[TraceError] = []
+    rows: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for batch in connector.read(configured_catalog(plans), given):
+            for message in batch:
+                kind = message.get("type")
+                if kind == "RECORD":
+                    record = message.get("record") or {}
+                    key = stream_key(record.get("namespace"), str(record.get("stream")))
+                    data = record.get("data")
+                    if isinstance(data, dict):
+                        bucket = rows.get(key)
+                        if bucket is None:
+                            bucket = rows[key] = []
+                        bucket.append(data)
+                elif kind == "STATE":
+                    yield from _flush(rows, hints, by_key, resource)
+                    keep_state(saved, message)
+                elif kind == "LOG":
+                    connector.log_message(message)
+                elif kind == "TRACE":
+                    trace = message.get("trace") or {}
+                    if trace.get("type") == "ERROR":
+                        errors.append(TraceError.of(trace))
+            yield from _flush(rows, hints, by_key, resource)
+    except ConnectorError as exc:
+        yield from _flush(rows, hints, by_key, resource)
+        if errors:
+            raise connector.failed("read", errors) from exc
+        raise
+    if errors:
+        raise connector.failed("read", errors)
+
+
+def _flush(
+    rows: dict[str, list[dict[str, Any]]], hints: dict[str, Any], by_key: Mapping[str, StreamPlan], resource: str
+) -> Iterator[Hinted]:
+    for key, data in rows.items():
+        table_hints = hints.get(key)
+        if table_hints is None:  # a stream the catalog did not name: appended as it comes
+            plan = by_key.get(key)
+            table_hints = hints[key] = build_hints(
+                resource=resource, table_name=plan.name if plan else key.rsplit(".", 1)[-1]
+            )
+        yield Hinted(data, key.rsplit(".", 1)[-1], table_hints)
+    rows.clear()
