@@ -31,6 +31,14 @@ _LEVELS = {
 }
 
 
+_SUMMARY = "During the sync, the following streams did not sync successfully"
+_SHOWN = 1000
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
 class AirbyteError(SourceError):
     """The connector reported an error (a ``TRACE`` message of type ``ERROR``, or a failed ``check``)."""
 
@@ -173,17 +181,21 @@ class Connector:
         return found
 
     def failed(self, command: str, errors: Sequence[TraceError]) -> AirbyteError:
-        """The error for ``errors`` the connector reported during ``command``."""
-        config_error = any(e.failure_type == "config_error" for e in errors)
-        shown = "; ".join(str(e) for e in errors)
+        """The error for ``errors`` the connector reported during ``command`` (the CDK's closing summary,
+        "the following streams did not sync successfully", left out when the errors it sums up are there)."""
+        real = [e for e in errors if not e.message.startswith(_SUMMARY)] or list(errors)
+        config_error = all(e.failure_type == "config_error" for e in real)
+        shown = "; ".join(_cut(str(e)) for e in real)
         streams = sorted({e.stream for e in errors if e.stream})
-        where = f" (streams {', '.join(map(repr, streams))})" if streams else ""
+        where = ""
+        if streams:
+            where = f" (stream{'s' if len(streams) > 1 else ''} {', '.join(map(repr, streams))})"
         return AirbyteError(
             f"{self.name}: {command} failed{where}: {shown}",
             hint=(
                 "fix the connector's config and run again"
                 if config_error
-                else "the rows read before the error are kept in a partial package; fix the cause and run again"
+                else "fix the cause the connector gives and run again"
             ),
             resource=self.name,
             stream=streams[0] if len(streams) == 1 else None,

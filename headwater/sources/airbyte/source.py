@@ -140,7 +140,7 @@ def _resolve(name: str, executable: str | None, python: str | None) -> Any:
 
 def _manifest(manifest: str | os.PathLike[str], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The manifest's spec (``connection_specification``) and the parsed manifest."""
-    yaml = require("yaml", "a declarative Airbyte manifest", package="pyyaml")
+    yaml = require("yaml", "a declarative Airbyte manifest", extra="flows", package="pyyaml")
     path = Path(manifest).expanduser()
     if not path.is_file():
         raise ConfigError(f"{where}: manifest {str(path)!r} is not a file", hint="give the path of the manifest YAML")

@@ -54,10 +54,13 @@ def test_a_flow_of_an_airbyte_manifest_loads_and_then_reads_only_new_rows(
         assert con.execute("select count(*) from raw.items").fetchone() == (6,)
 
 
-def test_flows_validate_names_a_misspelled_option_of_the_airbyte_source(tmp_path: Path) -> None:
+def test_flows_validate_names_a_misspelled_option_of_the_airbyte_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     flows = tmp_path / "flows.toml"
     flows.write_text(
         '[sources.s]\ntype = "airbyte"\nconfig = { name = "source-faker", stream = ["users"] }\n'
         '[destinations.d]\ntype = "duckdb"\n[[flows]]\nfrom = "s"\nto = "d"\n'
     )
     assert main(["flows", "validate", str(flows)]) != 0
+    assert "unknown option 'stream' of source 'airbyte'; did you mean 'streams'?" in capsys.readouterr().err
