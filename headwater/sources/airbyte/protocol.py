@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.errors import ConfigError, SourceError
+from headwater.redact import register, secrets_in
 from headwater.sources.connector.process import ConnectorError, ConnectorProcess
 
 _LEVELS = {
@@ -71,19 +72,25 @@ class TraceError:
         return f"{text} [failure_type={self.failure_type}]"
 
 
-def secrets_of(config: Any) -> list[str]:
-    """Every string value of ``config`` that looks like a secret (by its key), for redaction."""
+def spec_secrets(config: Any, schema: Any) -> list[str]:
+    """The values of ``config`` its JSON Schema marks ``airbyte_secret`` (in nested objects and in
+    ``oneOf``/``anyOf`` branches too)."""
+    if not isinstance(config, Mapping) or not isinstance(schema, Mapping):
+        return []
+    properties: dict[str, Any] = {}
+    for branch in [schema, *(schema.get("oneOf") or ()), *(schema.get("anyOf") or ())]:
+        if isinstance(branch, Mapping) and isinstance(branch.get("properties"), Mapping):
+            for key, prop in branch["properties"].items():
+                properties.setdefault(key, prop)
     found: list[str] = []
-    words = ("password", "secret", "token", "key", "credential", "auth")
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            if isinstance(value, str) and any(w in str(key).lower() for w in words):
-                found.append(value)
-            elif isinstance(value, Mapping | list):
-                found.extend(secrets_of(value))
-    elif isinstance(config, list):
-        for value in config:
-            found.extend(secrets_of(value))
+    for key, value in config.items():
+        prop = properties.get(key)
+        if not isinstance(prop, Mapping):
+            continue
+        if prop.get("airbyte_secret") and isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found.extend(spec_secrets(value, prop))
     return found
 
 
@@ -100,8 +107,16 @@ class Connector:
         self.argv = list(argv)
         self.name = name
         self.config = dict(config)
-        self.secrets = secrets_of(self.config)
+        self.secrets = secrets_in(self.config)
+        register(*self.secrets)
         self.log = logging.getLogger(f"headwater.connector.{name}")
+
+    def add_secrets(self, spec: Mapping[str, Any]) -> None:
+        """Hide the config values the spec marks ``airbyte_secret`` from logs and errors too."""
+        schema = spec.get("connectionSpecification") or spec.get("connection_specification")
+        found = [s for s in spec_secrets(self.config, schema) if s not in self.secrets]
+        self.secrets.extend(found)
+        register(*found)
 
     # -- the short commands --------------------------------------------------------------------
     def spec(self) -> dict[str, Any]:

@@ -90,20 +90,27 @@ def airbyte(
         label = source_name or _plain(name.removeprefix("airbyte-").split("==")[0].rsplit("/", 1)[-1])
     connector = Connector(exe.argv, name=label, config=config)
     user_config = {k: v for k, v in config.items() if k != MANIFEST_KEY}
-    if spec_of_manifest is not None:
-        check_config(user_config, spec_of_manifest, where)
-        discovered = _check_and_discover(connector, check)
-    else:
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="headwater-airbyte") as pool:
-            spec = pool.submit(connector.spec)
-            checked = pool.submit(connector.check) if check else None
-            found = pool.submit(connector.discover)
-            check_config(user_config, spec.result(), where)  # a config mistake first, named by key
-            if checked is not None:
-                checked.result()
-            discovered = found.result()
+    spec = spec_of_manifest if spec_of_manifest is not None else _spec(connector)
+    connector.add_secrets(spec)  # before check and discover, whose messages may show them
+    check_config(user_config, spec, where)
+    discovered = _check_and_discover(connector, check)
     plans = [plan(s, resource=label, full_refresh=full_refresh) for s in select(discovered, streams, where)]
     return Source(label, [_resource(connector, plans, label)])
+
+
+#: specs by command and its modification time: a spec does not depend on the config
+_SPECS: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
+
+
+def _spec(connector: Connector) -> dict[str, Any]:
+    try:
+        stamp = os.stat(connector.argv[0]).st_mtime
+    except OSError:
+        stamp = 0.0
+    key = (tuple(connector.argv), stamp)
+    if key not in _SPECS:
+        _SPECS[key] = connector.spec()
+    return _SPECS[key]
 
 
 def _check_and_discover(connector: Connector, check: bool) -> list[dict[str, Any]]:

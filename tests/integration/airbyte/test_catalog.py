@@ -9,6 +9,7 @@ import pytest
 
 from headwater.errors import ConfigError
 from headwater.sources.airbyte.catalog import check_config, configured_catalog, plan, select
+from headwater.sources.airbyte.protocol import spec_secrets
 from headwater.sources.airbyte.reading import keep_state
 
 SCHEMA = {
@@ -102,3 +103,20 @@ def test_state_messages_are_kept_per_stream_global_and_legacy() -> None:
     }
     assert saved["global"] == {"type": "GLOBAL", "global": {"shared_state": {"lsn": 9}}}
     assert saved["legacy"] == {"orders": {"c": 2}}
+
+
+def test_values_the_spec_marks_airbyte_secret_are_found_in_nested_and_one_of_branches() -> None:
+    schema = {
+        "properties": {
+            "host": {"type": "string"},
+            "pin": {"type": "string", "airbyte_secret": True},
+            "auth": {
+                "oneOf": [
+                    {"properties": {"kind": {"const": "none"}}},
+                    {"properties": {"kind": {"const": "oauth"}, "refresh": {"airbyte_secret": True}}},
+                ]
+            },
+        }
+    }
+    config = {"host": "h", "pin": "1234-x", "auth": {"kind": "oauth", "refresh": "r-77"}}
+    assert sorted(spec_secrets(config, schema)) == ["1234-x", "r-77"]
