@@ -142,7 +142,7 @@ class Connector:
         return streams
 
     # -- read ----------------------------------------------------------------------------------
-    def read(self, catalog: Mapping[str, Any], state: list[dict[str, Any]] | None) -> Iterator[list[dict[str, Any]]]:
+    def read(self, catalog: Mapping[str, Any], state: Any) -> Iterator[list[dict[str, Any]]]:
         """``read`` with ``catalog`` (and ``state``, when there is one): batches of its messages, in order."""
         with tempfile.TemporaryDirectory(prefix="headwater-airbyte-") as folder:
             files = {"catalog": catalog} if state is None else {"catalog": catalog, "state": state}

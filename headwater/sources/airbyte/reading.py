@@ -27,9 +27,11 @@ from headwater.streams.hinted import Hinted
 STATE_KEY = "airbyte"
 
 
-def saved_state(plans: Sequence[StreamPlan]) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-    """The resource's saved Airbyte state (changed in place while reading) and the state messages to
-    pass with ``--state``: those of the streams read incrementally now, the global and legacy ones."""
+def saved_state(plans: Sequence[StreamPlan]) -> tuple[dict[str, Any], Any]:
+    """The resource's saved Airbyte state (changed in place while reading) and what to pass with
+    ``--state``: the state messages of the streams read incrementally now and the global one; a
+    connector that only ever sent ``LEGACY`` state gets its blob back as it sent it (a dict: what the
+    old CDKs that send it read)."""
     if current() is None:  # outside a pipeline: no state, every run reads from the start
         return {}, None
     saved = state().setdefault(STATE_KEY, {})
@@ -40,8 +42,8 @@ def saved_state(plans: Sequence[StreamPlan]) -> tuple[dict[str, Any], list[dict[
             messages.append(copy.deepcopy(message))
     if saved.get("global") is not None:
         messages.append(copy.deepcopy(saved["global"]))
-    if saved.get("legacy") is not None and not messages:
-        messages.append({"type": "LEGACY", "data": copy.deepcopy(saved["legacy"])})
+    if not messages and saved.get("legacy") is not None:
+        return saved, copy.deepcopy(saved["legacy"])
     return saved, (messages or None)
 
 

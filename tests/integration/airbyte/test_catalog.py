@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from headwater.errors import ConfigError
+from headwater.schema.state import PipelineState, Running, running
 from headwater.sources.airbyte.catalog import check_config, configured_catalog, plan, select
 from headwater.sources.airbyte.protocol import spec_secrets
-from headwater.sources.airbyte.reading import keep_state
+from headwater.sources.airbyte.reading import keep_state, saved_state
 
 SCHEMA = {
     "type": "object",
@@ -120,3 +121,34 @@ def test_values_the_spec_marks_airbyte_secret_are_found_in_nested_and_one_of_bra
     }
     config = {"host": "h", "pin": "1234-x", "auth": {"kind": "oauth", "refresh": "r-77"}}
     assert sorted(spec_secrets(config, schema)) == ["1234-x", "r-77"]
+
+
+def test_the_state_passed_back_is_that_of_incremental_streams_and_legacy_stays_a_plain_object() -> None:
+    orders, full = (
+        plan(stream(), resource="shop"),
+        plan(stream(name="refunds", supported_sync_modes=["full_refresh"]), resource="shop"),
+    )
+    st = PipelineState()
+    with running(Running(st, "shop", "shop")):
+        saved, given = saved_state([orders, full])
+        assert given is None  # the first run: no --state
+        for name in ("orders", "refunds"):
+            keep_state(
+                saved,
+                {
+                    "type": "STATE",
+                    "state": {
+                        "type": "STREAM",
+                        "stream": {"stream_descriptor": {"name": name}, "stream_state": {"c": name}},
+                    },
+                },
+            )
+        _, given = saved_state([orders, full])
+        assert given == [
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders"}, "stream_state": {"c": "orders"}}}
+        ]
+    legacy = PipelineState()
+    with running(Running(legacy, "old", "old")):
+        saved, _ = saved_state([orders])
+        keep_state(saved, {"type": "STATE", "state": {"type": "LEGACY", "data": {"orders": {"c": 5}}}})
+        assert saved_state([orders])[1] == {"orders": {"c": 5}}
