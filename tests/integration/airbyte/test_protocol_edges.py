@@ -1,0 +1,91 @@
+"""Protocol edges real connectors do not produce on demand, with a connector written as a script (a real
+executable given by path, speaking the protocol): an exit with an error after a STATE message, the
+GLOBAL state, a stream's records on both sides of a state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import headwater as hw
+from headwater.sources.connector.process import ConnectorError
+from tests.integration.airbyte.conftest import query
+
+SCRIPT = r"""#!{python}
+import json, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+command = sys.argv[1]
+args = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+def out(m): print(json.dumps(m), flush=True)
+schema = {{"type": "object", "properties": {{"id": {{"type": "integer"}}}}}}
+if command == "spec":
+    out({{"type": "SPEC", "spec": {{"connectionSpecification": {{"type": "object", "required": ["n"],
+        "properties": {{"n": {{"type": "integer"}}, "crash": {{"type": "boolean"}}}}}}}}}})
+elif command == "check":
+    out({{"type": "CONNECTION_STATUS", "connectionStatus": {{"status": "SUCCEEDED"}}}})
+elif command == "discover":
+    out({{"type": "CATALOG", "catalog": {{"streams": [{{"name": "ticks", "json_schema": schema,
+        "supported_sync_modes": ["incremental"], "source_defined_cursor": True, "default_cursor_field": ["id"],
+        "source_defined_primary_key": [["id"]]}}]}}}})
+else:
+    config = json.load(open(args["--config"]))
+    given = json.load(open(args["--state"])) if "--state" in args else None
+    with open(os.path.join(here, "states.jsonl"), "a") as f:
+        f.write(json.dumps(given) + "\n")
+    start = given[0]["global"]["shared_state"]["last"] if given else 0
+    for i in range(start + 1, start + config["n"] + 1):
+        out({{"type": "RECORD", "record": {{"stream": "ticks", "data": {{"id": i}}, "emitted_at": 0}}}})
+        if i == start + 2:
+            out({{"type": "STATE", "state": {{"type": "GLOBAL", "global": {{"shared_state": {{"last": i}},
+                "stream_states": []}}}}}})
+    if config.get("crash"):
+        print("disk on fire", file=sys.stderr)
+        sys.exit(3)
+    out({{"type": "STATE", "state": {{"type": "GLOBAL", "global": {{"shared_state": {{"last": start + config["n"]}},
+        "stream_states": []}}}}}})
+"""
+
+
+@pytest.fixture
+def connector(tmp_path: Path) -> Path:
+    path = tmp_path / "bin" / "source-ticks"
+    path.parent.mkdir()
+    path.write_text(SCRIPT.format(python=sys.executable))
+    os.chmod(path, 0o755)
+    return path
+
+
+def states(connector: Path) -> list[Any]:
+    return [json.loads(line) for line in (connector.parent / "states.jsonl").read_text().splitlines()]
+
+
+def test_a_crash_after_a_state_keeps_the_rows_and_the_next_run_starts_from_the_committed_state(
+    connector: Path, make_pipeline: Callable[[str], Any]
+) -> None:
+    p = make_pipeline("ticks")
+    crashing = hw.sources.airbyte(str(connector), config={"n": 4, "crash": True})
+    with pytest.raises(ConnectorError, match="exited with code 3") as info:
+        p.run(crashing)
+    assert "disk on fire" in str(info.value) and "4 rows extracted before the failure are kept" in str(info.value)
+    assert getattr(info.value.__cause__, "exit_code", None) == 3  # the connector's error, as it was raised
+    assert "ticks" not in p.dataset().tables()
+    # the state after row 2 travelled with the rows in the partial package; nothing was committed
+    source = hw.sources.airbyte(str(connector), config={"n": 4})
+    assert p.run(source).table_rows() == {"ticks": 4}
+    assert states(connector)[-1] is None  # the rerun started from the beginning: no --state
+    assert p.run(source).table_rows() == {"ticks": 4}
+    assert states(connector)[-1] == [
+        {"type": "GLOBAL", "global": {"shared_state": {"last": 4}, "stream_states": []}}
+    ]  # the GLOBAL state came back as the protocol's list of state messages
+    assert query(p, "select min(id) as lo, max(id) as hi from raw.ticks") == [{"lo": 1, "hi": 8}]
+
+
+def test_the_required_config_key_is_checked_against_the_spec(connector: Path) -> None:
+    with pytest.raises(hw.errors.ConfigError, match="lacks the required key\\(s\\) 'n'"):
+        hw.sources.airbyte(str(connector), config={"m": 4})
