@@ -17,7 +17,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from headwater.schema.hints import build_hints
+from headwater.schema.hints import TableHints, build_hints
 from headwater.schema.state import current, state
 from headwater.sources.airbyte.catalog import StreamPlan, configured_catalog, stream_key
 from headwater.sources.airbyte.protocol import Connector, TraceError
@@ -69,26 +69,25 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
         AirbyteError: the connector reported errors (TRACE ERROR): raised after every row it sent.
         ConnectorError: it exited with an error without reporting one.
     """
-    by_key = {p.key: p for p in plans}
-    hints = {p.key: p.hints for p in plans}
+    tables = {(p.namespace, p.name): (p.name, p.hints) for p in plans}
     saved, given = saved_state(plans)
     errors: list[TraceError] = []
-    rows: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
     try:
         for batch in connector.read(configured_catalog(plans), given):
             for message in batch:
                 kind = message.get("type")
                 if kind == "RECORD":
                     record = message.get("record") or {}
-                    key = stream_key(record.get("namespace"), str(record.get("stream")))
                     data = record.get("data")
                     if isinstance(data, dict):
+                        key = (record.get("namespace"), str(record.get("stream")))
                         bucket = rows.get(key)
                         if bucket is None:
                             bucket = rows[key] = []
                         bucket.append(data)
                 elif kind == "STATE":
-                    yield from _flush(rows, hints, by_key, resource)
+                    yield from _flush(rows, tables, resource)
                     keep_state(saved, message)
                 elif kind == "LOG":
                     connector.log_message(message)
@@ -96,9 +95,9 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
                     trace = message.get("trace") or {}
                     if trace.get("type") == "ERROR":
                         errors.append(TraceError.of(trace))
-            yield from _flush(rows, hints, by_key, resource)
+            yield from _flush(rows, tables, resource)
     except ConnectorError as exc:
-        yield from _flush(rows, hints, by_key, resource)
+        yield from _flush(rows, tables, resource)
         if errors:
             raise connector.failed("read", errors) from exc
         raise
@@ -107,14 +106,14 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
 
 
 def _flush(
-    rows: dict[str, list[dict[str, Any]]], hints: dict[str, Any], by_key: Mapping[str, StreamPlan], resource: str
+    rows: dict[tuple[str | None, str], list[dict[str, Any]]],
+    tables: dict[tuple[str | None, str], tuple[str, TableHints]],
+    resource: str,
 ) -> Iterator[Hinted]:
+    """The rows gathered so far, one item per stream, each with its table's hints."""
     for key, data in rows.items():
-        table_hints = hints.get(key)
-        if table_hints is None:  # a stream the catalog did not name: appended as it comes
-            plan = by_key.get(key)
-            table_hints = hints[key] = build_hints(
-                resource=resource, table_name=plan.name if plan else key.rsplit(".", 1)[-1]
-            )
-        yield Hinted(data, key.rsplit(".", 1)[-1], table_hints)
+        found = tables.get(key)
+        if found is None:  # a stream the catalog did not name: appended to a table of its name
+            found = tables[key] = (key[1], build_hints(resource=resource, table_name=key[1]))
+        yield Hinted(data, found[0], found[1])
     rows.clear()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +38,9 @@ from headwater.streams.source import Source
 #: the requirement that brings ``source-declarative-manifest`` when ``cdk`` is not given
 DEFAULT_CDK = "airbyte-cdk"
 MANIFEST_KEY = "__injected_declarative_manifest"
-_PYPI_NAME = re.compile(r"^source-[a-z0-9-]+$")
+_PYPI_NAME = re.compile(r"^(source-[a-z0-9-]+)\s*(?:[=<>!~].*)?$")
+#: where a requirement's name ends (its version, extras, URL or marker begin)
+_REQ_CUT = re.compile(r"[\[=<>!~@; ]")
 
 
 def airbyte(
@@ -87,7 +90,7 @@ def airbyte(
     else:
         spec_of_manifest = None
         exe = _resolve(name, executable, python)
-        label = source_name or _plain(name.removeprefix("airbyte-").split("==")[0].rsplit("/", 1)[-1])
+        label = source_name or _plain(os.path.basename(_REQ_CUT.split(name.strip())[0]).removeprefix("airbyte-"))
     connector = Connector(exe.argv, name=label, config=config)
     user_config = {k: v for k, v in config.items() if k != MANIFEST_KEY}
     spec = spec_of_manifest if spec_of_manifest is not None else _spec(connector)
@@ -133,15 +136,14 @@ def _resource(connector: Connector, plans: list[StreamPlan], label: str) -> Reso
 
 def _resolve(name: str, executable: str | None, python: str | None) -> Any:
     spec = name.strip()
-    if _PYPI_NAME.match(spec) and executable is None:
-        from shutil import which
-
-        if which(spec) is None:  # "source-faker": the package airbyte-source-faker, command source-faker
-            return resolve(f"airbyte-{spec}", executable=spec, python=python, what="Airbyte connector")
+    short = _PYPI_NAME.match(spec)
+    if short and executable is None and shutil.which(spec) is None:
+        # "source-faker" ("source-faker==7.2.1"): the package airbyte-source-faker, its command source-faker
+        return resolve(f"airbyte-{spec}", executable=short.group(1), python=python, what="Airbyte connector")
     if executable is None:
         match = re.match(r"^\s*airbyte-(source-[A-Za-z0-9._-]+)", spec)
         if match and os.sep not in spec:
-            executable = re.split(r"[\[=<>!~@; ]", match.group(1))[0]
+            executable = _REQ_CUT.split(match.group(1))[0]
     return resolve(spec, executable=executable, python=python, what="Airbyte connector")
 
 

@@ -3,6 +3,7 @@ spec: what the connector tests rely on, without starting a connector."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from headwater.schema.state import PipelineState, Running, running
 from headwater.sources.airbyte.catalog import check_config, configured_catalog, plan, select
 from headwater.sources.airbyte.protocol import spec_secrets
 from headwater.sources.airbyte.reading import keep_state, saved_state
+from headwater.sources.airbyte.source import _resolve
+from headwater.sources.connector import env
 
 SCHEMA = {
     "type": "object",
@@ -152,3 +155,23 @@ def test_the_state_passed_back_is_that_of_incremental_streams_and_legacy_stays_a
         saved, _ = saved_state([orders])
         keep_state(saved, {"type": "STATE", "state": {"type": "LEGACY", "data": {"orders": {"c": 5}}}})
         assert saved_state([orders])[1] == {"orders": {"c": 5}}
+
+
+@pytest.mark.parametrize(
+    ("name", "requirement", "command"),
+    [
+        ("source-tiny", "airbyte-source-tiny", "source-tiny"),
+        ("source-tiny==1.2.0", "airbyte-source-tiny==1.2.0", "source-tiny"),
+        ("airbyte-source-tiny==1.2.0", "airbyte-source-tiny==1.2.0", "source-tiny"),
+    ],
+)
+def test_a_short_name_means_the_airbyte_package_and_its_command(
+    name: str, requirement: str, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path))
+    folder = env.env_folder(requirement)  # an environment already built for that requirement
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / command).write_text("#!/bin/sh\n")
+    (folder / "bin" / command).chmod(0o755)
+    (folder / "headwater-env.json").write_text("{}")
+    assert _resolve(name, None, None).argv == (str(folder / "bin" / command),)
