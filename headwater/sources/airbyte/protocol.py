@@ -172,21 +172,23 @@ class Connector:
         key = {"SPEC": "spec", "CONNECTION_STATUS": "connectionStatus", "CATALOG": "catalog"}[kind]
         with tempfile.TemporaryDirectory(prefix="headwater-airbyte-") as folder:
             args = self._files(Path(folder), {}, with_config)
+            failure: ConnectorError | None = None
             try:
-                for message in self._process(command, Path(folder), args).run():
-                    kind_of = message.get("type")
-                    if kind_of == kind and isinstance(message.get(key), dict):
-                        found = message[key]
-                    elif kind_of == "LOG":
-                        self.log_message(message)
-                    elif kind_of == "TRACE" and (message.get("trace") or {}).get("type") == "ERROR":
-                        errors.append(TraceError.of(message["trace"]))
-            except ConnectorError as exc:
-                if errors:
-                    raise self.failed(command, errors) from exc
-                raise
+                for batch in self._process(command, Path(folder), args).messages():
+                    for message in batch:
+                        kind_of = message.get("type")
+                        if kind_of == kind and isinstance(message.get(key), dict):
+                            found = message[key]
+                        elif kind_of == "LOG":
+                            self.log_message(message)
+                        elif kind_of == "TRACE" and (message.get("trace") or {}).get("type") == "ERROR":
+                            errors.append(TraceError.of(message["trace"]))
+            except ConnectorError as exc:  # what it said before exiting says more than its exit code
+                failure = exc
         if errors and (found is None or kind == "CONNECTION_STATUS"):
-            raise self.failed(command, errors)
+            raise self.failed(command, errors) from failure
+        if failure is not None and not (kind == "CONNECTION_STATUS" and found is not None):
+            raise failure
         if found is None:
             raise SourceError(
                 f"{self.name}: {command} wrote no {kind} message",

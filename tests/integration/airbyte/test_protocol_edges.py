@@ -28,6 +28,10 @@ if command == "spec":
     out({{"type": "SPEC", "spec": {{"connectionSpecification": {{"type": "object", "required": ["n"],
         "properties": {{"n": {{"type": "integer"}}, "crash": {{"type": "boolean"}}}}}}}}}})
 elif command == "check":
+    if json.load(open(args["--config"])).get("bad"):
+        out({{"type": "TRACE", "trace": {{"type": "ERROR", "emitted_at": 0, "error": {{"message": "n is too big",
+            "internal_message": "ValueError: n > 10", "failure_type": "config_error"}}}}}})
+        sys.exit(1)
     out({{"type": "CONNECTION_STATUS", "connectionStatus": {{"status": "SUCCEEDED"}}}})
 elif command == "discover":
     out({{"type": "CATALOG", "catalog": {{"streams": [{{"name": "ticks", "json_schema": schema,
@@ -89,3 +93,12 @@ def test_a_crash_after_a_state_keeps_the_rows_and_the_next_run_starts_from_the_c
 def test_the_required_config_key_is_checked_against_the_spec(connector: Path) -> None:
     with pytest.raises(hw.errors.ConfigError, match="lacks the required key\\(s\\) 'n'"):
         hw.sources.airbyte(str(connector), config={"m": 4})
+
+
+def test_a_check_that_reports_a_trace_error_and_exits_gives_the_connectors_message(connector: Path) -> None:
+    with pytest.raises(hw.sources.airbyte.AirbyteError) as info:
+        hw.sources.airbyte(str(connector), config={"n": 40, "bad": True})
+    text = str(info.value)
+    assert "check failed: n is too big (ValueError: n > 10) [failure_type=config_error]" in text
+    assert info.value.hint == "fix the connector's config and run again"
+    assert isinstance(info.value.__cause__, ConnectorError)  # it exited with 1 after saying why
