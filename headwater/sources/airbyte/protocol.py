@@ -118,6 +118,24 @@ class Connector:
         self.secrets.extend(found)
         register(*found)
 
+    def update_config(self, message: Mapping[str, Any]) -> None:
+        """A ``CONTROL`` message of type ``CONNECTOR_CONFIG`` (a connector that rotated a refresh token):
+        later commands of this process use the new config; the user is told to store it."""
+        control = message.get("control") or {}
+        config = (control.get("connectorConfig") or {}).get("config")
+        if control.get("type") != "CONNECTOR_CONFIG" or not isinstance(config, Mapping):
+            return
+        found = [s for s in secrets_in(dict(config)) if s not in self.secrets]
+        self.secrets.extend(found)
+        register(*found)
+        self.config = {**self.config, **config}
+        self.log.warning(
+            "%s updated its config (keys %s); later runs of this process use it; update the config you "
+            "keep (secrets.toml, the flows file) too, or the next process starts from the old one",
+            self.name,
+            ", ".join(sorted(str(k) for k in config)),
+        )
+
     # -- the short commands --------------------------------------------------------------------
     def spec(self) -> dict[str, Any]:
         """The connector's specification (``connectionSpecification`` is the config's JSON Schema)."""

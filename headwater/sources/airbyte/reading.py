@@ -91,6 +91,8 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
                     keep_state(saved, message)
                 elif kind == "LOG":
                     connector.log_message(message)
+                elif kind == "CONTROL":
+                    connector.update_config(message)
                 elif kind == "TRACE":
                     trace = message.get("trace") or {}
                     if trace.get("type") == "ERROR":

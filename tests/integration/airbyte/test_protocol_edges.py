@@ -5,6 +5,7 @@ GLOBAL state, a stream's records on both sides of a state."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -43,6 +44,11 @@ else:
     with open(os.path.join(here, "states.jsonl"), "a") as f:
         f.write(json.dumps(given) + "\n")
     start = given[0]["global"]["shared_state"]["last"] if given else 0
+    with open(os.path.join(here, "configs.jsonl"), "a") as f:
+        f.write(json.dumps(config) + "\n")
+    if config.get("rotate"):
+        out({{"type": "CONTROL", "control": {{"type": "CONNECTOR_CONFIG", "emitted_at": 0,
+            "connectorConfig": {{"config": {{**config, "refresh_token": "r0tated-t0ken-99"}}}}}}}})
     for i in range(start + 1, start + config["n"] + 1):
         out({{"type": "RECORD", "record": {{"stream": "ticks", "data": {{"id": i}}, "emitted_at": 0}}}})
         if i == start + 2:
@@ -102,3 +108,16 @@ def test_a_check_that_reports_a_trace_error_and_exits_gives_the_connectors_messa
     assert "check failed: n is too big (ValueError: n > 10) [failure_type=config_error]" in text
     assert info.value.hint == "fix the connector's config and run again"
     assert isinstance(info.value.__cause__, ConnectorError)  # it exited with 1 after saying why
+
+
+def test_a_config_the_connector_updates_is_used_by_the_next_read_and_the_user_is_told(
+    connector: Path, make_pipeline: Callable[[str], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    source = hw.sources.airbyte(str(connector), config={"n": 1, "rotate": True, "refresh_token": "old-t0ken-11"})
+    p = make_pipeline("ticks")
+    with caplog.at_level(logging.WARNING, logger="headwater.connector"):
+        p.run(source)
+    assert "updated its config" in caplog.text and "r0tated-t0ken-99" not in caplog.text  # a secret
+    p.run(source)
+    configs = [json.loads(line) for line in (connector.parent / "configs.jsonl").read_text().splitlines()]
+    assert [c["refresh_token"] for c in configs] == ["old-t0ken-11", "r0tated-t0ken-99"]
