@@ -73,6 +73,9 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
     saved, given = saved_state(plans)
     errors: list[TraceError] = []
     rows: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for p in plans:  # a stream read in full replaces its table even when it brings no rows
+        if not p.incremental:
+            yield Hinted([], p.name, p.hints)
     try:
         for batch in connector.read(configured_catalog(plans), given):
             for message in batch:

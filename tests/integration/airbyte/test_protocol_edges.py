@@ -35,9 +35,11 @@ elif command == "check":
         sys.exit(1)
     out({{"type": "CONNECTION_STATUS", "connectionStatus": {{"status": "SUCCEEDED"}}}})
 elif command == "discover":
-    out({{"type": "CATALOG", "catalog": {{"streams": [{{"name": "ticks", "json_schema": schema,
-        "supported_sync_modes": ["incremental"], "source_defined_cursor": True, "default_cursor_field": ["id"],
-        "source_defined_primary_key": [["id"]]}}]}}}})
+    streams = [{{"name": "ticks", "json_schema": schema, "supported_sync_modes": ["incremental"],
+        "source_defined_cursor": True, "default_cursor_field": ["id"], "source_defined_primary_key": [["id"]]}}]
+    if "snap" in json.load(open(args["--config"])):
+        streams.append({{"name": "snap", "json_schema": schema, "supported_sync_modes": ["full_refresh"]}})
+    out({{"type": "CATALOG", "catalog": {{"streams": streams}}}})
 else:
     config = json.load(open(args["--config"]))
     given = json.load(open(args["--state"])) if "--state" in args else None
@@ -54,6 +56,8 @@ else:
         if i == start + 2:
             out({{"type": "STATE", "state": {{"type": "GLOBAL", "global": {{"shared_state": {{"last": i}},
                 "stream_states": []}}}}}})
+    for i in range(config.get("snap", 0)):
+        out({{"type": "RECORD", "record": {{"stream": "snap", "data": {{"id": i}}, "emitted_at": 0}}}})
     if config.get("crash"):
         print("disk on fire", file=sys.stderr)
         sys.exit(3)
@@ -121,3 +125,14 @@ def test_a_config_the_connector_updates_is_used_by_the_next_read_and_the_user_is
     p.run(source)
     configs = [json.loads(line) for line in (connector.parent / "configs.jsonl").read_text().splitlines()]
     assert [c["refresh_token"] for c in configs] == ["old-t0ken-11", "r0tated-t0ken-99"]
+
+
+def test_a_full_refresh_stream_that_brings_no_rows_empties_its_table(
+    connector: Path, make_pipeline: Callable[[str], Any]
+) -> None:
+    p = make_pipeline("ticks")
+    p.run(hw.sources.airbyte(str(connector), config={"n": 1, "snap": 3}))
+    assert query(p, "select count(*) as n from raw.snap") == [{"n": 3}]
+    p.run(hw.sources.airbyte(str(connector), config={"n": 1, "snap": 0}))
+    assert query(p, "select count(*) as n from raw.snap") == [{"n": 0}]  # replaced by nothing
+    assert query(p, "select count(*) as n from raw.ticks") == [{"n": 2}]  # the incremental stream appended
