@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SOURCES = ("rest_api", "sql_database", "filesystem", "singer")
+_SOURCES = ("rest_api", "sql_database", "filesystem", "singer", "airbyte")
 #: the registry's functions, served from headwater.sources.registry when first used
 _REGISTRY = ("SourceOption", "available", "describe", "factory", "make", "options")
 

@@ -34,6 +34,7 @@ _BUILTIN: dict[str, str] = {
     "sql_database": "headwater.sources.sql_database.source:sql_database",
     "filesystem": "headwater.sources.filesystem.source:filesystem",
     "singer": "headwater.sources.singer.source:singer",
+    "airbyte": "headwater.sources.airbyte.source:airbyte",
 }
 #: the extra each built-in source needs, for the install hint when its import fails
 _EXTRAS: dict[str, str] = {"rest_api": "rest", "sql_database": "sql"}

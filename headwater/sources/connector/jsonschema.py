@@ -19,6 +19,10 @@ JSON Schema                                column hint
 several types (``["string", "integer"]``)  none (a variant column if values disagree)
 =========================================  ==================================================
 
+Airbyte's ``airbyte_type`` refines a type: ``integer`` (on ``number``) is ``bigint``;
+``timestamp_with_timezone`` and ``timestamp_without_timezone`` are ``timestamp``, ``date`` is
+``date``, ``time_with_timezone`` and ``time_without_timezone`` are ``time`` (on ``string``).
+
 ``null`` in a type list (``["null", "string"]``) and ``anyOf`` with a ``null`` branch only make the
 column nullable (every column is, unless a hint says otherwise).
 """
@@ -32,6 +36,15 @@ from typing import Any
 from headwater.schema.naming import join_path
 
 _FORMATS = {"date-time": "timestamp", "date": "date", "time": "time"}
+_AIRBYTE = {
+    ("number", "integer"): "bigint",
+    ("integer", "integer"): "bigint",
+    ("string", "timestamp_with_timezone"): "timestamp",
+    ("string", "timestamp_without_timezone"): "timestamp",
+    ("string", "date"): "date",
+    ("string", "time_with_timezone"): "time",
+    ("string", "time_without_timezone"): "time",
+}
 _SIMPLE = {"integer": "bigint", "number": "double", "boolean": "bool", "string": "text"}
 #: nested objects flattened at most this deep (the normalizer's own default nesting)
 MAX_DEPTH = 10
@@ -88,6 +101,9 @@ def _types(prop: Mapping[str, Any]) -> list[str]:
 
 
 def _hint(kind: str | None, prop: Mapping[str, Any]) -> str | None:
+    airbyte = _AIRBYTE.get((kind or "", str(prop.get("airbyte_type", ""))))
+    if airbyte is not None:
+        return airbyte
     if kind == "string":
         return _FORMATS.get(str(prop.get("format", "")), "text")
     if kind == "number" and prop.get("multipleOf") is not None:
