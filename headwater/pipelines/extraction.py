@@ -318,7 +318,11 @@ class Extraction:
                 hint = f"{failure.hint}\n  then: {hint}"
             where = dict(failure.where)
             where["package_path"] = str(package.root)
-            raise type(failure)(f"{failure.message}; {message}", hint=hint, **where) from failure
+            kept = type(failure)(f"{failure.message}; {message}", hint=hint, **where)
+            for key, value in vars(failure).items():  # what a subclass adds (a connector's exit code, say)
+                if key not in ("message", "hint", "where") and key not in where:
+                    setattr(kept, key, value)
+            raise kept from failure
         if isinstance(failure, KeyboardInterrupt | SystemExit):
             log.warning("interrupted: %s", message)
             raise failure

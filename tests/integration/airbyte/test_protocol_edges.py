@@ -87,6 +87,7 @@ def test_a_crash_after_a_state_keeps_the_rows_and_the_next_run_starts_from_the_c
     with pytest.raises(ConnectorError, match="exited with code 3") as info:
         p.run(crashing)
     assert "disk on fire" in str(info.value) and "4 rows extracted before the failure are kept" in str(info.value)
+    assert info.value.exit_code == 3  # the error that says where the rows are kept still has the exit code
     assert getattr(info.value.__cause__, "exit_code", None) == 3  # the connector's error, as it was raised
     assert "ticks" not in p.dataset().tables()
     # the state after row 2 travelled with the rows in the partial package; nothing was committed

@@ -224,3 +224,41 @@ def test_drop_pending_refuses_to_break_newer_packages(make_pipeline: Callable[..
     assert sorted(p.drop_pending([first, second])) == [first, second]
     # the local state went back with them: the next run extracts every row again
     assert p.run(shop("a", total=200)).table_rows() == {"a": 200}
+
+
+class _QuotaError(HeadwaterError):
+    """An error of a plugin's own, with an attribute its handlers read."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        _QuotaError("quota exhausted", retry_after=30.0, endpoint="/items"),
+        StateError("cursor gone backwards", hint="reset the state", resource="a"),
+        ExtractError("the API said 500"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_the_error_that_keeps_a_partial_package_is_the_same_error_with_its_attributes(
+    make_pipeline: Callable[..., Any], failure: HeadwaterError
+) -> None:
+    @hw.resource
+    def items() -> Any:
+        yield [{"id": 1}, {"id": 2}]
+        raise failure
+
+    p = make_pipeline("kept")
+    with pytest.raises(type(failure)) as raised:
+        p.run(items())
+    error = raised.value
+    assert "2 rows extracted before the failure are kept" in str(error) and error.__cause__ is failure
+    assert error.message.startswith(failure.message) and error.where["package_path"]
+    for key, value in vars(failure).items():  # every attribute of the error as raised, where included
+        if key not in ("message", "hint", "where"):
+            assert getattr(error, key) == value, key
+    if failure.hint:
+        assert error.hint and error.hint.startswith(failure.hint)

@@ -36,8 +36,9 @@ sys.exit(3)
     text = str(err.value)
     assert "tap-fake exited with code 3" in text and "token rejected" in text
     assert "s3cr3t-token-value" not in text  # the config's values are secrets
+    assert err.value.exit_code == 3 and err.value.stderr == ["token rejected: ***"]  # kept through keep_partial
     cause = err.value.__cause__
-    assert isinstance(cause, ConnectorError) and cause.exit_code == 3 and cause.stderr == ["token rejected: ***"]
+    assert isinstance(cause, ConnectorError) and cause.exit_code == 3
     assert "5 rows extracted before the failure are kept" in str(err.value)
     info = p.run()  # the partial package is not loaded on its own: the state did not advance
     assert info.loads == [] and len(info.kept_partial) == 1
