@@ -11,6 +11,7 @@ extracted twice), then extracts and normalizes the new data into a package on di
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -234,7 +235,8 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            with self.workdir.lock(self.name):
+            # a DuckDB destination keeps one connection from the state read to the load (see its keep_connections)
+            with self.workdir.lock(self.name), getattr(self.destination, "keep_connections", contextlib.nullcontext)():
                 self._write_meta()
                 if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
                     with self._client() as client:

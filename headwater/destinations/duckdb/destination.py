@@ -12,6 +12,7 @@ from typing import Any
 
 from headwater import names
 from headwater.destinations.common import arrow_table, numbered
+from headwater.destinations.duckdb.kept import Parking
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
@@ -71,6 +72,19 @@ class DuckDBDestination:
         self.memory = path is not None and str(path) == ":memory:"
         self.connection = connection
         self.config = {**DEFAULT_CONFIG, **(config or {})}
+        self._parking = Parking()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_parking"}  # a lock and a connection stay here
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._parking = Parking()
+
+    def keep_connections(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block, a connection a client closes stays open for a moment for the next client (see
+        :mod:`headwater.destinations.duckdb.kept`); all are closed when the block ends."""
+        return self._parking.keeping()
 
     @classmethod
     def from_uri(cls, uri: str) -> DuckDBDestination:
@@ -141,6 +155,9 @@ class DuckDBDestination:
 
         if self.connection is not None:
             return self.connection.cursor(), True
+        kept = self._parking.take()
+        if kept is not None:
+            return _reset(kept, self.config), True
         target = ":memory:" if self.memory else str(self.path)
         if self.path is not None and str(self.config.get("access_mode", "")).upper() != "READ_ONLY":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +245,8 @@ class DuckDBClient(SqlClient):
     def close(self) -> None:
         """Close the connection if the client opened it (a connection passed in stays open)."""
         if self._owned:
+            if self._ours and not self.destination.memory and self.destination._parking.park(self.con):
+                return
             try:
                 self.con.close()
             except Exception:
@@ -302,3 +321,11 @@ def _out_of_memory(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _reset(con: Any, config: dict[str, Any]) -> Any:
+    """A parked connection with the settings of a new one (a client may have changed them for queries)."""
+    con.execute("RESET search_path")
+    if config.get("memory_limit") is not None:
+        con.execute(f"SET memory_limit = {names.quote_literal(str(config['memory_limit']))}")
+    return con
