@@ -103,7 +103,7 @@ def test_injection_against_a_real_table(tmp_path: Any) -> None:
     con.close()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(value=st.text())
 def test_any_text_round_trips_as_a_value(value: str) -> None:
     for spec in (

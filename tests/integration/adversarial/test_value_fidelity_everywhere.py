@@ -46,7 +46,7 @@ def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("kind", "examples"), [("duckdb", 100), ("postgres", 25), ("filesystem", 25), ("iceberg", 25), ("delta", 25)]
+    ("kind", "examples"), [("duckdb", 60), ("postgres", 20), ("filesystem", 15), ("iceberg", 15), ("delta", 15)]
 )
 def test_every_leaf_comes_back_exactly(
     kind: str, examples: int, tmp_path: Path, request: pytest.FixtureRequest
