@@ -118,7 +118,12 @@ def test_destination_unavailable_at_load_keeps_the_package_for_the_next_run(tmp_
             [
                 sys.executable,
                 "-c",
-                "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+                # as soon as it can: the run's own connection may still be open for a moment after its state read
+                "import duckdb,sys,time\n"
+                "for _ in range(200):\n"
+                "    try: c=duckdb.connect(sys.argv[1]); break\n"
+                "    except duckdb.IOException: time.sleep(0.05)\n"
+                "print('ok', flush=True); time.sleep(60)",
                 str(tmp_path / "crashy.duckdb"),
             ],
             stdout=subprocess.PIPE,
