@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 CONNECTORS: dict[str, tuple[str, str]] = {
     "tap-jsonl": ("tap-jsonl==0.3.1", "tap-jsonl"),
     "tap-postgres": ("meltanolabs-tap-postgres==0.10.0", "tap-postgres"),
-    "target-duckdb": ("target-duckdb==0.8.0", "target-duckdb"),
     "source-faker": ("airbyte-source-faker==7.2.1", "source-faker"),
     "source-declarative-manifest": ("airbyte-cdk==7.39.1", "source-declarative-manifest"),
 }
