@@ -101,8 +101,10 @@ class SqlMerge:
         """The staged root rows, one per primary key (the last, or by ``dedup_sort``)."""
         if not self.pk:
             return staged_root
-        order = dedup_order(self.root, self.q)
         partition = ", ".join(self.q(c) for c in self.pk)
+        if not self._exec(f"SELECT 1 FROM {self.q(staged_root)} GROUP BY {partition} HAVING count(*) > 1 LIMIT 1"):
+            return staged_root  # every key once (the usual case): no copy to make
+        order = dedup_order(self.root, self.q)
         cols = ", ".join(self.q(c) for c in [*self._cols(self.root), SEQ])
         return self._temp(
             "dedup",
@@ -125,6 +127,12 @@ class SqlMerge:
         for temp in self._temps:
             self._exec(f"DROP TABLE IF EXISTS {self.q(temp)}")
         return out
+
+    def _kept(self, dedup: str) -> str:
+        """The deduplicated rows that are not hard deletes (``dedup`` itself without a hard-delete column)."""
+        if not self.hard_delete:
+            return dedup
+        return self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
 
     def _insert_children(self, staged: dict[str, str], roots: str, remap: str | None = None) -> dict[str, int]:
         """Child rows whose root row was inserted (their ids re-linked through ``remap`` for upsert)."""
@@ -174,7 +182,7 @@ class SqlMerge:
         replaced = " OR ".join(conditions)
         self._delete_children_of(f"SELECT t.{self.q(ROW_ID)} FROM {target} t WHERE {replaced}")
         self._exec(f"DELETE FROM {target} t WHERE {replaced}")
-        kept = self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
+        kept = self._kept(dedup)
         cols = ", ".join(self.q(c) for c in self._cols(root))
         rows = self._exec(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {self.q(kept)}")
         out = {root.name: int(rows[0][0]) if rows else 0}
@@ -192,7 +200,7 @@ class SqlMerge:
         old_ids = f"SELECT old_id FROM {self.q(mapping)}"
         self._delete_children_of(old_ids)
         self._exec(f"DELETE FROM {target} WHERE {self.q(ROW_ID)} IN ({old_ids})")
-        kept = self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
+        kept = self._kept(dedup)
         names = self._cols(root)
         select = ", ".join(
             f"COALESCE(m.old_id, s.{self.q(ROW_ID)})" if c == ROW_ID else f"s.{self.q(c)}" for c in names
