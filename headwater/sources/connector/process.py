@@ -24,6 +24,7 @@ import os
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,9 @@ from headwater.redact import redact
 CHUNK = 1 << 20
 #: bytes read ahead of the parser at most (then the reader waits, and so does the writer)
 READ_AHEAD = 64 << 20
+#: a read shorter than this (the writer is slower than the reader) waits :data:`GATHER_SECONDS` before the next
+SMALL_READ = 64 << 10
+GATHER_SECONDS = 0.01
 #: bytes handed to the parser at once at most, when the reader is ahead
 JOIN = 4 << 20
 #: the cyclic garbage collector's first threshold while messages stream in (see :func:`fewer_collections`)
@@ -130,6 +134,9 @@ def read_chunks(stream: IO[bytes]) -> Iterator[bytes]:
                 if not chunk:
                     break
                 put(chunk)
+                if len(chunk) < SMALL_READ:
+                    # a writer that flushes every line would make a batch of each: let lines gather
+                    time.sleep(GATHER_SECONDS)
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
         put(None)
