@@ -85,10 +85,10 @@ class SqlMerge:
         return f"CAST('{when}' AS TIMESTAMP WITH TIME ZONE)"
 
     # -- staging ---------------------------------------------------------------------------------
-    def stage(self) -> dict[str, str]:
-        """Staging tables for the root and the children that have rows in the package."""
+    def stage(self, tables: list[Table] | None = None) -> dict[str, str]:
+        """Staging tables for ``tables`` (default: the root and its children) with their package rows."""
         staged: dict[str, str] = {}
-        for table in [self.root, *self.children]:
+        for table in [self.root, *self.children] if tables is None else tables:
             files = self.package.manifest.tables.get(table.name)
             temp = self._temp(table.name, f"SELECT * FROM {self._t(table.name)} WHERE 1 = 0")
             self._exec(f"ALTER TABLE {self.q(temp)} ADD COLUMN {self.q(SEQ)} BIGINT")
@@ -115,14 +115,13 @@ class SqlMerge:
     def run(self) -> dict[str, int]:
         """Stage the rows and merge them with the table's strategy (delete-insert, upsert or scd2); return the rows
         written per table."""
-        staged = self.stage()
         strategy = self.root.merge_strategy or "delete-insert"
         if strategy == "scd2":
-            out = self._scd2(staged)
+            out = self._scd2(self.stage())
         elif strategy == "upsert":
-            out = self._upsert(staged)
+            out = self._upsert(self.stage())
         else:
-            out = self._delete_insert(staged)
+            out = self._delete_insert(self.stage([self.root]))
         # on failure the rollback removes the staging tables with everything else
         for temp in self._temps:
             self._exec(f"DROP TABLE IF EXISTS {self.q(temp)}")
@@ -186,6 +185,13 @@ class SqlMerge:
         cols = ", ".join(self.q(c) for c in self._cols(root))
         rows = self._exec(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {self.q(kept)}")
         out = {root.name: int(rows[0][0]) if rows else 0}
+        if kept == staged[root.name]:
+            # every root row of the package landed: so do all its child rows, straight from its files
+            for child in self.children:
+                if self.package.manifest.tables.get(child.name) and self.package.manifest.tables[child.name].files:
+                    out[child.name] = self.client.insert_files(child, self.package.file_paths(child.name))
+            return out
+        staged.update(self.stage(self.children))
         out.update(self._insert_children(staged, kept))
         return out
 
