@@ -43,6 +43,10 @@ both cores, so no core was free for the overlap); in a later pair of runs: alone
 CPU, through Headwater 250 s (+6.5%), the tap 131 s CPU and Headwater 26 s CPU. On a quiet machine
 the run through Headwater should take the tap's time, plus discovery (0.6 s), plus the load after
 the tap ends (about 5 s of SQL at 1M).
+
+In a quieter window (load average about 1, 07:28-07:34): ``--scale 1 --repeat 1 --cases
+target,source,reference``: singer-target 13.6 s, source 14.4 s, target-duckdb 74.3 s (5.45x and
+5.16x); ``--cases tap``: tap-jsonl alone 105.0 s, through Headwater 113.2 s (+8%).
 """
 
 from __future__ import annotations
