@@ -136,7 +136,7 @@ def _bools_among_doubles(values: list[Any], t: pa.DataType) -> bool:
             if bool in set(map(type, vals)):
                 return True
         elif pa.types.is_struct(typ):
-            objects = [v for v in vals if isinstance(v, Mapping)]
+            objects = [v for v in vals if type(v) is dict or isinstance(v, Mapping)]
             stack.extend(([o.get(f.name) for o in objects], f.type) for f in typ if has_double(f.type))
         elif (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and has_double(typ.value_type):
             stack.append((list(itertools.chain.from_iterable(v for v in vals if v is not None)), typ.value_type))

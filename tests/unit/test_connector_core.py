@@ -3,9 +3,11 @@ finding or installing a connector (headwater.sources.connector)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from headwater.errors import ConfigError, SourceError
 from headwater.sources.connector.env import resolve
 from headwater.sources.connector.jsonschema import column_hints
-from headwater.sources.connector.process import ConnectorError, ConnectorProcess, parse_lines
+from headwater.sources.connector.process import GC_THRESHOLD, ConnectorError, ConnectorProcess, parse_lines
 
 
 def script(tmp_path: Path, body: str) -> list[str]:
@@ -25,7 +27,7 @@ def script(tmp_path: Path, body: str) -> list[str]:
 # -- the process -----------------------------------------------------------------------------------
 def test_messages_come_in_order_in_batches_and_non_json_lines_are_skipped(tmp_path: Path) -> None:
     body = """
-for i in range(50_000):
+for i in range(200_000):
     print(json.dumps({"type": "RECORD", "i": i}))
 print("not json")
 print("[1, 2]")
@@ -34,8 +36,8 @@ print(json.dumps({"type": "STATE", "value": 1}), end="")
     proc = ConnectorProcess(script(tmp_path, body), name="t")
     batches = list(proc.messages())
     flat = [m for b in batches for m in b]
-    assert len(batches) > 1  # more than one chunk of stdout: parsed in bulk per chunk
-    assert [m["i"] for m in flat[:-1]] == list(range(50_000))
+    assert len(batches) > 1  # 6 MB, more than one stretch of stdout: parsed in bulk per stretch
+    assert [m["i"] for m in flat[:-1]] == list(range(200_000))
     assert flat[-1] == {"type": "STATE", "value": 1}  # a last line without a newline is read too
     assert proc.skipped == 2
 
@@ -63,6 +65,38 @@ sys.exit(7)
     assert err.value.stderr[-1] == "line 29 password=***" and len(err.value.stderr) == 20
     assert "tap-x exited with code 7" in str(err.value) and "hunter22" not in str(err.value)
     assert "line 0 password=***" in caplog.text and "hunter22" not in caplog.text  # stderr logged, redacted
+
+
+def test_the_connector_writes_ahead_while_headwater_is_busy(tmp_path: Path) -> None:
+    """Its stdout is read on a thread: a connector writing 8 MB finishes while the consumer still holds
+    the first batch (without the read-ahead it would wait on a full pipe until the consumer reads)."""
+    done = tmp_path / "done"
+    body = f"""
+line = json.dumps({{"type": "RECORD", "pad": "x" * 1000}}) + "\\n"
+for i in range(8000):
+    sys.stdout.write(line)
+sys.stdout.flush()
+open({str(done)!r}, "w").close()
+"""
+    messages = ConnectorProcess(script(tmp_path, body), name="t").messages()
+    first = next(messages)
+    deadline = time.monotonic() + 30
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done.exists(), "the connector was blocked until Headwater read its output"
+    assert len(first) + sum(len(b) for b in messages) == 8000
+
+
+def test_the_collector_is_held_back_while_messages_stream_in_and_restored_after(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    body = 'for i in range(100_000):\n    print(json.dumps({"type": "RECORD", "i": i}))\n'
+    messages = ConnectorProcess(script(tmp_path, body), name="t").messages()
+    next(messages)
+    assert gc.get_threshold()[0] >= GC_THRESHOLD
+    messages.close()  # stopped early
+    assert gc.get_threshold() == before
+    assert sum(len(b) for b in ConnectorProcess(script(tmp_path, body), name="t").messages()) == 100_000
+    assert gc.get_threshold() == before
 
 
 def test_run_and_output_and_a_command_that_cannot_start(tmp_path: Path) -> None:

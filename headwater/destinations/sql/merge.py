@@ -85,10 +85,10 @@ class SqlMerge:
         return f"CAST('{when}' AS TIMESTAMP WITH TIME ZONE)"
 
     # -- staging ---------------------------------------------------------------------------------
-    def stage(self) -> dict[str, str]:
-        """Staging tables for the root and the children that have rows in the package."""
+    def stage(self, tables: list[Table] | None = None) -> dict[str, str]:
+        """Staging tables for ``tables`` (default: the root and its children) with their package rows."""
         staged: dict[str, str] = {}
-        for table in [self.root, *self.children]:
+        for table in [self.root, *self.children] if tables is None else tables:
             files = self.package.manifest.tables.get(table.name)
             temp = self._temp(table.name, f"SELECT * FROM {self._t(table.name)} WHERE 1 = 0")
             self._exec(f"ALTER TABLE {self.q(temp)} ADD COLUMN {self.q(SEQ)} BIGINT")
@@ -101,8 +101,10 @@ class SqlMerge:
         """The staged root rows, one per primary key (the last, or by ``dedup_sort``)."""
         if not self.pk:
             return staged_root
-        order = dedup_order(self.root, self.q)
         partition = ", ".join(self.q(c) for c in self.pk)
+        if not self._exec(f"SELECT 1 FROM {self.q(staged_root)} GROUP BY {partition} HAVING count(*) > 1 LIMIT 1"):
+            return staged_root  # every key once (the usual case): no copy to make
+        order = dedup_order(self.root, self.q)
         cols = ", ".join(self.q(c) for c in [*self._cols(self.root), SEQ])
         return self._temp(
             "dedup",
@@ -113,18 +115,23 @@ class SqlMerge:
     def run(self) -> dict[str, int]:
         """Stage the rows and merge them with the table's strategy (delete-insert, upsert or scd2); return the rows
         written per table."""
-        staged = self.stage()
         strategy = self.root.merge_strategy or "delete-insert"
         if strategy == "scd2":
-            out = self._scd2(staged)
+            out = self._scd2(self.stage())
         elif strategy == "upsert":
-            out = self._upsert(staged)
+            out = self._upsert(self.stage())
         else:
-            out = self._delete_insert(staged)
+            out = self._delete_insert(self.stage([self.root]))
         # on failure the rollback removes the staging tables with everything else
         for temp in self._temps:
             self._exec(f"DROP TABLE IF EXISTS {self.q(temp)}")
         return out
+
+    def _kept(self, dedup: str) -> str:
+        """The deduplicated rows that are not hard deletes (``dedup`` itself without a hard-delete column)."""
+        if not self.hard_delete:
+            return dedup
+        return self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
 
     def _insert_children(self, staged: dict[str, str], roots: str, remap: str | None = None) -> dict[str, int]:
         """Child rows whose root row was inserted (their ids re-linked through ``remap`` for upsert)."""
@@ -174,10 +181,17 @@ class SqlMerge:
         replaced = " OR ".join(conditions)
         self._delete_children_of(f"SELECT t.{self.q(ROW_ID)} FROM {target} t WHERE {replaced}")
         self._exec(f"DELETE FROM {target} t WHERE {replaced}")
-        kept = self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
+        kept = self._kept(dedup)
         cols = ", ".join(self.q(c) for c in self._cols(root))
         rows = self._exec(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {self.q(kept)}")
         out = {root.name: int(rows[0][0]) if rows else 0}
+        if kept == staged[root.name]:
+            # every root row of the package landed: so do all its child rows, straight from its files
+            for child in self.children:
+                if self.package.manifest.tables.get(child.name) and self.package.manifest.tables[child.name].files:
+                    out[child.name] = self.client.insert_files(child, self.package.file_paths(child.name))
+            return out
+        staged.update(self.stage(self.children))
         out.update(self._insert_children(staged, kept))
         return out
 
@@ -192,7 +206,7 @@ class SqlMerge:
         old_ids = f"SELECT old_id FROM {self.q(mapping)}"
         self._delete_children_of(old_ids)
         self._exec(f"DELETE FROM {target} WHERE {self.q(ROW_ID)} IN ({old_ids})")
-        kept = self._temp("kept", f"SELECT * FROM {self.q(dedup)} s WHERE NOT {self._deleted('s')}")
+        kept = self._kept(dedup)
         names = self._cols(root)
         select = ", ".join(
             f"COALESCE(m.old_id, s.{self.q(ROW_ID)})" if c == ROW_ID else f"s.{self.q(c)}" for c in names
