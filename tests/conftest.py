@@ -242,3 +242,10 @@ def mysql_database(mysql_url: str) -> Iterator[str]:
         yield url
     finally:
         mysql_query(mysql_url, f"DROP DATABASE IF EXISTS {name}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first (in their order), the rest after (in theirs): spread over the workers
+    (scripts/test: ``--dist load`` hands out the first tests round-robin), the long ones start at once
+    instead of one of them running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import env_with_path
 from tests.e2e.test_docs import DOCS, IN_ORDER, python_blocks
 
@@ -38,6 +40,7 @@ def _run_all(folder: Path, home: Path) -> None:
             )
 
 
+@pytest.mark.slow
 def test_docs_in_order_in_one_home_then_from_another_folder(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _run_all(tmp_path / "first", home)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import env_with_path
 
@@ -56,6 +57,7 @@ def test_quickstart_example(tmp_path: Path) -> None:
     check_database(tmp_path / "quickstart.duckdb")
 
 
+@pytest.mark.slow
 def test_demo_script(tmp_path: Path) -> None:
     """The README's first command, from another folder (its setup step finds .venv installed)."""
     out = run_quickstart(tmp_path, [str(ROOT / "scripts" / "demo")])

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +95,7 @@ def rebuild(schema: Schema, out: dict[str, list[pa.Table]]) -> list[dict[str, An
     return roots
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=st.lists(documents(3), min_size=1, max_size=12), split=st.integers(1, 12))
 def test_documents_rebuild_exactly_from_tables(docs: list[dict[str, Any]], split: int) -> None:

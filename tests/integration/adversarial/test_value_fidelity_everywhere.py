@@ -45,6 +45,7 @@ def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
     return hw.destinations.delta(folder / "delta")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "examples"), [("duckdb", 60), ("postgres", 20), ("filesystem", 15), ("iceberg", 15), ("delta", 15)]
 )

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import headwater as hw
 from headwater.sources.connector.env import resolve
 from tests import connectors
@@ -52,6 +54,7 @@ def oracle(folder: Path, state: list[dict[str, Any]] | None) -> dict[str, int]:
     return dict(counts)
 
 
+@pytest.mark.slow
 def test_faker_rows_and_state_match_the_connector_run_alone(
     tmp_path: Path, make_pipeline: Callable[[str], Any]
 ) -> None:

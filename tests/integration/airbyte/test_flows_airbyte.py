@@ -31,6 +31,7 @@ dataset = "raw"
 """
 
 
+@pytest.mark.slow
 def test_a_flow_of_an_airbyte_manifest_loads_and_then_reads_only_new_rows(
     api: APIServer,  # noqa: F811
     tmp_path: Path,

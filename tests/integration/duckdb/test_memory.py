@@ -50,6 +50,7 @@ def peak_kb(tmp_path: Path, n: int) -> int:
     return after - before
 
 
+@pytest.mark.slow
 def test_peak_memory_is_flat_in_the_input_size(tmp_path: Path) -> None:
     small = peak_kb(tmp_path, 200_000)
     large = peak_kb(tmp_path, 1_000_000)

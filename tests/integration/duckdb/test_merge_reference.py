@@ -71,6 +71,7 @@ def destination(kind: str, tmp: str, request: pytest.FixtureRequest) -> Iterator
         drop_database(url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DESTINATIONS)
 @settings(
     max_examples=40,

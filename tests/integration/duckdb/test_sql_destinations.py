@@ -68,6 +68,7 @@ def test_system_tables_hold_the_schema_json(make_pipeline: Any) -> None:
     assert body["tables"][0]["columns"][0]["name"] == "a__b"
 
 
+@pytest.mark.slow
 def test_bounded_state_after_1000_incremental_runs(make_pipeline: Any, destination_kind: str) -> None:
     # the state logic is the same on every destination; PostgreSQL runs fewer (each run connects a few
     # times), still well past the 10 state versions kept in _hw_state
