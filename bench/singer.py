@@ -18,35 +18,7 @@ Then Headwater's overhead over a tap: ``tap-jsonl==0.3.1`` on a JSON-lines file 
 alone (``> /dev/null``) and through ``hw.sources.singer`` into DuckDB. Every run's row count is checked.
 The fastest of ``--repeat`` counts.
 
-Before the changes of branch ``sperf`` (2 shared cores, 2026-12-03, another test suite running):
-at ``--scale 0.1 --repeat 1`` singer-target 3.7 s, the source with a ``cat`` tap 2.8 s, target-duckdb
-6.1 s; tap-jsonl alone 8.2 s, through Headwater 13.5 s (+65%). At ``--scale 1 --repeat 1``:
-singer-target 33.4 s, source 25.3 s, target-duckdb 107.3 s (3.2x and 4.2x); tap-jsonl alone 126.8 s,
-through Headwater 201.3 s (+59%). What it was, by profile: no overlap at all (the extraction runs
-inline, so the tap waited on a full 64 KiB pipe while Headwater normalized); tap-jsonl flushes every
-line, so each read made a batch of one or two messages (37,000 batches for 100,000 records, with their
-per-batch costs); Python's cyclic garbage collector walked the hundreds of thousands of parsed
-messages waiting in the batches over and over (parsing 1M messages: 13 s under cProfile, 5.6 s with
-the collector held back); the merge into DuckDB copied the staged rows twice more (dedup, kept: 3 s of
-9 s of SQL at 1M). tap-jsonl 0.3.1's ``--discover`` is not a second pass: it samples 1,000 records
-(0.6-0.8 s, its start-up).
-
-After (same machine, as noisy): stdout is read ahead on a thread through a 1 MiB pipe, small reads
-wait 10 ms for lines to gather, the collector runs every 100,000 allocations while messages stream
-in, and a merge whose keys all come once neither dedups into a copy nor stages its child rows.
-``--scale 0.1 --repeat 3``: singer-target 3.4 s, source 1.9 s, target-duckdb 6.4 s; tap-jsonl alone
-9.8 s, through Headwater 10.0 s (+2%). ``--scale 1 --repeat 1``: singer-target 21.0 s and 21.5 s,
-source 17.5 s and 23.0 s, target-duckdb 73.5 s and 87.5 s (two runs: 3.5x-4.2x). CPU time, which the
-other load disturbs less (``/usr/bin/time``): singer-target 19.0 s, target-duckdb 81.2 s (4.3x).
-tap-jsonl at 1M, in this bench: alone 125.7 s, through Headwater 184.0 s (+46%, with another suite on
-both cores, so no core was free for the overlap); in a later pair of runs: alone 235 s wall / 131 s
-CPU, through Headwater 250 s (+6.5%), the tap 131 s CPU and Headwater 26 s CPU. On a quiet machine
-the run through Headwater should take the tap's time, plus discovery (0.6 s), plus the load after
-the tap ends (about 5 s of SQL at 1M).
-
-In a quieter window (load average about 1, 07:28-07:34): ``--scale 1 --repeat 1 --cases
-target,source,reference``: singer-target 13.6 s, source 14.4 s, target-duckdb 74.3 s (5.45x and
-5.16x); ``--cases tap``: tap-jsonl alone 105.0 s, through Headwater 113.2 s (+8%).
+Results, what made them and where the time goes: docs/benchmarks.md, "Singer".
 """
 
 from __future__ import annotations
