@@ -5,7 +5,7 @@
     tap-github --config github.json --state state.json | \\
         headwater singer-target --destination duckdb:///warehouse.duckdb --dataset github > new_state.json
 
-Singer messages are read from stdin in bulk (1 MiB at a time, each chunk's lines parsed at once); each
+Singer messages are read from stdin in bulk (ahead, on a thread; each stretch of lines parsed at once); each
 stream goes to a table of its own, with the hints its SCHEMA message gives (its key properties as the
 primary key and ``merge``, else ``append``; ``ACTIVATE_VERSION`` replaces the table). The whole input
 is one pipeline run, so one transaction at the destination; the last STATE value is written to stdout

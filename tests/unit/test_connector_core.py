@@ -183,3 +183,24 @@ def test_resolve_an_install_that_fails_says_so_with_the_installers_output(
     assert "no-such-project" in str(err.value)  # the installer's own words
     assert "check the requirement's name and version" in (err.value.hint or "")
     assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []  # no half env
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_a_batch_file_is_read_at_once_and_a_line_that_is_not_json_names_the_file(
+    tmp_path: Path, compression: str
+) -> None:
+    import gzip
+
+    from headwater.sources.singer.messages import read_batch_file
+
+    def write(name: str, text: str) -> str:
+        data = text.encode()
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(data) if compression == "gzip" else data)
+        return path.as_uri()
+
+    good = write("good.jsonl", '{"id": 1, "tags": ["a"]}\n\n{"id": 2}\n')
+    assert read_batch_file(good, {"compression": compression}, "users") == [{"id": 1, "tags": ["a"]}, {"id": 2}]
+    bad = write("bad.jsonl", '{"id": 1}\nnot json\n')
+    with pytest.raises(SourceError, match=r"bad\.jsonl.* is not JSON lines: 'not json'"):
+        read_batch_file(bad, {"compression": compression}, "users")

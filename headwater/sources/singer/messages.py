@@ -27,6 +27,7 @@ import orjson
 from headwater.errors import SourceError
 from headwater.schema.hints import TableHints, build_hints
 from headwater.sources.connector.jsonschema import column_hints
+from headwater.sources.connector.process import parse_lines
 from headwater.sources.singer.catalog import StreamInfo
 from headwater.streams.hinted import Hinted
 
@@ -197,9 +198,8 @@ def read_batch_file(url: str, encoding: Mapping[str, Any], stream: str) -> list[
             data = gzip.decompress(data)
     except (OSError, EOFError) as exc:
         raise SourceError(f"singer: {where}: {exc}") from exc
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    try:
-        rows = orjson.loads(b"[" + b",".join(lines) + b"]")
-    except orjson.JSONDecodeError as exc:
-        raise SourceError(f"singer: {where} is not JSON lines: {exc}") from exc
-    return [r for r in rows if type(r) is dict]
+
+    def refuse(line: bytes) -> None:
+        raise SourceError(f"singer: {where} is not JSON lines: {line[:200].decode('utf-8', 'replace')!r}")
+
+    return parse_lines(data.split(b"\n"), refuse)
