@@ -227,7 +227,7 @@ def flows_dicts(draw: st.DrawFn) -> dict[str, Any]:
     return {"sources": sources, "destinations": destinations, "flows": flows}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flows_dicts())
 def test_dict_toml_yaml_round_trip(raw: dict[str, Any]) -> None:
     model = _read(raw)

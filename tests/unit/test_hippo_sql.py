@@ -103,7 +103,7 @@ def test_injection_against_a_real_table(tmp_path: Any) -> None:
     con.close()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(value=st.text())
 def test_any_text_round_trips_as_a_value(value: str) -> None:
     for spec in (
@@ -114,7 +114,7 @@ def test_any_text_round_trips_as_a_value(value: str) -> None:
         assert transform_relation(RECORDS, spec).fetchall() == [(value,)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(value=st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(), st.none()))
 def test_other_values_keep_their_type(value: Any) -> None:
     got = transform_relation(RECORDS, {"query": "select {v} as v limit 1", "kwargs": {"v": value}}).fetchall()

@@ -26,7 +26,7 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(VALUES)
 def test_text_decodes_to_the_same_value(value: Any) -> None:
     assert json.loads(dumps(value)) == value

@@ -96,7 +96,7 @@ def rebuild(schema: Schema, out: dict[str, list[pa.Table]]) -> list[dict[str, An
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=st.lists(documents(3), min_size=1, max_size=12), split=st.integers(1, 12))
 def test_documents_rebuild_exactly_from_tables(docs: list[dict[str, Any]], split: int) -> None:
     batches = [docs[i : i + split] for i in range(0, len(docs), split)]
