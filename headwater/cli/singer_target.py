@@ -49,9 +49,9 @@ class Feed:
     the stretch holds an ACTIVATE_VERSION: a replaced table must get every row of the version in
     one load)."""
 
-    def __init__(self, batches: Iterator[list[dict[str, Any]]]) -> None:
+    def __init__(self, batches: Iterator[list[Any]]) -> None:
         self.batches = batches
-        self.rest: list[dict[str, Any]] | None = None
+        self.rest: list[Any] | None = None
 
     def more(self) -> bool:
         """Whether any message is left."""
@@ -59,8 +59,10 @@ class Feed:
             self.rest = next(self.batches, None)
         return self.rest is not None
 
-    def take(self, every: int) -> Iterator[list[dict[str, Any]]]:
+    def take(self, every: int) -> Iterator[list[Any]]:
         """The batches of one stretch (see the class docstring)."""
+        from headwater.sources.singer.messages import RecordLines
+
         records, whole = 0, every <= 0
         while self.more():
             batch, self.rest = self.rest, None
@@ -70,6 +72,9 @@ class Feed:
                 continue
             cut = None
             for i, m in enumerate(batch):
+                if isinstance(m, RecordLines):
+                    records += len(m.lines)
+                    continue
                 kind = m.get("type")
                 if kind == "RECORD":
                     records += 1
@@ -102,12 +107,12 @@ def load_stream(
     Return the runs' infos and how many lines were skipped as not JSON."""
     from headwater.pipelines.pipeline import pipeline
     from headwater.schema.hints import build_hints
-    from headwater.sources.connector.process import parse_lines, read_messages
-    from headwater.sources.singer.messages import Messages, StreamTables
+    from headwater.sources.connector.process import read_messages
+    from headwater.sources.singer.messages import Messages, StreamTables, split_messages
     from headwater.streams.resource import Resource
 
     skipped = _Skipped()
-    feed = Feed(read_messages(stdin, lambda lines: parse_lines(lines, skipped)))
+    feed = Feed(read_messages(stdin, lambda lines: split_messages(lines, skipped)))
     tables = StreamTables()  # hints learned from SCHEMA messages carry over from one run to the next
     p = pipeline(pipeline_name, destination=destination, dataset=dataset, pipelines_dir=pipelines_dir, progress=False)
     infos = []

@@ -116,6 +116,8 @@ class Flattener:
         json_columns: root-table column names stored as JSON text rather than unpacked.
         infer_strings: whether text values may be detected as timestamps (True for Python rows).
         where: resource/table, for error messages.
+        untyped_nulls: an Arrow array of nulls only carries no type (as for Python values): True for
+            Arrow tables read from JSON, whose declared types are no more than a parsing aid.
     """
 
     def __init__(
@@ -125,10 +127,12 @@ class Flattener:
         json_columns: frozenset[str],
         infer_strings: bool,
         where: dict[str, Any],
+        untyped_nulls: bool = False,
     ) -> None:
         self.max_nesting = MAX_DEPTH if max_nesting is None else min(max_nesting, MAX_DEPTH)
         self.json_columns = json_columns
         self.infer = infer_strings
+        self.untyped_nulls = untyped_nulls
         self.where = where
         self._json_prefixes = tuple(c + "__" for c in json_columns)
 
@@ -154,6 +158,12 @@ class Flattener:
         for key, values in columnize(rows).items():
             self.values(values, (safe_key(key),), 0, root)
         return root
+
+    def as_rows(self, schema: pa.Schema) -> bool:
+        """Whether Arrow data of ``schema`` read from JSON flattens as the same rows in Python would:
+        no value is cut into JSON text (by the nesting limit or a JSON column), which a struct would
+        give with every field of every row."""
+        return not self.json_columns and all(nesting_depth(f.type) <= self.max_nesting for f in schema)
 
     def table(self, table: pa.Table) -> Part:
         """Flatten an Arrow table into the root part and its children."""
@@ -230,6 +240,8 @@ class Flattener:
         if pa.types.is_dictionary(t):
             arr = arr.dictionary_decode()
             t = arr.type
+        if self.untyped_nulls and arr.null_count == len(arr):
+            return
         if pa.types.is_struct(t):
             if self._as_json(path, depth, part):
                 part.add(path, self._json(arr.to_pylist(), path, part), json=True)

@@ -21,6 +21,7 @@ from headwater.normalize.checks import RowChecks
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids
+from headwater.normalize.jsonlines import JsonRows
 from headwater.normalize.masking import Masker
 from headwater.normalize.originals import Originals
 from headwater.normalize.placing import Placer, reconcile
@@ -140,6 +141,18 @@ class Normalizer:
         flattener = self._flattener(table, hints, resource, infer_strings=False)
         self._emit(table, flattener.table(data), resource, hints, Originals(data, masker), masker)
 
+    def json_rows(self, table: Table, data: JsonRows, hints: TableHints, resource: str) -> None:
+        """Normalize rows read from JSON lines into ``table``: as Arrow when that flattens to what the
+        dict rows would, else as the dict rows (see :mod:`~headwater.normalize.jsonlines`)."""
+        flattener = self._flattener(table, hints, resource, infer_strings=True, untyped_nulls=True)
+        if not flattener.as_rows(data.table.schema):
+            self.rows(table, data.rows(), hints, resource)
+            return
+        masker = self._masker(hints, resource)
+        if self._refuse_new_root(table, hints, resource, data, masker):
+            return
+        self._emit(table, flattener.table(data.table), resource, hints, Originals(data, masker), masker)
+
     def _masker(self, hints: TableHints, resource: str) -> Masker | None:
         """The masker of a resource's hints (None when no column is masked), made once per hints."""
         known = self._maskers.get(id(hints))
@@ -150,12 +163,15 @@ class Normalizer:
         self._maskers[id(hints)] = (hints, masker)
         return masker
 
-    def _flattener(self, table: Table, hints: TableHints, resource: str, *, infer_strings: bool) -> Flattener:
+    def _flattener(
+        self, table: Table, hints: TableHints, resource: str, *, infer_strings: bool, untyped_nulls: bool = False
+    ) -> Flattener:
         return Flattener(
             max_nesting=hints.max_nesting,
             json_columns=hints.json_columns(),
             infer_strings=infer_strings,
             where={"resource": resource, "table": table.name},
+            untyped_nulls=untyped_nulls,
         )
 
     def _refuse_new_root(

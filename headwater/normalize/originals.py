@@ -9,22 +9,29 @@ import orjson
 import pyarrow as pa
 
 from headwater.normalize import jsontext
+from headwater.normalize.jsonlines import JsonRows
 from headwater.normalize.masking import Masker
 
 
 class Originals:
-    """The batch as it came in (dict rows or an Arrow table), for hashing and quarantine."""
+    """The batch as it came in (dict rows, an Arrow table, or JSON lines), for hashing and quarantine."""
 
-    def __init__(self, data: list[dict[str, Any]] | pa.Table, masker: Masker | None = None) -> None:
+    def __init__(self, data: list[dict[str, Any]] | pa.Table | JsonRows, masker: Masker | None = None) -> None:
         self.data = data
         self.masker = masker
 
     def __len__(self) -> int:
-        return len(self.data) if isinstance(self.data, list) else self.data.num_rows
+        return self.data.num_rows if isinstance(self.data, pa.Table) else len(self.data)
 
     def row(self, i: int) -> Any:
         """Row ``i`` as a Python value, its masked columns masked."""
-        row = self.data[i] if isinstance(self.data, list) else self.data.slice(i, 1).to_pylist()[0]
+        data = self.data
+        if isinstance(data, list):
+            row = data[i]
+        elif isinstance(data, JsonRows):
+            row = data.row(i)
+        else:
+            row = data.slice(i, 1).to_pylist()[0]
         return row if self.masker is None else self.masker.row(row)
 
     def json(self, i: int) -> tuple[str, str | None]:
@@ -49,7 +56,8 @@ class Originals:
         Nulls, empty lists and empty objects load as nothing, so they hash as nothing: two rows that
         load the same are the same version.
         """
-        rows = self.data if isinstance(self.data, list) else self.data.to_pylist()
+        data = self.data
+        rows = data if isinstance(data, list) else data.rows() if isinstance(data, JsonRows) else data.to_pylist()
         if self.masker is not None:  # versions compare by what is loaded: the masked values
             rows = [self.masker.row(r) for r in rows]
         digests = bytearray()

@@ -3,7 +3,9 @@
 Every item kind enters here: dicts and lists of dicts are buffered per table up to ``batch_size``
 rows; Arrow tables and record batches, pandas and polars frames, DuckDB relations and anything that
 speaks the Arrow C stream interface are normalized as Arrow, in slices of ``batch_size`` rows, without
-touching rows in Python. A scalar item becomes a row ``{"value": item}``.
+touching rows in Python. Rows a connector's JSON lines gave (:class:`~headwater.normalize.jsonlines.JsonRows`,
+in :class:`Hinted` items) gather like dict rows and are normalized as the dicts they are. A scalar
+item becomes a row ``{"value": item}``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pyarrow as pa
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.errors import DataError
+from headwater.normalize.jsonlines import JsonRows
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
 from headwater.schema.hints import TableHints
@@ -30,7 +33,7 @@ _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
 
 
 class _Buffer:
-    __slots__ = ("given", "hints", "resource", "rows", "table")
+    __slots__ = ("given", "hints", "pieces", "resource", "rows", "table")
 
     def __init__(self, table: Table, resource: Resource, hints: TableHints, given: TableHints | None = None) -> None:
         self.table = table
@@ -39,6 +42,8 @@ class _Buffer:
         #: the hints a :class:`Hinted` item gave (``hints`` may add the pipeline's defaults)
         self.given = given
         self.rows: list[Any] = []
+        #: rows read from JSON lines, waiting as they came (only while ``rows`` is empty: order is kept)
+        self.pieces: list[JsonRows] = []
 
 
 class ItemRouter:
@@ -150,8 +155,7 @@ class ItemRouter:
             return  # no rows for a table that does not exist yet: nothing to create or replace
         if buf is None or (buf.given is not item.hints and buf.given != item.hints):
             if buf is not None:  # new hints (a new SCHEMA message): rows so far go with the old ones
-                while buf.rows:
-                    self._flush(buf)
+                self._drain(buf)
             hints = item.hints
             if hints.max_nesting is None and self.default_max_nesting is not None:
                 hints = replace(hints, max_nesting=self.default_max_nesting)
@@ -165,12 +169,20 @@ class ItemRouter:
         if type(data) is dict:
             data = [data]
         if isinstance(data, list | tuple):
+            self._flush_pieces(buf)
             buf.rows.extend(data)
             while len(buf.rows) >= self.batch_size:
                 self._flush(buf)
-        elif isinstance(data, pa.Table | pa.RecordBatch):
+        elif isinstance(data, JsonRows):
             while buf.rows:
                 self._flush(buf)
+            if buf.pieces and buf.pieces[0].table.schema != data.table.schema:
+                self._flush_pieces(buf)
+            buf.pieces.append(data)
+            if sum(map(len, buf.pieces)) >= self.batch_size:
+                self._flush_pieces(buf)
+        elif isinstance(data, pa.Table | pa.RecordBatch):
+            self._drain(buf)
             self._arrow_into(buf, resource, data)
         elif data is not None:
             raise DataError(
@@ -239,6 +251,7 @@ class ItemRouter:
 
     # -- normalizing -----------------------------------------------------------------------------
     def _flush(self, buf: _Buffer) -> None:
+        self._flush_pieces(buf)  # they came first
         rows = buf.rows[: self.batch_size]
         del buf.rows[: self.batch_size]
         rows = _clean_rows(rows, buf.resource.name, buf.table.name)
@@ -249,11 +262,27 @@ class ItemRouter:
         self._report(before)
         failpoint("extract.batch")
 
+    def _flush_pieces(self, buf: _Buffer) -> None:
+        if not buf.pieces:
+            return
+        data = JsonRows.concat(buf.pieces)
+        buf.pieces = []
+        for start in range(0, len(data), self.batch_size):
+            before = dict(self.normalizer.rows_by_table)
+            piece = data.slice(start, start + self.batch_size)
+            self.normalizer.json_rows(buf.table, piece, buf.hints, buf.resource.name)
+            self._report(before)
+            failpoint("extract.batch")
+
+    def _drain(self, buf: _Buffer) -> None:
+        self._flush_pieces(buf)
+        while buf.rows:
+            self._flush(buf)
+
     def flush_all(self) -> None:
         """Normalize every row still buffered."""
         for buf in list(self._buffers.values()):
-            while buf.rows:
-                self._flush(buf)
+            self._drain(buf)
 
     def _arrow(self, resource: Resource, data: pa.Table | pa.RecordBatch) -> None:
         if isinstance(data, pa.RecordBatch):

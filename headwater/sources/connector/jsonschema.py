@@ -123,3 +123,41 @@ def _scale(multiple_of: Any) -> int | None:
         return None
     scale = -exponent.exponent
     return scale if scale <= 38 else None
+
+
+_ARROW_SCALARS = {"string": "string", "integer": "int64", "number": "float64", "boolean": "bool_"}
+
+
+def arrow_type(schema: Mapping[str, Any], *, max_depth: int = MAX_DEPTH) -> Any:
+    """The Arrow struct type an object schema declares (for :func:`~headwater.normalize.jsonlines.read_json_rows`):
+    ``string`` as text, ``integer`` as int64, ``number`` as double, ``boolean``, objects with
+    ``properties`` as structs and arrays with ``items`` as lists, up to ``max_depth`` levels; a property
+    of several types, or none, is left out (inferred from the values). None when nothing is declared."""
+    import pyarrow as pa
+
+    def declare(prop: Mapping[str, Any], depth: int) -> Any:
+        kind, prop = _kind(prop)
+        if kind in _ARROW_SCALARS:
+            return getattr(pa, _ARROW_SCALARS[kind])()
+        if depth <= 0:
+            return None
+        if kind == "object":
+            return struct(prop, depth - 1)
+        items = prop.get("items")
+        if kind == "array" and isinstance(items, Mapping):
+            item = declare(items, depth - 1)
+            return None if item is None else pa.list_(item)
+        return None
+
+    def struct(obj: Mapping[str, Any], depth: int) -> Any:
+        properties = obj.get("properties")
+        if not isinstance(properties, Mapping):
+            return None
+        fields = []
+        for name, prop in properties.items():
+            t = declare(prop, depth) if isinstance(prop, Mapping) else None
+            if t is not None:
+                fields.append(pa.field(str(name), t))
+        return pa.struct(fields) if fields else None
+
+    return struct(schema, max_depth)

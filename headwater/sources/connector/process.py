@@ -53,6 +53,10 @@ STDERR_TAIL = 20
 _STOP_SECONDS = 5.0
 
 
+#: makes messages of stdout lines, telling its second argument of each line that is not JSON
+Split = Callable[[list[bytes], Callable[[bytes], None]], list[Any]]
+
+
 class ConnectorError(SourceError):
     """A connector process failed: its exit code and the last lines it wrote to stderr are in the message."""
 
@@ -62,9 +66,7 @@ class ConnectorError(SourceError):
         self.stderr = list(stderr)
 
 
-def read_messages(
-    stream: IO[bytes], parse: Callable[[list[bytes]], list[dict[str, Any]]]
-) -> Iterator[list[dict[str, Any]]]:
+def read_messages(stream: IO[bytes], parse: Callable[[list[bytes]], list[Any]]) -> Iterator[list[Any]]:
     """The JSON lines of ``stream`` as lists of messages: read ahead on a thread (:func:`read_chunks`),
     each stretch of complete lines parsed at once by ``parse``."""
     rest = b""
@@ -235,14 +237,16 @@ class ConnectorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: threading.Thread | None = None
 
-    def messages(self) -> Iterator[list[dict[str, Any]]]:
+    def messages(self, split: Split | None = None) -> Iterator[list[Any]]:
         """Start the process and yield its stdout as lists of messages, in order; raise
-        :class:`ConnectorError` if it exits with an error (after yielding what it wrote before)."""
+        :class:`ConnectorError` if it exits with an error (after yielding what it wrote before).
+        ``split`` makes messages of lines (default :func:`parse_lines`), told of lines that are not JSON."""
         proc = self._start()
         assert proc.stdout is not None
         done = False
+        parse = self._parse if split is None else (lambda lines: split(lines, self._skip))
         try:
-            yield from read_messages(proc.stdout, self._parse)
+            yield from read_messages(proc.stdout, parse)
             self._finish(proc)
             done = True
         finally:

@@ -34,7 +34,7 @@ from headwater.schema.state import current, state
 from headwater.sources.connector.env import Executable, resolve
 from headwater.sources.connector.process import ConnectorError, ConnectorProcess
 from headwater.sources.singer import catalog as cat
-from headwater.sources.singer.messages import Messages, StreamTables
+from headwater.sources.singer.messages import Messages, StreamTables, split_messages
 from headwater.streams.hinted import Hinted
 from headwater.streams.resource import Resource
 from headwater.streams.source import Source
@@ -85,7 +85,7 @@ class Tap:
                 given = [flag, str(folder / "catalog.json")] if catalog is not None else []
                 proc = self.process(folder, *args, *given)
                 try:
-                    yield from messages.items(proc.messages())
+                    yield from messages.items(proc.messages(split_messages))
                     break
                 except ConnectorError as exc:
                     if not (given and flag == "--catalog" and _refused_catalog(exc) and messages.records == 0):
