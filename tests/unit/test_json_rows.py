@@ -263,3 +263,12 @@ def _parsed(line: bytes, skipped: list[bytes]) -> list[Any]:
         skipped.append(line)
         return []
     return [m] if isinstance(m, dict) else []
+
+
+def test_records_that_are_not_objects_are_counted_and_told(caplog: pytest.LogCaptureFixture) -> None:
+    lines = [message({"n": 1}), message([1, 2]), message("text"), message({"n": 2})]
+    messages = Messages(StreamTables(), lambda s: None)
+    got = [item.data for item in messages.items([split_messages(lines, lambda line: None)])]
+    assert got == [[{"n": 1}, {"n": 2}]]
+    assert messages.not_objects == 2 and messages.records == 2
+    assert "2 RECORD message(s) whose record is not a JSON object were skipped" in caplog.text

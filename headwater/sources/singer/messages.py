@@ -130,6 +130,8 @@ class Messages:
         self.ignored: dict[str, int] = {}
         #: records dropped per stream: streams not selected, and records without a stream (``None``)
         self.dropped: dict[str | None, int] = {}
+        #: RECORD messages whose ``record`` was not an object (skipped, with a warning)
+        self.not_objects = 0
 
     def items(self, batches: Iterable[list[Any]]) -> Iterator[Hinted]:
         """The records of ``batches`` (messages, and :class:`RecordLines`) as items for their tables, in
@@ -198,7 +200,15 @@ class Messages:
                     self.dropped[stream] = self.dropped.get(stream, 0) + len(rows)
                     continue
                 if type(rows) is list and not all(type(r) is dict for r in rows):
-                    rows = [r for r in rows if type(r) is dict]
+                    kept = [r for r in rows if type(r) is dict]
+                    self.not_objects += len(rows) - len(kept)
+                    log.warning(
+                        "stream %r: %d RECORD message(s) whose record is not a JSON object were skipped "
+                        "(a Singer record is an object; fix the tap)",
+                        stream,
+                        len(rows) - len(kept),
+                    )
+                    rows = kept
                 self.records += len(rows)
                 yield Hinted(rows, stream, self.tables.hints(stream))
         pending.clear()
