@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
+from headwater.observe.access import record_access
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.schema.state import current, state
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
@@ -88,6 +89,7 @@ class FileStream:
             if batch.num_rows:
                 yield self._with_file_columns(pa.Table.from_batches([batch]), entry, rows)
                 rows += batch.num_rows
+        record_access("filesystem", url=entry.path, rows=rows, resource=self.name)
 
     def _with_file_columns(self, table: pa.Table, entry: FileEntry, first: int) -> pa.Table:
         n = table.num_rows
