@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from headwater.errors import ConfigError, HeadwaterError, ModelError
-from headwater.flows.model import Component, Flow, FlowsModel
+from headwater.flows.model import HOOK_OPTIONS, Component, Flow, FlowsModel
 from headwater.flows.models import pipeline_models
 from headwater.flows.reader import FlowsError, Problems, hint_value
 from headwater.flows.transforms import check_query, with_transform
-from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
+from headwater.flows.values import Resolver, load_hooks, load_reference, masked, merge, placeholders
 
 log = logging.getLogger("headwater")
 
@@ -148,6 +148,8 @@ class Flows:
                 if table is not None:
                     Resolver(self.here).resolve(table, f"{where}.{key}", problems)
                     _importable(table.get("class"), f"{where}.{key}.class", problems)
+            for key in HOOK_OPTIONS:
+                _importable(flow.pipeline.get(key), f"{where}.pipeline.{key}", problems)
             if flow.transform is not None:
                 _importable(flow.transform.get("function"), f"{where}.transform.function", problems)
                 check_query(flow.transform, self.here, f"{where}.transform", problems)
@@ -285,6 +287,7 @@ class Flows:
         data = self._data(flow, where, failed)
         destination = self._target(flow, where, failed)
         pipeline_options = Resolver(self.here).resolve(flow.pipeline, f"{where}.pipeline", failed)  # ${env:} keys
+        load_hooks(pipeline_options, f"{where}.pipeline", failed)  # package.module:function imported now
         for item in failed.items:
             problems.add(*item)
         if failed.items:
