@@ -169,9 +169,9 @@ def test_off_a_terminal_one_line_per_table_when_extraction_ends(caplog: pytest.L
 def test_hooks_are_checked_where_they_are_given() -> None:
     assert check_hook(None, "on_failure") is None and check_hook(print, "on_failure") is print
     assert check_hook("https://hooks.example.com/x", "on_success") == "https://hooks.example.com/x"
-    with pytest.raises(ConfigError, match="on_failure must be a callable .* got int 3"):
+    with pytest.raises(ConfigError, match=r"on_failure must be a callable .* got int 3"):
         check_hook(3, "on_failure")
-    with pytest.raises(ConfigError, match="got 'htps://hooks.example.com/x'") as err:
+    with pytest.raises(ConfigError, match=re.escape("got 'htps://hooks.example.com/x'")) as err:
         check_hook("htps://hooks.example.com/x", "on_failure")
     assert "did you mean https://" in str(err.value)
     with pytest.raises(ConfigError) as err:
@@ -197,4 +197,8 @@ def test_a_hook_that_raises_is_logged_and_swallowed(caplog: pytest.LogCaptureFix
     assert seen == [{"status": "failed", "pipeline": "p"}]
     (record,) = caplog.records
     assert "on_failure hook" in record.getMessage() and "ValueError: pager down" in record.getMessage()
-    assert describe_error(ConfigError("bad", hint="fix it")) == {"type": "ConfigError", "message": "bad", "hint": "fix it"}
+    assert describe_error(ConfigError("bad", hint="fix it")) == {
+        "type": "ConfigError",
+        "message": "bad",
+        "hint": "fix it",
+    }
