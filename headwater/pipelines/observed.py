@@ -42,17 +42,19 @@ def observed(kind: Kind) -> Callable[[Callable[Concatenate[Pipeline, P], R]], Ca
             started = dt.datetime.now(dt.UTC)
             clock = time.perf_counter()
             with run_context(pipeline.name, run_id):
-                log.debug("%s %s started", kind, run_id)
                 try:
                     result = method(pipeline, *args, **kwargs)
                 except BaseException as exc:
                     info = getattr(exc, "info", None)  # a ModelError carries the run's info
                     summary = run_summary(pipeline, kind, run_id, started, clock, result=info, error=exc)
-                    log.debug("%s %s failed after %.3f s", kind, run_id, summary["seconds"])
+                    error = summary["error"]
+                    log.error(
+                        "%s failed after %.2f s: %s: %s", kind, summary["seconds"], error["type"], error["message"]
+                    )
                     pipeline.hooks.fire(summary)
                     raise
                 summary = run_summary(pipeline, kind, run_id, started, clock, result=result)
-                log.debug("%s %s completed in %.3f s", kind, run_id, summary["seconds"])
+                log.info("%s completed in %.2f s", kind, summary["seconds"])
                 pipeline.hooks.fire(summary)
                 return result
 
