@@ -203,7 +203,7 @@ class Flows:
             names: the flows to run (default: all).
             parallel: how many flows run at once; flows writing one DuckDB file still run one at a time.
             pipelines_dir: where the pipelines' working folders live (default ``~/.headwater/pipelines``).
-            progress: live progress (default: "auto" for one flow at a time, off when parallel).
+            progress: live progress (default: "auto" for one flow at a time, "log" lines when parallel).
 
         Raises:
             FlowsError: a mistake in the flows, found before anything ran.
@@ -212,7 +212,7 @@ class Flows:
         if not isinstance(parallel, int) or parallel < 1:
             raise ConfigError(f"parallel must be a positive integer, got {parallel!r}")
         if progress is None:
-            progress = "auto" if parallel == 1 else False
+            progress = "auto" if parallel == 1 else "log"
         built = self.build(names, pipelines_dir=pipelines_dir, progress=progress)
         results = self._execute(built, parallel, lambda b: b.pipeline.run(b.data))
         if any(not r.ok for r in results):

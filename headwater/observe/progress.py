@@ -9,8 +9,9 @@ Two displays, chosen by ``progress=`` (``"auto"``, the default, picks by whether
 
       table issues (resource issues): 1,000 rows, 96.0 KiB in 0.42 s (2,381 rows/s)
 
-``progress=False`` shows neither. The router reports after every normalized batch, never per row,
-so progress costs nothing measurable. Bytes are the Arrow size of the normalized rows.
+``progress="log"`` always logs the lines (flows run in parallel do), ``progress=False`` shows neither.
+The router reports after every normalized batch, never per row, so progress costs nothing measurable.
+Bytes are the Arrow size of the normalized rows.
 """
 
 from __future__ import annotations
@@ -204,9 +205,15 @@ class LineProgress:
         self.extracted()
 
 
+#: the values of ``progress=``
+SETTINGS: tuple[bool | str, ...] = ("auto", "log", True, False)
+
+
 def make_progress(setting: bool | str, pipeline: str) -> Progress:
-    """``"auto"``: the live table when stderr is a terminal, else lines in the log; True forces the
-    live table, False shows nothing."""
+    """``"auto"``: the live table when stderr is a terminal, else lines in the log; ``"log"``: lines in
+    the log (flows run in parallel); True forces the live table, False shows nothing."""
     if setting == "auto":
         return TerminalProgress(pipeline) if sys.stderr.isatty() else LineProgress(pipeline)
+    if setting == "log":
+        return LineProgress(pipeline)
     return TerminalProgress(pipeline) if setting else NullProgress()

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from headwater.errors import HeadwaterError
+from headwater.errors import ConfigError, HeadwaterError, did_you_mean
 from headwater.observe.context import run_context
+from headwater.observe.progress import SETTINGS
 from headwater.observe.runids import new_run_id
 from headwater.pipelines.info import LoadInfo
 from headwater.redact import redact
@@ -30,6 +31,14 @@ log = logging.getLogger("headwater.runs")
 P = ParamSpec("P")
 R = TypeVar("R")
 Kind = Literal["run", "load", "extract"]
+
+
+def check_progress(value: Any) -> bool | str:
+    """A ``progress=`` value (``"auto"``, ``"log"``, True, False), or a ConfigError with a "did you mean"."""
+    if isinstance(value, bool) or value in ("auto", "log"):
+        return bool(value) if isinstance(value, bool) else str(value)
+    hint = did_you_mean(str(value), [str(s) for s in SETTINGS], listing="settings")
+    raise ConfigError(f"unknown progress setting {value!r}", hint=hint)
 
 
 def observed(kind: Kind) -> Callable[[Callable[Concatenate[Pipeline, P], R]], Callable[Concatenate[Pipeline, P], R]]:

@@ -38,7 +38,7 @@ from headwater.pipelines.hooks import Hooks
 from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
-from headwater.pipelines.observed import observed
+from headwater.pipelines.observed import check_progress, observed
 from headwater.pipelines.pending import note_partial
 from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
@@ -87,7 +87,7 @@ def pipeline(
             (or ``$HEADWATER_HOME/pipelines``). A working folder belongs to one destination and
             dataset: the same name with another one gets a folder of its own
             (see :mod:`headwater.pipelines.workdir`).
-        progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
+        progress: ``"auto"``: a live table on a terminal, else a log line per table; ``"log"``, True or False.
         batch_size: rows normalized at once per table; bounds memory.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
@@ -101,7 +101,7 @@ def pipeline(
             summary (a dict): a callable, or a webhook URL that gets it as a JSON POST. A failing hook is
             logged and changes nothing (see :mod:`headwater.pipelines.hooks`).
     """
-    name = names.pipeline_name(name)
+    name, progress = names.pipeline_name(name), check_progress(progress)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if package_format not in FILE_FORMATS:

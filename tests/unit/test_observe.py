@@ -202,3 +202,13 @@ def test_a_hook_that_raises_is_logged_and_swallowed(caplog: pytest.LogCaptureFix
         "message": "bad",
         "hint": "fix it",
     }
+
+
+def test_progress_settings_are_checked() -> None:
+    from headwater.pipelines.observed import check_progress
+
+    assert [check_progress(v) for v in ("auto", "log", True, False)] == ["auto", "log", True, False]
+    with pytest.raises(ConfigError, match="unknown progress setting 'logs'") as err:
+        check_progress("logs")
+    assert "did you mean 'log'" in str(err.value)
+    assert isinstance(make_progress("log", "x"), LineProgress)
