@@ -85,11 +85,14 @@ class FileStream:
     def read_one(self, entry: FileEntry) -> Iterator[pa.Table]:
         """The tables of one file, with ``_file_name`` and ``_file_row_number`` when asked for."""
         rows = 0
-        for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
-            if batch.num_rows:
-                yield self._with_file_columns(pa.Table.from_batches([batch]), entry, rows)
-                rows += batch.num_rows
-        record_access("filesystem", url=entry.path, rows=rows, resource=self.name)
+        try:
+            for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
+                if batch.num_rows:
+                    table = self._with_file_columns(pa.Table.from_batches([batch]), entry, rows)
+                    rows += batch.num_rows
+                    yield table
+        finally:  # a read stopped early (a limit, a failure) is a read too
+            record_access("filesystem", url=entry.path, rows=rows, resource=self.name)
 
     def _with_file_columns(self, table: pa.Table, entry: FileEntry, first: int) -> pa.Table:
         n = table.num_rows

@@ -73,10 +73,12 @@ class Backend:
         ``plain`` is the statement for SQLAlchemy when ``stmt`` is made for ADBC (with a sentinel row).
         """
         rows = 0
-        for chunk in self._chunks(stmt, conformer, what, stream, sentinel=sentinel, plain=plain):
-            rows += chunk.num_rows
-            yield chunk
-        record_access("sql_database", url=self.db.safe_url, rows=rows, resource=stream, what=what)
+        try:
+            for chunk in self._chunks(stmt, conformer, what, stream, sentinel=sentinel, plain=plain):
+                rows += chunk.num_rows
+                yield chunk
+        finally:  # a read stopped early (a limit, a failure) is a read too
+            record_access("sql_database", url=self.db.safe_url, rows=rows, resource=stream, what=what)
 
     def _chunks(
         self, stmt: Any, conformer: Conformer, what: str, stream: str, *, sentinel: bool, plain: Any
