@@ -37,6 +37,7 @@ _EXPORTS = {
     "state": "headwater.schema.state",
     "flow": "headwater.flows",
     "with_hints": "headwater.streams.hinted",
+    "configure_logging": "headwater.pipelines.logsetup",
 }
 _MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
 # public module name -> the module it is
@@ -51,6 +52,7 @@ __all__ = [
     "Source",
     "__version__",
     "checks",
+    "configure_logging",
     "destinations",
     "errors",
     "flow",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from headwater.cursors.cursor import Incremental, incremental
     from headwater.flows import flow
     from headwater.pipelines.info import LoadInfo
+    from headwater.pipelines.logsetup import configure_logging
     from headwater.pipelines.pipeline import Pipeline, pipeline
     from headwater.schema import checks
     from headwater.schema.model import Schema

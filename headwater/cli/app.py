@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,11 +75,28 @@ def build_app() -> typer.Typer:
 
     @app.callback(invoke_without_command=True)
     def root(
+        ctx: typer.Context,
         version: Annotated[bool, typer.Option("--version", help="show the version and exit")] = False,
+        log_format: Annotated[
+            str, typer.Option("--log-format", metavar="text|json", help="logs on stderr as text or JSON lines")
+        ] = "text",
+        log_level: Annotated[
+            str | None,
+            typer.Option(
+                "--log-level",
+                metavar="LEVEL",
+                help="debug, info, warning, error [default: warning on a terminal (the live progress shows), "
+                "else info (a line per table, an access record per read)]",
+            ),
+        ] = None,
     ) -> None:
         if version:
             typer.echo(f"headwater {__version__}")
             raise typer.Exit()
+        from headwater.pipelines.logsetup import logging_configured
+
+        level = log_level if log_level is not None else ("WARNING" if sys.stderr.isatty() else "INFO")
+        ctx.with_resource(logging_configured(level, log_format))
 
     @pipeline_app.command("list")
     def pipeline_list(pipelines_dir: PipelinesDir = None) -> None:

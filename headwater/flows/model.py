@@ -47,7 +47,17 @@ FLOW_KEYS = (
     "models",
 )
 #: what ``pipeline = {...}`` in a flow may set (the options of ``hw.pipeline``)
-PIPELINE_OPTIONS = ("progress", "batch_size", "keep_packages", "package_format", "mask_key")
+PIPELINE_OPTIONS = (
+    "progress",
+    "batch_size",
+    "keep_packages",
+    "package_format",
+    "mask_key",
+    "on_failure",
+    "on_success",
+)
+#: pipeline options that are alert hooks: a webhook URL or a ``package.module:function`` reference
+HOOK_OPTIONS = ("on_failure", "on_success")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from headwater import names
 from headwater.errors import ConfigError, HeadwaterError, did_you_mean
-from headwater.flows.model import FLOW_KEYS, PIPELINE_OPTIONS, Component, Flow, FlowsModel
+from headwater.flows.model import FLOW_KEYS, HOOK_OPTIONS, PIPELINE_OPTIONS, Component, Flow, FlowsModel
 from headwater.flows.models import read_models
 from headwater.redact import redact
 from headwater.schema.hints import HINT_NAMES, build_hints
@@ -316,6 +316,8 @@ def _flow(
                 f"unknown pipeline option {key!r}",
                 did_you_mean(key, PIPELINE_OPTIONS, listing="options"),
             )
+        elif key in HOOK_OPTIONS:
+            _check_hook(pipeline[key], f"{where}.pipeline.{key}", problems)
     return Flow(
         name=str(flow_name),
         source=source,
@@ -328,6 +330,20 @@ def _flow(
         transform=transform,
         pipeline=dict(pipeline),
         models=read_models(entry.get("models"), f"{where}.models", problems),
+    )
+
+
+def _check_hook(value: Any, where: str, problems: Problems) -> None:
+    """An alert hook: a webhook URL, a ``package.module:function`` reference, a placeholder (``${env:HOOK_URL}``),
+    or (in Python dicts) a callable."""
+    if callable(value) or (isinstance(value, str) and (is_reference(value) or "${" in value)):
+        return
+    if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
+        return
+    problems.add(
+        where,
+        f"expected a webhook URL (http:// or https://) or a function as 'package.module:function', got {value!r:.80}",
+        'e.g. on_failure = "https://hooks.example.com/headwater" or on_failure = "myproject.alerts:notify"',
     )
 
 

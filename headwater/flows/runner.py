@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from headwater.errors import ConfigError, HeadwaterError, ModelError
-from headwater.flows.model import Component, Flow, FlowsModel
+from headwater.flows.model import HOOK_OPTIONS, Component, Flow, FlowsModel
 from headwater.flows.models import pipeline_models
 from headwater.flows.reader import FlowsError, Problems, hint_value
 from headwater.flows.transforms import check_query, with_transform
-from headwater.flows.values import Resolver, load_reference, masked, merge, placeholders
+from headwater.flows.values import Resolver, load_hooks, load_reference, masked, merge, placeholders
 
 log = logging.getLogger("headwater")
 
@@ -148,6 +148,8 @@ class Flows:
                 if table is not None:
                     Resolver(self.here).resolve(table, f"{where}.{key}", problems)
                     _importable(table.get("class"), f"{where}.{key}.class", problems)
+            for key in HOOK_OPTIONS:
+                _importable(flow.pipeline.get(key), f"{where}.pipeline.{key}", problems)
             if flow.transform is not None:
                 _importable(flow.transform.get("function"), f"{where}.transform.function", problems)
                 check_query(flow.transform, self.here, f"{where}.transform", problems)
@@ -201,7 +203,7 @@ class Flows:
             names: the flows to run (default: all).
             parallel: how many flows run at once; flows writing one DuckDB file still run one at a time.
             pipelines_dir: where the pipelines' working folders live (default ``~/.headwater/pipelines``).
-            progress: live progress (default: "auto" for one flow at a time, off when parallel).
+            progress: live progress (default: "auto" for one flow at a time, "log" lines when parallel).
 
         Raises:
             FlowsError: a mistake in the flows, found before anything ran.
@@ -210,7 +212,7 @@ class Flows:
         if not isinstance(parallel, int) or parallel < 1:
             raise ConfigError(f"parallel must be a positive integer, got {parallel!r}")
         if progress is None:
-            progress = "auto" if parallel == 1 else False
+            progress = "auto" if parallel == 1 else "log"
         built = self.build(names, pipelines_dir=pipelines_dir, progress=progress)
         results = self._execute(built, parallel, lambda b: b.pipeline.run(b.data))
         if any(not r.ok for r in results):
@@ -285,6 +287,7 @@ class Flows:
         data = self._data(flow, where, failed)
         destination = self._target(flow, where, failed)
         pipeline_options = Resolver(self.here).resolve(flow.pipeline, f"{where}.pipeline", failed)  # ${env:} keys
+        load_hooks(pipeline_options, f"{where}.pipeline", failed)  # package.module:function imported now
         for item in failed.items:
             problems.add(*item)
         if failed.items:

@@ -172,6 +172,26 @@ def load_reference(value: Any, where: str) -> Any:
     return obj
 
 
+def load_hooks(options: dict[str, Any], where: str, problems: Problems) -> None:
+    """The alert hooks among pipeline ``options`` (``on_failure``, ``on_success``) named as
+    ``package.module:function``, replaced by the function; URLs stay as they are."""
+    from headwater.flows.model import HOOK_OPTIONS
+    from headwater.flows.reader import is_reference
+
+    for key in HOOK_OPTIONS:
+        if not is_reference(options.get(key)):
+            continue
+        try:
+            made = load_reference(options[key], f"{where}.{key}")
+        except ConfigError as exc:
+            problems.add(f"{where}.{key}", exc.message.removeprefix(f"{where}.{key}: "), exc.hint)
+            continue
+        if not callable(made):
+            problems.add(f"{where}.{key}", f"{options[key]!r} is a {type(made).__name__}, not a function")
+            continue
+        options[key] = made
+
+
 def reference_of(obj: Any, where: str) -> str:
     """The ``"package.module:attr"`` reference that names a class or function, for writing a file.
 

@@ -79,6 +79,8 @@ class Normalizer:
         if stored:
             reconcile(schema, stored, self.placer.widening)
         self.rows_by_table: dict[str, int] = {}
+        #: the Arrow size of the rows normalized per table (``nbytes``: buffers, not the package files)
+        self.bytes_by_table: dict[str, int] = {}
         self.quarantined = 0
         self.checks = RowChecks()
         self.existing = frozenset(schema.tables)  # contracts apply to tables that existed before this load
@@ -366,7 +368,9 @@ class Normalizer:
         }
         self.quarantined += n
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
-        self.sink(QUARANTINE_TABLE, pa.table(data))
+        quarantined = pa.table(data)
+        self.bytes_by_table[QUARANTINE_TABLE] = self.bytes_by_table.get(QUARANTINE_TABLE, 0) + quarantined.nbytes
+        self.sink(QUARANTINE_TABLE, quarantined)
 
     def _finish(self, rows: PartRows, keep_root: np.ndarray | None, originals: Originals) -> None:
         """System columns, row filtering, and the Arrow table to the sink."""
@@ -396,6 +400,7 @@ class Normalizer:
         if result.num_rows == 0 and part.length:
             return
         self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + result.num_rows
+        self.bytes_by_table[table.name] = self.bytes_by_table.get(table.name, 0) + result.nbytes
         self.sink(table.name, result)
 
 

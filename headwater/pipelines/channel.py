@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.errors import HeadwaterError
+from headwater.observe.context import carry
 from headwater.streams.engine import Emit, Node, Scope, drive, drive_async
 from headwater.streams.resource import Resource
 
@@ -117,12 +118,12 @@ class Channel:
         loop = asyncio.get_running_loop()
         try:
             await drive_async(node, chunker.emit, self.stop, self.scope)
-            await loop.run_in_executor(None, chunker.flush)
+            await loop.run_in_executor(None, carry(chunker.flush))
         except BaseException as exc:
-            await loop.run_in_executor(None, chunker.flush)
-            await loop.run_in_executor(None, self.put, Failed(self.wrap(node.resource, exc)))
+            await loop.run_in_executor(None, carry(chunker.flush))
+            await loop.run_in_executor(None, carry(self.put), Failed(self.wrap(node.resource, exc)))
         finally:
-            await loop.run_in_executor(None, self.put, Done(node))
+            await loop.run_in_executor(None, carry(self.put), Done(node))
 
     def _run_loop(self, async_roots: list[Node]) -> None:
         async def main() -> None:
@@ -138,13 +139,15 @@ class Channel:
         stops the roots and is raised here, once they finished.
         """
         threads = [
-            threading.Thread(target=self._run_sync, args=(n,), name=f"headwater-extract-{n.resource.name}", daemon=True)
+            threading.Thread(
+                target=carry(self._run_sync), args=(n,), name=f"headwater-extract-{n.resource.name}", daemon=True
+            )
             for n in sync_roots
         ]
         if async_roots:
             threads.append(
                 threading.Thread(
-                    target=self._run_loop, args=(async_roots,), name="headwater-extract-async", daemon=True
+                    target=carry(self._run_loop), args=(async_roots,), name="headwater-extract-async", daemon=True
                 )
             )
         for t in threads:

@@ -19,6 +19,7 @@ from headwater._failpoints import failpoint
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
 from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
+from headwater.observe.context import load_context
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, list_packages
@@ -62,22 +63,24 @@ class Extraction:
         previous, previous_state = schema.copy(), state.copy()
         started = time.perf_counter()
         package = self.open_package(schema, state, resources)
-        writer = PackageWriter(package, file_format=self.pipeline.package_format)
-        router = TransformRouter(
-            self.router(schema, package.load_id, writer, stored, max_nesting), resources, package.root
-        )
-        for r in resources:  # a resource that yields nothing still has its table checks run (row_count)
-            if r.selected and r.hints.table_checks and not callable(r.hints.table_name):
-                router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
-        self.progress.stage("extract + normalize")
-        failure = self.extract(resources, router, Scope(state, schema.name))
-        self.close_writer(package, writer)
-        router.normalizer.checks.close()
-        _release_memory()
-        self.record(package, schema, previous, resources, router, started)
-        state_changed = state.data != previous_state.data
-        self.record_state(package, state, schema.name)
-        return self.seal(package, state, failure, state_changed=state_changed)
+        with load_context(package.load_id):  # log records of this extraction name its package
+            writer = PackageWriter(package, file_format=self.pipeline.package_format)
+            router = TransformRouter(
+                self.router(schema, package.load_id, writer, stored, max_nesting), resources, package.root
+            )
+            for r in resources:  # a resource that yields nothing still has its table checks run (row_count)
+                if r.selected and r.hints.table_checks and not callable(r.hints.table_name):
+                    router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
+            self.progress.stage("extract + normalize")
+            failure = self.extract(resources, router, Scope(state, schema.name))
+            self.progress.extracted()
+            self.close_writer(package, writer)
+            router.normalizer.checks.close()
+            _release_memory()
+            self.record(package, schema, previous, resources, router, started)
+            state_changed = state.data != previous_state.data
+            self.record_state(package, state, schema.name)
+            return self.seal(package, state, failure, state_changed=state_changed)
 
     # -- the steps -------------------------------------------------------------------------------
     def resources(

@@ -14,6 +14,7 @@ from headwater._failpoints import failpoint
 from headwater.destinations.checks import PackageChecks
 from headwater.destinations.protocol import DestinationClient
 from headwater.errors import HeadwaterError, QualityError
+from headwater.observe.context import load_context
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
@@ -76,6 +77,11 @@ def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage
     Raises:
         HeadwaterError: the load failed; the message says the package is kept.
     """
+    with load_context(package.load_id):  # log records of this load name its package
+        return _load_one(pipeline, client, package, progress)
+
+
+def _load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
     progress.stage(f"load {package.load_id}")
     schema, package_state = package.verify()  # a damaged package stops here, before the destination
     if package_state is not None and package.status == PARTIAL:

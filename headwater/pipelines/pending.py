@@ -24,12 +24,17 @@ import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headwater.errors import StateError, closest
 from headwater.packages.files import drop_pending_command, unusable
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, package_folders
 from headwater.pipelines.workdir import WorkDir
 from headwater.schema.state import PipelineState
+
+if TYPE_CHECKING:
+    from headwater.pipelines.info import LoadInfo
+    from headwater.pipelines.pipeline import Pipeline
 
 log = logging.getLogger("headwater")
 
@@ -189,3 +194,18 @@ def _resync(workdir: WorkDir, dropped: set[str]) -> None:
             workdir.write_schema(waiting[-1].load_schema())
         else:  # the next run starts from the schema committed in the destination
             workdir.remove_schema(name)
+
+
+def note_partial(pipeline: Pipeline, info: LoadInfo) -> None:
+    """Record the partial packages ``pipeline`` leaves waiting in ``info``, and which of them are stale."""
+    info.working_folder = str(pipeline.workdir.root)
+    packages = pipeline.pending_packages()
+    if not any(p.status == PARTIAL for p in packages):
+        return
+    newer = pipeline.workdir.completed_manifests() + [p.manifest for p in packages]
+    local = pipeline.workdir.read_state()
+    for p in packages:
+        if p.status == PARTIAL:
+            info.kept_partial.append(p.load_id)
+            if stale_reason(p, newer, [local]) is not None:
+                info.stale_partial.append(p.load_id)

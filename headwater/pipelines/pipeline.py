@@ -34,9 +34,12 @@ from headwater.packages.package import (
 )
 from headwater.packages.writer import FILE_FORMATS
 from headwater.pipelines.extraction import Extraction
+from headwater.pipelines.hooks import Hooks
 from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
+from headwater.pipelines.observed import check_progress, observed
+from headwater.pipelines.pending import note_partial
 from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
 from headwater.redact import redact, register, storable_url
@@ -67,6 +70,8 @@ def pipeline(
     claim: bool = True,
     mask_key: str | bytes | None = None,
     models: Any = None,
+    on_failure: Any = None,
+    on_success: Any = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -82,7 +87,7 @@ def pipeline(
             (or ``$HEADWATER_HOME/pipelines``). A working folder belongs to one destination and
             dataset: the same name with another one gets a folder of its own
             (see :mod:`headwater.pipelines.workdir`).
-        progress: live progress on stderr: ``"auto"`` (on a terminal), True or False.
+        progress: ``"auto"``: a live table on a terminal, else a log line per table; ``"log"``, True or False.
         batch_size: rows normalized at once per table; bounds memory.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
@@ -92,8 +97,11 @@ def pipeline(
             ``$HEADWATER_MASK_KEY``, read when data is extracted. Never shown in messages or logs.
         models: SQL models run in the destination after each load: ``.sql`` files (the table is the stem),
             folders of them, ``{"table": "SELECT ..."}`` (see :mod:`headwater.pipelines.models`).
+        on_failure, on_success: called when a run (``run``, ``load``, ``extract``) fails or succeeds with its
+            summary (a dict): a callable, or a webhook URL that gets it as a JSON POST. A failing hook is
+            logged and changes nothing (see :mod:`headwater.pipelines.hooks`).
     """
-    name = names.pipeline_name(name)
+    name, progress = names.pipeline_name(name), check_progress(progress)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if package_format not in FILE_FORMATS:
@@ -126,6 +134,7 @@ def pipeline(
         package_format=package_format,
         mask_key=mask_key,
         models=resolve_models(models, destination=dest, dataset=dataset),
+        hooks=Hooks.check(on_failure, on_success),
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -202,6 +211,7 @@ class Pipeline:
         package_format: str = "arrow",
         mask_key: str | bytes | None = None,
         models: tuple[SqlModel, ...] = (),
+        hooks: Hooks | None = None,
     ) -> None:
         resolve_key(mask_key)  # a key of the wrong type is refused at once
         register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
@@ -216,12 +226,14 @@ class Pipeline:
         self.package_format = package_format
         self._last_load_id = ""
         self.models = models
+        self.hooks = hooks or Hooks()
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"
 
     # -- public API ------------------------------------------------------------------------------
     @check_arguments
+    @observed("run")
     def run(self, data: Any = None, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> LoadInfo:
         """Extract ``data``, normalize it into a package and load it; load leftover packages first.
 
@@ -246,7 +258,7 @@ class Pipeline:
                     package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
                     if package is not None:
                         info.loads.append(load_new(self, package, progress))
-                self._note_partial(info)
+                note_partial(self, info)
                 after_load(self, info)
         except BaseException:
             progress.close()
@@ -255,6 +267,7 @@ class Pipeline:
         return info
 
     @check_arguments
+    @observed("extract")
     def extract(self, data: Any, *, schema_name: str | None = None, **hints: Unpack[HintArgs]) -> str | None:
         """Extract and normalize ``data`` into a load package on disk without loading it.
 
@@ -288,6 +301,7 @@ class Pipeline:
 
         return make_plan(self, data, limit=limit, schema_name=schema_name, hints=dict(hints))
 
+    @observed("load")
     def load(self, *, include_partial: bool = False) -> LoadInfo:
         """Load every package waiting on disk, oldest first.
 
@@ -306,7 +320,7 @@ class Pipeline:
             with self.workdir.lock(self.name):
                 with self._client() as client:
                     info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
-                    self._note_partial(info)
+                    note_partial(self, info)
                 after_load(self, info)
         finally:
             progress.close()
@@ -345,22 +359,6 @@ class Pipeline:
         ids = [load_id] if isinstance(load_id, str) else None if load_id is None else list(load_id)
         with self.workdir.lock(self.name):
             return drop_pending(self.workdir, ids)
-
-    def _note_partial(self, info: LoadInfo) -> None:
-        """Record the partial packages left waiting in ``info``, and which of them are stale."""
-        from headwater.pipelines.pending import stale_reason
-
-        info.working_folder = str(self.workdir.root)
-        packages = self.pending_packages()
-        if not any(p.status == PARTIAL for p in packages):
-            return
-        newer = self.workdir.completed_manifests() + [p.manifest for p in packages]
-        local = self.workdir.read_state()
-        for p in packages:
-            if p.status == PARTIAL:
-                info.kept_partial.append(p.load_id)
-                if stale_reason(p, newer, [local]) is not None:
-                    info.stale_partial.append(p.load_id)
 
     def schema(self, name: str | None = None) -> Schema:
         """The newest local version of a schema (default: the only one, or the pipeline's)."""

@@ -257,9 +257,9 @@ class ItemRouter:
         rows = _clean_rows(rows, buf.resource.name, buf.table.name)
         if not rows:
             return
-        before = dict(self.normalizer.rows_by_table)
+        before = self._counts()
         self.normalizer.rows(buf.table, rows, buf.hints, buf.resource.name)
-        self._report(before)
+        self._report(before, buf.resource.name)
         failpoint("extract.batch")
 
     def _flush_pieces(self, buf: _Buffer) -> None:
@@ -268,10 +268,10 @@ class ItemRouter:
         data = JsonRows.concat(buf.pieces)
         buf.pieces = []
         for start in range(0, len(data), self.batch_size):
-            before = dict(self.normalizer.rows_by_table)
+            before = self._counts()
             piece = data.slice(start, start + self.batch_size)
             self.normalizer.json_rows(buf.table, piece, buf.hints, buf.resource.name)
-            self._report(before)
+            self._report(before, buf.resource.name)
             failpoint("extract.batch")
 
     def _drain(self, buf: _Buffer) -> None:
@@ -296,9 +296,9 @@ class ItemRouter:
             data = pa.Table.from_batches([data])
         for offset in range(0, max(data.num_rows, 1), self.batch_size):
             chunk = data.slice(offset, self.batch_size)
-            before = dict(self.normalizer.rows_by_table)
+            before = self._counts()
             self.normalizer.arrow(buf.table, chunk, buf.hints, resource.name)
-            self._report(before)
+            self._report(before, resource.name)
 
     def _pandas(self, resource: Resource, frame: Any) -> None:
         try:
@@ -313,11 +313,17 @@ class ItemRouter:
             return
         self._arrow(resource, table)
 
-    def _report(self, before: dict[str, int]) -> None:
+    def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Rows and bytes per table so far (taken before a batch, to report what it added)."""
+        return dict(self.normalizer.rows_by_table), dict(self.normalizer.bytes_by_table)
+
+    def _report(self, before: tuple[dict[str, int], dict[str, int]], resource: str) -> None:
+        rows, nbytes = before
         for name, n in self.normalizer.rows_by_table.items():
-            delta = n - before.get(name, 0)
+            delta = n - rows.get(name, 0)
             if delta:
-                self.progress.rows(name, delta)
+                size = self.normalizer.bytes_by_table.get(name, 0) - nbytes.get(name, 0)
+                self.progress.rows(name, delta, resource=resource, nbytes=size)
 
 
 def _clean_rows(rows: list[Any], resource: str, table: str) -> list[dict[str, Any]]:

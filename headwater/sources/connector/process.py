@@ -32,6 +32,7 @@ from typing import IO, Any
 import orjson
 
 from headwater.errors import SourceError
+from headwater.observe.context import carry
 from headwater.redact import redact
 
 #: bytes read from stdout at a time
@@ -303,7 +304,7 @@ class ConnectorProcess:
         self._proc = proc
         assert proc.stderr is not None
         self._stderr = threading.Thread(
-            target=self._drain_stderr, args=(proc.stderr,), name=f"headwater-stderr-{self.name}", daemon=True
+            target=carry(self._drain_stderr), args=(proc.stderr,), name=f"headwater-stderr-{self.name}", daemon=True
         )
         self._stderr.start()
         return proc

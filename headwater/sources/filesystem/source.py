@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
+from headwater.observe.access import record_access
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.schema.state import current, state
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
@@ -84,10 +85,14 @@ class FileStream:
     def read_one(self, entry: FileEntry) -> Iterator[pa.Table]:
         """The tables of one file, with ``_file_name`` and ``_file_row_number`` when asked for."""
         rows = 0
-        for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
-            if batch.num_rows:
-                yield self._with_file_columns(pa.Table.from_batches([batch]), entry, rows)
-                rows += batch.num_rows
+        try:
+            for batch in read_file(self.location, entry, self.format, self.csv, self.chunk_size):
+                if batch.num_rows:
+                    table = self._with_file_columns(pa.Table.from_batches([batch]), entry, rows)
+                    rows += batch.num_rows
+                    yield table
+        finally:  # a read stopped early (a limit, a failure) is a read too
+            record_access("filesystem", url=entry.path, rows=rows, resource=self.name)
 
     def _with_file_columns(self, table: pa.Table, entry: FileEntry, first: int) -> pa.Table:
         n = table.num_rows

@@ -24,6 +24,7 @@ import orjson
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_you_mean
+from headwater.observe.access import record_access
 from headwater.optional import require
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
@@ -280,6 +281,14 @@ class RESTClient:
         body = self._parse(response, resource)
         response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
         records = select_records(body, data_selector)
+        record_access(
+            "rest_api",
+            url=str(built.url),
+            rows=len(records),
+            resource=resource,
+            method=built.method,
+            secret_params=self.transport.secret_params,
+        )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: HTTP %d, %d records", self.transport.describe(built), response.status_code, len(records))
         if pager is not None:

@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError, HeadwaterError, SourceError
+from headwater.observe.access import record_access
+from headwater.observe.context import carry
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer, rechunk
 from headwater.sources.sql_database.connection import MYSQL_DIALECTS, Database, log
@@ -70,6 +72,17 @@ class Backend:
         ``what`` says what is read in messages ("table 'orders'"), ``stream`` is the resource's name;
         ``plain`` is the statement for SQLAlchemy when ``stmt`` is made for ADBC (with a sentinel row).
         """
+        rows = 0
+        try:
+            for chunk in self._chunks(stmt, conformer, what, stream, sentinel=sentinel, plain=plain):
+                rows += chunk.num_rows
+                yield chunk
+        finally:  # a read stopped early (a limit, a failure) is a read too
+            record_access("sql_database", url=self.db.safe_url, rows=rows, resource=stream, what=what)
+
+    def _chunks(
+        self, stmt: Any, conformer: Conformer, what: str, stream: str, *, sentinel: bool, plain: Any
+    ) -> Iterator[pa.Table]:
         if self.use_adbc:
             conn = self._adbc_connection(what, stream)
             if conn is not None:
@@ -382,7 +395,7 @@ def interleave(makers: Sequence[Callable[[], Iterator[pa.Table]]], workers: int)
             put(("done", None))
 
     threads = [
-        threading.Thread(target=work, name=f"headwater-sql-range-{i}", daemon=True)
+        threading.Thread(target=carry(work), name=f"headwater-sql-range-{i}", daemon=True)
         for i in range(max(1, min(workers, len(makers))))
     ]
     for t in threads:
