@@ -35,8 +35,15 @@ def read_destination(workdir: WorkDir, own_tables: set[str], problems: list[str]
 
     out: dict[str, Any] = {}
     try:
-        dataset = attach(workdir.root.name, workdir.root.parent).dataset()
+        pipeline = attach(workdir.root.name, workdir.root.parent)
+        dataset = pipeline.dataset()
         tables = dataset.tables(system=True)
+        if not tables:
+            problems.append(
+                f"{pipeline.destination.describe()} holds no table of dataset {dataset.name!r}: "
+                "the pipeline has loaded nothing yet, or its destination was moved or dropped"
+            )
+            return out
     except HeadwaterError as exc:
         problems.append(f"the destination could not be read: {exc}")
         return out

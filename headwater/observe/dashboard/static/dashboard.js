@@ -110,7 +110,7 @@
         barmode: "overlay",
         xaxis: { title: { text: "run (UTC start time)" }, type: "category" },
         yaxis: { title: { text: "seconds" }, rangemode: "tozero" },
-        yaxis2: { title: { text: "rows" }, overlaying: "y", side: "right", rangemode: "tozero", tickformat: ",d" },
+        yaxis2: { title: { text: "rows" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false },
         legend: { orientation: "h", y: 1.12 },
       },
       { displayModeBar: false, responsive: true },
