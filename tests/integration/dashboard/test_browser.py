@@ -58,6 +58,7 @@ def browser() -> str:
         chromium.unavailable(str(exc))
 
 
+@pytest.mark.slow
 def test_the_page_shows_both_runs_the_tables_and_the_schema_change(
     browser: str, dashboard: Served, shop: Shop, tmp_path: Path
 ) -> None:
@@ -102,3 +103,16 @@ def test_the_page_shows_both_runs_the_tables_and_the_schema_change(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000, "the screenshot is too small to show the page"
     print(f"dashboard screenshot: {shot}")
+
+
+def test_missing_chromium_fails_under_the_test_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no chromium to find, and ensure(install=False) installs none
+    with pytest.raises(chromium.ChromiumUnavailable, match="no chromium on PATH") as info:
+        chromium.ensure(install=False)
+    reason = str(info.value)
+    monkeypatch.setenv("HEADWATER_REQUIRE_CHROMIUM", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"chromium is required .* unavailable: no chromium on PATH"):
+        chromium.unavailable(reason)
+    monkeypatch.delenv("HEADWATER_REQUIRE_CHROMIUM")
+    with pytest.raises(pytest.skip.Exception, match=r"chromium unavailable: no chromium on PATH"):
+        chromium.unavailable(reason)
