@@ -53,7 +53,7 @@ def build_app(pipelines_dir: Path, selected: list[str] | None = None) -> Any:
     plotly_js: list[bytes] = []
 
     def shown() -> list[Any]:
-        return gather.workdirs(pipelines_dir, selected)
+        return gather.workdirs(pipelines_dir, selected, strict=False)
 
     def index(request: Any) -> Any:
         return responses.FileResponse(STATIC / "index.html", media_type="text/html")

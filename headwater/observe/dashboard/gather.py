@@ -29,12 +29,13 @@ from headwater.schema.state import decode_value
 MAX_RUNS = 200
 
 
-def workdirs(pipelines_dir: Path, selected: list[str] | None = None) -> list[WorkDir]:
+def workdirs(pipelines_dir: Path, selected: list[str] | None = None, *, strict: bool = True) -> list[WorkDir]:
     """The working folders to show: those of the ``selected`` pipeline names (or folder names such as
     ``tracker@1a2b3c4d5e``), else every working folder under ``pipelines_dir``, sorted by folder name.
 
     Raises:
-        StateError: a selected name has no working folder (with the closest name).
+        StateError: with ``strict``, a selected name has no working folder (with the closest name);
+            without, such a name is passed over (a pipeline dropped while the dashboard runs).
     """
     known = _all_workdirs(pipelines_dir)
     if not selected:
@@ -42,7 +43,7 @@ def workdirs(pipelines_dir: Path, selected: list[str] | None = None) -> list[Wor
     out: dict[Path, WorkDir] = {}
     for name in selected:
         found = find_workdirs(pipelines_dir, name)
-        if not found:
+        if not found and strict:
             names = sorted({w.read_meta().get("pipeline") or w.root.name for w in known})
             close = closest(name, names)
             raise StateError(
@@ -154,7 +155,7 @@ def _tables(records: list[dict[str, Any]], counts: dict[str, int] | None, own: s
         growth = [
             {"run_id": r["run_id"], "rows": _rows((r.get("tables") or {}).get(name, 0))}
             for r in records
-            if r["status"] == "completed"
+            if r["status"] == "completed" and r["kind"] != "extract"  # an extraction loads nothing
         ]
         out.append({"name": name, "rows": (counts or {}).get(name), "growth": growth})
     return out

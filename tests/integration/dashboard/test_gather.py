@@ -11,7 +11,7 @@ import headwater as hw
 from headwater.errors import StateError
 from headwater.observe.dashboard import gather
 from headwater.pipelines.workdir import WorkDir
-from tests.integration.dashboard.conftest import Shop, orders, orders_first, shop_pipeline
+from tests.integration.dashboard.conftest import Shop, orders, orders_first, orders_second, shop_pipeline
 from tests.integration.dashboard.records import recorded_run
 
 
@@ -99,3 +99,34 @@ def test_a_misspelled_pipeline_name_is_refused_with_the_closest(shop: Shop) -> N
         gather.workdirs(shop.pipelines_dir, ["shpo"])
     assert [w.root.name for w in gather.workdirs(shop.pipelines_dir)] == ["shop"]
     assert [w.root.name for w in gather.workdirs(shop.pipelines_dir, ["shop"])] == ["shop"]
+
+
+@pytest.mark.parametrize("kind", ["postgres", "filesystem", "delta"])
+def test_the_detail_on_the_other_destination_families(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL keeps schema versions in ``_hw_schemas`` as DuckDB does; files and table formats keep them
+    in the ``_hw_loads`` row of the load that changed the schema."""
+    if kind == "postgres":
+        destination = hw.destinations.postgres(request.getfixturevalue("pg_database"))
+    elif kind == "filesystem":
+        destination = hw.destinations.filesystem(tmp_path / "files")
+    else:
+        destination = hw.destinations.delta(tmp_path / "delta")
+    pipeline = hw.pipeline(
+        "shop", destination=destination, dataset="sales", pipelines_dir=tmp_path / "p", progress=False
+    )
+    first = recorded_run(pipeline, orders(orders_first()))
+    second = recorded_run(pipeline, orders(orders_second()))
+
+    detail = gather.pipeline_detail(WorkDir(tmp_path / "p" / "shop"))
+
+    assert detail["problems"] == []
+    assert {t["name"]: t["rows"] for t in detail["tables"]} == {"orders": 4, "orders__items": 4}
+    (schema,) = detail["schemas"]
+    assert [v["load_id"] for v in schema["versions"]] == [first["load_ids"][0], second["load_ids"][0]]
+    assert schema["versions"][1]["diff"]["added"] == [{"table": "orders", "column": "coupon", "type": "text"}]
+    failing = {(c["load_id"], c["check_name"]): c["failing_rows"] for c in detail["checks"]}
+    assert failing[(first["load_ids"][0], "between(amount)")] == 1
+    assert [(c["table"], c["rows"]) for c in detail["quarantine"]["counts"]] == [("orders", 1)]
+    assert detail["quarantine"]["samples"][0]["row"]["amount"] == -3
