@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     def dashboard(
         names: Annotated[
             list[str] | None,
-            typer.Argument(metavar="[NAME]...", help="the pipelines to show (default: every one in the folder)"),
+            typer.Argument(metavar="NAME", help="the pipelines to show (default: every one in the folder)"),
         ] = None,
         pipelines_dir: PipelinesDir = None,
         port: Annotated[
