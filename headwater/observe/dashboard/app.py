@@ -90,7 +90,14 @@ def build_app(pipelines_dir: Path, selected: list[str] | None = None) -> Any:
         routing.Route("/api/pipelines", pipelines),
         routing.Route("/api/pipelines/{id}", detail),
     ]
-    return applications.Starlette(routes=routes)
+    # a page elsewhere could point a name of its own at 127.0.0.1 (DNS rebinding) and read this API: only
+    # requests addressed to the loopback names are answered
+    trusted = require("starlette.middleware.trustedhost", "headwater dashboard", extra="dashboard", package="starlette")
+    middleware = require("starlette.middleware", "headwater dashboard", extra="dashboard", package="starlette")
+    hosts = [HOST, "localhost"]
+    return applications.Starlette(
+        routes=routes, middleware=[middleware.Middleware(trusted.TrustedHostMiddleware, allowed_hosts=hosts)]
+    )
 
 
 def bind(port: int) -> socket.socket:

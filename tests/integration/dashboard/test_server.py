@@ -34,6 +34,11 @@ def test_the_api_serves_the_pipelines_and_the_page_its_assets(dashboard: Served,
         plotly = client.get("/static/plotly.min.js")  # from the installed plotly package, not the network
         assert plotly.status_code == 200 and len(plotly.content) > 1_000_000 and b"plotly" in plotly.content[:2000]
 
+        # a request addressed to another name (a rebound DNS name pointing at 127.0.0.1) is refused
+        rebound = client.get("/api/pipelines/shop", headers={"Host": "attacker.example"})
+        assert rebound.status_code == 400 and "shop" not in rebound.text
+        assert client.get("/api/pipelines", headers={"Host": "localhost"}).status_code == 200
+
 
 def _run_cli(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     code = f"import sys\n{prelude}\nfrom headwater.cli import main\nsys.exit(main(sys.argv[1:]))"
