@@ -13,6 +13,7 @@
     headwater sources list [--json]
     headwater sources show NAME [--json]
     headwater init SOURCE DESTINATION [--dir DIR] [--force]
+    headwater dashboard [NAME...] [--pipelines-dir DIR] [--port PORT] [--no-browser]
 
 The pipeline and schema commands take ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or
 ``$HEADWATER_HOME/pipelines``), the folder that holds pipelines' working folders.

@@ -255,10 +255,11 @@ def build_app() -> typer.Typer:
         for s in schemas:
             _print_schema(s, system=system)
 
+    from headwater.cli import dashboard, init, singer_target, sources
     from headwater.cli import flows as flows_cli
-    from headwater.cli import init, singer_target, sources
 
     flows_cli.register(app)
+    dashboard.register(app)
     singer_target.register(app)
     sources.register(app)
     init.register(app)

@@ -29,7 +29,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("headwater.pipelines",),
     # flows: configuration (dicts, TOML, YAML) made into pipelines; above the engine, below the CLI
     ("headwater.flows",),
-    ("headwater.cli", "headwater.__main__", "headwater"),  # "headwater": the facade, headwater/__init__.py
+    # the dashboard: an application beside the command line over pipelines and destinations (observe is
+    # lowest so the engine can record metrics; the dashboard reads them from the top)
+    ("headwater.cli", "headwater.__main__", "headwater", "headwater.observe.dashboard"),  # "headwater": the facade
     ("headwater.testing",),  # the conformance suite: uses the facade like any user
 ]
 

@@ -28,6 +28,7 @@ COMMANDS = [
     ["pipeline", "drop"],
     ["schema"],
     ["schema", "show"],
+    ["dashboard"],
 ]
 
 
@@ -51,6 +52,9 @@ def test_every_help_shows_flags_as_flags(command: list[str]) -> None:
         assert re.search(r"^\s+-y, --yes\s+do not ask", text, re.MULTILINE), text
     if command == ["pipeline", "drop-pending"]:
         assert "--load-id LOAD_ID" in text
+    if command == ["dashboard"]:
+        assert re.search(r"^\s+--no-browser\s+do not open", text, re.MULTILINE), text
+        assert "--port PORT" in text and "[NAME]..." in text
 
 
 def failing_items(fail: bool) -> Any:
