@@ -121,13 +121,13 @@ TYPED = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(WILD)
 def test_any_records_read_by_arrow_normalize_as_dicts(records: list[dict[str, Any]]) -> None:
     event("read by Arrow" if assert_same(records) else "refused")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TYPED, st.booleans())
 def test_typed_records_read_by_arrow_normalize_as_dicts(records: list[dict[str, Any]], declare: bool) -> None:
     declared = arrow_type(SCHEMA) if declare else None
