@@ -238,12 +238,13 @@ def build_app() -> typer.Typer:
             _print_schema(s, system=system)
 
     from headwater.cli import flows as flows_cli
-    from headwater.cli import init, singer_target, sources
+    from headwater.cli import init, runs, singer_target, sources
 
     flows_cli.register(app)
     singer_target.register(app)
     sources.register(app)
     init.register(app)
+    runs.register(app)
     return app
 
 

@@ -24,6 +24,7 @@ from headwater import names
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
 from headwater.errors import ConfigError, StateError
+from headwater.observe.otel import resolve as resolve_telemetry
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import (
@@ -38,7 +39,8 @@ from headwater.pipelines.info import LoadInfo
 from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
 from headwater.pipelines.plan_report import Plan
-from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
+from headwater.pipelines.runs import observed
+from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, only_workdir, workdir_for
 from headwater.redact import redact, register, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
 from headwater.schema.masks import resolve_key
@@ -67,6 +69,7 @@ def pipeline(
     claim: bool = True,
     mask_key: str | bytes | None = None,
     models: Any = None,
+    telemetry: bool | None = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -92,6 +95,8 @@ def pipeline(
             ``$HEADWATER_MASK_KEY``, read when data is extracted. Never shown in messages or logs.
         models: SQL models run in the destination after each load: ``.sql`` files (the table is the stem),
             folders of them, ``{"table": "SELECT ..."}`` (see :mod:`headwater.pipelines.models`).
+        telemetry: export each run to OpenTelemetry (the ``otel`` extra; see :mod:`headwater.observe.otel`);
+            default ``$HEADWATER_TELEMETRY`` (``1``/``0``). Every run is recorded anyway (``headwater runs``).
     """
     name = names.pipeline_name(name)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -126,6 +131,7 @@ def pipeline(
         package_format=package_format,
         mask_key=mask_key,
         models=resolve_models(models, destination=dest, dataset=dataset),
+        telemetry=resolve_telemetry(telemetry),
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -152,30 +158,15 @@ def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pi
     return pipeline(name, destination=uri, dataset=meta.get("dataset"), pipelines_dir=root, progress=False)
 
 
-def only_workdir(pipelines_dir: Path, name: str) -> WorkDir:
-    """The one working folder of pipeline ``name`` (or the folder named ``name``), or a StateError:
-    none, or several (one per destination and dataset), listed so the user can name one."""
-    found = find_workdirs(pipelines_dir, name)
-    if not found:
-        raise StateError(
-            f"no pipeline {name!r} in {pipelines_dir}",
-            hint="run it once first, or pass --pipelines-dir where its working folder lives",
-        )
-    if len(found) > 1:
-        listing = "; ".join(
-            f"{w.root.name}: {m.get('destination')} dataset {m.get('dataset')!r}" for w in found if (m := w.read_meta())
-        )
-        raise StateError(
-            f"pipeline {name!r} has {len(found)} working folders, one per destination and dataset ({listing})",
-            hint=f"name the working folder instead of the pipeline, e.g. {found[-1].root.name!r}",
-        )
-    return found[0]
-
-
 def _identity(name: str, destination: Destination, dataset: str) -> Identity:
     """What a pipeline's working folder belongs to (the destination as ``pipeline.json`` records it)."""
     where = storable_url(destination.to_uri()) or redact(destination.describe())
     return Identity(name, destination.name, where, dataset)
+
+
+def _kept_connections(destination: Destination) -> Any:
+    """A DuckDB destination keeps one connection from the state read to the load (its keep_connections)."""
+    return getattr(destination, "keep_connections", contextlib.nullcontext)()
 
 
 def _catalog_name(destination: Destination) -> str | None:
@@ -202,6 +193,7 @@ class Pipeline:
         package_format: str = "arrow",
         mask_key: str | bytes | None = None,
         models: tuple[SqlModel, ...] = (),
+        telemetry: bool = False,
     ) -> None:
         resolve_key(mask_key)  # a key of the wrong type is refused at once
         register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
@@ -216,6 +208,7 @@ class Pipeline:
         self.package_format = package_format
         self._last_load_id = ""
         self.models = models
+        self.telemetry = telemetry
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"
@@ -235,8 +228,7 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            # a DuckDB destination keeps one connection from the state read to the load (see its keep_connections)
-            with self.workdir.lock(self.name), getattr(self.destination, "keep_connections", contextlib.nullcontext)():
+            with self.workdir.lock(self.name), observed(self, "run", info), _kept_connections(self.destination):
                 self._write_meta()
                 if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
                     with self._client() as client:
@@ -263,7 +255,7 @@ class Pipeline:
         """
         progress = make_progress(self.progress_setting, self.name)
         try:
-            with self.workdir.lock(self.name):
+            with self.workdir.lock(self.name), observed(self, "extract"):
                 self._write_meta()
                 package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
         finally:
@@ -303,7 +295,7 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            with self.workdir.lock(self.name):
+            with self.workdir.lock(self.name), observed(self, "load", info):
                 with self._client() as client:
                     info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
                     self._note_partial(info)

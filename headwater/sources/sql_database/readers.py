@@ -12,6 +12,7 @@ caller through a short queue, so memory stays bounded by a few chunks per range.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import decimal
 import importlib
@@ -381,8 +382,10 @@ def interleave(makers: Sequence[Callable[[], Iterator[pa.Table]]], workers: int)
         finally:
             put(("done", None))
 
-    threads = [
-        threading.Thread(target=work, name=f"headwater-sql-range-{i}", daemon=True)
+    threads = [  # each with a copy of the caller's context: figures and log fields reach the resource
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name=f"headwater-sql-range-{i}", daemon=True
+        )
         for i in range(max(1, min(workers, len(makers))))
     ]
     for t in threads:
