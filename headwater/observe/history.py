@@ -108,8 +108,8 @@ def write_run(workdir: WorkDir, record: dict[str, Any]) -> Path:
     return path
 
 
-def _prune(folder: Path, keep: int = KEEP_RUNS) -> None:
-    for old in _record_files(folder)[keep:]:
+def _prune(folder: Path) -> None:
+    for old in _record_files(folder)[KEEP_RUNS:]:
         try:
             old.unlink()
         except FileNotFoundError:

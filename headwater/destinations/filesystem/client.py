@@ -439,7 +439,7 @@ class FilesystemClient(LakeClient):
     def _run_files(self) -> list[str]:
         try:
             return sorted(n for n in self.fs.names(self.path(RUNS_TABLE)) if n.endswith(".json"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none yet (or something else in its place)
             return []
 
     def record_run(self, row: dict[str, Any]) -> None:
