@@ -116,7 +116,8 @@ def print_run(r: dict[str, Any]) -> None:
         ("destination", f"{r.get('destination')}, dataset {r.get('dataset')!r}"),
     ):
         echo(f"  {label:<12} {value if value is not None else '-'}")
-    metrics = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+    found = r.get("metrics")
+    metrics: dict[str, Any] = found if isinstance(found, dict) else {}
     _stages(metrics.get("stages") or {})
     _resources(metrics.get("resources") or {})
     _tables(metrics.get("tables") or {}, r.get("tables") or {})
