@@ -247,3 +247,31 @@ def test_cursors_quarantine_and_failed_checks(make_pipeline: Callable[..., Any])
     assert info.metrics.tables["payments"].quarantined == 1
     assert info.metrics.tables["payments"].checks_failed == 2  # between (quarantine) and not_null (warn)
     assert info.to_dict()["metrics"]["cursors"]["payments"]["value"] == stamps[2].isoformat()
+
+
+def test_two_pipelines_running_at_once_keep_their_figures_apart(make_pipeline: Callable[..., Any]) -> None:
+    started = threading.Barrier(2, timeout=60)
+
+    def counted(n: int) -> Any:
+        @hw.resource(name="ticks")
+        def ticks() -> Iterator[dict[str, Any]]:
+            started.wait()  # both runs are inside their resource at the same time
+            for i in range(n):
+                API_CALLS.inc()
+                yield {"i": i}
+
+        return ticks
+
+    results: dict[str, Any] = {}
+
+    def run(name: str, n: int) -> None:
+        results[name] = make_pipeline(name).run(counted(n)())
+
+    threads = [threading.Thread(target=run, args=(name, n)) for name, n in (("left", 3), ("right", 7))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results["left"].metrics.resources["ticks"].custom == {"api_calls": 3}
+    assert results["right"].metrics.resources["ticks"].custom == {"api_calls": 7}
+    assert (results["left"].metrics.resources["ticks"].rows, results["right"].metrics.resources["ticks"].rows) == (3, 7)
