@@ -165,7 +165,8 @@ def _identity(name: str, destination: Destination, dataset: str) -> Identity:
 
 
 def _kept_connections(destination: Destination) -> Any:
-    """A DuckDB destination keeps one connection from the state read to the load (its keep_connections)."""
+    """A DuckDB destination keeps one connection from the state read to the load and the run's ``_hw_runs``
+    row (its keep_connections)."""
     return getattr(destination, "keep_connections", contextlib.nullcontext)()
 
 
@@ -228,7 +229,7 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            with self.workdir.lock(self.name), observed(self, "run", info), _kept_connections(self.destination):
+            with self.workdir.lock(self.name), _kept_connections(self.destination), observed(self, "run", info):
                 self._write_meta()
                 if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
                     with self._client() as client:
