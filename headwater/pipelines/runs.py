@@ -140,7 +140,7 @@ def keep(pipeline: Pipeline, record: dict[str, Any], figures: RunMetrics) -> Non
     (telemetry on); each best effort, logged when it fails."""
     try:
         history.write_run(pipeline.workdir, record)
-    except (OSError, HeadwaterError) as exc:
+    except Exception as exc:  # a full disk, a folder made read-only: the run's outcome stands
         log.warning("could not write the record of run %s into %s: %s", record["run_id"], pipeline.workdir.root, exc)
     store(pipeline, record)
     if getattr(pipeline, "telemetry", False):

@@ -179,3 +179,21 @@ def test_only_the_newest_records_are_kept(make_pipeline: Callable[..., Any], mon
     p = make_pipeline("pruned")
     ids = [p.run(numbers()).run_id for _ in range(5)]
     assert [r["run_id"] for r in list_runs(p.workdir)] == ids[::-1][:3]
+
+
+def test_a_record_that_cannot_be_written_never_fails_a_run(
+    make_pipeline: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    p = make_pipeline("unwritable")
+    p.run(numbers())
+    runs = p.workdir.root / "runs"
+    for f in runs.iterdir():
+        f.unlink()
+    runs.rmdir()
+    runs.write_text("a file where the folder of records goes")
+    with caplog.at_level(logging.WARNING, logger="headwater"):
+        info = p.run(numbers(4))
+    assert info.rows == 12
+    assert any("could not write the record of run" in r.getMessage() for r in caplog.records)
+    # the destination still got the run's row
+    assert p.query("select count(*) as n from raw._hw_runs").to_pylist() == [{"n": 2}]
