@@ -153,7 +153,10 @@ def keep(pipeline: Pipeline, record: dict[str, Any], figures: RunMetrics) -> Non
 
 
 def store(pipeline: Pipeline, record: dict[str, Any]) -> None:
-    """Append the run's row to the destination's ``_hw_runs``, where its client can (``record_run``)."""
+    """Append the run's row to the destination's ``_hw_runs``, where it can (it declares the ``run_history``
+    capability and its client has ``record_run``); no client is opened for one that cannot."""
+    if not getattr(pipeline.destination.capabilities, "run_history", False):
+        return
     try:
         with pipeline._client() as client:
             record_run = getattr(client, "record_run", None)
