@@ -41,7 +41,7 @@ _EXPORTS = {
 }
 _MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
 # public module name -> the module it is
-_ALIASES = {"checks": "headwater.schema.checks"}
+_ALIASES = {"checks": "headwater.schema.checks", "metrics": "headwater.observe.metrics"}
 
 __all__ = [
     "Incremental",
@@ -58,6 +58,7 @@ __all__ = [
     "flow",
     "flows",
     "incremental",
+    "metrics",
     "pipeline",
     "resource",
     "schema",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from headwater import destinations, errors, flows, schema, sources, streams
     from headwater.cursors.cursor import Incremental, incremental
     from headwater.flows import flow
+    from headwater.observe import metrics
     from headwater.pipelines.info import LoadInfo
     from headwater.pipelines.logsetup import configure_logging
     from headwater.pipelines.pipeline import Pipeline, pipeline

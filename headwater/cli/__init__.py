@@ -10,12 +10,14 @@
     headwater pipeline drop-pending NAME [--load-id ID]... [--yes]
     headwater pipeline drop NAME [--yes]
     headwater schema show NAME [--schema S] [--format table|json]
+    headwater runs NAME [--limit N] [--json]
+    headwater runs show NAME RUN_ID [--json]
     headwater sources list [--json]
     headwater sources show NAME [--json]
     headwater init SOURCE DESTINATION [--dir DIR] [--force]
     headwater dashboard [NAME...] [--pipelines-dir DIR] [--port PORT] [--no-browser]
 
-The pipeline and schema commands take ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or
+The pipeline, schema and runs commands take ``--pipelines-dir`` (default ``~/.headwater/pipelines`` or
 ``$HEADWATER_HOME/pipelines``), the folder that holds pipelines' working folders.
 """
 

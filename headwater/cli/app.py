@@ -255,7 +255,7 @@ def build_app() -> typer.Typer:
         for s in schemas:
             _print_schema(s, system=system)
 
-    from headwater.cli import dashboard, init, singer_target, sources
+    from headwater.cli import dashboard, init, runs, singer_target, sources
     from headwater.cli import flows as flows_cli
 
     flows_cli.register(app)
@@ -263,6 +263,7 @@ def build_app() -> typer.Typer:
     singer_target.register(app)
     sources.register(app)
     init.register(app)
+    runs.register(app)
     return app
 
 

@@ -46,6 +46,8 @@ class Capabilities:
             strings keep their bytes in a binary variant column.
         sql_models: whether SQL models (``models=``) can run in it after a load (its client is a
             :class:`~headwater.destinations.sql.client.SqlClient`).
+        run_history: whether it keeps a row per run in ``_hw_runs`` (its client has ``record_run(row)``,
+            see :mod:`headwater.destinations.runs`).
     """
 
     name: str
@@ -58,6 +60,7 @@ class Capabilities:
     needs_primary_key: bool = False
     text_holds_nul: bool = True
     sql_models: bool = False
+    run_history: bool = False
 
     def refusal(self, hints: TableHints) -> tuple[str, str] | None:
         """Why a resource with these table hints cannot load here (and what to do), or None."""

@@ -10,6 +10,7 @@ Rows that break a contract in a row mode are dropped with their child rows, or s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +26,7 @@ from headwater.normalize.jsonlines import JsonRows
 from headwater.normalize.masking import Masker
 from headwater.normalize.originals import Originals
 from headwater.normalize.placing import Placer, reconcile
+from headwater.observe.metrics import RunMetrics
 from headwater.schema.hints import TableHints
 from headwater.schema.model import LIST_IDX, LOAD_ID, PARENT_ID, ROOT_ID, ROW_HASH, ROW_ID, Column, Schema, Table
 from headwater.schema.stored import StoredTables
@@ -57,6 +59,8 @@ class Normalizer:
             keep their types: values meet the column as the destination holds it, never cast implicitly).
         text_nul: whether the destination's text holds NUL characters (``Capabilities.text_holds_nul``).
         mask_key: the secret key of ``hash`` masks (column hints ``{"mask": ...}``, :mod:`.masking`).
+        metrics: the run's metrics: rows per resource, rows and Arrow bytes per table, rows quarantined,
+            the time spent normalizing (counted per batch).
     """
 
     def __init__(
@@ -69,8 +73,10 @@ class Normalizer:
         stored: StoredTables | None = None,
         text_nul: bool = True,
         mask_key: bytes | None = None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.schema = schema
+        self.metrics = metrics
         self.mask_key = mask_key
         self._maskers: dict[int, tuple[TableHints, Masker | None]] = {}
         self.load_id = load_id
@@ -208,6 +214,7 @@ class Normalizer:
         originals: Originals,
         masker: Masker | None,
     ) -> None:
+        started = time.time_ns() if self.metrics is not None else 0
         guard = Guard(hints.contract, self.existing, resource)
         placed: list[PartRows] = []  # parents first, as root.walk() lists them
         stack: list[tuple[Part, PartRows | None]] = [(root, None)]
@@ -239,6 +246,9 @@ class Normalizer:
         keep_root = self._apply_offenses(root_table, root, guard, originals, resource)
         for rows in placed:
             self._finish(rows, keep_root, originals)
+        if self.metrics is not None:
+            self.metrics.resource(resource).add_rows(root.length)
+            self.metrics.add_stage("normalize", started, time.time_ns(), self.load_id)
 
     def _run_checks(self, root: PartRows, guard: Guard, hints: TableHints) -> None:
         """The resource's row checks on the root batch; rows of failing ``quarantine`` checks are set aside."""
@@ -367,6 +377,8 @@ class Normalizer:
             "check_name": pa.array([check] * n, pa.string()),
         }
         self.quarantined += n
+        if self.metrics is not None:
+            self.metrics.quarantined(table, n)
         self.rows_by_table[QUARANTINE_TABLE] = self.rows_by_table.get(QUARANTINE_TABLE, 0) + n
         quarantined = pa.table(data)
         self.bytes_by_table[QUARANTINE_TABLE] = self.bytes_by_table.get(QUARANTINE_TABLE, 0) + quarantined.nbytes
@@ -401,6 +413,8 @@ class Normalizer:
             return
         self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + result.num_rows
         self.bytes_by_table[table.name] = self.bytes_by_table.get(table.name, 0) + result.nbytes
+        if self.metrics is not None:
+            self.metrics.normalized(table.name, result.num_rows, result.nbytes)
         self.sink(table.name, result)
 
 

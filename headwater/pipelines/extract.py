@@ -49,7 +49,7 @@ class Extractor:
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
-                raise _wrap(node.resource, exc) from exc
+                raise self._counted(_wrap(node.resource, exc)) from exc
             return
         self._run_concurrently(sync_roots, async_roots)
 
@@ -58,6 +58,15 @@ class Extractor:
         try:
             channel.run(sync_roots, async_roots)
         finally:
-            self.errors.extend(channel.errors)
+            self.errors.extend(self._counted(e) for e in channel.errors)
         if channel.errors:
             raise channel.errors[0]
+
+    def _counted(self, error: HeadwaterError) -> HeadwaterError:
+        """``error``, counted in the run's metrics against the resource it names (a transformer's own
+        error names the transformer)."""
+        metrics = self.scope.metrics if self.scope is not None else None
+        name = error.where.get("resource")
+        if metrics is not None and isinstance(name, str):
+            metrics.resource(name).error()
+        return error

@@ -20,6 +20,7 @@ from headwater.errors import ConfigError, DestinationError, ExtractError, Headwa
 from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.context import load_context
+from headwater.observe.metrics import current_run
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, list_packages
@@ -51,10 +52,27 @@ class Extraction:
         self.pipeline = pipeline
         self.progress = progress
         self.workdir: WorkDir = pipeline.workdir
+        #: the figures of the run this extraction is part of (None outside a recorded run: a dry run)
+        self.metrics = current_run()
+        self.package: LoadPackage | None = None
 
     def run(self, data: Any, *, hints: dict[str, Any], schema_name: str | None) -> LoadPackage | None:
         """Extract ``data`` into a package on disk: the package (normalized), or None when there was
-        nothing to load. A failure after some rows keeps them in a partial package and raises."""
+        nothing to load. A failure after some rows keeps them in a partial package and raises.
+
+        The run's metrics get the time as the ``extract`` stage, and the package's load id."""
+        start = time.time_ns()
+        try:
+            return self._run(data, hints=hints, schema_name=schema_name)
+        finally:
+            package = self.package
+            if self.metrics is not None:
+                load_id = package.load_id if package is not None else None
+                self.metrics.add_stage("extract", start, time.time_ns(), load_id)
+                if package is not None and package.status in (NORMALIZED, PARTIAL):
+                    self.metrics.load_ids.append(package.load_id)
+
+    def _run(self, data: Any, *, hints: dict[str, Any], schema_name: str | None) -> LoadPackage | None:
         schema_name, resources, max_nesting = self.resources(data, schema_name=schema_name, hints=hints)
         schema_name = names.source_name(schema_name, what="schema")
         self.refuse_early(resources)
@@ -72,7 +90,7 @@ class Extraction:
                 if r.selected and r.hints.table_checks and not callable(r.hints.table_name):
                     router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
             self.progress.stage("extract + normalize")
-            failure = self.extract(resources, router, Scope(state, schema.name))
+            failure = self.extract(resources, router, Scope(state, schema.name, self.metrics))
             self.progress.extracted()
             self.close_writer(package, writer)
             router.normalizer.checks.close()
@@ -202,7 +220,8 @@ class Extraction:
             base_state_version=state.version,
             base_state_load_id=state.load_id,
         )
-        return LoadPackage.create(self.workdir.packages, manifest)
+        self.package = LoadPackage.create(self.workdir.packages, manifest)
+        return self.package
 
     def router(
         self, schema: Schema, load_id: str, writer: PackageWriter, stored: StoredTables, max_nesting: int | None
@@ -217,6 +236,7 @@ class Extraction:
             stored=stored,
             text_nul=capabilities.text_holds_nul,
             mask_key=resolve_key(self.pipeline.mask_key),
+            metrics=self.metrics,
         )
         return ItemRouter(
             normalizer, batch_size=self.pipeline.batch_size, progress=self.progress, max_nesting=max_nesting

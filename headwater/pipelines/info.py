@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headwater.observe.metrics import RunMetrics
 from headwater.packages.files import drop_pending_command
 
 
@@ -69,6 +70,11 @@ class LoadInfo:
     working_folder: str | None = None
     #: the SQL models run after the loads, in the order they ran
     models: list[ModelRun] = field(default_factory=list)
+    #: the run's id (its record: ``headwater runs show <pipeline> <run_id>``)
+    run_id: str | None = None
+    #: what the run measured: per stage, resource and table (``info.metrics.to_dict()``: see
+    #: :mod:`headwater.observe.metrics`)
+    metrics: RunMetrics = field(default_factory=RunMetrics)
 
     @property
     def load_id(self) -> str | None:
@@ -104,6 +110,7 @@ class LoadInfo:
             "pipeline": self.pipeline,
             "destination": self.destination,
             "dataset": self.dataset,
+            "run_id": self.run_id,
             "loads": [
                 {
                     "load_id": load.load_id,
@@ -123,6 +130,7 @@ class LoadInfo:
                 {"name": m.name, "status": m.status, "rows": m.rows, "seconds": round(m.seconds, 3), "error": m.error}
                 for m in self.models
             ],
+            "metrics": self.metrics.to_dict(),
         }
 
     def __str__(self) -> str:

@@ -8,13 +8,14 @@ failed load keeps its package on disk for the next run, and the error says so.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater._failpoints import failpoint
 from headwater.destinations.checks import PackageChecks
 from headwater.destinations.protocol import DestinationClient
 from headwater.errors import HeadwaterError, QualityError
 from headwater.observe.context import load_context
+from headwater.observe.metrics import RunMetrics, current_run
 from headwater.observe.progress import Progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
@@ -72,13 +73,33 @@ def load_new(pipeline: Pipeline, package: LoadPackage, progress: Progress) -> Lo
 
 
 def load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:
-    """Load one package with ``client``, move it to the completed packages and adopt its state.
+    """Load one package with ``client``, move it to the completed packages and adopt its state; the run's
+    metrics get the time as the ``load`` stage, the files loaded per table and the checks that failed.
 
     Raises:
         HeadwaterError: the load failed; the message says the package is kept.
     """
-    with load_context(package.load_id):  # log records of this load name its package
-        return _load_one(pipeline, client, package, progress)
+    metrics = current_run()
+    if metrics is None:
+        with load_context(package.load_id):  # log records of this load name its package
+            return _load_one(pipeline, client, package, progress)
+    with load_context(package.load_id), metrics.stage("load", package.load_id):
+        try:
+            summary = _load_one(pipeline, client, package, progress)
+        except QualityError as exc:
+            _failed_checks(metrics, exc.results)
+            raise
+    if not summary.already_loaded:
+        for name, files in package.manifest.tables.items():
+            metrics.loaded_files(name, len(files.files))
+    _failed_checks(metrics, summary.checks)
+    return summary
+
+
+def _failed_checks(metrics: RunMetrics, results: list[Any]) -> None:
+    for result in results:
+        if not getattr(result, "passed", True) and isinstance(getattr(result, "table", None), str):
+            metrics.checks_failed(result.table)
 
 
 def _load_one(pipeline: Pipeline, client: DestinationClient, package: LoadPackage, progress: Progress) -> LoadSummary:

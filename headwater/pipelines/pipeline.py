@@ -24,6 +24,7 @@ from headwater import names
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
 from headwater.errors import ConfigError, StateError
+from headwater.observe.otel import resolve as resolve_telemetry
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.files import drop_pending_command
 from headwater.packages.package import (
@@ -41,7 +42,8 @@ from headwater.pipelines.models import SqlModel, after_load, resolve_models, run
 from headwater.pipelines.observed import check_progress, observed
 from headwater.pipelines.pending import note_partial
 from headwater.pipelines.plan_report import Plan
-from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, find_workdirs, workdir_for
+from headwater.pipelines.runs import observed as recorded
+from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, only_workdir, workdir_for
 from headwater.redact import redact, register, storable_url
 from headwater.schema.hints import HintArgs, check_arguments
 from headwater.schema.masks import resolve_key
@@ -72,6 +74,7 @@ def pipeline(
     models: Any = None,
     on_failure: Any = None,
     on_success: Any = None,
+    telemetry: bool | None = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -100,6 +103,8 @@ def pipeline(
         on_failure, on_success: called when a run (``run``, ``load``, ``extract``) fails or succeeds with its
             summary (a dict): a callable, or a webhook URL that gets it as a JSON POST. A failing hook is
             logged and changes nothing (see :mod:`headwater.pipelines.hooks`).
+        telemetry: export each run to OpenTelemetry (the ``otel`` extra; see :mod:`headwater.observe.otel`);
+            default ``$HEADWATER_TELEMETRY`` (``1``/``0``). Every run is recorded anyway (``headwater runs``).
     """
     name, progress = names.pipeline_name(name), check_progress(progress)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -135,6 +140,7 @@ def pipeline(
         mask_key=mask_key,
         models=resolve_models(models, destination=dest, dataset=dataset),
         hooks=Hooks.check(on_failure, on_success),
+        telemetry=resolve_telemetry(telemetry),
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -161,30 +167,16 @@ def attach(name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> Pi
     return pipeline(name, destination=uri, dataset=meta.get("dataset"), pipelines_dir=root, progress=False)
 
 
-def only_workdir(pipelines_dir: Path, name: str) -> WorkDir:
-    """The one working folder of pipeline ``name`` (or the folder named ``name``), or a StateError:
-    none, or several (one per destination and dataset), listed so the user can name one."""
-    found = find_workdirs(pipelines_dir, name)
-    if not found:
-        raise StateError(
-            f"no pipeline {name!r} in {pipelines_dir}",
-            hint="run it once first, or pass --pipelines-dir where its working folder lives",
-        )
-    if len(found) > 1:
-        listing = "; ".join(
-            f"{w.root.name}: {m.get('destination')} dataset {m.get('dataset')!r}" for w in found if (m := w.read_meta())
-        )
-        raise StateError(
-            f"pipeline {name!r} has {len(found)} working folders, one per destination and dataset ({listing})",
-            hint=f"name the working folder instead of the pipeline, e.g. {found[-1].root.name!r}",
-        )
-    return found[0]
-
-
 def _identity(name: str, destination: Destination, dataset: str) -> Identity:
     """What a pipeline's working folder belongs to (the destination as ``pipeline.json`` records it)."""
     where = storable_url(destination.to_uri()) or redact(destination.describe())
     return Identity(name, destination.name, where, dataset)
+
+
+def _kept_connections(destination: Destination) -> Any:
+    """A DuckDB destination keeps one connection from the state read to the load and the run's ``_hw_runs``
+    row (its keep_connections)."""
+    return getattr(destination, "keep_connections", contextlib.nullcontext)()
 
 
 def _catalog_name(destination: Destination) -> str | None:
@@ -212,6 +204,7 @@ class Pipeline:
         mask_key: str | bytes | None = None,
         models: tuple[SqlModel, ...] = (),
         hooks: Hooks | None = None,
+        telemetry: bool = False,
     ) -> None:
         resolve_key(mask_key)  # a key of the wrong type is refused at once
         register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
@@ -227,6 +220,7 @@ class Pipeline:
         self._last_load_id = ""
         self.models = models
         self.hooks = hooks or Hooks()
+        self.telemetry = telemetry
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"
@@ -247,8 +241,7 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            # a DuckDB destination keeps one connection from the state read to the load (see its keep_connections)
-            with self.workdir.lock(self.name), getattr(self.destination, "keep_connections", contextlib.nullcontext)():
+            with self.workdir.lock(self.name), _kept_connections(self.destination), recorded(self, "run", info):
                 self._write_meta()
                 if any(p.status == NORMALIZED for p in list_packages(self.workdir.packages)):
                     with self._client() as client:
@@ -276,7 +269,7 @@ class Pipeline:
         """
         progress = make_progress(self.progress_setting, self.name)
         try:
-            with self.workdir.lock(self.name):
+            with self.workdir.lock(self.name), recorded(self, "extract"):
                 self._write_meta()
                 package = self._extract(data, progress, hints=dict(hints), schema_name=schema_name)
         finally:
@@ -317,7 +310,7 @@ class Pipeline:
         progress = make_progress(self.progress_setting, self.name)
         info = self._info()
         try:
-            with self.workdir.lock(self.name):
+            with self.workdir.lock(self.name), recorded(self, "load", info):
                 with self._client() as client:
                     info.loads.extend(load_pending(self, client, progress, include_partial=include_partial))
                     note_partial(self, info)

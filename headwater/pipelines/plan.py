@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import ClosingClient, Destination
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
+from headwater.observe.history import RUNS_FOLDER
 from headwater.observe.progress import make_progress
 from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages, read_file
 from headwater.pipelines.extraction import Extraction
@@ -173,12 +174,13 @@ def make_plan(
 
 
 def _not_copied(workdir: WorkDir) -> Any:
-    """What the copy of the working folder leaves out: the lock, and the data kept of loaded packages
-    (``keep_packages``; only their manifests matter)."""
+    """What the copy of the working folder leaves out: the lock, the run records, and the data kept of
+    loaded packages (``keep_packages``; only their manifests matter)."""
     completed = workdir.completed.resolve()
+    root = workdir.root.resolve()
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        out = {n for n in names if n == ".lock"}
+        out = {n for n in names if n == ".lock" or (n == RUNS_FOLDER and Path(folder).resolve() == root)}
         if Path(folder).resolve().parent == completed and "data" in names:
             out.add("data")
         return out

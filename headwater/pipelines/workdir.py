@@ -8,6 +8,7 @@
         state.json                 the pipeline state the next extraction starts from
         packages/<load id>/        load packages not loaded yet
         completed/<load id>/       manifests of loaded packages (history)
+        runs/<run id>.json         one record per run, load and extract (headwater.observe.history)
         .lock                      held while the pipeline runs
 
 The default pipelines dir is ``~/.headwater/pipelines``, or ``$HEADWATER_HOME/pipelines``.
@@ -317,3 +318,23 @@ class WorkDir:
             with contextlib.suppress(OSError):
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
             fh.close()
+
+
+def only_workdir(pipelines_dir: Path, name: str) -> WorkDir:
+    """The one working folder of pipeline ``name`` (or the folder named ``name``), or a StateError:
+    none, or several (one per destination and dataset), listed so the user can name one."""
+    found = find_workdirs(pipelines_dir, name)
+    if not found:
+        raise StateError(
+            f"no pipeline {name!r} in {pipelines_dir}",
+            hint="run it once first, or pass --pipelines-dir where its working folder lives",
+        )
+    if len(found) > 1:
+        listing = "; ".join(
+            f"{w.root.name}: {m.get('destination')} dataset {m.get('dataset')!r}" for w in found if (m := w.read_meta())
+        )
+        raise StateError(
+            f"pipeline {name!r} has {len(found)} working folders, one per destination and dataset ({listing})",
+            hint=f"name the working folder instead of the pipeline, e.g. {found[-1].root.name!r}",
+        )
+    return found[0]

@@ -23,7 +23,9 @@ MODELS_TABLE: Final = "_hw_models"
 
 #: one row per data-quality check per load: counts, verdict and sample failing rows
 CHECKS_TABLE: Final = "_hw_checks"
+#: one row per run, load and extract: status, times, rows, error, metrics (headwater.destinations.runs)
+RUNS_TABLE: Final = "_hw_runs"
 
 SYSTEM_TABLES: Final = frozenset(
-    {LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, CHECKS_TABLE, MODELS_TABLE}
+    {LOADS_TABLE, SCHEMAS_TABLE, STATE_TABLE, QUARANTINE_TABLE, CHECKS_TABLE, MODELS_TABLE, RUNS_TABLE}
 )

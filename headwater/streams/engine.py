@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.errors import ConfigError
+from headwater.observe.metrics import RunMetrics, resource_scope
 from headwater.schema.state import PipelineState, Running, running
 from headwater.streams.invocation import Invocation
 from headwater.streams.resource import Resource
@@ -91,10 +92,30 @@ def _prune(node: Node) -> bool:
 
 @dataclass(frozen=True)
 class Scope:
-    """Where resources run: the state they read and write, and the name of their source."""
+    """Where resources run: the state they read and write, the name of their source, and the run's
+    metrics (each resource's figures go to its entry, from whichever thread runs it)."""
 
     state: PipelineState
     source: str
+    metrics: RunMetrics | None = None
+
+
+class _InResource:
+    """The context a resource's code runs in: its state (``hw.state()``, its cursor) and its metrics."""
+
+    __slots__ = ("_metrics", "_state")
+
+    def __init__(self, run: Running, metrics: RunMetrics | None) -> None:
+        self._state = running(run)
+        self._metrics = resource_scope(metrics.resource(run.resource) if metrics is not None else None)
+
+    def __enter__(self) -> None:
+        self._state.__enter__()
+        self._metrics.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._metrics.__exit__(*exc)
+        self._state.__exit__(*exc)
 
 
 class _Run:
@@ -107,7 +128,7 @@ class _Run:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def context(self, resource: Resource) -> Any:
-        return running(Running(self.scope.state, self.scope.source, resource.name))
+        return _InResource(Running(self.scope.state, self.scope.source, resource.name), self.scope.metrics)
 
     def invocation(self, node: Node) -> Invocation:
         found = self.invocations.get(id(node))

@@ -14,6 +14,7 @@ from typing import Any
 
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError
+from headwater.observe import metrics
 from headwater.schema.state import current
 from headwater.streams.resource import Resource, StepChain, _is_data_object, _missing_arguments, as_iterator
 
@@ -134,6 +135,10 @@ class Invocation:
             await produced.aclose()
 
     def finish(self) -> None:
-        """Save what the cursor saw into the state (the package carries it to the destination)."""
+        """Save what the cursor saw into the state (the package carries it to the destination), and
+        where it stands into the run's metrics."""
         if self.incremental is not None:
             self.incremental.commit()
+            figures = metrics.current()
+            if figures is not None:
+                figures.note_cursor(self.incremental.cursor_path, self.incremental.last_value)

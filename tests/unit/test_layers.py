@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[2] / "headwater"
 
 #: lowest first; a module may import its own layer and the layers below it
 LAYERS: list[tuple[str, ...]] = [
-    ("headwater.redact", "headwater._failpoints", "headwater.observe"),
+    ("headwater.redact", "headwater._failpoints"),
     ("headwater.errors",),
     ("headwater.optional",),
+    # observe: metrics, run records, progress; anything above may import it (it raises Headwater errors
+    # and imports OpenTelemetry through optional)
+    ("headwater.observe",),
     # names.py builds on the naming convention (schema/naming.py) and the model checks names with it
     ("headwater.names", "headwater.schema"),
     ("headwater.packages", "headwater._callable_module"),

@@ -29,6 +29,7 @@ CAPABILITIES = Capabilities(
     merge_strategies=frozenset({"delete-insert", "upsert"}),
     merge_key=False,
     needs_primary_key=True,
+    run_history=True,
 )
 
 

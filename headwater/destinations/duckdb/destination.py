@@ -19,7 +19,7 @@ from headwater.errors import ConfigError, DestinationError
 from headwater.packages.package import LoadPackage, read_file
 from headwater.schema.model import Schema, Table
 
-CAPABILITIES = Capabilities(name="duckdb", transactional=True, sql_models=True)
+CAPABILITIES = Capabilities(name="duckdb", transactional=True, sql_models=True, run_history=True)
 
 # Settings of the connections Headwater opens itself (never of a connection passed in):
 # - DuckDB keeps the blocks a load writes in its buffer pool up to its memory limit (80% of RAM by

@@ -5,6 +5,7 @@ Layout under ``<url>/<dataset>/``::
     <table>/<load_id>.<n>.parquet                  one file per package file (the layout is configurable)
     <table>/<col>=<value>/<load_id>.<n>_0.parquet  with Hive-style partitions (partition_by)
     _hw_loads/<load_id>.json                       the commit marker, written last
+    _hw_runs/<run_id>.json                         one row of _hw_runs per run (best effort, after the run)
 
 Files are written by DuckDB (``COPY ... TO``), straight from the package's Arrow data. A load's files
 become part of the dataset only when its marker exists: the marker lists every file it added, which
@@ -42,7 +43,7 @@ from headwater.destinations.lake import COMPLETED, LOAD_ID_PROPERTY, Delete, Lak
 from headwater.errors import ConfigError, DestinationError
 from headwater.optional import require
 from headwater.schema.model import Table
-from headwater.schema.system import LOADS_TABLE
+from headwater.schema.system import LOADS_TABLE, RUNS_TABLE
 
 log = logging.getLogger("headwater")
 
@@ -211,8 +212,10 @@ class FilesystemClient(LakeClient):
 
     # -- LakeClient hooks ------------------------------------------------------------------------
     def table_names(self) -> list[str]:
-        """The tables named by the load markers, plus ``_hw_loads`` once there is one."""
+        """The tables named by the load markers, plus ``_hw_loads`` and ``_hw_runs`` once there are some."""
         names = {t for m in self.markers() for t in m.get("tables", {})}
+        if self._run_files():
+            names.add(RUNS_TABLE)
         return sorted(names | ({LOADS_TABLE} if self.markers() else set()))
 
     def committed_load_ids(self, name: str) -> set[str]:
@@ -343,6 +346,8 @@ class FilesystemClient(LakeClient):
         """Table ``name`` as an Arrow table read from its committed files (``_hw_loads`` from the load markers)."""
         if name == LOADS_TABLE:
             return self.read_loads()
+        if name == RUNS_TABLE:
+            return self.read_runs()
         return arrow_table(self.con.sql(self.select_files(name)))
 
     def select_files(self, name: str) -> str:
@@ -429,6 +434,43 @@ class FilesystemClient(LakeClient):
             if entry.get("mode") == "overwrite":
                 out.extend(self.files(table))
         return out
+
+    # -- _hw_runs: one JSON file per run ---------------------------------------------------------
+    def _run_files(self) -> list[str]:
+        try:
+            return sorted(n for n in self.fs.names(self.path(RUNS_TABLE)) if n.endswith(".json"))
+        except (FileNotFoundError, NotADirectoryError):  # none yet (or something else in its place)
+            return []
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Write the run's ``_hw_runs`` row as ``_hw_runs/<run_id>.json`` (atomically)."""
+        data = {k: (v.timestamp() if hasattr(v, "timestamp") else v) for k, v in row.items()}
+        self.fs.makedirs(self.path(RUNS_TABLE))
+        self.fs.write_atomic(self.path(f"{RUNS_TABLE}/{row['run_id']}.json"), orjson.dumps(data))
+
+    def read_runs(self) -> Any:
+        """The ``_hw_runs`` rows (an Arrow table), from the run files."""
+        import datetime as dt
+
+        import pyarrow as pa
+
+        schema = self.runs_schema()
+        rows = []
+        for name in self._run_files():
+            raw = orjson.loads(self.fs.read_bytes(self.path(f"{RUNS_TABLE}/{name}")))
+            for key in ("started_at", "ended_at"):
+                if isinstance(raw.get(key), int | float):
+                    raw[key] = dt.datetime.fromtimestamp(raw[key], dt.UTC)
+            rows.append({k: raw.get(k) for k in schema.names})
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def forget_runs(self, pipeline_name: str) -> None:
+        """Delete a pipeline's run files."""
+        for name in self._run_files():
+            path = self.path(f"{RUNS_TABLE}/{name}")
+            with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):
+                if orjson.loads(self.fs.read_bytes(path)).get("pipeline") == pipeline_name:
+                    self.fs.rm(path)
 
     def forget_pipeline(self, pipeline_name: str, schema_names: list[str]) -> None:
         """Delete a pipeline's load markers (those of its schemas too)."""

@@ -30,6 +30,7 @@ CAPABILITIES = Capabilities(
     name="filesystem",
     transactional=False,
     write_dispositions=frozenset({"append", "replace"}),
+    run_history=True,
     # every file keeps the types it was written with; readers that union files by name (DuckDB,
     # pyarrow datasets, Spark) widen bigint to double or decimal, decimals, dates to timestamps
 )

@@ -37,6 +37,7 @@ CAPABILITIES = Capabilities(
     merge_strategies=frozenset({"delete-insert", "upsert"}),
     merge_key=False,
     needs_primary_key=True,
+    run_history=True,
 )
 
 #: the catalog name Headwater gives catalogs it builds (the SQLite one, or one from properties)

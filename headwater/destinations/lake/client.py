@@ -44,12 +44,13 @@ from headwater.destinations.lake.loads import (
 from headwater.destinations.lake.merge_plan import LakeMergePlanner
 from headwater.destinations.lake.staged import StagedTables
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
+from headwater.destinations.runs import RUNS_COLUMNS
 from headwater.errors import ConfigError, DestinationError, HeadwaterError, LoadError
 from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, SYSTEM_PREFIX
+from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, RUNS_TABLE, SYSTEM_PREFIX
 from headwater.schema.types import DECIMAL_PRECISION_ONLY, DataType
 
 if TYPE_CHECKING:
@@ -84,6 +85,36 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         self.evolve(LOADS_TABLE, schema, [])
         data = pa.Table.from_pylist([row], schema=schema)
         self.write(LOADS_TABLE, [data], schema, mode="append", delete=None, properties=properties)
+
+    def runs_schema(self) -> pa.Schema:
+        """The Arrow schema of ``_hw_runs`` in this format."""
+        import pyarrow as pa
+
+        return pa.schema(
+            [pa.field(n, lake_arrow_type(Column(n, t), time_as_text=self.time_as_text)) for n, t in RUNS_COLUMNS]
+        )
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Append a run's row to ``_hw_runs`` (one commit of its own)."""
+        import pyarrow as pa
+
+        schema = self.runs_schema()
+        self.evolve(RUNS_TABLE, schema, [])
+        data = pa.Table.from_pylist([row], schema=schema)
+        self.write(
+            RUNS_TABLE, [data], schema, mode="append", delete=None, properties={PIPELINE_PROPERTY: row["pipeline"]}
+        )
+
+    def forget_runs(self, pipeline_name: str) -> None:
+        """Remove a pipeline's rows from ``_hw_runs`` (one commit)."""
+        import pyarrow.compute as pc
+
+        if RUNS_TABLE not in self.table_names():
+            return
+        runs = self.scan(RUNS_TABLE, self.runs_schema().names)
+        kept = runs.filter(pc.fill_null(pc.not_equal(runs["pipeline"], pipeline_name), True))
+        if kept.num_rows < runs.num_rows:
+            self.write(RUNS_TABLE, [kept], self.runs_schema(), mode="overwrite", delete=None, properties={})
 
     def forget_pipeline(self, pipeline_name: str, schema_names: list[str]) -> None:
         """Remove a pipeline's rows from ``_hw_loads`` (one commit)."""
@@ -122,6 +153,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         for table in tables:
             if table in existing:
                 self.drop_table(table)
+        self.forget_runs(pipeline_name)
         self.forget_pipeline(pipeline_name, schema_names)
 
     def query_arrow(self, sql: str) -> Any:

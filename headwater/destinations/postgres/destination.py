@@ -43,7 +43,12 @@ log = logging.getLogger("headwater")
 
 MAX_IDENTIFIER = 63
 CAPABILITIES = Capabilities(
-    name="postgres", transactional=True, max_identifier_length=MAX_IDENTIFIER, text_holds_nul=False, sql_models=True
+    name="postgres",
+    transactional=True,
+    max_identifier_length=MAX_IDENTIFIER,
+    text_holds_nul=False,
+    sql_models=True,
+    run_history=True,
 )
 URL_ENV = "HEADWATER_POSTGRES_URL"
 

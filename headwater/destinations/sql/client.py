@@ -29,6 +29,7 @@ from headwater._failpoints import failpoint
 from headwater.destinations.checks import CHECKS_COLUMNS, PackageChecks
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
+from headwater.destinations.runs import RUNS_COLUMNS
 from headwater.destinations.sql.merge import SqlMerge
 from headwater.destinations.sql.migrate import migrate
 from headwater.destinations.sql.types import stored_data_type
@@ -37,7 +38,7 @@ from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column, Schema, Table
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredColumn, StoredTables
-from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, MODELS_TABLE, SCHEMAS_TABLE, STATE_TABLE
+from headwater.schema.system import CHECKS_TABLE, LOADS_TABLE, MODELS_TABLE, RUNS_TABLE, SCHEMAS_TABLE, STATE_TABLE
 from headwater.schema.types import DataType
 
 KEEP_STATE_VERSIONS = 10
@@ -223,6 +224,8 @@ class SqlClient(ClosingClient, ABC):
                 self.execute(f"DELETE FROM {self.qualified(CHECKS_TABLE)} WHERE table_name IN ({marks})", list(tables))
             if MODELS_TABLE in existing:
                 self.execute(f"DELETE FROM {self.qualified(MODELS_TABLE)} WHERE pipeline_name = ?", [pipeline_name])
+            if RUNS_TABLE in existing:
+                self.execute(f"DELETE FROM {self.qualified(RUNS_TABLE)} WHERE pipeline = ?", [pipeline_name])
             if SCHEMAS_TABLE in existing:
                 for name in schema_names:
                     self.execute(f"DELETE FROM {self.qualified(SCHEMAS_TABLE)} WHERE schema_name = ?", [name])
@@ -318,6 +321,23 @@ class SqlClient(ClosingClient, ABC):
         values = ", ".join(f"CAST(? AS {self.type_map['json']})" if k == "json" else "?" for _, k in CHECKS_COLUMNS)
         for row in checks.rows():
             self.execute(f"INSERT INTO {self.qualified(CHECKS_TABLE)} VALUES ({values})", list(row.values()))
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Append a run's row to ``_hw_runs`` (made, with the dataset, if missing) in a transaction of its own."""
+        columns = ", ".join(f"{name} {self.type_map[kind]}" for name, kind in RUNS_COLUMNS)
+        values = ", ".join(f"CAST(? AS {self.type_map['json']})" if k == "json" else "?" for _, k in RUNS_COLUMNS)
+        self.begin()
+        try:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.dataset_ref()}")
+            self.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified(RUNS_TABLE)} ({columns})")
+            self.execute(
+                f"INSERT INTO {self.qualified(RUNS_TABLE)} VALUES ({values})", [row[n] for n, _ in RUNS_COLUMNS]
+            )
+            self.commit()
+        except BaseException:
+            self._safe_rollback()
+            raise
+        self.changed_catalog()
 
     def _safe_rollback(self) -> None:
         self.changed_catalog()

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
+from headwater.observe import metrics
 from headwater.observe.access import record_access
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
 from headwater.schema.state import current, state
@@ -77,10 +78,13 @@ class FileStream:
         if self.incremental and current() is not None:  # outside a pipeline, every file is read
             st = state()
             seen = st["files"] = forget_missing(st.get("files") or {}, files)
+        figures = metrics.current()
         for entry in files_to_read(files, seen or {}):
             yield from self.read_one(entry)
             if seen is not None:
                 seen[entry.path] = entry.signature  # after the file's last rows: saved with them
+            if figures is not None:
+                figures.read(nbytes=entry.size, files=1)  # the file as stored (compressed, if it is)
 
     def read_one(self, entry: FileEntry) -> Iterator[pa.Table]:
         """The tables of one file, with ``_file_name`` and ``_file_row_number`` when asked for."""

@@ -24,6 +24,7 @@ import orjson
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_you_mean
+from headwater.observe import metrics
 from headwater.observe.access import record_access
 from headwater.optional import require
 from headwater.sources.rest_api.auth import make_auth
@@ -278,6 +279,9 @@ class RESTClient:
             if pager is not None:
                 pager.has_next_page = False
             return Page([], stop=outcome.stop)
+        figures = metrics.current()
+        if figures is not None:
+            figures.read(nbytes=len(response.content))
         body = self._parse(response, resource)
         response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
         records = select_records(body, data_selector)

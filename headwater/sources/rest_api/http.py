@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, RetriableSourceError
+from headwater.observe import metrics
 from headwater.optional import require
 
 if TYPE_CHECKING:
@@ -154,16 +155,18 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    async def wait(self) -> None:
-        """Wait for this request's slot (at once without a limit)."""
+    async def wait(self) -> float:
+        """Wait for this request's slot (at once without a limit); the seconds waited."""
         if not self.interval:
-            return
+            return 0.0
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
+            return slot - now
+        return 0.0
 
 
 class Gate:
@@ -279,11 +282,19 @@ class Transport:
         resource: str,
         actions: tuple[ResponseAction, ...] = (),
     ) -> Outcome:
-        """Send ``request`` until it succeeds, is ignored, or retries run out."""
+        """Send ``request`` until it succeeds, is ignored, or retries run out.
+
+        Each attempt, each retry with its reason (``HTTP 429``, ``ConnectError``...) and each wait for the
+        rate limit or a server's ``Retry-After`` count in the running resource's metrics."""
         httpx = require("httpx", "the rest_api source", extra="rest")
+        figures = metrics.current()
         last: str = ""
+        reason = ""
         for attempt in range(1, self.retry.attempts + 1):
-            await self.limiter.wait()
+            waited = await self.limiter.wait()
+            if figures is not None:
+                figures.waited(waited)
+                figures.request()
             response = None
             try:
                 response = await self._send_once(client, request)
@@ -291,8 +302,10 @@ class Transport:
                 raise  # an auth flow's own error (e.g. the token endpoint refused the credentials)
             except TimeoutError:  # the total deadline (httpx's own timeouts are httpx.TimeoutException)
                 last = f"no complete response within the {self.deadline or 0:g} s deadline (client.timeout)"
+                reason = "deadline"
             except (httpx.TimeoutException, httpx.TransportError, httpx.DecodingError) as exc:
                 redact.scrub_exception(exc)
+                reason = type(exc).__name__
                 kind = "connection failed"
                 if isinstance(exc, httpx.TimeoutException):
                     kind = "timed out"
@@ -323,9 +336,11 @@ class Transport:
                         resource=resource,
                     )
                 last = f"HTTP {response.status_code} {response.reason_phrase}"
+                reason = f"HTTP {response.status_code}"
             if attempt == self.retry.attempts:
                 break
             delay = self.retry.wait(attempt)
+            asked = None
             if response is not None:
                 asked = retry_after(response)
                 asked = quota if asked is None else asked
@@ -346,6 +361,10 @@ class Transport:
                 self.retry.attempts - 1,
                 delay,
             )
+            if figures is not None:
+                figures.retry(reason)
+                if asked is not None:  # the server asked for the wait: a rate limit
+                    figures.waited(delay)
             await asyncio.sleep(delay)
         attempts = f"{self.retry.attempts} attempt{'s' if self.retry.attempts > 1 else ''}"
         if response is not None:

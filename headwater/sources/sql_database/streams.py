@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from headwater.cursors.cursor import Incremental
 from headwater.errors import ConfigError
+from headwater.observe import metrics
 from headwater.schema.hints import HintArgs, TableHints, build_hints, column_name
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer
@@ -90,17 +91,19 @@ class TableReader:
             what = f"table {spec.qualified!r}"
             return self.backend.chunks(stmt, conformer, what, spec.name, sentinel=adbc_sqlite, plain=plain)
 
+        queries = 1
         if self.partition is None or self.partition.partitions < 2:
             chunks = one(None)
         else:
             col = check_range_column(spec, self.partition.column)
             ranges = key_ranges(self.backend.db, spec, col, self.partition.partitions, where)
+            queries = len(ranges)
             if len(ranges) == 1:
                 chunks = one(ranges[0])
             else:
                 chunks = interleave([functools.partial(one, r) for r in ranges], self.partition.workers or len(ranges))
         empty = True
-        for chunk in chunks:
+        for chunk in counted(chunks, queries):
             empty = False
             yield chunk
         if empty:  # no rows: an empty table still carries the columns and their types to the destination
@@ -143,10 +146,23 @@ class QueryReader:
             known = ColumnSpec(where.column, hinted, True, None)
         stmt = select_query(self.sql, dialect, cursor=where, cursor_column=known, literal=literal)
         conformer = Conformer(None, self.name, round_decimals=dialect == "sqlite", normalized=self.overrides)
-        yield from self.backend.chunks(stmt, conformer, f"query {self.name!r}", self.name)
+        yield from counted(self.backend.chunks(stmt, conformer, f"query {self.name!r}", self.name), 1)
 
 
 Reader = TableReader | QueryReader
+
+
+def counted(chunks: Iterator[pa.Table], queries: int) -> Iterator[pa.Table]:
+    """``chunks`` as they are; the statements run and the Arrow bytes read count in the running
+    resource's metrics (per chunk)."""
+    figures = metrics.current()
+    if figures is None:
+        yield from chunks
+        return
+    figures.read(queries=queries)
+    for chunk in chunks:
+        figures.read(nbytes=chunk.nbytes)
+        yield chunk
 
 
 class SQLResource(Resource):

@@ -246,10 +246,10 @@ def test_object_store_code_path(tmp_path: Path, make: Any) -> None:
     merged(p, docs(2, [1, 5]))
     assert rows(p, "select id, v from items order by id") == [(0, "1-0"), (1, "2-1"), (2, "1-2"), (5, "2-5")]
     with dest.client("raw") as client:
-        assert client.table_names() == ["_hw_loads", "items", "items__tags"]
+        assert client.table_names() == ["_hw_loads", "_hw_runs", "items", "items__tags"]
     p.drop()
     with dest.client("raw") as client:
-        assert client.table_names() == ["_hw_loads"]
+        assert client.table_names() == ["_hw_loads", "_hw_runs"]  # the pipeline's rows are gone from both
 
 
 def test_hw_loads_is_compacted_when_its_files_pile_up(make: Any, lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:

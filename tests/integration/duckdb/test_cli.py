@@ -109,8 +109,10 @@ def test_state_reset_and_drop(make_pipeline: Any, tmp_path: Path) -> None:
 
     con = duckdb.connect(str(tmp_path / "stateful.duckdb"), read_only=True)
     con.execute("select table_name from duckdb_tables() where schema_name = 'raw' order by 1")
-    assert [r[0] for r in con.fetchall()] == ["_hw_loads", "_hw_schemas", "_hw_state"]
+    assert [r[0] for r in con.fetchall()] == ["_hw_loads", "_hw_runs", "_hw_schemas", "_hw_state"]
     con.execute("select count(*) from raw._hw_state")
+    assert con.fetchall()[0][0] == 0
+    con.execute("select count(*) from raw._hw_runs")  # the pipeline's runs went with it
     assert con.fetchall()[0][0] == 0
     con.close()
     assert not (tmp_path / "pipelines" / "stateful").exists()

@@ -269,7 +269,7 @@ def test_catalog_properties_are_passed_through_and_secrets_never_shown(tmp_path:
     obj = load_catalog("mine", **{k: v for k, v in props.items() if k in ("type", "uri", "warehouse")})
     q = make(tmp_path, "obj", destination=hw.destinations.iceberg(catalog=obj), dataset="other")
     q.run([{"id": 2}], table_name="t")
-    assert {i[-1] for i in obj.list_tables("other")} == {"_hw_loads", "t"}
+    assert {i[-1] for i in obj.list_tables("other")} == {"_hw_loads", "_hw_runs", "t"}
     assert "SqlCatalog 'mine'" in q.destination.describe() and q.destination.to_uri() is None
     obj.list_namespaces()  # not closed by the pipeline: it belongs to the caller
     with pytest.raises(ConfigError, match="not both"):

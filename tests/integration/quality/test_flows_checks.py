@@ -88,4 +88,6 @@ def test_a_failing_check_exits_1_and_commits_nothing(folder: Path, capsys: pytes
     err = capsys.readouterr().err
     assert "check 'row_count' (fail; row count >= 50): failed" in err
     assert '"row_count":13' in err
-    assert query(folder, "select count(*) from information_schema.tables where table_schema = 'raw'") == [(0,)]
+    data = "select count(*) from information_schema.tables where table_schema = 'raw' and table_name <> '_hw_runs'"
+    assert query(folder, data) == [(0,)]
+    assert query(folder, "select kind, status from raw._hw_runs") == [("run", "failed")]  # only the run's record
