@@ -228,7 +228,11 @@ class DuckDBClient(SqlClient):
         )
         self._limit_raised = True
         self.execute("RESET memory_limit")
-        return super().load(package, schema)
+        result = super().load(package, schema)
+        # write the WAL out now, under the raised limit: the next commit (the run's _hw_runs row) or the
+        # next open (replaying the WAL) would otherwise checkpoint these big rows under the loader's cap
+        self.execute("CHECKPOINT")
+        return result
 
     def begin(self) -> None:
         """Begin a transaction."""
