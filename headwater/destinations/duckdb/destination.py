@@ -289,6 +289,14 @@ class DuckDBClient(SqlClient):
             total += int(rows[0][0]) if rows else 0
         return total
 
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Append a run's row to ``_hw_runs`` under DuckDB's own memory limit: the loader's cap is for loads,
+        and the connection this row goes through is the run's last, whose closing checkpoint writes the
+        run's data (a large load's, too)."""
+        if self._ours:
+            self.execute("RESET memory_limit")
+        super().record_run(row)
+
     def use_dataset(self) -> None:
         """Unqualified names resolve to the dataset's tables; DuckDB's own memory limit (the loader's cap
         is not for SQL models)."""
