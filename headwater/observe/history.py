@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from headwater.errors import StateError, did_you_mean
+from headwater.observe.runids import FORMAT, started_at
+from headwater.observe.runids import new_run_id as fresh_run_id
 
 if TYPE_CHECKING:
     from headwater.pipelines.workdir import WorkDir
@@ -44,17 +46,16 @@ RUNS_FOLDER = "runs"
 KEEP_RUNS = 1000
 #: what a run id looks like: the load id's form
 RUN_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
-_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+#: the UTC start time a run id holds
+run_started_at = started_at
 
 
 def new_run_id(when: dt.datetime | None = None) -> str:
-    """A run id: the UTC time ``when`` (default: now) as ``20261203T092700.123456Z``."""
-    return (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime(_FORMAT)
-
-
-def run_started_at(run_id: str) -> dt.datetime:
-    """The UTC start time a run id holds."""
-    return dt.datetime.strptime(run_id, _FORMAT).replace(tzinfo=dt.UTC)
+    """A run id: the UTC time ``when`` as ``20261203T092700.123456Z``; without ``when``, a fresh one
+    (:func:`headwater.observe.runids.new_run_id`: now, never repeated in this process)."""
+    return fresh_run_id() if when is None else when.astimezone(dt.UTC).strftime(FORMAT)
 
 
 def runs_folder(workdir: WorkDir) -> Path:
