@@ -166,14 +166,42 @@ def read_run(workdir: WorkDir, run_id: str) -> dict[str, Any]:
     return _read(path)
 
 
+#: every key of a record with the value it takes when the record lacks it (an older or damaged record)
+_DEFAULTS: dict[str, Any] = {
+    "run_id": None,
+    "pipeline": None,
+    "destination": None,
+    "dataset": None,
+    "kind": "run",
+    "status": None,
+    "started_at": None,
+    "ended_at": None,
+    "seconds": None,
+    "load_ids": [],
+    "rows": 0,
+    "tables": {},
+    "schema": None,
+    "error": None,
+    "metrics": {},
+}
+
+
 def _read(path: Path) -> dict[str, Any]:
+    """A record with every key of the contract: a missing key takes its empty value, and a null (or a
+    wrong kind) where a list or mapping belongs reads as empty; keys beyond the contract are kept."""
     try:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
-        raise StateError(f"the run record {path} is unreadable: {exc}", path=str(path)) from exc
+        raise StateError(f"the run record {path} cannot be read: {exc}", path=str(path)) from exc
     if not isinstance(data, dict):
         raise StateError(f"the run record {path} is not a JSON object", path=str(path))
-    data.setdefault("run_id", path.stem)
+    for key, default in _DEFAULTS.items():
+        value = data.get(key, default)
+        if isinstance(default, (list, dict)) and not isinstance(value, type(default)):
+            value = type(default)()
+        data[key] = value
+    if data["run_id"] is None:
+        data["run_id"] = path.stem
     return data
 
 

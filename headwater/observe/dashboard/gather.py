@@ -21,7 +21,7 @@ from typing import Any
 
 from headwater.errors import HeadwaterError, StateError, closest
 from headwater.observe.dashboard import sources
-from headwater.observe.runs_reader import list_runs
+from headwater.observe.history import list_runs
 from headwater.pipelines.workdir import WorkDir, find_workdirs
 from headwater.schema.state import decode_value
 

@@ -1,4 +1,4 @@
-"""The dashboard's reader of run records: newest first, tolerant of missing keys and damaged files."""
+"""Reading run records (the CLI and the dashboard): newest first, tolerant of missing keys and damaged files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.observe.runs_reader import list_runs
+from headwater.observe.history import list_runs
 from headwater.pipelines.workdir import WorkDir
 
 
