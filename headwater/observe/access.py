@@ -1,10 +1,11 @@
 """Access records: one log record per source read, on the ``headwater.access`` logger at INFO.
 
 Each says what was read (REST: the method and URL; SQL: the table or query and the database URL;
-files: the path or object URL), from which host, when, by which machine and OS user, and how many
-rows. URLs are shown as :func:`headwater.redact.redact_url` shows them (no password, no secret query
-value) and the whole record goes through redaction. The record's ``access`` attribute holds the fields
-(the JSON log format writes them as ``"access": {...}``)::
+files: the path or object URL; a Singer or Airbyte stream: the stream and the connector; a Python
+resource: its function, from :func:`record_resource_reads`), from which host, when, by which
+machine and OS user, and how many rows. URLs are shown as :func:`headwater.redact.redact_url` shows
+them (no password, no secret query value) and the whole record goes through redaction. The record's
+``access`` attribute holds the fields (the JSON log format writes them as ``"access": {...}``)::
 
     {"source": "rest_api", "resource": "issues", "method": "GET",
      "url": "https://api.example.com/issues?page=2&token=***", "host": "api.example.com",
@@ -20,9 +21,16 @@ import functools
 import getpass
 import logging
 import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from headwater.observe.scope import current
 from headwater.redact import redact, redact_url
+
+if TYPE_CHECKING:
+    from headwater.observe.metrics import RunMetrics
+    from headwater.streams.resource import Resource
 
 log = logging.getLogger("headwater.access")
 
@@ -56,6 +64,7 @@ def record_access(
     what: str | None = None,
     method: str | None = None,
     secret_params: tuple[str, ...] | frozenset[str] = (),
+    host: str | None = None,
 ) -> None:
     """Log one read of ``source`` (``"rest_api"``, ``"sql_database"``, ``"filesystem"``...).
 
@@ -66,7 +75,14 @@ def record_access(
         what: what was read when the URL does not say it (``"table 'orders'"``, ``"query 'recent'"``).
         method: the HTTP method.
         secret_params: more query parameter names whose values are secret (an API key's parameter).
+        host: the host read from when the URL does not name it (a connector's subprocess: ``localhost``).
+
+    Inside a resource, its metrics note that it wrote its own access records (so the run does not add
+    the generic one of :func:`record_resource_reads`).
     """
+    metrics = current()
+    if metrics is not None:
+        metrics.accessed = True
     if not log.isEnabledFor(logging.INFO):
         return
     shown = redact_url(url, secret_params)
@@ -77,7 +93,7 @@ def record_access(
         "what": redact(what) if what else None,
         "method": method,
         "url": shown,
-        "host": host_of(shown),
+        "host": host or host_of(shown),
         "at": dt.datetime.now(dt.UTC).isoformat(),
         "by_host": by_host,
         "by_user": by_user,
@@ -96,3 +112,23 @@ def record_access(
         counted,
         extra={"access": access},
     )
+
+
+def record_resource_reads(resources: Iterable[Resource], run: RunMetrics | None) -> None:
+    """One access record for each resource of a run whose source wrote none of its own: a Python
+    function or data (``what`` names the resource, ``url`` its function as ``module.function``), with
+    the rows the run normalized from it. Called when extraction ends, failed ones too."""
+    if run is None or not log.isEnabledFor(logging.INFO):
+        return
+    for resource in resources:
+        figures = run.resources.get(resource.name)
+        if figures is None or figures.accessed:
+            continue
+        record_access(
+            "python",
+            url=resource.origin,
+            rows=figures.rows,
+            resource=resource.name,
+            what=f"{'transformer' if resource.is_transformer else 'resource'} {resource.name!r}",
+            host="localhost",
+        )

@@ -123,6 +123,8 @@ class ResourceMetrics:
     cursor: CursorMetrics | None = None
     started_ns: int | None = field(default=None, repr=False)
     ended_ns: int | None = field(default=None, repr=False)
+    #: whether the resource's source wrote its own access records (REST pages, SQL reads, files)
+    accessed: bool = field(default=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property

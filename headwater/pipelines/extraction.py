@@ -19,6 +19,7 @@ from headwater._failpoints import failpoint
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
 from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
+from headwater.observe.access import record_resource_reads
 from headwater.observe.context import load_context
 from headwater.observe.metrics import current_run
 from headwater.observe.progress import Progress
@@ -91,6 +92,7 @@ class Extraction:
                     router.normalizer.checks.note(names.table_name(r.hints.table_name or r.name), r.hints.table_checks)
             self.progress.stage("extract + normalize")
             failure = self.extract(resources, router, Scope(state, schema.name, self.metrics))
+            record_resource_reads(resources, self.metrics)
             self.progress.extracted()
             self.close_writer(package, writer)
             router.normalizer.checks.close()

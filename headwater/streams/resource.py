@@ -146,6 +146,19 @@ class Resource:
         fn = self._data
         return inspect.isasyncgenfunction(fn) or inspect.isasyncgen(fn) or hasattr(fn, "__anext__")
 
+    @property
+    def origin(self) -> str:
+        """Where the resource's items come from, for its access record: ``module.function`` of the
+        function (or generator) it wraps, else the kind of data it wraps (``list``)."""
+        data = self._data
+        target = getattr(data, "gi_code", None) or getattr(data, "ag_code", None)
+        if target is not None:  # a generator object: its function's name
+            return f"{getattr(data, '__module__', None) or '?'}.{target.co_qualname}"
+        if callable(data):
+            module = getattr(data, "__module__", None) or "?"
+            return f"{module}.{getattr(data, '__qualname__', None) or type(data).__qualname__}"
+        return type(data).__qualname__
+
     def steps(self) -> list[Step]:
         """The steps added to the resource (maps, filters, limits...), in order."""
         return list(self._steps)

@@ -17,6 +17,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from headwater.observe.access import record_access
 from headwater.schema.hints import TableHints, build_hints
 from headwater.schema.state import current, state
 from headwater.sources.airbyte.catalog import StreamPlan, configured_catalog, stream_key
@@ -70,6 +71,29 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
         ConnectorError: it exited with an error without reporting one.
     """
     tables = {(p.namespace, p.name): (p.name, p.hints) for p in plans}
+    counts = dict.fromkeys(tables, 0)
+    try:
+        yield from _read(connector, plans, resource, tables, counts)
+    finally:
+        for (namespace, stream), n in counts.items():
+            shown = f"{namespace}.{stream}" if namespace else stream
+            record_access(
+                "airbyte",
+                url=connector.argv[0],
+                rows=n,
+                resource=resource,
+                what=f"stream {shown!r} of {connector.name}",
+                host="localhost",
+            )
+
+
+def _read(
+    connector: Connector,
+    plans: Sequence[StreamPlan],
+    resource: str,
+    tables: dict[tuple[str | None, str], tuple[str, TableHints]],
+    counts: dict[tuple[str | None, str], int],
+) -> Iterator[Hinted]:
     saved, given = saved_state(plans)
     errors: list[TraceError] = []
     rows: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
@@ -89,6 +113,7 @@ def read(connector: Connector, plans: Sequence[StreamPlan], resource: str) -> It
                         if bucket is None:
                             bucket = rows[key] = []
                         bucket.append(data)
+                        counts[key] = counts.get(key, 0) + 1
                 elif kind == "STATE":
                     yield from _flush(rows, tables, resource)
                     keep_state(saved, message)

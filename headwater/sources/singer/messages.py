@@ -126,6 +126,8 @@ class Messages:
         self.on_state = on_state
         self.streams = streams
         self.records = 0
+        #: records kept per stream (the access records name each stream read)
+        self.per_stream: dict[str, int] = {}
         self.states = 0
         self.ignored: dict[str, int] = {}
         #: records dropped per stream: streams not selected, and records without a stream (``None``)
@@ -210,6 +212,7 @@ class Messages:
                     )
                     rows = kept
                 self.records += len(rows)
+                self.per_stream[stream] = self.per_stream.get(stream, 0) + len(rows)
                 yield Hinted(rows, stream, self.tables.hints(stream))
         pending.clear()
 
@@ -223,6 +226,7 @@ class Messages:
         for url in m.get("manifest") or ():
             rows = read_batch_file(str(url), encoding, stream, declared)
             self.records += len(rows)
+            self.per_stream[stream] = self.per_stream.get(stream, 0) + len(rows)
             yield Hinted(rows, stream, hints)
 
 

@@ -29,6 +29,7 @@ import orjson
 
 from headwater.errors import ConfigError
 from headwater.names import snake_case
+from headwater.observe.access import record_access
 from headwater.schema.hints import build_hints
 from headwater.schema.state import current, state
 from headwater.sources.connector.env import Executable, resolve
@@ -205,8 +206,20 @@ def _resource(
             st[STATE_KEY] = value
 
         messages = Messages(tables, keep, streams)
-        with gate if gate is not None else contextlib.nullcontext():
-            yield from tap.sync(catalog, messages, st.get(STATE_KEY, initial))
+        try:
+            with gate if gate is not None else contextlib.nullcontext():
+                yield from tap.sync(catalog, messages, st.get(STATE_KEY, initial))
+        finally:  # one access record per stream read (the streams it was asked for, even without rows)
+            read: list[str | None] = [*sorted(set(streams or ()) | set(messages.per_stream))]
+            for stream in read or [None]:
+                record_access(
+                    "singer",
+                    url=tap.executable.argv[0],
+                    rows=messages.per_stream.get(stream, 0) if stream is not None else 0,
+                    resource=resource_name,
+                    what=f"stream {stream!r} of {tap.name}" if stream is not None else f"tap {tap.name}",
+                    host="localhost",
+                )
         if tables.bookmarks:
             st["bookmark_properties"] = tables.bookmarks
         replication = {s: i.replication_key for s, i in infos.items() if i.replication_key and s in (streams or ())}

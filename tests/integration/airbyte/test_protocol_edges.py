@@ -4,6 +4,7 @@ GLOBAL state, a stream's records on both sides of a state."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 import headwater as hw
+from headwater.pipelines.logsetup import logging_configured
 from headwater.sources.connector.process import ConnectorError
 from tests.integration.airbyte.conftest import query
 
@@ -137,3 +139,21 @@ def test_a_full_refresh_stream_that_brings_no_rows_empties_its_table(
     p.run(hw.sources.airbyte(str(connector), config={"n": 1, "snap": 0}))
     assert query(p, "select count(*) as n from raw.snap") == [{"n": 0}]  # replaced by nothing
     assert query(p, "select count(*) as n from raw.ticks") == [{"n": 2}]  # the incremental stream appended
+
+
+def test_each_stream_read_leaves_an_access_record_even_when_the_connector_crashes(
+    connector: Path, make_pipeline: Callable[[str], Any]
+) -> None:
+    p = make_pipeline("ticks_access")
+    stream = io.StringIO()
+    with logging_configured("INFO", "json", stream=stream):
+        p.run(hw.sources.airbyte(str(connector), config={"n": 3, "snap": 2}))
+        with pytest.raises(ConnectorError):
+            p.run(hw.sources.airbyte(str(connector), config={"n": 4, "crash": True}))
+    access = [json.loads(x)["access"] for x in stream.getvalue().splitlines() if '"headwater.access"' in x]
+    assert [(a["what"], a["rows"]) for a in access] == [
+        ("stream 'ticks' of ticks", 3),
+        ("stream 'snap' of ticks", 2),
+        ("stream 'ticks' of ticks", 4),
+    ]
+    assert all(a["source"] == "airbyte" and a["url"] == str(connector) and a["host"] == "localhost" for a in access)

@@ -146,3 +146,66 @@ def test_off_a_terminal_a_run_logs_one_line_per_table_unless_progress_is_off(tmp
     )
     assert "table items__tags (resource items): 2,000 rows" in lines[1] and "rows/s)" in lines[1]
     assert "\x1b[" not in out.stderr  # no live display off a terminal
+
+
+def _access(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [x["access"] for x in lines if x["logger"] == "headwater.access"]
+
+
+def _orders() -> Any:
+    yield [{"id": i, "lines": [{"sku": f"s{i}"}]} for i in range(7)]
+
+
+def test_python_resources_and_transformers_get_one_access_record_each_with_their_rows(tmp_path: Path) -> None:
+    orders = hw.resource(_orders, name="orders")
+
+    @hw.transformer(data_from=orders, name="order_ids")
+    def order_ids(page: list[dict[str, Any]]) -> Any:
+        yield [{"order": o["id"]} for o in page if o["id"] % 2 == 0]
+
+    kinds = hw.resource([{"kind": "a"}, {"kind": "b"}], name="kinds")
+    stream = io.StringIO()
+    p = hw.pipeline("py_logs", dataset="raw", pipelines_dir=tmp_path / "p", progress=False)
+    with logging_configured("INFO", "json", stream=stream):
+        p.run([orders, order_ids, kinds])
+    access = {a["resource"]: a for a in _access(stream)}
+    assert set(access) == {"orders", "order_ids", "kinds"}  # one each: no duplicate per batch
+    assert len(_access(stream)) == 3
+    assert access["orders"]["url"] == f"{__name__}._orders" and access["orders"]["what"] == "resource 'orders'"
+    assert access["order_ids"]["what"] == "transformer 'order_ids'" and access["order_ids"]["url"].endswith("order_ids")
+    assert access["kinds"]["url"] == "list"
+    # rows are the resource's rows (its items' rows, before child tables)
+    assert (access["orders"]["rows"], access["order_ids"]["rows"], access["kinds"]["rows"]) == (7, 4, 2)
+    assert all(a["source"] == "python" and a["host"] == "localhost" and a["by_user"] for a in access.values())
+
+
+def test_a_failing_python_resource_still_gets_its_access_record(tmp_path: Path) -> None:
+    def broken() -> Any:
+        yield {"id": 1}
+        raise RuntimeError("upstream went away")
+
+    stream = io.StringIO()
+    p = hw.pipeline("py_fail", dataset="raw", pipelines_dir=tmp_path / "p", progress=False)
+    with logging_configured("INFO", "json", stream=stream), pytest.raises(hw.errors.ExtractError):
+        p.run(hw.resource(broken, name="broken"))
+    (access,) = _access(stream)
+    assert access["resource"] == "broken" and access["rows"] == 1 and access["url"].endswith("broken")
+
+
+def test_rest_resources_get_no_generic_record_beside_their_own(tmp_path: Path) -> None:
+    with APIServer() as api:
+
+        @api.route("/things")
+        def things(req: Request) -> Reply:
+            return Reply(json=[{"id": 1}, {"id": 2}])
+
+        source = hw.sources.rest_api(
+            {"client": {"base_url": api.url, "paginator": "single_page"}, "resources": ["things"]}
+        )
+        stream = io.StringIO()
+        p = hw.pipeline("rest_one", dataset="raw", pipelines_dir=tmp_path / "p", progress=False)
+        with logging_configured("INFO", "json", stream=stream):
+            p.run(source)
+    (access,) = _access(stream)
+    assert access["source"] == "rest_api" and access["rows"] == 2

@@ -105,7 +105,8 @@ def test_cli_mistakes_get_clear_errors(make_pipeline: Callable[..., Any], tmp_pa
     where = ["--pipelines-dir", str(tmp_path / "pipelines")]
     typo = cli("runs", "nmaed", *where, cwd=tmp_path)
     assert typo.returncode == 1 and "did you mean 'named'?" in typo.stderr
-    wrong = cli("runs", "show", "named", run_id[:-2] + "9Z", *where, cwd=tmp_path)
+    near = run_id[:-2] + ("8Z" if run_id[-2] == "9" else "9Z")  # one digit off, never the id itself
+    wrong = cli("runs", "show", "named", near, *where, cwd=tmp_path)
     assert wrong.returncode == 1 and f"did you mean {run_id!r}?" in wrong.stderr
     garbage = cli("runs", "show", "named", "../../etc/passwd", *where, cwd=tmp_path)
     assert garbage.returncode == 1 and "is not a run id" in garbage.stderr

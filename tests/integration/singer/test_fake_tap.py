@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError
+from headwater.pipelines.logsetup import logging_configured
 from headwater.sources.connector.process import ConnectorError
 from tests.integration.singer.conftest import fake_tap, make, rows, stream
 
@@ -267,3 +269,24 @@ emit(type="RECORD", stream="users", record={"id": len(props["streams"])})
     tap = fake_tap(tmp_path, body, [USERS])
     p = make(tmp_path)
     assert p.run(hw.sources.singer(tap)).table_rows() == {"users": 1}
+
+
+def test_each_stream_read_from_a_tap_leaves_an_access_record(tmp_path: Path) -> None:
+    body = """
+for s in selected:
+    emit(type="SCHEMA", stream=s, schema=CATALOG["streams"][0]["schema"], key_properties=["id"])
+    for i in range(3 if s == "users" else 2):
+        emit(type="RECORD", stream=s, record={"id": i})
+"""
+    tap = fake_tap(tmp_path, body, [USERS, EVENTS])
+    stream_ = io.StringIO()
+    with logging_configured("INFO", "json", stream=stream_):
+        make(tmp_path).run(hw.sources.singer(tap, config={"token": "tok-9a8b7c"}))
+    access = [json.loads(x)["access"] for x in stream_.getvalue().splitlines() if '"headwater.access"' in x]
+    # one per stream, both from the tap's one resource; no generic record for the resource
+    assert [(a["resource"], a["what"], a["rows"]) for a in access] == [
+        ("tap_fake", "stream 'events' of tap-fake", 2),
+        ("tap_fake", "stream 'users' of tap-fake", 3),
+    ]
+    assert all(a["source"] == "singer" and a["url"] == tap and a["host"] == "localhost" for a in access)
+    assert "tok-9a8b7c" not in stream_.getvalue()
