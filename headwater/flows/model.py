@@ -55,6 +55,7 @@ PIPELINE_OPTIONS = (
     "mask_key",
     "on_failure",
     "on_success",
+    "telemetry",
 )
 #: pipeline options that are alert hooks: a webhook URL or a ``package.module:function`` reference
 HOOK_OPTIONS = ("on_failure", "on_success")

@@ -318,6 +318,13 @@ def _flow(
             )
         elif key in HOOK_OPTIONS:
             _check_hook(pipeline[key], f"{where}.pipeline.{key}", problems)
+        elif key == "telemetry" and not isinstance(pipeline[key], bool):
+            problems.add(
+                f"{where}.pipeline.telemetry",
+                f"expected true or false, got {pipeline[key]!r:.80}",
+                "telemetry = true exports the flow's runs to OpenTelemetry (the otel extra); "
+                "$HEADWATER_TELEMETRY=1 turns it on for every flow without this key",
+            )
     return Flow(
         name=str(flow_name),
         source=source,

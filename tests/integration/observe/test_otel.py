@@ -163,3 +163,48 @@ def test_without_the_extra_enabling_it_says_what_to_install(
         make_pipeline("otel_missing", telemetry=True)
     assert "pip install 'headwater[otel]'" in (err.value.hint or "")
     assert make_pipeline("otel_missing").run(customers()).rows == 12  # off, it needs nothing
+
+
+def test_a_flow_turns_it_on_with_its_pipeline_option(telemetry: Telemetry, tmp_path: Any) -> None:
+    (tmp_path / "flows.toml").write_text(
+        f"""
+[sources.numbers]
+type = "tests.integration.observe.test_otel:customers"
+
+[destinations.wh]
+type = "duckdb"
+config = {{ path = "{tmp_path / "wh.duckdb"}" }}
+
+[[flows]]
+name = "traced"
+from = "numbers"
+to = "wh"
+pipeline = {{ telemetry = true, progress = false }}
+
+[[flows]]
+name = "quiet"
+from = "numbers"
+to = "wh"
+pipeline = {{ progress = false }}
+"""
+    )
+    telemetry.spans.clear()
+    flows = hw.flows.load(tmp_path / "flows.toml")
+    flows.run(["traced", "quiet"], pipelines_dir=tmp_path / "p")
+    roots = [s for s in telemetry.spans.get_finished_spans() if s.name == "headwater.run"]
+    assert [s.attributes["headwater.pipeline"] for s in roots] == ["traced"]  # only the flow that asked
+
+
+def test_a_flows_telemetry_option_that_is_not_a_boolean_is_a_config_error(tmp_path: Any) -> None:
+    (tmp_path / "flows.toml").write_text(
+        """
+[[flows]]
+name = "traced"
+from = "x"
+to = "y"
+pipeline = { telemetry = "yes" }
+"""
+    )
+    with pytest.raises(ConfigError, match=r"flows\[0\]\.pipeline\.telemetry.*expected true or false") as err:
+        hw.flows.load(tmp_path / "flows.toml")
+    assert "HEADWATER_TELEMETRY" in str(err.value)
