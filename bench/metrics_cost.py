@@ -53,9 +53,10 @@ def mode(name: str) -> Iterator[None]:
         runs.collecting, runs.keep = saved
 
 
-def rounds(case: str, data: Any, table: str, n: int, workdir: Path) -> dict[str, list[float]]:
-    """``n`` rounds of the three modes on ``data``; the seconds of each run per mode."""
-    times: dict[str, list[float]] = {m: [] for m in MODES}
+def rounds(case: str, data: Any, table: str, n: int, workdir: Path) -> dict[str, dict[str, list[float]]]:
+    """``n`` rounds of the three modes on ``data``; per clock (``wall``, ``cpu``: the process's CPU time,
+    every thread's) the seconds of each run per mode."""
+    times: dict[str, dict[str, list[float]]] = {c: {m: [] for m in MODES} for c in ("wall", "cpu")}
     expected = len(data)
     for i in range(n):
         order = MODES[i % 3 :] + MODES[: i % 3]
@@ -63,26 +64,91 @@ def rounds(case: str, data: Any, table: str, n: int, workdir: Path) -> dict[str,
             name = f"{case}_{m}_{i}"
             gc.collect()
             with mode(m):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 rows = run_headwater(workdir, name, data, table)
-                times[m].append(time.perf_counter() - started)
+                times["wall"][m].append(time.perf_counter() - started)
+                times["cpu"][m].append(time.process_time() - cpu)
             assert rows == expected, f"{name}: {rows} rows, expected {expected}"
             (workdir / f"hw_{name}.duckdb").unlink(missing_ok=True)
             shutil.rmtree(workdir / "hw_pipelines", ignore_errors=True)
     return times
 
 
-def report(case: str, times: dict[str, list[float]]) -> str:
-    off = times["off"]
-    header = f"{'mode':<8} {'median s':>9} {'best s':>8} {'median/off':>11} {'paired':>8}"
-    lines = [f"\n{case} ({len(off)} rounds)", header]
-    for m in MODES:
-        t = times[m]
-        paired = statistics.median(a / b for a, b in zip(t, off, strict=True))
-        lines.append(
-            f"{m:<8} {statistics.median(t):9.3f} {min(t):8.3f} "
-            f"{statistics.median(t) / statistics.median(off):11.3f} {paired:8.3f}"
-        )
+@contextlib.contextmanager
+def timed_metrics() -> Iterator[dict[str, float]]:
+    """Inside the block, every method of the metrics classes (and the resource scope the engine enters)
+    adds its own time to ``spent["collect"]``, and keeping the record (``runs.keep``: the JSON file and
+    the ``_hw_runs`` row) to ``spent["keep"]``: the direct cost, an upper bound (the timer's own cost
+    is in it), free of the run-to-run noise of whole runs."""
+    from headwater.observe import metrics, scope
+    from headwater.pipelines import runs
+
+    spent = {"collect": 0.0, "keep": 0.0, "calls": 0.0}
+    saved: list[tuple[Any, str, Any]] = []
+
+    def wrap(owner: Any, attr: str, key: str) -> None:
+        fn = owner.__dict__[attr]
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - started
+                spent["calls"] += 1
+
+        saved.append((owner, attr, fn))
+        setattr(owner, attr, timed)
+
+    for cls in (metrics.RunMetrics, metrics.ResourceMetrics, metrics.TableMetrics):
+        for attr, value in list(cls.__dict__.items()):
+            if callable(value) and not attr.startswith("__") and attr != "to_dict":
+                wrap(cls, attr, "collect")
+    wrap(scope.resource_scope, "__enter__", "collect")
+    wrap(scope.resource_scope, "__exit__", "collect")
+    saved.append((runs, "keep", runs.keep))
+    keep = runs.keep
+
+    def timed_keep(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return keep(*args, **kwargs)
+        finally:
+            spent["keep"] += time.perf_counter() - started
+
+    runs.keep = timed_keep  # type: ignore[assignment]  # bench instrumentation
+    try:
+        yield spent
+    finally:
+        for owner, attr, fn in reversed(saved):
+            setattr(owner, attr, fn)
+
+
+def direct(case: str, data: Any, table: str, workdir: Path, reference: float) -> str:
+    """The time spent inside the metrics code and keeping the record, over one real run, against
+    ``reference`` (the median run without metrics)."""
+    with timed_metrics() as spent:
+        run_headwater(workdir, f"{case}_direct", data, table)
+    return (
+        f"{case}, direct: {int(spent['calls'])} calls into the metrics, {spent['collect'] * 1000:.2f} ms "
+        f"({spent['collect'] / reference:.3%} of a {reference:.2f} s run); keeping the record "
+        f"{spent['keep'] * 1000:.1f} ms ({spent['keep'] / reference:.2%})"
+    )
+
+
+def report(case: str, clocks: dict[str, dict[str, list[float]]]) -> str:
+    lines = []
+    for clock, times in clocks.items():
+        off = times["off"]
+        header = f"{'mode':<8} {'median s':>9} {'best s':>8} {'median/off':>11} {'best/off':>9} {'paired':>8}"
+        lines += [f"\n{case}, {clock} time ({len(off)} rounds)", header]
+        for m in MODES:
+            t = times[m]
+            paired = statistics.median(a / b for a, b in zip(t, off, strict=True))
+            lines.append(
+                f"{m:<8} {statistics.median(t):9.3f} {min(t):8.3f} "
+                f"{statistics.median(t) / statistics.median(off):11.3f} {min(t) / min(off):9.3f} {paired:8.3f}"
+            )
     return "\n".join(lines)
 
 
@@ -102,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         run_headwater(workdir, "warm", [{"id": 1}], "warm")  # imports and first-run costs out of the way
         for case in args.cases.split(","):
             data = cases[case]()
-            out.append(report(case, rounds(case, data, case, args.rounds, workdir)))
-            print(out[-1], flush=True)
+            clocks = rounds(case, data, case, args.rounds, workdir)
+            out.append(report(case, clocks))
+            out.append(direct(case, data, case, workdir, statistics.median(clocks["wall"]["off"])))
+            print(out[-2], out[-1], sep="\n", flush=True)
     print("\n".join(["", "== summary", *out]))
     return 0
 
