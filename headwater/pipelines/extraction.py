@@ -27,6 +27,7 @@ from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, list_packages
 from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
+from headwater.pipelines.parts import PartsRun, partitioned
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.transforming import TransformRouter
 from headwater.redact import redact, register
@@ -83,6 +84,9 @@ class Extraction:
         started = time.perf_counter()
         package = self.open_package(schema, state, resources)
         with load_context(package.load_id):  # log records of this extraction name its package
+            parts = self.extract_parts(resources, schema, state, stored, package, max_nesting)
+            if parts is not None:
+                resources = [r for r in resources if r not in parts.resources]
             writer = PackageWriter(package, file_format=self.pipeline.package_format)
             router = TransformRouter(
                 self.router(schema, package.load_id, writer, stored, max_nesting), resources, package.root
@@ -98,11 +102,37 @@ class Extraction:
             router.normalizer.checks.close()
             _release_memory()
             self.record(package, schema, previous, resources, router, started)
+            if parts is not None:
+                parts.finish(package.manifest)
             state_changed = state.data != previous_state.data
             self.record_state(package, state, schema.name)
             return self.seal(package, state, failure, state_changed=state_changed)
 
     # -- the steps -------------------------------------------------------------------------------
+    def extract_parts(
+        self,
+        resources: list[Resource],
+        schema: Schema,
+        state: PipelineState,
+        stored: StoredTables,
+        package: LoadPackage,
+        max_nesting: int | None,
+    ) -> PartsRun | None:
+        """The partitioned resources, extracted on the pipeline's executor and adopted into ``package``
+        (None when there are none). A partition that keeps failing discards the package and raises."""
+        chosen = partitioned(resources)
+        if not chosen:
+            return None
+        parts = PartsRun(self, chosen, self.pipeline.executor)
+        self.progress.stage("extract + normalize partitions")
+        try:
+            parts.run(schema, state, stored, package, max_nesting)
+        except BaseException:
+            package.discard()
+            self.package = None
+            raise
+        return parts
+
     def resources(
         self, data: Any, *, schema_name: str | None, hints: dict[str, Any]
     ) -> tuple[str, list[Resource], int | None]:

@@ -24,6 +24,8 @@ from headwater import names
 from headwater.destinations import resolve
 from headwater.destinations.protocol import Destination, DestinationClient
 from headwater.errors import ConfigError, StateError
+from headwater.executors import Executor
+from headwater.executors import resolve as resolve_executor
 from headwater.observe.otel import resolve as resolve_telemetry
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.files import drop_pending_command
@@ -75,6 +77,7 @@ def pipeline(
     on_failure: Any = None,
     on_success: Any = None,
     telemetry: bool | None = None,
+    executor: Any = None,
 ) -> Pipeline:
     """Create (or reopen) a pipeline.
 
@@ -105,6 +108,8 @@ def pipeline(
             logged and changes nothing (see :mod:`headwater.pipelines.hooks`).
         telemetry: export each run to OpenTelemetry (the ``otel`` extra; see :mod:`headwater.observe.otel`);
             default ``$HEADWATER_TELEMETRY`` (``1``/``0``). Every run is recorded anyway (``headwater runs``).
+        executor: where partitions (``@hw.resource(partitions=...)``) run: ``"threads"`` (default),
+            ``"processes"`` (every core) or ``hw.executors.processes(workers=4)`` (docs/scale.md).
     """
     name, progress = names.pipeline_name(name), check_progress(progress)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -141,6 +146,7 @@ def pipeline(
         models=resolve_models(models, destination=dest, dataset=dataset),
         hooks=Hooks.check(on_failure, on_success),
         telemetry=resolve_telemetry(telemetry),
+        executor=resolve_executor(executor),
     )
     if claim and not made.workdir.exists():  # claimed now: a pipeline made next with another destination gets its own
         made._write_meta(run=False)
@@ -205,6 +211,7 @@ class Pipeline:
         models: tuple[SqlModel, ...] = (),
         hooks: Hooks | None = None,
         telemetry: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         resolve_key(mask_key)  # a key of the wrong type is refused at once
         register(mask_key.decode("utf-8", "replace") if isinstance(mask_key, bytes) else mask_key)
@@ -221,6 +228,7 @@ class Pipeline:
         self.models = models
         self.hooks = hooks or Hooks()
         self.telemetry = telemetry
+        self.executor = executor or resolve_executor(None)
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} -> {self.destination.describe()} dataset={self.dataset_name!r}>"

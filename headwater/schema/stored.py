@@ -40,7 +40,7 @@ class StoredTables:
 
     def __init__(self, columns: dict[str, dict[str, StoredColumn]] | None = None, ident: Any = None) -> None:
         self.columns = columns or {}
-        self._ident = ident or (lambda name: name)
+        self._ident = ident or _same  # a plain function: the tables travel to worker processes
 
     def column(self, table: str, column: str) -> StoredColumn | None:
         """The stored column ``column`` of ``table`` (schema names), if it exists."""
@@ -52,3 +52,7 @@ class StoredTables:
 
     def __bool__(self) -> bool:
         return bool(self.columns)
+
+
+def _same(name: str) -> str:
+    return name

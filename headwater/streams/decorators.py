@@ -19,6 +19,7 @@ def resource(
     selected: bool = True,
     transform: Any = None,
     params: Mapping[str, Any] | None = None,
+    partitions: Any = None,
     **hints: Unpack[HintArgs],
 ) -> Any:
     """Declare a resource: a named stream of items that lands in a table.
@@ -40,13 +41,19 @@ def resource(
             (``query``/``query_path``/``function``, ``params``, ``kwargs``): the rows that load are
             its result (docs/transform.md, "Transform (ETL)").
         params: values of the query's ``$name`` parameters (bound, never formatted into the SQL).
+        partitions: the parts the resource is read in: a list of values (key ranges, days, regions,
+            file sets) or a function returning them. The function takes a ``partition`` argument and
+            reads that part; each part is extracted and normalized on its own, on the pipeline's
+            executor, and all of them load in one commit (docs/scale.md).
         **hints: table hints: ``table_name``, ``write_disposition``, ``merge_strategy``,
             ``primary_key``, ``merge_key``, ``dedup_sort``, ``columns``, ``max_nesting``,
             ``schema_contract``, ``incremental`` (see :class:`~headwater.schema.hints.HintArgs`).
     """
 
     def wrap(fn: Any) -> Resource:
-        return make_resource(fn, name=name, selected=selected, transform=transform, params=params, **hints)
+        return make_resource(
+            fn, name=name, selected=selected, transform=transform, params=params, partitions=partitions, **hints
+        )
 
     if data is None:
         return wrap

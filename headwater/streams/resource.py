@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Unpack
 
@@ -66,6 +66,9 @@ class Resource:
         self._steps: list[Step] = []
         #: the transform applied to the resource's normalized rows before they load (``transform=``)
         self.transform: Transform | None = None
+        #: the partitions the resource is read in (``partitions=``): a list of values, or a function
+        #: returning them; None for a resource read whole (see :mod:`headwater.pipelines.parts`)
+        self.partitions: Sequence[Any] | Callable[[], Iterable[Any]] | None = None
 
     # -- binding ---------------------------------------------------------------------------------
     @property
@@ -132,6 +135,25 @@ class Resource:
         """
         clone = self._copy()
         clone.transform = None if transform is None else make_transform(transform, params, resource=self.name)
+        return clone
+
+    def partition_values(self) -> list[Any]:
+        """The resource's partitions (its ``partitions=`` list, or what its function returns now).
+
+        Raises:
+            ConfigError: the resource has no partitions, the function fails or returns something
+                that is not a list of values, or two partitions have the same key.
+        """
+        from headwater.streams.partitions import partition_values
+
+        return partition_values(self)
+
+    def for_partition(self, value: Any) -> Resource:
+        """A copy of the resource that reads one partition: its function gets ``partition=value``."""
+        clone = self._copy()
+        clone._kwargs["partition"] = value
+        clone._bound = True
+        clone.partitions = None
         return clone
 
     @check_arguments
@@ -295,10 +317,11 @@ def make_resource(
     transformer: bool = False,
     transform: Any = None,
     params: Mapping[str, Any] | None = None,
+    partitions: Any = None,
     **hints: Unpack[HintArgs],
 ) -> Resource:
     """Build a resource from a function, a generator or any iterable of items (``transform``: see
-    :meth:`Resource.with_transform`)."""
+    :meth:`Resource.with_transform`; ``partitions``: :mod:`headwater.streams.partitions`)."""
     if name is None:
         table_name = hints.get("table_name")
         name = data_name(data) or (table_name if isinstance(table_name, str) else None)
@@ -319,6 +342,14 @@ def make_resource(
         made.transform = make_transform(transform, params, resource=made.name)
     elif params is not None:
         raise ConfigError("params= goes with transform=, which is not given", resource=made.name)
+    if partitions is not None:
+        from headwater.streams.partitions import check_partitions
+
+        if transformer or parent is not None:
+            raise ConfigError(
+                "partitions= is for resources; a transformer runs per item of its parent", resource=made.name
+            )
+        made.partitions = check_partitions(data, partitions, made.name)
     return made
 
 

@@ -201,6 +201,10 @@ class PostgresClient(SqlClient):
         """The physical identifier of a schema name, shortened to PostgreSQL's 63 bytes if longer."""
         return shorten(name)
 
+    def ident_function(self) -> Any:
+        """:meth:`ident` as a plain function (it travels to worker processes)."""
+        return shorten
+
     def sql_type(self, column: Any) -> str:
         """The PostgreSQL type of ``column`` (``NUMERIC(p,s)`` for decimals)."""
         if column.data_type == "decimal":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,10 @@ class SqlClient(ClosingClient, ABC):
         """The physical identifier of a schema name (destinations with short identifiers shorten it)."""
         return name
 
+    def ident_function(self) -> Callable[[str], str]:
+        """:meth:`ident` as a plain function holding no connection (it travels to worker processes)."""
+        return _same
+
     def quote(self, identifier: str) -> str:
         """The quoted physical identifier of a schema name."""
         return names.quote_identifier(self.ident(identifier))
@@ -137,7 +141,7 @@ class SqlClient(ClosingClient, ABC):
             for name, sql_type in columns.items():
                 found = self.data_type(sql_type)
                 stored[name] = StoredColumn(sql_type, (found,) if found is not None else ())
-        return StoredTables(out, self.ident)
+        return StoredTables(out, self.ident_function())
 
     # -- names -----------------------------------------------------------------------------------
     def dataset_ref(self) -> str:
@@ -393,3 +397,7 @@ class SqlClient(ClosingClient, ABC):
         if create and not col.nullable and not col.system:
             ddl += " NOT NULL"
         return ddl
+
+
+def _same(name: str) -> str:
+    return name

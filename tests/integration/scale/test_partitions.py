@@ -1,0 +1,157 @@
+"""Partitioned resources on the threads and processes executors: the same tables as one resource read
+whole, retries, a rerun that extracts only the missing partitions, a cursor per partition, and a
+worker process killed in the middle of a partition."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import headwater as hw
+from headwater.errors import ConfigError, ExtractError
+from tests.integration.scale import partitioned
+from tests.integration.scale.partitioned import PARTS
+
+EXECUTORS = ["threads", "processes"]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "extractions.log"
+    monkeypatch.setenv("HW_TEST_LOG", str(log))
+    monkeypatch.delenv("HW_TEST_FAIL", raising=False)
+    return log
+
+
+def make(tmp_path: Path, name: str, executor: Any) -> Any:
+    dest = hw.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
+    return hw.pipeline(
+        name, destination=dest, dataset="d", pipelines_dir=tmp_path / "p", progress=False, executor=executor
+    )
+
+
+def extractions(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def table(tmp_path: Path, name: str, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+CONTENT = {
+    "orders": "select id, part, amount from d.orders order by id",
+    "orders__tags": "select o.id, t.t, t._hw_list_idx from d.orders__tags t join d.orders o "
+    "on t._hw_parent_id = o._hw_id order by 1, 3",
+    "columns": "select table_name, column_name, data_type from information_schema.columns "
+    "where table_schema = 'd' and table_name like 'orders%' order by 1, 2",
+}
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_partitions_give_the_tables_one_whole_read_gives(tmp_path: Path, env: Path, executor: str) -> None:
+    whole = make(tmp_path, "whole", "threads")
+    whole.run(partitioned.orders_whole, primary_key="id", write_disposition="merge")
+    parted = make(tmp_path, "parted", executor)
+    info = parted.run(partitioned.orders)
+    assert info.table_rows() == {"orders": 6000, "orders__tags": 12000}
+    assert sorted(extractions(env)) == PARTS  # each partition once
+    for sql in CONTENT.values():
+        assert table(tmp_path, "parted", sql) == table(tmp_path, "whole", sql)
+    # one load: every row carries the run's one load id
+    assert table(tmp_path, "parted", "select count(distinct _hw_load_id) from d.orders") == [(1,)]
+    assert info.metrics.resources["orders"].rows == 6000  # the workers' figures reach the run's
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_partition_failing_twice_is_retried_and_the_run_succeeds(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+) -> None:
+    monkeypatch.setenv("HW_TEST_FAIL", "p3:2")
+    p = make(tmp_path, "retried", hw.executors.threads(retries=2) if executor == "threads" else executor)
+    assert p.run(partitioned.orders).table_rows()["orders"] == 6000
+    log = extractions(env)
+    assert log.count("p3") == 3 and all(log.count(k) == 1 for k in PARTS if k != "p3")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_partition_that_keeps_failing_loads_nothing_and_the_rerun_extracts_only_it(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+) -> None:
+    monkeypatch.setenv("HW_TEST_FAIL", "p4:*")
+    p = make(tmp_path, "stubborn", hw.executors.threads(retries=1) if executor == "threads" else executor)
+    with pytest.raises(ExtractError, match=r"1 of 6 partitions failed after their retries \(orders\[p4\]\)") as err:
+        p.run(partitioned.orders)
+    assert "partition p4 is down" in str(err.value) and "5 finished partitions are kept" in (err.value.hint or "")
+    assert err.value.where["partition"] == "p4"
+    assert "orders" not in p.dataset().tables()  # nothing loaded
+    first = extractions(env)
+    assert first.count("p4") == (2 if executor == "threads" else 3) and len(first) - first.count("p4") == 5
+    monkeypatch.setenv("HW_TEST_FAIL", "")
+    env.unlink()
+    info = p.run(partitioned.orders)
+    assert extractions(env) == ["p4"]  # the finished parts were kept
+    assert info.table_rows() == {"orders": 6000, "orders__tags": 12000}
+    assert table(tmp_path, "stubborn", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
+    assert not any((p.workdir.root / "parts").rglob("part.json"))  # adopted parts leave the working folder
+    env.unlink()
+    p.run(partitioned.orders)  # a third run extracts everything again: nothing is left over
+    assert sorted(extractions(env)) == PARTS
+    assert table(tmp_path, "stubborn", "select count(*) from d.orders") == [(6000,)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_each_partition_keeps_its_own_cursor(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+) -> None:
+    p = make(tmp_path, "cursors", executor)
+    assert p.run(partitioned.events).table_rows() == {"events": 6}
+    monkeypatch.setenv("HW_TEST_TOP", "5")
+    assert p.run(partitioned.events).table_rows() == {"events": 4}  # 2 new rows in each partition
+    assert table(tmp_path, "cursors", "select part, max(updated) from d.events group by 1 order by 1") == [
+        ("a", 4),
+        ("b", 14),
+    ]
+    own = p.state.resource_state(p.name, "events")["partitions"]
+    assert own["a"]["incremental"] != own["b"]["incremental"]
+
+
+def test_a_worker_process_killed_mid_partition_is_retried_without_lost_or_doubled_rows(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HW_TEST_KILL", "p2")
+    p = make(tmp_path, "killed", hw.executors.processes(workers=2, retries=2))
+    info = p.run(partitioned.killable)
+    assert info.table_rows()["orders"] == 6000
+    assert extractions(env).count("p2") == 2  # killed once (SIGKILL), then extracted whole
+    assert table(tmp_path, "killed", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
+
+
+def test_partition_mistakes_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="takes no 'partition' argument"):
+        hw.resource(lambda: iter(()), name="x", partitions=[1])
+    with pytest.raises(ConfigError, match="partition '1' twice"):
+        hw.resource(lambda partition: iter(()), name="x", partitions=[1, "1"])
+    with pytest.raises(ConfigError, match="takes a list of values"):
+        hw.resource(lambda partition: iter(()), name="x", partitions="abc")
+    with pytest.raises(ConfigError, match=r"(?s)unknown executor 'process'.*did you mean 'processes'"):
+        hw.pipeline("x", pipelines_dir=tmp_path, executor="process")
+    broken = hw.resource(lambda partition: iter(()), name="x", partitions=lambda: 1 / 0)
+    with pytest.raises(ConfigError, match="partitions function of resource 'x' failed: ZeroDivisionError"):
+        make(tmp_path, "mistakes", "threads").run(broken)
+    assert os.environ.get("HW_TEST_FAIL") is None
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_parts_that_type_a_column_differently_merge_as_one_read_would(tmp_path: Path, env: Path, executor: str) -> None:
+    make(tmp_path, "mixed_whole", "threads").run(partitioned.mixed_whole)
+    make(tmp_path, "mixed_parts", executor).run(partitioned.mixed)
+    columns = CONTENT["columns"].replace("orders%", "mixed%")
+    assert table(tmp_path, "mixed_parts", columns) == table(tmp_path, "mixed_whole", columns)
+    assert ("mixed", "code__v_text", "VARCHAR") in table(tmp_path, "mixed_parts", columns)
+    rows = "select id, code, code__v_text, score, extra__deep from d.mixed order by id"
+    assert table(tmp_path, "mixed_parts", rows) == table(tmp_path, "mixed_whole", rows)
