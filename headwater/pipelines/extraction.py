@@ -123,6 +123,13 @@ class Extraction:
         chosen = partitioned(resources)
         if not chosen:
             return None
+        fed = sorted({r.name for r in resources if r.parent is not None and r.parent.name in {c.name for c in chosen}})
+        if fed:
+            raise ConfigError(
+                f"resource {fed[0]!r} is a transformer of a partitioned resource, which cannot feed transformers yet",
+                hint="read what the transformer needs inside the partitioned resource, or drop partitions=",
+                resource=fed[0],
+            )
         parts = PartsRun(self, chosen, self.pipeline.executor)
         self.progress.stage("extract + normalize partitions")
         try:

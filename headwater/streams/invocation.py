@@ -86,6 +86,8 @@ class Invocation:
             raise ConfigError(f"transformer {resource.name!r} runs only when fed by its parent", resource=resource.name)
         if not callable(data) or _is_data_object(data):
             return as_iterator(data)
+        if resource.partitions is not None and self._binding is not None and "partition" not in resource._kwargs:
+            return self._each_partition()  # read here, outside a pipeline's partitions (a dry run, list())
         try:
             produced = self._call()
         except TypeError as exc:
@@ -105,6 +107,19 @@ class Invocation:
                     ) from exc
             raise
         return as_iterator(produced)
+
+    def _each_partition(self) -> Iterator[Any]:
+        """Every partition of the resource in turn, in this thread."""
+        assert self._binding is not None
+        for value in self.resource.partition_values():
+            self._binding.arguments["partition"] = value
+            iterator = as_iterator(self._call())
+            if not isinstance(iterator, Iterator):
+                raise ConfigError(
+                    f"resource {self.resource.name!r}: partitions of an async resource run only in a pipeline",
+                    resource=self.resource.name,
+                )
+            yield from iterator
 
     @property
     def is_async(self) -> bool:

@@ -155,3 +155,16 @@ def test_parts_that_type_a_column_differently_merge_as_one_read_would(tmp_path: 
     assert ("mixed", "code__v_text", "VARCHAR") in table(tmp_path, "mixed_parts", columns)
     rows = "select id, code, code__v_text, score, extra__deep from d.mixed order by id"
     assert table(tmp_path, "mixed_parts", rows) == table(tmp_path, "mixed_whole", rows)
+
+
+def test_outside_a_pipeline_run_a_partitioned_resource_reads_every_partition_in_turn(tmp_path: Path, env: Path) -> None:
+    assert len(list(partitioned.orders)) == 6000 and extractions(env) == PARTS
+    plan = make(tmp_path, "planned", "processes").plan(partitioned.orders)
+    assert "6,000 rows" in str(plan)  # a dry run reads here, nothing is written
+
+    @hw.transformer(data_from=partitioned.orders)
+    def shipped(order: dict[str, Any]) -> Any:
+        yield {"id": order["id"]}
+
+    with pytest.raises(ConfigError, match="transformer of a partitioned resource"):
+        make(tmp_path, "fed", "threads").run([partitioned.orders, shipped])
