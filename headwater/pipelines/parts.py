@@ -43,7 +43,7 @@ from headwater.pipelines.part_worker import PART_FILE, PartJob, PartResult, run_
 from headwater.redact import redact
 from headwater.schema.model import LOAD_ID, Column, Schema, Table
 from headwater.schema.naming import deduplicate
-from headwater.schema.state import PipelineState
+from headwater.schema.state import PipelineState, decode_value
 from headwater.schema.stored import StoredTables
 from headwater.streams.partitions import folder_name, partition_key
 from headwater.streams.resource import Resource
@@ -131,9 +131,11 @@ class PartsRun:
         parts: list[_Part] = []
         for resource in self.resources:
             keys = [(v, partition_key(v)) for v in resource.partition_values()]
-            own = state.resource_state(schema.name, resource.name).get(STATE_KEY, {})
+            mine = state.resource_state(schema.name, resource.name)
+            own = mine.get(STATE_KEY, {})
+            shared = {"resource": mine, "incremental": state.incremental_state(schema.name, resource.name)}
             for value, key in keys:
-                start = own.get(key, {})
+                start = shared if resource.partition_state == "shared" else own.get(key, {})
                 base = {
                     "state_version": state.version,
                     "schema_version": schema.version,
@@ -158,6 +160,8 @@ class PartsRun:
     ) -> PartJob:
         pipeline = self.extraction.pipeline
         capabilities = pipeline.destination.capabilities
+        name = part.resource.name
+        shared = part.resource.partition_state == "shared"
         from headwater.schema.masks import resolve_key
 
         return PartJob(
@@ -168,7 +172,7 @@ class PartsRun:
             pipeline=pipeline.name,
             dataset=pipeline.dataset_name,
             schema_json=schema.to_json(),
-            state_json=partition_view(state, schema.name, part.resource.name, part.key).to_json(),
+            state_json=(state if shared else partition_view(state, schema.name, name, part.key)).to_json(),
             base=part.base,
             stored=stored,
             widening=frozenset(capabilities.type_widening),
@@ -205,7 +209,11 @@ class PartsRun:
         self.replace_tables += [t for t in found.manifest.replace_tables if t not in self.replace_tables]
         merge_checks(self.checks, found.manifest.checks)
         part_state = found.load_state()
-        if part_state is not None:
+        if part_state is None:
+            return
+        if part.resource.partition_state == "shared":
+            keep_shared_state(state, part_state, schema.name, part.resource)
+        else:
             keep_partition_state(state, part_state, schema.name, part.resource.name, part.key)
 
     def finish(self, manifest: Any) -> None:
@@ -277,6 +285,38 @@ def keep_partition_state(state: PipelineState, part: PipelineState, source: str,
         "incremental": part.incremental_state(source, resource),
     }
     state.resource_state(source, resource).setdefault(STATE_KEY, {})[key] = entry
+
+
+def keep_shared_state(state: PipelineState, part: PipelineState, source: str, resource: Resource) -> None:
+    """Merge what a partition of a ``shared`` resource left: its ``hw.state()`` keys, and each cursor
+    at the furthest value any partition reached (rows on that value remembered from all of them)."""
+    name = resource.name
+    state.resource_state(source, name).update(
+        {k: v for k, v in part.resource_state(source, name).items() if k != STATE_KEY}
+    )
+    grows = _cursor_grows(resource)
+    mine = state.incremental_state(source, name)
+    for path, slot in part.incremental_state(source, name).items():
+        have = mine.get(path)
+        if not isinstance(slot, dict) or "last_value" not in slot:
+            continue
+        if not isinstance(have, dict) or "last_value" not in have:
+            mine[path] = dict(slot)
+            continue
+        a, b = decode_value(have["last_value"]), decode_value(slot["last_value"])
+        if a == b:
+            have["boundary"] = sorted(set(have.get("boundary", ())) | set(slot.get("boundary", ())))
+        elif (b > a) == grows:
+            mine[path] = dict(slot)
+
+
+def _cursor_grows(resource: Resource) -> bool:
+    """Whether the resource's cursor moves up (``last_value_func=max``, the default)."""
+    from headwater.pipelines.extraction import _argument_cursors
+
+    cursors = [resource.hints.incremental] if resource.hints.incremental is not None else []
+    cursors += _argument_cursors(resource)
+    return all(getattr(c, "grows", True) for c in cursors)
 
 
 # -- schemas and files -------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Resource:
         #: the partitions the resource is read in (``partitions=``): a list of values, or a function
         #: returning them; None for a resource read whole (see :mod:`headwater.pipelines.parts`)
         self.partitions: Sequence[Any] | Callable[[], Iterable[Any]] | None = None
+        #: ``"own"``: each partition has its own ``hw.state()`` and cursor; ``"shared"``: every partition
+        #: starts from the resource's and the run keeps the furthest cursor (key ranges of one table)
+        self.partition_state: Literal["own", "shared"] = "own"
 
     # -- binding ---------------------------------------------------------------------------------
     @property

@@ -22,6 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     # observe: metrics, run records, progress; anything above may import it (it raises Headwater errors
     # and imports OpenTelemetry through optional)
     ("headwater.observe",),
+    # executors: where partitions run (threads, processes, Ray) and what their workers share (a rate limit)
+    ("headwater.executors",),
     # names.py builds on the naming convention (schema/naming.py) and the model checks names with it
     ("headwater.names", "headwater.schema"),
     ("headwater.packages", "headwater._callable_module"),

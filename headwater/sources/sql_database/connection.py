@@ -44,6 +44,11 @@ class Database:
         """The SQLAlchemy dialect's name (``postgresql``, ``sqlite``, ``mysql``...)."""
         return str(self.engine.dialect.name)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its URL: a worker process (``executor="processes"``) opens an engine of its own."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return (_reopen, (url, self.safe_url, self.adbc_module, self.adbc_uri, self.secrets))
+
     def scrub(self, text: str) -> str:
         """``text`` with the password (in any encoding) and other secrets replaced by ``***``."""
         return redact(text, self.secrets)
@@ -126,6 +131,16 @@ def connect(credentials: Any, backend: str) -> Database:
     if backend != "sqlalchemy":
         db.adbc_module, db.adbc_uri = _adbc_target(url, db.dialect, backend == "adbc")
     return db
+
+
+def _reopen(
+    url: str, safe_url: str, adbc_module: str | None, adbc_uri: str | None, secrets: tuple[str, ...]
+) -> Database:
+    """A :class:`Database` unpickled in another process: a new engine on the same URL."""
+    import sqlalchemy as sa
+
+    register(*secrets)
+    return Database(_engine(sa, sa.make_url(url)), safe_url, adbc_module, adbc_uri, secrets)
 
 
 def _engine(sa: Any, url: Any) -> Any:

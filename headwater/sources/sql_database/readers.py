@@ -5,8 +5,8 @@
 * **SQLAlchemy** (every dialect): rows are fetched ``chunk_size`` at a time (a server-side cursor where
   the driver has one) and each chunk is turned into Arrow column by column.
 
-A partitioned table is read as N key ranges, each by its own thread and connection; chunks reach the
-caller through a short queue, so memory stays bounded by a few chunks per range.
+A partitioned table is read as N key ranges (:func:`key_ranges`), each a partition of its resource:
+the pipeline's executor reads them in parallel (threads, processes or Ray), each with its connection.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import contextlib
 import datetime as dt
 import decimal
 import importlib
-import queue
 import re
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,7 +26,6 @@ import pyarrow.compute as pc
 
 from headwater.errors import DataError, HeadwaterError, SourceError
 from headwater.observe.access import record_access
-from headwater.observe.context import carry
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer, rechunk
 from headwater.sources.sql_database.connection import MYSQL_DIALECTS, Database, log
@@ -351,66 +348,3 @@ def split(lo: Any, hi: Any, count: int) -> list[Any]:
         a_f, b_f = float(lo), float(hi)
         bounds = [a_f + (b_f - a_f) * i / count for i in range(1, count)]
     return sorted({b for b in bounds if lo < b <= hi})
-
-
-def interleave(makers: Sequence[Callable[[], Iterator[pa.Table]]], workers: int) -> Iterator[pa.Table]:
-    """Run the iterators ``makers`` build on ``workers`` threads; yield their items as they come.
-
-    The first error stops the others and is raised here; closing this generator stops them too.
-    """
-    channel: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(2, workers))
-    stop = threading.Event()
-    todo: queue.SimpleQueue[Callable[[], Iterator[pa.Table]]] = queue.SimpleQueue()
-    for make in makers:
-        todo.put(make)
-
-    def put(message: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                channel.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    make = todo.get_nowait()
-                except queue.Empty:
-                    return
-                items = make()
-                try:
-                    for item in items:
-                        if not put(("item", item)):
-                            return
-                finally:
-                    close = getattr(items, "close", None)
-                    if close is not None:
-                        close()
-        except BaseException as exc:
-            put(("error", exc))
-        finally:
-            put(("done", None))
-
-    threads = [
-        threading.Thread(target=carry(work), name=f"headwater-sql-range-{i}", daemon=True)
-        for i in range(max(1, min(workers, len(makers))))
-    ]
-    for t in threads:
-        t.start()
-    try:
-        running = len(threads)
-        while running:
-            kind, payload = channel.get()
-            if kind == "item":
-                yield payload
-            elif kind == "error":
-                raise payload
-            else:
-                running -= 1
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)

@@ -65,8 +65,9 @@ def sql_database(
         incremental: ``{stream: hw.incremental(column, ...)}``: the cursor is pushed into the SQL.
         table_hints: ``{stream: {hint: value}}``: any resource hint (``write_disposition``,
             ``primary_key``, ``columns``...) over the reflected ones.
-        partition: ``{table: {"column": "id", "partitions": 4}}``: read the table as key ranges in
-            parallel threads (``workers`` caps the threads; default one per range).
+        partition: ``{table: {"column": "id", "partitions": 4}}``: read the table as key ranges, the
+            partitions of its resource, in parallel on the pipeline's executor (``workers`` is no longer
+            used: the executor's ``workers`` is).
 
     Raises:
         ConfigError: a wrong argument, an unknown table or column.

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import datetime as dt
 import decimal
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Unpack
@@ -32,7 +31,7 @@ from headwater.sources.sql_database.query import (
     select_query,
     select_table,
 )
-from headwater.sources.sql_database.readers import Backend, interleave, key_ranges
+from headwater.sources.sql_database.readers import Backend, key_ranges
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
 from headwater.streams.resource import Resource
 
@@ -66,17 +65,33 @@ class TableReader:
         return dataclasses.replace(self, incremental=prepare_incremental(inc, self.spec.with_types(self.overrides)))
 
     def function(self) -> Callable[..., Iterator[pa.Table]]:
-        """The resource function: takes the cursor (a parameter whose default is the incremental)."""
+        """The resource function: takes the cursor (a parameter whose default is the incremental) and,
+        for a partitioned table, the key range to read (``partition``)."""
         reader = self
 
-        def read_table(cursor: Incremental | None = self.incremental) -> Iterator[pa.Table]:
-            yield from reader.read(cursor)
+        def read_table(
+            partition: KeyRange | None = None, cursor: Incremental | None = self.incremental
+        ) -> Iterator[pa.Table]:
+            yield from reader.read(cursor, partition)
 
         read_table.__name__ = read_table.__qualname__ = self.spec.name
         return read_table
 
-    def read(self, cursor: Incremental | None) -> Iterator[pa.Table]:
-        """The table's rows as Arrow tables, in chunks (and key ranges when partitioned), from ``cursor`` on."""
+    @property
+    def partitioned(self) -> bool:
+        """Whether the table is read as key ranges (``partition=`` with 2 partitions or more)."""
+        return self.partition is not None and self.partition.partitions >= 2
+
+    def ranges(self) -> list[KeyRange]:
+        """The key ranges the table is read in: the span of the column over the whole table split
+        evenly (the partitions of the resource, listed when a run starts)."""
+        assert self.partition is not None
+        spec = self.spec.with_types(self.overrides)
+        col = check_range_column(spec, self.partition.column)
+        return key_ranges(self.backend.db, spec, col, self.partition.partitions, None)
+
+    def read(self, cursor: Incremental | None, key_range: KeyRange | None = None) -> Iterator[pa.Table]:
+        """The table's rows as Arrow tables, in chunks, from ``cursor`` on (only ``key_range``'s when given)."""
         spec = self.spec.with_types(self.overrides)  # a type given in columns= changes the SELECT too
         where = cursor_range(cursor, spec)
         dialect = self.backend.db.dialect
@@ -91,19 +106,9 @@ class TableReader:
             what = f"table {spec.qualified!r}"
             return self.backend.chunks(stmt, conformer, what, spec.name, sentinel=adbc_sqlite, plain=plain)
 
-        queries = 1
-        if self.partition is None or self.partition.partitions < 2:
-            chunks = one(None)
-        else:
-            col = check_range_column(spec, self.partition.column)
-            ranges = key_ranges(self.backend.db, spec, col, self.partition.partitions, where)
-            queries = len(ranges)
-            if len(ranges) == 1:
-                chunks = one(ranges[0])
-            else:
-                chunks = interleave([functools.partial(one, r) for r in ranges], self.partition.workers or len(ranges))
+        chunks = one(key_range)  # a partitioned table's ranges are partitions of the resource
         empty = True
-        for chunk in counted(chunks, queries):
+        for chunk in counted(chunks, 1):
             empty = False
             yield chunk
         if empty:  # no rows: an empty table still carries the columns and their types to the destination
@@ -218,6 +223,10 @@ def make_resource(reader: Reader, hint_args: Mapping[str, Any]) -> SQLResource:
     resource = SQLResource(reader, hints)
     if inc is not None:
         resource.apply_hints(incremental=inc)
+    if isinstance(reader, TableReader) and reader.partitioned:
+        # key ranges are partitions: read on the pipeline's executor, one cursor for the whole table
+        resource.partitions = lambda: resource.reader.ranges()  # type: ignore[union-attr]  # a TableReader
+        resource.partition_state = "shared"
     return resource
 
 
