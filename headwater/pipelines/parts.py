@@ -21,6 +21,7 @@ starting point moved on.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -82,6 +83,7 @@ class PartsRun:
     #: partitions extracted in this run, and partitions reused from an earlier one (resource, key)
     extracted: list[tuple[str, str]] = field(default_factory=list)
     reused: list[tuple[str, str]] = field(default_factory=list)
+    _shared_seen: set[str] = field(default_factory=set)
 
     def run(
         self,
@@ -212,7 +214,9 @@ class PartsRun:
         if part_state is None:
             return
         if part.resource.partition_state == "shared":
-            keep_shared_state(state, part_state, schema.name, part.resource)
+            first = part.resource.name not in self._shared_seen
+            self._shared_seen.add(part.resource.name)
+            keep_shared_state(state, part_state, schema.name, part.resource, first=first)
         else:
             keep_partition_state(state, part_state, schema.name, part.resource.name, part.key)
 
@@ -287,13 +291,19 @@ def keep_partition_state(state: PipelineState, part: PipelineState, source: str,
     state.resource_state(source, resource).setdefault(STATE_KEY, {})[key] = entry
 
 
-def keep_shared_state(state: PipelineState, part: PipelineState, source: str, resource: Resource) -> None:
-    """Merge what a partition of a ``shared`` resource left: its ``hw.state()`` keys, and each cursor
-    at the furthest value any partition reached (rows on that value remembered from all of them)."""
+def keep_shared_state(
+    state: PipelineState, part: PipelineState, source: str, resource: Resource, *, first: bool
+) -> None:
+    """Merge what a partition of a ``shared`` resource left: its ``hw.state()`` (mappings merged key by
+    key, so the files each file set read are all remembered), and each cursor at the furthest value
+    any partition reached (rows on that value remembered from all of them)."""
     name = resource.name
-    state.resource_state(source, name).update(
-        {k: v for k, v in part.resource_state(source, name).items() if k != STATE_KEY}
-    )
+    theirs = {k: v for k, v in part.resource_state(source, name).items() if k != STATE_KEY}
+    mine_state = state.resource_state(source, name)
+    if first:  # every partition started from the same state: the first one's replaces it
+        for key in [k for k in mine_state if k != STATE_KEY]:
+            del mine_state[key]
+    _deep_update(mine_state, theirs)
     grows = _cursor_grows(resource)
     mine = state.incremental_state(source, name)
     for path, slot in part.incremental_state(source, name).items():
@@ -308,6 +318,15 @@ def keep_shared_state(state: PipelineState, part: PipelineState, source: str, re
             have["boundary"] = sorted(set(have.get("boundary", ())) | set(slot.get("boundary", ())))
         elif (b > a) == grows:
             mine[path] = dict(slot)
+
+
+def _deep_update(into: dict[str, Any], theirs: dict[str, Any]) -> None:
+    for key, value in theirs.items():
+        mine = into.get(key)
+        if isinstance(mine, dict) and isinstance(value, dict):
+            _deep_update(mine, value)
+        else:
+            into[key] = copy.deepcopy(value)
 
 
 def _cursor_grows(resource: Resource) -> bool:

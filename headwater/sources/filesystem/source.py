@@ -16,6 +16,7 @@ import inspect
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Unpack
@@ -56,9 +57,11 @@ class FileStream:
     required: bool
     incremental: bool
     chunk_size: int
+    partitions: int = 1
 
-    def read(self) -> Iterator[pa.Table]:
-        """The stream's tables: every matching file not read yet (all with ``incremental`` off).
+    def read(self, partition: int | None = None) -> Iterator[pa.Table]:
+        """The stream's tables: every matching file not read yet (all with ``incremental`` off); with
+        ``partition``, only the files of that file set (:func:`file_set`).
 
         Raises:
             SourceError: no file matches and the stream is ``required``.
@@ -80,6 +83,8 @@ class FileStream:
             seen = st["files"] = forget_missing(st.get("files") or {}, files)
         figures = metrics.current()
         for entry in files_to_read(files, seen or {}):
+            if partition is not None and file_set(entry.path, self.partitions) != partition:
+                continue
             yield from self.read_one(entry)
             if seen is not None:
                 seen[entry.path] = entry.signature  # after the file's last rows: saved with them
@@ -105,6 +110,12 @@ class FileStream:
         if self.row_number:
             table = table.append_column(ROW_NUMBER, pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)))
         return table
+
+
+def file_set(path: str, sets: int) -> int:
+    """The file set a file belongs to: a hash of its path, so a file stays in its set whatever else
+    is listed (files added while a run reads cannot land in two sets, or in none)."""
+    return zlib.crc32(path.encode("utf-8", "surrogatepass")) % sets
 
 
 # -- incremental state: pure functions of the listing and of what was read -------------------------
@@ -137,6 +148,7 @@ def filesystem(
     required: bool = False,
     incremental: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    partitions: int | None = None,
     **hints: Unpack[StreamHints],
 ) -> Source:
     """A source that reads the files under ``url`` matching ``glob``, one stream per pattern.
@@ -161,6 +173,8 @@ def filesystem(
         incremental: read only files that are new or changed since the last run (default: true,
             except with ``write_disposition="replace"``).
         chunk_size: rows per Arrow batch for JSON and Parquet (CSV is read in blocks of 4 MB).
+        partitions: read each stream as this many file sets (by a hash of the path), the partitions
+            of its resource, in parallel on the pipeline's executor (docs/scale.md).
         **hints: resource hints for every stream (``write_disposition``, ``primary_key``,
             ``columns``, ``table_name``...).
 
@@ -174,6 +188,8 @@ def filesystem(
         raise unknown_argument("hw.sources.filesystem", unknown[0], own | set(HINT_KEYS))
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ConfigError(f"filesystem: chunk_size must be a positive integer, got {chunk_size!r}")
+    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
+        raise ConfigError(f"filesystem: partitions must be a positive integer (file sets), got {partitions!r}")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise ConfigError(f"filesystem: delimiter must be one character, got {delimiter!r}")
     loc = locate(url)
@@ -187,18 +203,32 @@ def filesystem(
     resources = []
     for stream, pattern in patterns.items():
         spec = FileStream(
-            stream, loc, pattern, fmt, csv, file_name, row_number, required, bool(incremental), chunk_size
+            stream,
+            loc,
+            pattern,
+            fmt,
+            csv,
+            file_name,
+            row_number,
+            required,
+            bool(incremental),
+            chunk_size,
+            partitions or 1,
         )
         resources.append(_resource(spec, hints))
     return Source(source_name, resources)
 
 
 def _resource(spec: FileStream, hints: Mapping[str, Any]) -> Resource:
-    def read_files() -> Iterator[pa.Table]:
-        yield from spec.read()
+    def read_files(partition: int | None = None) -> Iterator[pa.Table]:
+        yield from spec.read(partition)
 
     read_files.__name__ = read_files.__qualname__ = spec.name
-    return Resource(read_files, name=spec.name, hints=build_hints(resource=spec.name, **hints))
+    made = Resource(read_files, name=spec.name, hints=build_hints(resource=spec.name, **hints))
+    if spec.partitions > 1:  # file sets are partitions; they share the stream's state of files read
+        made.partitions = list(range(spec.partitions))
+        made.partition_state = "shared"
+    return made
 
 
 def _patterns(loc: Location, glob: str, name: str | None, streams: Mapping[str, str] | None) -> dict[str, str]:
