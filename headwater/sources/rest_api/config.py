@@ -24,6 +24,7 @@ See docs/rest-api.md for every key.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -33,13 +34,14 @@ from headwater.schema.hints import HintArgs
 from headwater.sources.rest_api.client import RESTClient, StopStream
 from headwater.sources.rest_api.config_types import RESTAPIConfig
 from headwater.sources.rest_api.endpoint import Endpoint, check_keys, parse_endpoint, table_of
+from headwater.sources.rest_api.partitions import DateRanges, parse_partitions
 from headwater.streams.resource import Resource, make_resource
 from headwater.streams.source import Source
 
 TOP_KEYS = ("name", "client", "resources", "resource_defaults", "max_nesting")
 CLIENT_KEYS = ("base_url", "headers", "auth", "paginator", "timeout", "retries", "rate_limit", "concurrency")
 HINT_KEYS = tuple(HintArgs.__annotations__)
-RESOURCE_KEYS = ("name", "endpoint", "selected", "include_from_parent", *HINT_KEYS)
+RESOURCE_KEYS = ("name", "endpoint", "selected", "include_from_parent", "partitions", *HINT_KEYS)
 
 
 def _merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,10 +56,18 @@ def _merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, A
 
 
 # -- resource functions ------------------------------------------------------------------------------
-def _root_function(client: RESTClient, ep: Endpoint) -> Callable[..., AsyncIterator[list[Any]]]:
-    async def fetch(incremental: Incremental | None = ep.cursor.cursor if ep.cursor else None) -> AsyncIterator[Any]:
+def _root_function(
+    client: RESTClient, ep: Endpoint, ranges: DateRanges | None = None
+) -> Callable[..., AsyncIterator[list[Any]]]:
+    async def fetch(
+        partition: Mapping[str, str] | None = None,
+        incremental: Incremental | None = ep.cursor.cursor if ep.cursor else None,
+    ) -> AsyncIterator[Any]:
+        endpoint = ep
+        if ranges is not None and partition is not None:  # one date range: its bounds join the parameters
+            endpoint = dataclasses.replace(ep, params={**ep.params, **ranges.params(partition)})
         try:
-            async for page in ep.pages(client, None, incremental):
+            async for page in endpoint.pages(client, None, incremental):
                 yield page
         except StopStream:
             return
@@ -196,14 +206,19 @@ def rest_api(config: RESTAPIConfig | Mapping[str, Any]) -> RESTSource:
         merged, ep = specs[name]
         hints: dict[str, Any] = {k: merged[k] for k in HINT_KEYS if k in merged}
         selected = merged.get("selected", True)
+        ranges = parse_partitions(merged["partitions"], f"{name}.partitions") if "partitions" in merged else None
         if ep.parent is None:
-            resource = make_resource(_root_function(client, ep), name=name, selected=selected, **hints)
+            resource = make_resource(_root_function(client, ep, ranges), name=name, selected=selected, **hints)
+            if ranges is not None:
+                resource.partitions = list(ranges.ranges)
         else:
             if ep.parent not in specs:
                 raise ConfigError(
                     f"resource {name!r} depends on {ep.parent!r}, which is not among the resources",
                     hint=f"resources: {', '.join(specs)}",
                 )
+            if ranges is not None:
+                raise ConfigError(f"resource {name!r}: partitions are for resources without a parent")
             parent = build(ep.parent, (*chain, name))
             resource = make_resource(
                 _child_function(client, ep), name=name, selected=selected, parent=parent, transformer=True, **hints
