@@ -56,6 +56,7 @@ PIPELINE_OPTIONS = (
     "on_failure",
     "on_success",
     "telemetry",
+    "executor",
 )
 #: pipeline options that are alert hooks: a webhook URL or a ``package.module:function`` reference
 HOOK_OPTIONS = ("on_failure", "on_success")

@@ -318,6 +318,12 @@ def _flow(
             )
         elif key in HOOK_OPTIONS:
             _check_hook(pipeline[key], f"{where}.pipeline.{key}", problems)
+        elif key == "executor" and not isinstance(pipeline[key], str) and not hasattr(pipeline[key], "run"):
+            problems.add(
+                f"{where}.pipeline.executor",
+                f"expected an executor's name, got {pipeline[key]!r:.80}",
+                'executor = "processes" (every core) or "threads" (the default); or hw.executors.processes(...)',
+            )
         elif key == "telemetry" and not isinstance(pipeline[key], bool):
             problems.add(
                 f"{where}.pipeline.telemetry",

@@ -168,3 +168,25 @@ def test_outside_a_pipeline_run_a_partitioned_resource_reads_every_partition_in_
 
     with pytest.raises(ConfigError, match="transformer of a partitioned resource"):
         make(tmp_path, "fed", "threads").run([partitioned.orders, shipped])
+
+
+def test_a_flow_runs_its_partitions_on_the_executor_it_names(tmp_path: Path, env: Path) -> None:
+    flows = hw.flows.load(
+        {
+            "sources": {"orders": {"type": "tests.integration.scale.partitioned:orders"}},
+            "destinations": {"wh": {"type": "duckdb", "config": {"path": str(tmp_path / "flows.duckdb")}}},
+            "flows": [
+                {
+                    "name": "parted",
+                    "from": "orders",
+                    "to": "wh",
+                    "pipeline": {"executor": "processes", "progress": False},
+                }
+            ],
+        }
+    )
+    (info,) = flows.run(pipelines_dir=tmp_path / "p")
+    assert info.table_rows()["orders"] == 6000 and sorted(extractions(env)) == PARTS
+    bad = {"flows": [{"name": "x", "from": "a", "to": "b", "pipeline": {"executor": 4}}]}
+    with pytest.raises(ConfigError, match=r"pipeline\.executor.*expected an executor's name"):
+        hw.flows.load(bad)
