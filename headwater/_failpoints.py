@@ -10,6 +10,8 @@ like a power cut or an OOM kill. Unset, a failpoint costs one comparison. Names 
     load.before_commit    inside the load transaction, everything written, before COMMIT
     load.after_commit     after COMMIT, before the package is marked loaded locally
     iceberg.table_committed  after each table commit of an Iceberg load (``:n`` picks the n-th)
+    parts.finished        every partition of a run has its part, none adopted yet
+    parts.adopted         after a part's files moved into the run's package (``:n`` picks the n-th)
 """
 
 from __future__ import annotations

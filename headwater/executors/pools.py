@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.errors import ConfigError
+from headwater.observe.context import carry
 
 log = logging.getLogger("headwater")
 
@@ -124,6 +125,9 @@ class Threads(_Pooled):
 
     def _pool(self, jobs: int) -> cf.Executor:
         return cf.ThreadPoolExecutor(max_workers=self.size(jobs), thread_name_prefix="headwater-part")
+
+    def _submit(self, pool: cf.Executor, fn: Callable[[Any], Any], job: Any) -> cf.Future[Any]:
+        return pool.submit(carry(fn), job)  # in a copy of this context: log records keep the run's ids
 
 
 def _call_pickled(payload: bytes) -> bytes:

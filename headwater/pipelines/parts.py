@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from headwater._failpoints import failpoint
 from headwater.errors import ExtractError, HeadwaterError
 from headwater.executors import Executor
 from headwater.normalize.arrow_types import from_arrow
@@ -120,8 +121,10 @@ class PartsRun:
             stored=stored,
             text_nul=self.extraction.pipeline.destination.capabilities.text_holds_nul,
         )
+        failpoint("parts.finished")
         for i, part in enumerate(parts):
             self._adopt(part, i, schema, state, package, placer)
+            failpoint("parts.adopted")
             if part.reused:
                 self.reused.append((part.resource.name, part.key))
         for part in parts:
@@ -192,6 +195,9 @@ class PartsRun:
     ) -> None:
         (root,) = [p for p in part.folder.iterdir() if p.is_dir()]
         found = LoadPackage.open(root)
+        # no longer a whole part: a crash while its files move into the package (which is then discarded,
+        # being open) makes the next run extract the partition again rather than reuse half of it
+        (part.folder / PART_FILE).unlink()
         theirs = found.load_schema()
         plan = merge_schema(schema, theirs)
         for table, files in found.manifest.tables.items():

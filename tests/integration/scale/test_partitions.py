@@ -190,3 +190,39 @@ def test_a_flow_runs_its_partitions_on_the_executor_it_names(tmp_path: Path, env
     bad = {"flows": [{"name": "x", "from": "a", "to": "b", "pipeline": {"executor": 4}}]}
     with pytest.raises(ConfigError, match=r"pipeline\.executor.*expected an executor's name"):
         hw.flows.load(bad)
+
+
+KILLED_RUN = """
+import sys
+sys.path.insert(0, {root!r})
+import headwater as hw
+from tests.integration.scale import partitioned
+
+if __name__ == "__main__":
+    dest = hw.destinations.duckdb({db!r})
+    p = hw.pipeline("crash", destination=dest, dataset="d", pipelines_dir={pipelines!r}, progress=False,
+                    executor="processes")
+    p.run(partitioned.orders)
+"""
+
+
+@pytest.mark.parametrize(("failpoint", "again"), [("parts.finished", []), ("parts.adopted:2", ["p0", "p1"])])
+def test_a_run_killed_while_adopting_parts_reruns_to_exactly_once(
+    tmp_path: Path, env: Path, failpoint: str, again: list[str]
+) -> None:
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[3])
+    script = tmp_path / "killed.py"
+    db, pipelines = str(tmp_path / "crash.duckdb"), str(tmp_path / "p")
+    script.write_text(KILLED_RUN.format(root=root, db=db, pipelines=pipelines))
+    child_env = {**os.environ, "HEADWATER_FAILPOINT": failpoint}
+    out = subprocess.run([sys.executable, str(script)], env=child_env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == -9, out.stderr  # SIGKILL at the failpoint
+    assert sorted(extractions(env)) == PARTS
+    env.unlink()
+    p = make(tmp_path, "crash", "processes")
+    assert p.run(partitioned.orders).table_rows()["orders"] == 6000
+    assert sorted(extractions(env)) == again  # the parts still whole were reused, the others extracted again
+    assert table(tmp_path, "crash", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
