@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from headwater.errors import ConfigError
+from headwater.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from headwater.streams.resource import Resource
@@ -147,5 +147,34 @@ def partition_values(resource: Resource) -> list[Any]:
         values = list(made)
     else:
         values = list(declared)
-    partition_keys(values, resource.name)
-    return values
+    keys = partition_keys(values, resource.name)
+    chosen = resource.partition_keys
+    if chosen is None:
+        return values
+    unknown = [k for k in chosen if k not in keys]
+    if unknown:
+        raise ConfigError(
+            f"resource {resource.name!r} has no partition {unknown[0]!r}",
+            hint=did_you_mean(unknown[0], keys, listing="partitions"),
+            resource=resource.name,
+        )
+    return [v for v, k in zip(values, keys, strict=True) if k in chosen]
+
+
+def only_partitions(data: Any, keys: Iterable[str]) -> Any:
+    """``data`` (a source or a resource) reading only the partitions ``keys`` of its partitioned
+    resources (a source's other resources are read whole, as always)."""
+    from headwater.streams.resource import Resource
+    from headwater.streams.source import Source
+
+    keys = [str(k) for k in keys]
+    if isinstance(data, Resource):
+        return data.only_partitions(keys)
+    if isinstance(data, Source):
+        chosen = [r for r in data.resources.values() if r.partitions is not None and r.selected]
+        if not chosen:
+            raise ConfigError(f"source {data.name!r} has no partitioned resource to choose partitions of")
+        for r in chosen:
+            data.resources[r.name] = r.only_partitions(keys)
+        return data
+    raise ConfigError(f"partitions are chosen of a source or a resource, got {type(data).__name__}")

@@ -72,6 +72,8 @@ class Resource:
         #: ``"own"``: each partition has its own ``hw.state()`` and cursor; ``"shared"``: every partition
         #: starts from the resource's and the run keeps the furthest cursor (key ranges of one table)
         self.partition_state: Literal["own", "shared"] = "own"
+        #: the keys of the partitions a run reads (None: all of them; see :meth:`only_partitions`)
+        self.partition_keys: tuple[str, ...] | None = None
 
     # -- binding ---------------------------------------------------------------------------------
     @property
@@ -150,6 +152,15 @@ class Resource:
         from headwater.streams.partitions import partition_values
 
         return partition_values(self)
+
+    def only_partitions(self, keys: Iterable[str]) -> Resource:
+        """A copy of the partitioned resource that reads only the partitions with these keys (an
+        orchestrator's partition, a backfill of some days); an unknown key fails when the run lists them."""
+        if self.partitions is None:
+            raise ConfigError(f"resource {self.name!r} has no partitions to choose from", resource=self.name)
+        clone = self._copy()
+        clone.partition_keys = tuple(str(k) for k in keys)
+        return clone
 
     def for_partition(self, value: Any) -> Resource:
         """A copy of the resource that reads one partition: its function gets ``partition=value``."""

@@ -226,3 +226,16 @@ def test_a_run_killed_while_adopting_parts_reruns_to_exactly_once(
     assert p.run(partitioned.orders).table_rows()["orders"] == 6000
     assert sorted(extractions(env)) == again  # the parts still whole were reused, the others extracted again
     assert table(tmp_path, "crash", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
+
+
+def test_a_run_can_read_only_some_partitions(tmp_path: Path, env: Path) -> None:
+    from headwater.streams.partitions import only_partitions
+
+    p = make(tmp_path, "some", "threads")
+    assert p.run(partitioned.orders.only_partitions(["p1", "p4"])).table_rows()["orders"] == 2000
+    assert sorted(extractions(env)) == ["p1", "p4"]
+    source = hw.source(lambda: [partitioned.orders], name="shop")()
+    assert p.run(only_partitions(source, ["p5"])).table_rows()["orders"] == 1000
+    with pytest.raises(ConfigError, match="has no partition 'p9'") as err:
+        p.run(partitioned.orders.only_partitions(["p9"]))
+    assert "partitions: p0, p1, p2, p3, p4, p5" in (err.value.hint or "")  # what there is to choose from
