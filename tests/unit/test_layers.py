@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("headwater.pipelines",),
     # flows: configuration (dicts, TOML, YAML) made into pipelines; above the engine, below the CLI
     ("headwater.flows",),
+    # integrations: orchestrators (Dagster) over flows; headwater.dagster is the short name of the Dagster one
+    ("headwater.integrations", "headwater.dagster"),
     # the dashboard: an application beside the command line over pipelines and destinations (observe is
     # lowest so the engine can record metrics; the dashboard reads them from the top)
     ("headwater.cli", "headwater.__main__", "headwater", "headwater.observe.dashboard"),  # "headwater": the facade
