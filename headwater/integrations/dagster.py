@@ -40,6 +40,7 @@ from headwater.flows.runner import Flows, FlowsFailed, load
 from headwater.optional import require
 from headwater.pipelines.info import LoadInfo
 from headwater.schema.checks import Check
+from headwater.streams.partitions import only_partitions, partition_key
 
 require("dagster", "headwater.dagster (Dagster assets from flows)", extra="dagster")
 
@@ -73,7 +74,7 @@ def flow_assets(
     group_name: str | None = None,
     key_prefix: str | Sequence[str] | None = None,
     asset_names: Mapping[str, str] | None = None,
-    partitions_def: dg.PartitionsDefinition | None = None,
+    partitions_def: dg.PartitionsDefinition | Literal["flow"] | None = None,
 ) -> list[dg.AssetsDefinition]:
     """Dagster assets that run flows: one per flow (``per="flow"``), or one per table (``per="table"``).
 
@@ -89,8 +90,10 @@ def flow_assets(
         key_prefix: a prefix of every asset key (``"raw"`` or ``["warehouse", "raw"]``).
         asset_names: the asset name of a flow whose name Dagster does not take (``{"shop-raw": "shop_raw"}``);
             Dagster names hold letters, digits and ``_`` only.
-        partitions_def: reserved for flows with partitions (mapped to Dagster partitions once flows
-            take them); giving one now is a ConfigError.
+        partitions_def: ``"flow"``: each asset is partitioned by its flow's partitions (the keys of its
+            partitioned resources, ``@hw.resource(partitions=...)``, as a ``StaticPartitionsDefinition``);
+            or any Dagster partitions definition whose keys are partition keys of the flows. A
+            materialization of one partition runs the flow reading only that partition.
 
     Raises:
         ConfigError: an unknown flow (with a "did you mean"), a name Dagster does not take, an unknown
@@ -99,10 +102,14 @@ def flow_assets(
     """
     if per not in PER:
         raise ConfigError(f"unknown per={per!r}", hint=did_you_mean(per, PER, listing="choices"))
-    if partitions_def is not None:
+    if (
+        partitions_def is not None
+        and partitions_def != "flow"
+        and not isinstance(partitions_def, dg.PartitionsDefinition)
+    ):
         raise ConfigError(
-            "partitions_def: flow assets are not partitioned yet (flows do not take partitions yet)",
-            hint="leave partitions_def out; each materialization runs the whole flow, incrementally",
+            f"partitions_def must be 'flow' or a Dagster partitions definition, got {partitions_def!r}",
+            hint="partitions_def='flow' maps each flow's partitions to a StaticPartitionsDefinition",
         )
     made = flows if isinstance(flows, Flows) else load(flows)
     selected = made.select([names] if isinstance(names, str) else names)
@@ -110,7 +117,7 @@ def flow_assets(
     if group_name is not None:
         _check_name(group_name, "group_name")
     chosen = _asset_names(made, selected, asset_names or {})
-    plan = _Plan(made, pipelines_dir, prefix, group_name)
+    plan = _Plan(made, pipelines_dir, prefix, group_name, partitions_def)
     return [
         plan.table_assets(flow, chosen[flow.name]) if per == "table" else plan.flow_asset(flow, chosen[flow.name])
         for flow in selected
@@ -166,13 +173,28 @@ class _Plan:
     pipelines_dir: str | os.PathLike[str] | None
     prefix: tuple[str, ...]
     group_name: str | None
+    partitions: dg.PartitionsDefinition | Literal["flow"] | None = None
+
+    def partitions_of(self, flow: Flow) -> dg.PartitionsDefinition | None:
+        """The asset's partitions definition: the flow's own partitions for ``"flow"``."""
+        if self.partitions != "flow":
+            return self.partitions
+        keys = flow_partition_keys(self.flows, flow.name, self.pipelines_dir)
+        if not keys:
+            raise ConfigError(
+                f"flow {flow.name!r} has no partitioned resource, so partitions_def='flow' gives it no partitions",
+                hint="declare partitions on its resource (@hw.resource(partitions=...)) or leave partitions_def out",
+            )
+        return dg.StaticPartitionsDefinition(keys)
 
     def flow_asset(self, flow: Flow, asset_name: str) -> dg.AssetsDefinition:
         """One asset for the whole flow."""
         flows, name, pipelines_dir = self.flows, flow.name, self.pipelines_dir
 
+        partitions = self.partitions_of(flow)
+
         def materialize(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-            info = _run(flows, name, pipelines_dir)
+            info = _run(flows, name, pipelines_dir, context.partition_key if context.has_partition_key else None)
             context.log.info(str(info))
             return dg.MaterializeResult(metadata=flow_metadata(info, stored_tables(info.working_folder)))
 
@@ -186,6 +208,7 @@ class _Plan:
                 metadata=_flow_info(flow),
                 kinds=_kinds(self.flows, flow),
                 op_tags=_op_tags(self.flows, flow),
+                partitions_def=partitions,
             )(_resolved(materialize)),
         )
 
@@ -218,8 +241,10 @@ class _Plan:
         ]
         flows, name, pipelines_dir = self.flows, flow.name, self.pipelines_dir
 
+        partitions = self.partitions_of(flow)
+
         def materialize(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-            info = _run(flows, name, pipelines_dir)
+            info = _run(flows, name, pipelines_dir, context.partition_key if context.has_partition_key else None)
             context.log.info(str(info))
             stored = stored_tables(info.working_folder)
             results = merged_checks(info)
@@ -240,6 +265,7 @@ class _Plan:
                 can_subset=False,
                 description=_describe(flow),
                 op_tags=_op_tags(self.flows, flow),
+                partitions_def=partitions,
             )(_resolved(materialize)),
         )
 
@@ -251,11 +277,18 @@ def _resolved(fn: Any) -> Any:
     return fn
 
 
-def _run(flows: Flows, name: str, pipelines_dir: str | os.PathLike[str] | None) -> LoadInfo:
-    """Run one flow; its load info, or the flow's own error (not the ``FlowsFailed`` around it).
-
-    (Once flows take partitions, a partitioned asset passes ``context.partition_key`` on from here.)
-    """
+def _run(
+    flows: Flows, name: str, pipelines_dir: str | os.PathLike[str] | None, partition: str | None = None
+) -> LoadInfo:
+    """Run one flow (only ``partition`` of its partitioned resources when given); its load info, or the
+    flow's own error (not the ``FlowsFailed`` around it)."""
+    if partition is not None:
+        built = flows.build([name], pipelines_dir=pipelines_dir, progress="log")[0]
+        if built.error is not None:
+            raise built.error
+        assert built.pipeline is not None
+        result: LoadInfo = built.pipeline.run(only_partitions(built.data, [partition]))
+        return result
     try:
         info: LoadInfo = flows.run([name], pipelines_dir=pipelines_dir, progress="log")[0]
     except FlowsFailed as exc:
@@ -264,6 +297,23 @@ def _run(flows: Flows, name: str, pipelines_dir: str | os.PathLike[str] | None) 
             raise
         raise error from None
     return info
+
+
+def flow_partition_keys(flows: Flows, name: str, pipelines_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The partition keys of a flow's partitioned resources, in order (the flow is built, not run)."""
+    from headwater.streams.resource import Resource
+    from headwater.streams.source import Source
+
+    built = flows.build([name], pipelines_dir=pipelines_dir, progress=False, claim=False)[0]
+    if built.error is not None:
+        raise built.error
+    data = built.data
+    resources = data.selected_resources if isinstance(data, Source) else [data] if isinstance(data, Resource) else []
+    keys: dict[str, None] = {}
+    for r in resources:
+        if r.partitions is not None:
+            keys.update(dict.fromkeys(partition_key(v) for v in r.partition_values()))
+    return list(keys)
 
 
 def _flow_tables(

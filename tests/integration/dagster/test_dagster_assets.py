@@ -323,8 +323,10 @@ def test_mistakes_are_config_errors_naming_what_and_what_to_do(flows_file: Path,
     assert "did you mean 'table'" in str(per.value)
     with pytest.raises(ConfigError, match="key_prefix 'my-lake'"):
         flow_assets(flows_file, key_prefix=["my-lake"])
-    with pytest.raises(ConfigError, match="partitions_def"):
-        flow_assets(flows_file, partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
+    with pytest.raises(ConfigError, match="partitions_def must be 'flow' or a Dagster partitions definition"):
+        flow_assets(flows_file, partitions_def="flows")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="has no partitioned resource"):
+        flow_assets(flows_file, ["shop_raw"], partitions_def="flow")
     with pytest.raises(ConfigError, match="asset_names: no flow 'shop'"):
         flow_assets(flows_file, asset_names={"shop": "x"})
     with pytest.raises(ConfigError, match="flow 'shop_raw': Dagster refuses its asset") as reserved:
@@ -404,3 +406,32 @@ def test_import_headwater_never_imports_dagster_and_its_absence_says_what_to_ins
     assert done.returncode == 0, done.stderr
     assert "needs the dagster package" in done.stdout
     assert "pip install 'headwater[dagster]'" in done.stdout
+
+
+# -- partitions ------------------------------------------------------------------------------------------
+def test_flow_partitions_are_dagster_partitions_and_a_materialization_reads_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "extractions.log"
+    monkeypatch.setenv("HW_TEST_LOG", str(log))
+    flows = hw.flows.load(
+        {
+            "sources": {"orders": {"type": "tests.integration.scale.partitioned:orders"}},
+            "destinations": {"wh": {"type": "duckdb", "config": {"path": str(tmp_path / "parts.duckdb")}}},
+            "flows": [{"name": "orders_flow", "from": "orders", "to": "wh", "dataset": "raw"}],
+        }
+    )
+    for per in ("flow", "table"):
+        (asset,) = flow_assets(flows, per=per, pipelines_dir=tmp_path / "p", partitions_def="flow")  # type: ignore[arg-type]
+        assert asset.partitions_def is not None
+        assert asset.partitions_def.get_partition_keys() == [f"p{i}" for i in range(6)]
+    (asset,) = flow_assets(flows, pipelines_dir=tmp_path / "p", partitions_def="flow")
+    result = materialize([asset], partition_key="p2")
+    assert result.success and log.read_text().splitlines() == ["p2"]  # only that partition was read
+    assert metadata(result)[("orders_flow",)]["rows_loaded"] == 3000  # 1,000 orders and their 2,000 tags
+    assert materialize([asset], partition_key="p5").success
+    with duckdb.connect(str(tmp_path / "parts.duckdb"), read_only=True) as con:
+        assert con.execute("select part, count(*) from raw.orders group by 1 order by 1").fetchall() == [
+            ("p2", 1000),
+            ("p5", 1000),
+        ]
