@@ -12,6 +12,7 @@ size), and remembers them in the stream's state, committed with the rows. See do
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -194,11 +195,9 @@ def filesystem(
         raise ConfigError(f"filesystem: delimiter must be one character, got {delimiter!r}")
     loc = locate(url)
     patterns = _patterns(loc, glob, name, streams)
+    chosen = incremental
     if incremental is None:
-        disposition = hints.get("write_disposition")
-        if isinstance(disposition, Mapping):
-            disposition = disposition.get("disposition")
-        incremental = disposition != "replace"
+        incremental = _disposition(hints.get("write_disposition")) != "replace"
     csv = CsvOptions(delimiter, bool(header), check_null_values(null_values), encoding)
     resources = []
     for stream, pattern in patterns.items():
@@ -215,20 +214,51 @@ def filesystem(
             chunk_size,
             partitions or 1,
         )
-        resources.append(_resource(spec, hints))
+        resources.append(_resource(spec, hints, follows_disposition=chosen is None))
     return Source(source_name, resources)
 
 
-def _resource(spec: FileStream, hints: Mapping[str, Any]) -> Resource:
-    def read_files(partition: int | None = None) -> Iterator[pa.Table]:
-        yield from spec.read(partition)
+def _disposition(value: Any) -> Any:
+    return value.get("disposition") if isinstance(value, Mapping) else value
 
-    read_files.__name__ = read_files.__qualname__ = spec.name
-    made = Resource(read_files, name=spec.name, hints=build_hints(resource=spec.name, **hints))
-    if spec.partitions > 1:  # file sets are partitions; they share the stream's state of files read
-        made.partitions = list(range(spec.partitions))
-        made.partition_state = "shared"
-    return made
+
+class FileResource(Resource):
+    """A stream of files. Unless ``incremental=`` was given, whether it reads only new files follows
+    its write disposition, however the disposition is set (the source's hints, a flow's, or
+    ``apply_hints`` later): a ``replace`` reads every file, since reading only new ones would replace
+    the table with them, or with nothing."""
+
+    def __init__(self, spec: FileStream, hints: Mapping[str, Any], *, follows_disposition: bool) -> None:
+        self.spec = spec
+        self.follows_disposition = follows_disposition
+        super().__init__(self._function(), name=spec.name, hints=build_hints(resource=spec.name, **hints))
+        if spec.partitions > 1:  # file sets are partitions; they share the stream's state of files read
+            self.partitions = list(range(spec.partitions))
+            self.partition_state = "shared"
+
+    def _function(self) -> Any:
+        spec = self.spec
+
+        def read_files(partition: int | None = None) -> Iterator[pa.Table]:
+            yield from spec.read(partition)
+
+        read_files.__name__ = read_files.__qualname__ = spec.name
+        return read_files
+
+    def apply_hints(self, **hints: Any) -> FileResource:
+        """Change the hints (see :meth:`Resource.apply_hints`); a new write disposition decides
+        whether only new files are read, unless ``incremental=`` was given to the source."""
+        super().apply_hints(**hints)
+        if self.follows_disposition and "write_disposition" in hints:
+            incremental = self.hints.write_disposition != "replace"
+            if incremental != self.spec.incremental:
+                self.spec = dataclasses.replace(self.spec, incremental=incremental)
+                self._data = self._function()
+        return self
+
+
+def _resource(spec: FileStream, hints: Mapping[str, Any], *, follows_disposition: bool = False) -> Resource:
+    return FileResource(spec, hints, follows_disposition=follows_disposition)
 
 
 def _patterns(loc: Location, glob: str, name: str | None, streams: Mapping[str, str] | None) -> dict[str, str]:

@@ -248,3 +248,42 @@ def test_fsspec_memory_filesystem(make_pipeline: Any) -> None:
         assert p.run(source).table_rows() == {}
     finally:
         fs.rm(root, recursive=True)
+
+
+@pytest.mark.parametrize("where", ["run", "flow"])
+def test_replace_given_after_the_source_reads_every_file_again(tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("id,v\n1,x\n2,y\n")
+    db = tmp_path / "wh.duckdb"
+    if where == "run":
+        p = hw.pipeline(
+            "replaced",
+            destination=hw.destinations.duckdb(str(db)),
+            dataset="d",
+            pipelines_dir=tmp_path / "p",
+            progress=False,
+        )
+
+        def run() -> Any:
+            return p.run(hw.sources.filesystem(folder, glob="*.csv", name="rows"), write_disposition="replace")
+    else:
+        config = {"url": str(folder), "glob": "*.csv", "name": "rows"}
+        flow = {"name": "replaced", "from": "files", "to": "wh", "dataset": "d", "write_disposition": "replace"}
+        flows = hw.flows.load(
+            {
+                "sources": {"files": {"type": "filesystem", "config": config}},
+                "destinations": {"wh": {"type": "duckdb", "config": {"path": str(db)}}},
+                "flows": [{**flow, "pipeline": {"progress": False}}],
+            }
+        )
+
+        def run() -> Any:
+            return flows.run(pipelines_dir=tmp_path / "p")[0]
+
+    assert run().table_rows() == {"rows": 2}
+    assert run().table_rows() == {"rows": 2}  # the unchanged file is read again: the table keeps its rows
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from d.rows").fetchone() == (2,)
