@@ -22,6 +22,9 @@ LAYERS: list[tuple[str, ...]] = [
     # observe: metrics, run records, progress; anything above may import it (it raises Headwater errors
     # and imports OpenTelemetry through optional)
     ("headwater.observe",),
+    # the rate limits the workers of a run share (files, a Ray actor): the REST source waits on them,
+    # the executors above make the workers share them
+    ("headwater.executors.ratelimit",),
     # names.py builds on the naming convention (schema/naming.py) and the model checks names with it
     ("headwater.names", "headwater.schema"),
     ("headwater.packages", "headwater._callable_module"),
@@ -30,6 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("headwater.sources",),
     ("headwater.destinations",),
     ("headwater.pipelines",),
+    # executors: where the partitions of a run execute (threads, processes, Ray)
+    ("headwater.executors",),
     # flows: configuration (dicts, TOML, YAML) made into pipelines; above the engine, below the CLI
     ("headwater.flows",),
     # the dashboard: an application beside the command line over pipelines and destinations (observe is
