@@ -16,13 +16,19 @@ def take_slots(sharing: Sharing | None, per_second: float, k: int, start: Any, o
     at which they came into ``out``. ``sharing``: installed first (None: as inherited)."""
     if sharing is not None:
         sharing.install()
-    limit = RateLimit(per_second, "http://api.test/")
     start.wait()
+    out.put(take_slots_here(per_second, k)[1])
+
+
+def take_slots_here(per_second: float, k: int) -> tuple[str, list[float]]:
+    """Take ``k`` slots of the limit of ``http://api.test/`` (shared as the environment says); the kind
+    of slots taken and the wall time at which each came."""
+    limit = RateLimit(per_second, "http://api.test/")
     stamps = []
     for _ in range(k):
         limit.wait()
         stamps.append(time.time())
-    out.put(stamps)
+    return type(limit.slots()).__name__, stamps
 
 
 def extract_partition(base_url: str, path: str, per_second: float, folder: str, ready: Any) -> tuple[bool, int]:
