@@ -9,6 +9,7 @@ each job once: its result, or its last error. It never decides what is committed
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -70,6 +71,10 @@ class _Pooled:
 
     def _pool(self, jobs: int) -> cf.Executor:
         raise NotImplementedError
+
+    def sharing(self) -> contextlib.AbstractContextManager[Any]:
+        """What the workers of a run share while it runs (a rate limit): nothing to set up on threads."""
+        return contextlib.nullcontext()
 
     def _submit(self, pool: cf.Executor, fn: Callable[[Any], Any], job: Any) -> cf.Future[Any]:
         return pool.submit(fn, job)
@@ -161,6 +166,13 @@ class Processes(_Pooled):
     def _pool(self, jobs: int) -> cf.Executor:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         return cf.ProcessPoolExecutor(max_workers=self.size(jobs), mp_context=multiprocessing.get_context(method))
+
+    def sharing(self) -> contextlib.AbstractContextManager[Any]:
+        """Rate limits shared through files in a temporary folder: its variable is in the environment
+        the jobs made inside the block carry to the workers (:mod:`headwater.executors.ratelimit`)."""
+        from headwater.executors.ratelimit import share_in_folder
+
+        return share_in_folder()
 
     def _submit(self, pool: cf.Executor, fn: Callable[[Any], Any], job: Any) -> cf.Future[Any]:
         try:

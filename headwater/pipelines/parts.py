@@ -101,11 +101,13 @@ class PartsRun:
                 for the next run; nothing is adopted).
         """
         parts = self._plan(schema, state)
-        jobs = [self._job(p, schema, state, stored, package, max_nesting) for p in parts if not p.reused]
+        todo = [p for p in parts if not p.reused]
+        with self.executor.sharing():  # the jobs carry what the workers share (a rate limit's folder)
+            jobs = [self._job(p, schema, state, stored, package, max_nesting) for p in todo]
+            outcomes = list(self.executor.run(run_part, jobs)) if jobs else []
         results: dict[tuple[str, str], PartResult] = {}
         failed: list[tuple[_Part, BaseException, int]] = []
-        todo = [p for p in parts if not p.reused]
-        for outcome in self.executor.run(run_part, jobs) if jobs else ():
+        for outcome in outcomes:
             part = todo[outcome.index]
             if outcome.error is not None:
                 failed.append((part, outcome.error, outcome.attempts))

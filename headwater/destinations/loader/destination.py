@@ -42,7 +42,7 @@ from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import ConfigError, HeadwaterError, LoadError
 from headwater.packages.files import read_json
-from headwater.packages.package import LoadPackage, write_atomic
+from headwater.packages.package import LoadPackage, read_file, write_atomic
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredTables
@@ -258,7 +258,7 @@ class LoaderClient(ClosingClient):
         # on DuckDB's default connection, as Hippo's extractors make theirs: a loader that runs
         # duckdb.sql("COPY records TO ...") finds its argument by name, as Hippo's own loaders do. The
         # relation holds no registered name and nothing of it is left after the call
-        relation = duckdb.from_arrow(table_dataset(package.file_paths(table)))
+        relation = duckdb.from_arrow(PackageTable(package.file_paths(table)))
         if not self.destination.system_columns:
             keep = [names.quote_identifier(c) for c in relation.columns if c not in system]
             relation = relation.project(", ".join(keep))
@@ -285,16 +285,52 @@ class LoaderClient(ClosingClient):
             ) from exc
 
 
-def table_dataset(paths: list[Path]) -> Any:
-    """The package files of one table as one ``pyarrow.dataset`` (columns unified across files, read
-    batch by batch, as often as the reader scans it)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
+class PackageTable:
+    """The package files of one table as an Arrow stream that DuckDB (or any reader of the Arrow C
+    stream interface) can scan as often as it likes: each scan reads the files anew, one batch at a
+    time, each batch with the columns of all the files (unified; missing ones null). Memory stays that
+    of a batch whatever the size of the table, also when the reader is slow: a ``pyarrow.dataset``
+    scanned by DuckDB held on to memory in proportion to the table (700 MB for 8M narrow rows).
 
-    fmt = "parquet" if paths and paths[0].suffix == ".parquet" else "ipc"
-    schemas = [ds.dataset(str(p), format=fmt).schema for p in paths]
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    return ds.dataset([str(p) for p in paths], format=fmt, schema=schema)
+    Args:
+        paths: the table's package files (``.arrow`` or ``.parquet``).
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        import pyarrow as pa
+
+        self.paths = paths
+        schemas = [_file_schema(p) for p in paths]
+        self.schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+
+    def reader(self) -> Any:
+        """A new reader of the table's batches."""
+        import pyarrow as pa
+
+        from headwater.destinations.lake.arrow import conform
+
+        def batches() -> Any:
+            for path in self.paths:
+                for batch in read_file(path):
+                    yield from conform(batch, self.schema).to_batches()
+
+        return pa.RecordBatchReader.from_batches(self.schema, batches())
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.reader().__arrow_c_stream__(requested_schema)
+
+
+def _file_schema(path: Path) -> Any:
+    """The Arrow schema of a package file (its footer only)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(str(path))
+    with pa.OSFile(str(path)) as source:
+        return ipc.open_file(source).schema
 
 
 def read_ledger(path: Path) -> list[str]:

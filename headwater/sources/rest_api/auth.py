@@ -162,6 +162,14 @@ class OAuth2ClientCredentials(Auth):
         self.fetches = 0
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock (a worker process gets a fresh one)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def secrets(self) -> tuple[str, ...]:
         """The client secret and the current access token."""
         return tuple(s for s in (self.client_secret, self.token) if s)

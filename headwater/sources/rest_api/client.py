@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -108,6 +109,15 @@ class Connections:
         await self.aclose()
 
 
+def _limit_identity(base_url: str) -> str:
+    """What a rate limit applies to: the base URL without credentials, query or fragment (workers of a
+    run that limit the same API at the same rate share one limit)."""
+    if not base_url:
+        return ""
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}{parts.path}"
+
+
 class RESTClient:
     """An API's connection settings, shared by every stream of a source.
 
@@ -160,7 +170,7 @@ class RESTClient:
         redact.register(*held)
         self.transport = Transport(
             retry=RetryPolicy.from_config(retries),
-            limiter=RateLimiter(rate_limit),
+            limiter=RateLimiter(rate_limit, _limit_identity(self.base_url)),
             gate=Gate(concurrency),
             secret_params=frozenset(secret_params),
             secrets=held,
@@ -169,6 +179,10 @@ class RESTClient:
 
     def __repr__(self) -> str:
         return f"RESTClient({redact.redact_url(self.base_url)!r}, auth={self.auth!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its TLS context (a worker process makes its own at its first request)."""
+        return {**self.__dict__, "_tls": None}
 
     def url(self, path: str) -> str:
         """The absolute URL of ``path``: as it is when absolute, else after the ``base_url``.

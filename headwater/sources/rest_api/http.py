@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import redact
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, RetriableSourceError
+from headwater.executors.ratelimit import RateLimit
 from headwater.observe import metrics
 from headwater.optional import require
 
@@ -141,32 +142,27 @@ def quota_reset(response: httpx.Response) -> float | None:
 class RateLimiter:
     """At most ``per_second`` requests per second, spread evenly, across every stream that shares it.
 
-    Works across event loops and threads: a request takes the next free slot under a lock, then sleeps
-    until that slot comes.
+    A request takes the next free slot under a lock, then sleeps until that slot comes. The slots are
+    shared by every thread and event loop of the process and, when the run's executor shares rate
+    limits (:mod:`headwater.executors.ratelimit`), by every worker process and Ray task of the run
+    that limits the same ``identity`` at the same rate.
 
     Args:
         per_second: requests per second; None: no limit.
+        identity: what the limit applies to: the client's base URL, without credentials.
     """
 
-    def __init__(self, per_second: float | None) -> None:
+    def __init__(self, per_second: float | None, identity: str = "") -> None:
         if per_second is not None and (isinstance(per_second, bool) or not per_second > 0):
             raise ConfigError(f"client.rate_limit must be a positive number of requests per second, got {per_second!r}")
         self.interval = 1.0 / per_second if per_second else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
+        self.limit = RateLimit(per_second, identity) if per_second else None
 
     async def wait(self) -> float:
         """Wait for this request's slot (at once without a limit); the seconds waited."""
-        if not self.interval:
+        if self.limit is None:
             return 0.0
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-            return slot - now
-        return 0.0
+        return await self.limit.wait_async()
 
 
 class Gate:
@@ -184,6 +180,13 @@ class Gate:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock and per-loop semaphores (a worker process makes its own)."""
+        return {"limit": self.limit}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["limit"])  # type: ignore[misc]  # fresh lock and semaphores
 
     def semaphore(self) -> asyncio.Semaphore:
         """The semaphore of the running event loop (created at its first use in that loop)."""

@@ -76,3 +76,41 @@ def test_date_ranges_are_requested_once_each_and_equal_the_whole(tmp_path: Path)
 def test_partition_mistakes_are_refused_before_any_request(partitions: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         hw.sources.rest_api(_config("http://127.0.0.1:9", partitions))
+
+
+def test_ranges_on_worker_processes_share_the_rate_limit(tmp_path: Path) -> None:
+    import time
+
+    arrivals: list[float] = []
+    with APIServer() as api:
+
+        @api.route("/events")
+        def events(req: Request) -> Reply:
+            arrivals.append(time.monotonic())
+            return Reply(json=_events(req.query.get("since"), req.query.get("until")))
+
+        config = _config(
+            api.url,
+            {
+                "start": "2026-01-01",
+                "end": "2026-01-21",
+                "every": {"days": 2},
+                "start_param": "since",
+                "end_param": "until",
+            },
+        )
+        config["client"]["rate_limit"] = 5  # requests per second, for the whole run
+        p = hw.pipeline(
+            "limited",
+            dataset="d",
+            pipelines_dir=tmp_path / "p",
+            progress=False,
+            destination=hw.destinations.duckdb(str(tmp_path / "limited.duckdb")),
+            executor=hw.executors.processes(workers=2),
+        )
+        assert p.run(hw.sources.rest_api(config)).table_rows() == {"events": 20}
+    arrivals.sort()
+    assert len(arrivals) == 10  # ten ranges of two days, one request each
+    # two worker processes, one limit: never more than 5 (+1 for a request arriving late in its slot) a second
+    assert max(sum(1 for t in arrivals if a <= t < a + 1) for a in arrivals) <= 6
+    assert arrivals[-1] - arrivals[0] >= 9 / 5 - 0.2
