@@ -111,12 +111,15 @@ class ResourceConfig(ResourceHints, total=False):
         endpoint: a path or an :class:`EndpointConfig` (default: the name as the path).
         selected: whether it is loaded (a parent can be read only for its children).
         include_from_parent: fields of the parent record added to each record (``_<parent>_<field>``).
+        partitions: date ranges read as partitions (``start``, ``end``, ``every``, ``start_param``,
+            ``end_param``; see :mod:`headwater.sources.rest_api.partitions`).
     """
 
     name: str
     endpoint: str | EndpointConfig
     selected: bool
     include_from_parent: str | Sequence[str]
+    partitions: Mapping[str, Any]
 
 
 class RESTAPIConfig(TypedDict, total=False):
