@@ -27,7 +27,7 @@ from headwater.packages.files import drop_pending_command
 from headwater.packages.package import NORMALIZED, OPEN, PARTIAL, LoadPackage, Manifest, list_packages
 from headwater.packages.writer import PackageWriter
 from headwater.pipelines.extract import Extractor
-from headwater.pipelines.parts import PartsRun, partitioned
+from headwater.pipelines.parts import PartsRun, independent, partitioned
 from headwater.pipelines.router import ItemRouter
 from headwater.pipelines.transforming import TransformRouter
 from headwater.redact import redact, register
@@ -121,6 +121,7 @@ class Extraction:
         """The partitioned resources, extracted on the pipeline's executor and adopted into ``package``
         (None when there are none). A partition that keeps failing discards the package and raises."""
         chosen = partitioned(resources)
+        chosen += [r for r in independent(resources, self.pipeline.executor) if r not in chosen]
         if not chosen:
             return None
         fed = sorted({r.name for r in resources if r.parent is not None and r.parent.name in {c.name for c in chosen}})

@@ -48,7 +48,7 @@ from headwater.schema.naming import deduplicate
 from headwater.schema.state import PipelineState, decode_value
 from headwater.schema.stored import StoredTables
 from headwater.streams.partitions import folder_name, partition_key
-from headwater.streams.resource import Resource
+from headwater.streams.resource import Resource, _is_data_object
 
 if TYPE_CHECKING:
     from headwater.observe.metrics import RunMetrics
@@ -60,6 +60,8 @@ log = logging.getLogger("headwater")
 PARTS_FOLDER = "parts"
 #: where a partitioned resource keeps its partitions' states in its ``hw.state()``
 STATE_KEY = "partitions"
+#: the key of an independent resource read whole in a worker process (one part, not a partition)
+WHOLE = "*"
 
 
 @dataclass
@@ -69,6 +71,8 @@ class _Part:
     folder: Path
     base: dict[str, Any]
     reused: bool = False
+    #: the partition starts from the resource's own state, merged back (not a state of its own)
+    shared: bool = False
 
 
 @dataclass
@@ -137,12 +141,14 @@ class PartsRun:
         root = self.extraction.workdir.root / PARTS_FOLDER / schema.name
         parts: list[_Part] = []
         for resource in self.resources:
-            keys = [(v, partition_key(v)) for v in resource.partition_values()]
+            whole = resource.partitions is None  # an independent resource, read whole in a worker
+            keys = [(None, WHOLE)] if whole else [(v, partition_key(v)) for v in resource.partition_values()]
             mine = state.resource_state(schema.name, resource.name)
             own = mine.get(STATE_KEY, {})
             shared = {"resource": mine, "incremental": state.incremental_state(schema.name, resource.name)}
+            together = whole or resource.partition_state == "shared"
             for value, key in keys:
-                start = shared if resource.partition_state == "shared" else own.get(key, {})
+                start = shared if together else own.get(key, {})
                 base = {
                     "state_version": state.version,
                     "schema_version": schema.version,
@@ -150,7 +156,7 @@ class PartsRun:
                     "partition_state": hashlib.sha256(orjson.dumps(start, default=str)).hexdigest(),
                 }
                 folder = root / folder_name(resource.name) / folder_name(key)
-                part = _Part(resource.for_partition(value), key, folder, base)
+                part = _Part(resource if whole else resource.for_partition(value), key, folder, base, shared=together)
                 part.reused = _finished(folder, key, base)
                 parts.append(part)
             _discard_others(root / folder_name(resource.name), {p.folder.name for p in parts})
@@ -168,7 +174,7 @@ class PartsRun:
         pipeline = self.extraction.pipeline
         capabilities = pipeline.destination.capabilities
         name = part.resource.name
-        shared = part.resource.partition_state == "shared"
+        shared = part.shared
         from headwater.schema.masks import resolve_key
 
         return PartJob(
@@ -221,7 +227,7 @@ class PartsRun:
         part_state = found.load_state()
         if part_state is None:
             return
-        if part.resource.partition_state == "shared":
+        if part.shared:
             first = part.resource.name not in self._shared_seen
             self._shared_seen.add(part.resource.name)
             keep_shared_state(state, part_state, schema.name, part.resource, first=first)
@@ -467,3 +473,35 @@ def absorb(run: RunMetrics, figures: dict[str, Any]) -> None:
 def partitioned(resources: Iterable[Resource]) -> list[Resource]:
     """The selected resources read in partitions."""
     return [r for r in resources if r.selected and r.partitions is not None and not r.is_transformer]
+
+
+def independent(resources: list[Resource], executor: Executor) -> list[Resource]:
+    """On worker processes, the resources that are read whole in workers too: selected resources
+    without partitions that feed no transformer, made by a function, when there are two or more
+    of them and they can travel to a worker (one that cannot stays in this process)."""
+    if not executor.separate_processes:
+        return []
+    parents = {r.parent.name for r in resources if r.parent is not None}
+    found = [
+        r
+        for r in resources
+        if r.selected
+        and r.partitions is None
+        and not r.is_transformer
+        and r.name not in parents
+        and callable(r._data)
+        and not _is_data_object(r._data)
+        and _travels(r)
+    ]
+    return found if len(found) >= 2 else []
+
+
+def _travels(resource: Resource) -> bool:
+    from headwater.executors.pools import _dumps
+
+    try:
+        _dumps(resource)
+    except Exception as exc:
+        log.info("resource %r runs in this process: it cannot be sent to a worker (%s)", resource.name, exc)
+        return False
+    return True

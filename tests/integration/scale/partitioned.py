@@ -95,3 +95,16 @@ def mixed(partition: str) -> Iterator[dict[str, Any]]:
 def mixed_whole() -> Iterator[dict[str, Any]]:
     for key in ["p0", "p1", "p2", "p3"]:
         yield from mixed_rows(key)
+
+
+@hw.resource(primary_key="id", write_disposition="merge")
+def customers(updated: Any = hw.incremental("updated", initial_value=0)) -> Iterator[dict[str, Any]]:
+    """An independent resource (no partitions) that says which process read it."""
+    top = int(os.environ.get("HW_TEST_TOP", "3"))
+    for i in range(top):
+        yield {"id": i, "updated": i, "pid": os.getpid()}
+
+
+@hw.resource(primary_key="id")
+def products() -> Iterator[dict[str, Any]]:
+    yield from ({"id": i, "pid": os.getpid()} for i in range(5))

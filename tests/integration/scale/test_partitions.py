@@ -239,3 +239,19 @@ def test_a_run_can_read_only_some_partitions(tmp_path: Path, env: Path) -> None:
     with pytest.raises(ConfigError, match="has no partition 'p9'") as err:
         p.run(partitioned.orders.only_partitions(["p9"]))
     assert "partitions: p0, p1, p2, p3, p4, p5" in (err.value.hint or "")  # what there is to choose from
+
+
+def test_independent_resources_run_in_worker_processes_too(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = make(tmp_path, "independent", "processes")
+    generated = hw.resource(({"id": i} for i in range(3)), name="generated")  # a generator object stays here
+    info = p.run([partitioned.customers, partitioned.products, generated])
+    assert info.table_rows() == {"customers": 3, "products": 5, "generated": 3}
+    pids = table(
+        tmp_path, "independent", "select distinct pid from d.customers union select distinct pid from d.products"
+    )
+    assert os.getpid() not in {pid for (pid,) in pids}  # read in worker processes
+    monkeypatch.setenv("HW_TEST_TOP", "5")
+    assert p.run([partitioned.customers, partitioned.products]).table_rows() == {"customers": 2, "products": 5}
+    assert p.state.incremental_state(p.name, "customers")["updated"]["last_value"] == 4  # its cursor moved on
