@@ -220,9 +220,10 @@ def test_the_rate_limit_is_shared_by_the_streams_of_a_source(api: APIServer, mak
     make_pipeline("rest").run(src)
     stamps = sorted(api.request_times)
     assert len(stamps) == 8
-    # 20 requests per second across both streams: 8 requests take at least 7 intervals of 50 ms (less
-    # the first request's connection setup); unlimited, the two streams finish in a few milliseconds
-    assert stamps[-1] - stamps[0] >= 0.3, [round(t - stamps[0], 3) for t in stamps]
+    # 20 requests per second across both streams: 8 requests take 7 intervals of 50 ms (less the first
+    # request's connection setup, which a busy machine stretches); unlimited, the two streams finish in a
+    # few milliseconds: half the schedule tells the two apart
+    assert stamps[-1] - stamps[0] >= 0.175, [round(t - stamps[0], 3) for t in stamps]
 
 
 def test_errors_are_source_errors(api: APIServer, make_pipeline: Callable[..., Any]) -> None:

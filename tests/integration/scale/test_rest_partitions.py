@@ -111,6 +111,7 @@ def test_ranges_on_worker_processes_share_the_rate_limit(tmp_path: Path) -> None
         assert p.run(hw.sources.rest_api(config)).table_rows() == {"events": 20}
     arrivals.sort()
     assert len(arrivals) == 10  # ten ranges of two days, one request each
-    # two worker processes, one limit: never more than 5 (+1 for a request arriving late in its slot) a second
-    assert max(sum(1 for t in arrivals if a <= t < a + 1) for a in arrivals) <= 6
+    # two worker processes, one limit: never more than 5 a second, give or take two (a request sent late
+    # lands next to the following one); a limit per process would let 10 through
+    assert max(sum(1 for t in arrivals if a <= t < a + 1) for a in arrivals) <= 7
     assert arrivals[-1] - arrivals[0] >= 9 / 5 - 0.2
