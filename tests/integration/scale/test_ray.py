@@ -34,6 +34,8 @@ from tests.integration.scale.partitioned import PARTS
 
 ROOT = Path(__file__).resolve().parents[3]
 START_SECONDS = 240
+# one cluster per module and per xdist worker: under --dist loadgroup the module's tests share one worker
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def _free_port() -> int:
