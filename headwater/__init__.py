@@ -39,7 +39,7 @@ _EXPORTS = {
     "with_hints": "headwater.streams.hinted",
     "configure_logging": "headwater.pipelines.logsetup",
 }
-_MODULES = {"destinations", "errors", "flows", "schema", "streams", "sources"}
+_MODULES = {"destinations", "errors", "executors", "flows", "schema", "streams", "sources"}
 # public module name -> the module it is
 _ALIASES = {"checks": "headwater.schema.checks", "metrics": "headwater.observe.metrics"}
 
@@ -55,6 +55,7 @@ __all__ = [
     "configure_logging",
     "destinations",
     "errors",
+    "executors",
     "flow",
     "flows",
     "incremental",
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from headwater import destinations, errors, flows, schema, sources, streams
+    from headwater import destinations, errors, executors, flows, schema, sources, streams
     from headwater.cursors.cursor import Incremental, incremental
     from headwater.flows import flow
     from headwater.observe import metrics

@@ -109,7 +109,8 @@ def pipeline(
         telemetry: export each run to OpenTelemetry (the ``otel`` extra; see :mod:`headwater.observe.otel`);
             default ``$HEADWATER_TELEMETRY`` (``1``/``0``). Every run is recorded anyway (``headwater runs``).
         executor: where partitions (``@hw.resource(partitions=...)``) run: ``"threads"`` (default),
-            ``"processes"`` (every core) or ``hw.executors.processes(workers=4)`` (docs/scale.md).
+            ``"processes"`` (every core), ``"ray"`` (a local Ray cluster), or an executor object:
+            ``hw.executors.processes(workers=4)``, ``hw.executors.ray(address, storage=...)`` (docs/scale.md).
     """
     name, progress = names.pipeline_name(name), check_progress(progress)
     if not isinstance(batch_size, int) or batch_size < 1:
