@@ -22,6 +22,7 @@ this executor (Ray's own task retries are off, so every attempt is counted in th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import logging
@@ -140,6 +141,14 @@ class Ray:
         return f"<executor ray address={where!r}" + (f" storage={self.storage!r}>" if self.storage else ">")
 
     # -- the cluster ------------------------------------------------------------------------------
+    def sharing(self) -> contextlib.AbstractContextManager[Any]:
+        """Rate limits shared by the run's tasks through one actor on the cluster (its namespace is in
+        the environment the jobs made inside the block carry; :mod:`headwater.executors.ratelimit`)."""
+        from headwater.executors.ratelimit import share_on_ray
+
+        self.connect()
+        return share_on_ray()
+
     def connect(self) -> ModuleType:
         """Connect this process to the executor's cluster (once; Ray keeps one connection per process)
         and return the ``ray`` module.
