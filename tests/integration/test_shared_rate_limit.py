@@ -15,9 +15,8 @@ import pytest
 
 import headwater as hw
 from headwater.executors import ratelimit
-from headwater.executors.ratelimit import LocalSlots, RateLimit, Sharing, share_in_folder, share_on_ray, slot_name
+from headwater.executors.ratelimit import LocalSlots, RateLimit, Sharing, share_in_folder, slot_name
 from tests.apiserver import APIServer, Reply, Request
-from tests.conftest import env_with_path
 from tests.integration import ratelimit_workers
 
 N, K, PER_SECOND = 3, 10, 20
@@ -118,31 +117,6 @@ def test_worker_processes_of_rest_sources_keep_the_rate_limit_together(tmp_path:
     assert most_in_a_window(stamps) <= per_second + 2, sorted(stamps)
     assert max(stamps) - min(stamps) >= (N * pages - 1) / per_second - 0.2
     assert len(list((tmp_path / "limits").iterdir())) == 1
-
-
-@pytest.mark.slow  # a local Ray cluster takes 20-30 s to start on two busy cores
-def test_ray_tasks_share_the_limit_through_the_run_actor() -> None:
-    ray = pytest.importorskip("ray")  # an optional extra, not a dev dependency
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    per_second = 10
-    try:
-        with share_on_ray() as sharing:
-            assert os.environ[ratelimit.ENV_RAY] == sharing.ray_namespace
-            env = {**sharing.environ(), "PYTHONPATH": env_with_path()["PYTHONPATH"]}
-            task = ray.remote(num_cpus=0.5)(ratelimit_workers.take_slots_here)
-            results = ray.get([task.options(runtime_env={"env_vars": env}).remote(per_second, K) for _ in range(N)])
-        with pytest.raises(ValueError):  # killed at the end of the block: no actor of that name
-            ray.get_actor(ratelimit.KEEPER, namespace=sharing.ray_namespace)
-    finally:
-        if started:
-            ray.shutdown()
-    assert ratelimit.ENV_RAY not in os.environ
-    assert [kind for kind, _ in results] == ["RaySlots"] * N
-    stamps = [t for _, taken in results for t in taken]
-    assert most_in_a_window(stamps) <= per_second + 1, sorted(stamps)
-    assert max(stamps) - min(stamps) >= (N * K - 1) / per_second - 0.1
 
 
 _opened: list[str] | None = None

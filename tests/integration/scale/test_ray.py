@@ -292,3 +292,27 @@ def test_parts_travel_through_a_storage_url(
             columns("orders%"),
         ],
     )
+
+
+def test_ray_tasks_share_a_rate_limit_through_the_run_actor(cluster: Any) -> None:
+    import ray
+
+    from headwater.executors import ratelimit
+    from headwater.executors.ratelimit import share_on_ray
+    from tests.conftest import env_with_path
+    from tests.integration import ratelimit_workers
+    from tests.integration.test_shared_rate_limit import most_in_a_window
+
+    n, k, per_second = 3, 10, 10
+    with share_on_ray() as sharing:
+        assert os.environ[ratelimit.ENV_RAY] == sharing.ray_namespace
+        env = {**sharing.environ(), "PYTHONPATH": env_with_path()["PYTHONPATH"]}
+        task = ray.remote(num_cpus=0.5)(ratelimit_workers.take_slots_here)
+        results = ray.get([task.options(runtime_env={"env_vars": env}).remote(per_second, k) for _ in range(n)])
+    with pytest.raises(ValueError):  # killed at the end of the block: no actor of that name
+        ray.get_actor(ratelimit.KEEPER, namespace=sharing.ray_namespace)
+    assert ratelimit.ENV_RAY not in os.environ
+    assert [kind for kind, _ in results] == ["RaySlots"] * n
+    stamps = [t for _, taken in results for t in taken]
+    assert most_in_a_window(stamps) <= per_second + 2, sorted(stamps)
+    assert max(stamps) - min(stamps) >= (n * k - 1) / per_second - 0.1
