@@ -26,12 +26,14 @@ def test_alerts_example(tmp_path: Path) -> None:
     assert lines[2].startswith("  ExtractError: resource 'partner_orders' failed: ValueError: line 2 of the partner")
     assert lines[3:] == [
         "the run raised its own error: ExtractError",
-        "log lines from 2 runs; reads: [('orders.csv', 3)]",
+        "log lines from 2 runs; reads: [('orders.csv', 3), ('__main__.damaged_feed', 1)]",
     ]
     records = [json.loads(x) for x in (tmp_path / "pipeline.log.jsonl").read_text().splitlines()]
     failed = [r for r in records if r["level"] == "ERROR" and r["logger"] == "headwater.runs"]
     assert len(failed) == 1 and failed[0]["pipeline"] == "orders" and "truncated" in failed[0]["message"]
-    (access,) = [json.loads(x) for x in (tmp_path / "access.log.jsonl").read_text().splitlines()]
+    access, feed = [json.loads(x) for x in (tmp_path / "access.log.jsonl").read_text().splitlines()]
     assert (
         access["access"]["url"] == str(tmp_path / "drops" / "orders.csv") and access["run_id"] == records[0]["run_id"]
     )
+    # the failing Python resource's read is recorded too, with the row it gave before failing
+    assert feed["access"]["source"] == "python" and feed["access"]["rows"] == 1
