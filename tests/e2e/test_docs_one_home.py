@@ -23,11 +23,16 @@ from tests.e2e.test_docs import DOCS, IN_ORDER, python_blocks
 GUIDES = IN_ORDER
 
 
-def _run_all(folder: Path, home: Path) -> None:
+#: what the second pass runs again: the guides whose pipelines keep cursors, keys and schemas (the
+#: operations guide's pipelines only add more of the same, at ten processes)
+AGAIN = [g for g in GUIDES if g.stem != "operations"]
+
+
+def _run_all(folder: Path, home: Path, guides: list[Path] = GUIDES) -> None:
     env = env_with_path()
     env["HEADWATER_HOME"] = str(home)
     folder.mkdir(parents=True, exist_ok=True)
-    for doc in GUIDES:
+    for doc in guides:
         assert doc in DOCS
         for i, block in enumerate(python_blocks(doc)):
             script = folder / f"{doc.stem}_{i}.py"
@@ -44,7 +49,7 @@ def _run_all(folder: Path, home: Path) -> None:
 def test_docs_in_order_in_one_home_then_from_another_folder(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _run_all(tmp_path / "first", home)
-    _run_all(tmp_path / "second", home)
+    _run_all(tmp_path / "second", home, AGAIN)
     folders = sorted(p.name for p in (home / "pipelines").iterdir())
     plain = [f for f in folders if "@" not in f]
     # every pipeline of the second pass has a folder of its own, beside the first pass's

@@ -57,7 +57,7 @@ def _ours(marker: str) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test worker: a module fixture would start again after other modules
 def cluster() -> Iterator[Any]:
     """A Ray cluster of one node, 2 CPUs, bound to 127.0.0.1; yields a connected executor for it.
 
