@@ -35,6 +35,24 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+def failed_attempt(outcome: Outcome, error: BaseException, retries: int, where: str = "") -> bool:
+    """Record ``error`` as the outcome's latest failed attempt; whether the job is tried again (logged)."""
+    outcome.error = error
+    outcome.errors.append(f"{type(error).__name__}: {error}")
+    if outcome.attempts > retries:
+        return False
+    log.warning(
+        "partition job %d failed%s (attempt %d of %d), retrying: %s: %s",
+        outcome.index,
+        where,
+        outcome.attempts,
+        retries + 1,
+        type(error).__name__,
+        error,
+    )
+    return True
+
+
 def _check(workers: Any, retries: Any, what: str) -> tuple[int | None, int]:
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"{what}: workers must be a positive integer (or None: one per core), got {workers!r}")
@@ -103,17 +121,7 @@ class _Pooled:
                         if isinstance(exc, KeyboardInterrupt):
                             raise
                         broken = broken or isinstance(exc, cf.process.BrokenProcessPool)
-                        outcome.error = exc
-                        outcome.errors.append(f"{type(exc).__name__}: {exc}")
-                        if outcome.attempts <= self.retries:
-                            log.warning(
-                                "partition job %d failed (attempt %d of %d), retrying: %s: %s",
-                                i,
-                                outcome.attempts,
-                                self.retries + 1,
-                                type(exc).__name__,
-                                exc,
-                            )
+                        if failed_attempt(outcome, exc, self.retries):
                             waiting.append(i)
                             continue
                     yield outcome

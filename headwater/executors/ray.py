@@ -37,7 +37,7 @@ from typing import Any
 
 from headwater.errors import ConfigError
 from headwater.executors import storage as shared
-from headwater.executors.pools import Outcome, _check
+from headwater.executors.pools import Outcome, _check, failed_attempt
 from headwater.optional import install_hint, require
 
 log = logging.getLogger("headwater")
@@ -244,18 +244,7 @@ class Ray:
                     if self.storage is not None:
                         result = self._fetch(result, jobs[i])
                 except Exception as exc:  # the task's own error, its worker's death, or the download's
-                    error = cause(ray, exc)
-                    outcome.error = error
-                    outcome.errors.append(f"{type(error).__name__}: {error}")
-                    if outcome.attempts <= self.retries:
-                        log.warning(
-                            "partition job %d failed on ray (attempt %d of %d), retrying: %s: %s",
-                            i,
-                            outcome.attempts,
-                            self.retries + 1,
-                            type(error).__name__,
-                            error,
-                        )
+                    if failed_attempt(outcome, cause(ray, exc), self.retries, " on ray"):
                         submit(i)
                         continue
                 else:

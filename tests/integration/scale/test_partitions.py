@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError, ExtractError
 from tests.integration.scale import partitioned
+from tests.integration.scale.common import extractions, make, table
 from tests.integration.scale.partitioned import PARTS
 
 EXECUTORS = ["threads", "processes"]
@@ -25,22 +25,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HW_TEST_LOG", str(log))
     monkeypatch.delenv("HW_TEST_FAIL", raising=False)
     return log
-
-
-def make(tmp_path: Path, name: str, executor: Any) -> Any:
-    dest = hw.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
-    return hw.pipeline(
-        name, destination=dest, dataset="d", pipelines_dir=tmp_path / "p", progress=False, executor=executor
-    )
-
-
-def extractions(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def table(tmp_path: Path, name: str, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 CONTENT = {

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 import headwater as hw
@@ -30,6 +29,7 @@ from headwater.errors import ConfigError
 from headwater.executors.ray import worker_environment
 from tests.integration.scale import partitioned
 from tests.integration.scale import ray_resources as rr
+from tests.integration.scale.common import extractions, make, table
 from tests.integration.scale.partitioned import PARTS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -134,22 +134,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("HW_TEST_FAIL", "HW_TEST_KILL"):
         monkeypatch.delenv(name, raising=False)
     return log
-
-
-def make(tmp_path: Path, name: str, executor: Any) -> Any:
-    dest = hw.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
-    return hw.pipeline(
-        name, destination=dest, dataset="d", pipelines_dir=tmp_path / "p", progress=False, executor=executor
-    )
-
-
-def extractions(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def table(tmp_path: Path, name: str, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def columns(like: str) -> str:
