@@ -157,6 +157,10 @@ def _dumps(value: Any) -> bytes:
     return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+#: what the forkserver imports once, so that a worker does not import it again (about a second each)
+PRELOAD = ("headwater.pipelines.part_worker",)
+
+
 class Processes(_Pooled):
     """Partitions in worker processes, one per core by default (``executor="processes"``): extraction
     and normalization of each partition run in their own interpreter, on every core.
@@ -173,7 +177,10 @@ class Processes(_Pooled):
 
     def _pool(self, jobs: int) -> cf.Executor:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        return cf.ProcessPoolExecutor(max_workers=self.size(jobs), mp_context=multiprocessing.get_context(method))
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":  # the server imports the worker's code once; each worker forks with it loaded
+            context.set_forkserver_preload(list(PRELOAD))
+        return cf.ProcessPoolExecutor(max_workers=self.size(jobs), mp_context=context)
 
     def sharing(self) -> contextlib.AbstractContextManager[Any]:
         """Rate limits shared through files in a temporary folder: its variable is in the environment

@@ -111,10 +111,10 @@ def test_worker_processes_of_rest_sources_keep_the_rate_limit_together(tmp_path:
     assert [made for made, _ in results] == [True] * N
     assert len({pid for _, pid in results}) == N  # three processes, each with a source of its own
     assert calls == dict.fromkeys(paths, pages)
-    # the arrivals: at most the limit in any second, give or take two: a request reaches the server a
-    # little after its slot (on a busy machine, sometimes next to the following one); a limit each
-    # process kept alone would let three times the limit through
-    assert most_in_a_window(stamps) <= per_second + 2, sorted(stamps)
+    # the arrivals: at most the limit in any second, give or take three: a request reaches the server a
+    # little after its slot (on a busy machine, a worker held up for a while sends its late requests next
+    # to the following ones); a limit each process kept alone would let three times the limit through
+    assert most_in_a_window(stamps) <= per_second + 3, sorted(stamps)
     assert max(stamps) - min(stamps) >= (N * pages - 1) / per_second - 0.2
     assert len(list((tmp_path / "limits").iterdir())) == 1
 
