@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.small_runs                 # every case, 9 processes each
     .venv/bin/python -m bench.small_runs --repeat 15 --cases one_row,help
+    .venv/bin/python -m bench.small_runs --before /tmp/old    # /tmp/old/headwater: another checkout, as "before"
 
 Cases, each timed as a whole process (interpreter start, imports, the work, exit) from the parent:
 
@@ -14,12 +15,14 @@ Cases, each timed as a whole process (interpreter start, imports, the work, exit
             duckdb``, and that import plus one row from a ``pa.Table`` into a new DuckDB file (pandas
             kept out)
 
-The runs of the tools alternate (Headwater, dlt, Headwater, ...) so that a busy moment of this 2-core
-machine hurts neither more. Each process is reaped with ``os.wait4``, which gives its own resource usage:
-wall time (measured by the parent around spawn and reap), CPU time (user + system, the least noisy figure
-on a shared machine) and peak resident memory (``ru_maxrss``: the kernel's high-water mark of that process,
-never below this process's own size, about 15 MB: a child shares its parent's memory until ``exec``).
-The table has the best and the median of each.
+The processes run in rounds, each round running every case of every tool once, so that a busy or
+slow moment of this 2-core machine (its speed drifts by up to 2x over minutes) hurts no case or tool
+more. Each process is reaped with ``os.wait4``, which gives its own resource usage: wall time
+(measured by the parent around spawn and reap), CPU time (user + system, every thread's: more than
+the wall time when pyarrow's and DuckDB's threads start) and peak resident memory (``ru_maxrss``: the
+kernel's high-water mark of that process, never below this process's own size, about 15 MB: a child
+shares its parent's memory until ``exec``). Every process runs in a fresh folder (``python -c``
+imports from its working folder first). The table has the best and the median of each.
 """
 
 from __future__ import annotations
@@ -69,7 +72,10 @@ con.close()
 """
 
 # the table each one-row case's file must hold after the run (checked, untimed)
-TABLES = {"headwater": "d.t", "dlt": "d.t", "floor": "t"}
+TABLES = {"headwater": "d.t", "before": "d.t", "dlt": "d.t", "floor": "t"}
+
+#: one process: its command line (a ``{work}`` argument is a fresh folder) and the folder on PYTHONPATH
+Command = tuple[list[str], Path]
 
 
 @dataclass
@@ -79,11 +85,13 @@ class Sample:
     rss_mb: list[float] = field(default_factory=list)
 
 
-def spawn(argv: list[str]) -> tuple[float, float, float]:
-    """Run ``argv`` to its end; (wall seconds, CPU seconds, peak resident MB) of that process alone."""
-    env = os.environ | {"RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": str(ROOT)}
+def spawn(argv: list[str], root: Path, cwd: Path) -> tuple[float, float, float]:
+    """Run ``argv`` to its end in ``cwd`` (not a checkout: ``python -c`` imports from its working
+    folder first), ``root`` on PYTHONPATH; (wall seconds, CPU seconds, peak resident MB) of that
+    process alone."""
+    env = os.environ | {"RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": str(root)}
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     assert proc.stderr is not None
     err = proc.stderr.read()  # a failing run's traceback; empty otherwise
     _, status, usage = os.wait4(proc.pid, 0)
@@ -119,46 +127,55 @@ def has_dlt() -> bool:
     return subprocess.run([sys.executable, "-c", "import dlt"], capture_output=True).returncode == 0
 
 
-def commands(cases: list[str], tools: list[str]) -> dict[str, dict[str, list[str]]]:
-    """case -> tool -> the command line of one process (a ``{work}`` argument is a fresh folder)."""
+def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[str, dict[str, Command]]:
+    """case -> tool -> one process (``before``: the checkout measured as the tool ``before``)."""
     py = sys.executable
-    scripts = {"headwater": HEADWATER_ONE_ROW, "dlt": DLT_ONE_ROW}
-    out: dict[str, dict[str, list[str]]] = {}
+    scripts = {"headwater": HEADWATER_ONE_ROW, "before": HEADWATER_ONE_ROW, "dlt": DLT_ONE_ROW}
+    roots = {"headwater": ROOT, "before": before or ROOT, "dlt": ROOT}
+    clis = {
+        "headwater": console_script("headwater", "headwater"),
+        "before": console_script("headwater", "headwater"),
+        "dlt": console_script("dlt", "dlt"),
+    }
+    out: dict[str, dict[str, Command]] = {}
     if "one_row" in cases:
-        out["one_row"] = {t: [py, "-c", scripts[t], "{work}"] for t in tools}
+        out["one_row"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
     if "again" in cases:
-        out["again"] = {t: [py, "-c", scripts[t], "{work}"] for t in tools}
+        out["again"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
     if "help" in cases:
-        clis = {"headwater": console_script("headwater", "headwater"), "dlt": console_script("dlt", "dlt")}
-        out["help"] = {t: [*clis[t], "--help"] for t in tools}
+        out["help"] = {t: ([*clis[t], "--help"], roots[t]) for t in tools}
     if "floor" in cases:
         out["floor"] = {
-            "python -c pass": [py, "-c", "pass"],
-            "import pyarrow, duckdb": [py, "-c", "import pyarrow, duckdb"],
-            "+ one row into a new file": [py, "-c", FLOOR_LOAD, "{work}"],
+            "python -c pass": ([py, "-c", "pass"], ROOT),
+            "import pyarrow, duckdb": ([py, "-c", "import pyarrow, duckdb"], ROOT),
+            "+ one row into a new file": ([py, "-c", FLOOR_LOAD, "{work}"], ROOT),
         }
     return out
 
 
-def measure(case: str, runs: dict[str, list[str]], repeat: int, workdir: Path) -> dict[str, Sample]:
-    samples = {tool: Sample() for tool in runs}
+def measure(cases: dict[str, dict[str, Command]], repeat: int, workdir: Path) -> dict[str, dict[str, Sample]]:
+    """``repeat`` rounds, each running every case's processes once: this machine's speed drifts by up
+    to 2x over minutes, so every case and tool gets its share of fast and slow moments."""
+    samples = {case: {tool: Sample() for tool in runs} for case, runs in cases.items()}
     for i in range(repeat):
-        for tool, argv in runs.items():
-            work = workdir / f"{case}-{tool.split()[0]}-{i}"
-            work.mkdir()
-            if case == "again":  # the first run makes the pipeline and the file; the second is timed
-                spawn([a.replace("{work}", str(work)) for a in argv])
-            wall, cpu, rss = spawn([a.replace("{work}", str(work)) for a in argv])
-            if "{work}" in argv:
-                key = tool if tool in TABLES else "floor"
-                rows = count_rows(work / "one.duckdb", TABLES[key])
-                assert rows == (2 if case == "again" else 1), f"{case} {tool}: {rows} rows"
-            shutil.rmtree(work)
-            s = samples[tool]
-            s.wall.append(wall)
-            s.cpu.append(cpu)
-            s.rss_mb.append(rss)
-        print(f"  {case} {i + 1}/{repeat}", file=sys.stderr, flush=True)
+        for case, runs in cases.items():
+            for tool, (argv, root) in runs.items():
+                work = workdir / f"{case}-{tool.split()[0]}-{i}"
+                work.mkdir()
+                line = [a.replace("{work}", str(work)) for a in argv]
+                if case == "again":  # the first run makes the pipeline and the file; the second is timed
+                    spawn(line, root, work)
+                wall, cpu, rss = spawn(line, root, work)
+                if "{work}" in argv:
+                    key = tool if tool in TABLES else "floor"
+                    rows = count_rows(work / "one.duckdb", TABLES[key])
+                    assert rows == (2 if case == "again" else 1), f"{case} {tool}: {rows} rows"
+                shutil.rmtree(work)
+                s = samples[case][tool]
+                s.wall.append(wall)
+                s.cpu.append(cpu)
+                s.rss_mb.append(rss)
+        print(f"  round {i + 1}/{repeat}", file=sys.stderr, flush=True)
     return samples
 
 
@@ -180,7 +197,7 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
         ref = samples.get("dlt")
         for tool, s in samples.items():
             ratio = "-"
-            if tool == "headwater" and ref:
+            if tool in ("headwater", "before") and ref:
                 ratio = f"{statistics.median(ref.wall) / statistics.median(s.wall):.1f}x"
             lines.append(
                 f"| {LABELS.get(case, case)} | {tool} | {min(s.wall):.3f} | {statistics.median(s.wall):.3f}"
@@ -194,18 +211,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="one_row,again,help,floor")
     parser.add_argument("--tools", default="headwater,dlt")
     parser.add_argument("--repeat", type=int, default=9, help="fresh processes per tool and case")
+    parser.add_argument(
+        "--before", type=Path, help="a folder holding another checkout's headwater/, measured as the tool 'before'"
+    )
     args = parser.parse_args(argv)
     tools = args.tools.split(",")
+    if args.before is not None:
+        tools.insert(tools.index("headwater") + 1 if "headwater" in tools else 0, "before")
     if "dlt" in tools and not has_dlt():
         print("dlt is not installed (the bench extra): Headwater alone", file=sys.stderr)
         tools.remove("dlt")
     # as installed (pip compiles a package's modules): without this, with PYTHONDONTWRITEBYTECODE set,
     # every process would compile Headwater's modules from source (about 0.3 s)
-    compileall.compile_dir(ROOT / "headwater", quiet=1)
-    results = {}
+    for root in {ROOT, args.before or ROOT}:
+        compileall.compile_dir(root / "headwater", quiet=1)
     with tempfile.TemporaryDirectory(prefix="hw-small-runs-") as tmp:
-        for case, runs in commands(args.cases.split(","), tools).items():
-            results[case] = measure(case, runs, args.repeat, Path(tmp))
+        results = measure(commands(args.cases.split(","), tools, args.before), args.repeat, Path(tmp))
     print(report(results, args.repeat))
     return 0
 
