@@ -71,9 +71,13 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
 
     A column of one plain type (ints, text, dates...) is given the type Arrow would infer: Arrow's
     inference imports pandas when it is installed (0.3-0.5 s), a conversion of known type does not.
+    Nested values of a small run are refused while pandas is not loaded, to be unpacked in Python
+    (:func:`.pandas_gate.walk_instead`).
     """
     kinds = set(map(type, values))
     nested = not kinds <= _SCALARS
+    if nested and pandas_gate.walk_instead(len(values)):
+        raise Unconvertible("unpacked in Python: Arrow's type inference would import pandas (see pandas_gate)")
     if nested and _too_deep(values):
         raise Unconvertible(f"nested deeper than {ARROW_DEPTH} levels")
     try:
@@ -330,12 +334,12 @@ def _move_unencodable_text(values: list[Any], positions: dict[str, list[int]], k
 def ints_to_array(values: list[Any]) -> pa.Array:
     """Integers, some beyond 64 bits: decimal(38,0) when they fit, else their text."""
     try:
-        return pa.array(values, type=pa.int64())
+        return pandas_gate.array(values, pa.int64())
     except _CONVERSION_ERRORS:
         pass
     if all(v is None or -DECIMAL_LIMIT < v < DECIMAL_LIMIT for v in values):
-        return pa.array([None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0))
-    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pandas_gate.array([None if v is None else decimal.Decimal(v) for v in values], pa.decimal128(38, 0))
+    return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Array:
@@ -350,14 +354,15 @@ def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Arra
     if kind == "int":
         return ints_to_array(values)
     if kind == "hugeint":
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
     if kind == "decimal":
         try:
             return pa.array(values)
         except _CONVERSION_ERRORS:
-            return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+            return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
     try:
-        return pa.array(values)
+        plain = _plain_type(values, set(map(type, values)))
+        return pa.array(values) if plain is None else pandas_gate.array(values, plain)
     except _CONVERSION_ERRORS as exc:
         raise DataError(f"cannot convert {kind} values: {exc}", **where) from exc
 

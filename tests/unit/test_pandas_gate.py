@@ -2,7 +2,8 @@
 
 A column of one plain type is converted with the type Arrow would infer, given (no inference, which
 imports pandas), and the conversion is the same; the shim pyarrow asks about pandas is reset after, so
-pandas works as before once something imports it (headwater.normalize.pandas_gate).
+pandas works as before once something imports it; nested values of small runs are unpacked in Python,
+into the same tables (headwater.normalize.pandas_gate).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headwater.normalize.values import Unconvertible, to_array
+from headwater.schema.hints import build_hints
 from tests.conftest import env_with_path
+from tests.unit.normalize_helpers import normalize
+from tests.unit.test_normalize_property import documents
 
 
 def run_python(code: str) -> str:
@@ -133,3 +137,52 @@ def test_nothing_is_refused_once_pandas_is_loaded() -> None:
         assert __import__("pandas") is pd  # the import succeeds inside the block
         arr = pa.array(pd.Series([1, 2]))
     assert arr.to_pylist() == [1, 2]
+
+
+def _tables(batches: list[list[dict[str, Any]]], hints: Any = None) -> tuple[Any, Any]:
+    schema, out = normalize(batches, hints=hints)
+    random_ids = ("_hw_id", "_hw_parent_id", "_hw_root_id", "_hw_load_id")
+    tables = {
+        name: pa.concat_tables(parts, promote_options="permissive").drop_columns(
+            [c for c in parts[0].schema.names if c in random_ids]
+        )
+        for name, parts in out.items()
+    }
+    columns = {name: [(c.name, str(c.type)) for c in t.columns.values()] for name, t in schema.tables.items()}
+    return columns, {name: t.to_pylist() for name, t in tables.items()}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    batches=st.lists(st.lists(documents(2), min_size=1, max_size=4), min_size=1, max_size=3),
+    max_nesting=st.sampled_from([None, 0, 1, 2]),
+)
+def test_nested_values_walked_in_python_make_the_same_tables(
+    batches: list[list[dict[str, Any]]], max_nesting: int | None
+) -> None:
+    """While pandas is not loaded, small runs' nested values are unpacked in Python instead of by Arrow's
+    inference (which imports pandas): the tables must be the same, to the column order and type."""
+    from headwater.normalize import pandas_gate
+
+    hints = build_hints(resource="r", max_nesting=max_nesting)
+    by_arrow = _tables(batches, hints)
+    real = pandas_gate.walk_instead
+    pandas_gate.walk_instead = lambda n: True  # type: ignore[assignment]  # as in a process without pandas
+    try:
+        walked = _tables(batches, hints)
+    finally:
+        pandas_gate.walk_instead = real  # type: ignore[assignment]
+    assert walked == by_arrow
+
+
+def test_walking_stops_at_the_budget_and_once_pandas_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.normalize import pandas_gate
+
+    monkeypatch.setattr(pandas_gate, "_walked", 0)
+    monkeypatch.setattr(pandas_gate, "_pandas_installed", lambda: True)
+    monkeypatch.delitem(sys.modules, "pandas", raising=False)  # as in a process that never imported it
+    assert pandas_gate.walk_instead(pandas_gate.WALK_BUDGET - 1)
+    assert not pandas_gate.walk_instead(2)  # a larger run: importing pandas once costs less
+    monkeypatch.setattr(pandas_gate, "_walked", 0)
+    monkeypatch.setitem(sys.modules, "pandas", object())
+    assert not pandas_gate.walk_instead(1)  # loaded: Arrow's inference costs nothing more
