@@ -12,8 +12,9 @@ Cases, each timed as a whole process (interpreter start, imports, the work, exit
             incremental pull every few minutes pays
   help      ``headwater --help`` and ``dlt --help``
   floor     what no run of a tool built on them can go below: ``python -c pass``, ``import pyarrow,
-            duckdb``, and that import plus one row from a ``pa.Table`` into a new DuckDB file (pandas
-            kept out)
+            duckdb``, that import plus one row from a ``pa.Table`` into a new DuckDB file (pandas kept
+            out), and the same with ``pyarrow.compute`` imported, as pyarrow's own array methods
+            (``cast``, ``is_null``, ``filter``) do on first use
 
 The processes run in rounds, each round running every case of every tool once, so that a busy or
 slow moment of this 2-core machine (its speed drifts by up to 2x over minutes) hurts no case or tool
@@ -65,6 +66,8 @@ class NoPandas:  # pyarrow would import pandas to infer the type of [1] (it look
             raise ModuleNotFoundError(name=name)
 sys.meta_path.insert(0, NoPandas())
 import duckdb, pyarrow as pa
+if sys.argv[2:]:
+    import pyarrow.compute  # what pyarrow's own array methods (cast, is_null, filter...) import
 con = duckdb.connect(sys.argv[1] + "/one.duckdb")
 t = pa.table({"id": [1]})
 con.execute("create table t as select * from t")
@@ -149,6 +152,7 @@ def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[st
             "python -c pass": ([py, "-c", "pass"], ROOT),
             "import pyarrow, duckdb": ([py, "-c", "import pyarrow, duckdb"], ROOT),
             "+ one row into a new file": ([py, "-c", FLOOR_LOAD, "{work}"], ROOT),
+            "+ pyarrow.compute": ([py, "-c", FLOOR_LOAD, "{work}", "compute"], ROOT),
         }
     return out
 
