@@ -24,9 +24,10 @@ columns take (unpacked in Python, column by column, each leaf column of one plai
 its type given: the same tables), within :data:`WALK_BUDGET` values per process. Beyond it a run is
 large enough that importing pandas once costs less than walking, and Arrow infers as before.
 
-Other threads can see the shim's "no pandas" only while this thread runs the refused import's few
-Python lines (the conversion itself holds the GIL), and then only if it is the first thing they ask
-pyarrow about pandas: pyarrow then behaves for that one call as if pandas were not installed.
+Other threads can see the shim's "no pandas" only between the refused import and the end of the
+block, and only while this thread runs the few Python lines there (the conversion between them holds
+the GIL); a thread whose first question to pyarrow about pandas falls in that instant gets pyarrow's
+behaviour without pandas for that one call (a nanosecond timestamp's ``as_py()`` gives a datetime).
 """
 
 from __future__ import annotations
