@@ -24,7 +24,6 @@ No error shows a secret: message, hint and text locations pass through :func:`he
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -161,6 +160,8 @@ class StateError(HeadwaterError):
 
 def closest(name: object, known: Iterable[object], *, cutoff: float = 0.6) -> str | None:
     """The known name closest to a misspelled ``name`` (None when none is close)."""
+    import difflib  # only when a name is wrong
+
     found = difflib.get_close_matches(str(name), sorted(str(k) for k in known), n=1, cutoff=cutoff)
     return found[0] if found else None
 

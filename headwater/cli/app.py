@@ -10,17 +10,21 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from headwater import __version__
 from headwater.errors import StateError, closest
-from headwater.packages.files import drop_pending_command
-from headwater.packages.package import PARTIAL, LoadPackage, package_folders
-from headwater.pipelines.workdir import WorkDir, default_pipelines_dir
-from headwater.schema.model import Schema
-from headwater.schema.state import PipelineState, decode_value
+
+if TYPE_CHECKING:
+    from headwater.packages.package import LoadPackage
+    from headwater.pipelines.workdir import WorkDir
+    from headwater.schema.model import Schema
+    from headwater.schema.state import PipelineState
+
+# The commands import what they use when they run: ``headwater --help`` imports typer and this
+# package only (tests/unit/test_cli_imports.py).
 
 PipelinesDir = Annotated[
     Path | None,
@@ -38,6 +42,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmat
 
 def _workdir(name: str, pipelines_dir: Path | None) -> WorkDir:
     from headwater.pipelines.pipeline import only_workdir
+    from headwater.pipelines.workdir import default_pipelines_dir
 
     root = pipelines_dir or default_pipelines_dir()
     try:
@@ -101,6 +106,8 @@ def build_app() -> typer.Typer:
     @pipeline_app.command("list")
     def pipeline_list(pipelines_dir: PipelinesDir = None) -> None:
         """List the pipelines that have a working folder."""
+        from headwater.pipelines.workdir import default_pipelines_dir
+
         root = pipelines_dir or default_pipelines_dir()
         names = sorted(p.name for p in root.iterdir() if (p / "pipeline.json").exists()) if root.is_dir() else []
         if not names:
@@ -150,6 +157,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Forget cursors and resource state, so the next run starts over (data stays)."""
         from headwater.pipelines.pipeline import attach
+        from headwater.schema.state import PipelineState
 
         workdir = _workdir(name, pipelines_dir)
         if resource is not None:  # an unknown name fails before the question (reset_state checks again)
@@ -184,6 +192,7 @@ def build_app() -> typer.Typer:
         """Drop packages waiting to be loaded (partial ones from failed runs, damaged ones, ones the
         destination refuses). The destination is not touched; the next run extracts their rows again
         from the last committed state."""
+        from headwater.packages.package import package_folders
         from headwater.pipelines.pending import drop_pending
 
         workdir = _workdir(name, pipelines_dir)
@@ -274,6 +283,8 @@ def describe_pipeline(workdir: WorkDir) -> dict[str, Any]:
     error and the command that recovers, rather than failing the command: ``info`` is where a user
     looks when something is wrong.
     """
+    from headwater.packages.files import drop_pending_command
+    from headwater.packages.package import PARTIAL, LoadPackage, package_folders
     from headwater.pipelines.pending import stale_reason
 
     problems: list[dict[str, Any]] = []
@@ -398,6 +409,8 @@ def _print_info(info: dict[str, Any]) -> None:
 def _print_state(name: str, state: PipelineState) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from headwater.schema.state import decode_value
 
     console = Console()
     console.print(

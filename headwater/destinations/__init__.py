@@ -10,7 +10,6 @@ cannot be taken by one.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 from headwater.destinations.protocol import Capabilities, Destination, DestinationClient, LoadResult
@@ -45,6 +44,8 @@ __all__ = [
 def available() -> dict[str, str]:
     """Destination names and the classes that implement them (``module:Class``): the built-in ones,
     then those of the ``headwater.destinations`` entry points (a built-in name stays built-in)."""
+    from importlib.metadata import entry_points  # reads every installed package's metadata: only when asked
+
     found = dict(_BUILTIN)
     for ep in entry_points(group=_ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.value)
@@ -61,8 +62,8 @@ def resolve(spec: Any, pipeline_name: str) -> Destination:
     if spec is None:
         spec = "duckdb"
     if isinstance(spec, str):
-        known = available()
         name, sep, _ = spec.partition(":")
+        known = _BUILTIN if name in _BUILTIN else available()  # a built-in name is never an entry point's
         if name not in known:
             raise ConfigError(
                 f"unknown destination {spec!r}", hint=did_you_mean(name, known, listing="known destinations")

@@ -66,7 +66,9 @@ def numbered(reader: Any, counter: list[int]) -> Any:
     def batches() -> Any:
         for batch in reader:
             n = batch.num_rows
-            seq = pa.array(np.arange(counter[0], counter[0] + n, dtype=np.int64))
+            numbers = np.arange(counter[0], counter[0] + n, dtype=np.int64)
+            # from the buffer: pa.array would ask for pandas (see headwater.normalize.pandas_gate)
+            seq = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(numbers)])
             counter[0] += n
             yield pa.RecordBatch.from_arrays([*batch.columns, seq], schema=schema)
 

@@ -14,8 +14,7 @@ the package manifest keeps: the results, and the table checks the destination ru
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +24,9 @@ from headwater.errors import DataError, did_you_mean
 from headwater.schema.checks import SAMPLES, Check, CheckResult
 from headwater.schema.model import Schema
 from headwater.schema.system import SYSTEM_PREFIX
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 _ROW = "__hw_check_row"
 _SAMPLE_TEXT = 200
@@ -63,6 +65,8 @@ class RowChecks:
         later = tuple(c for c in checks if c.severity != "quarantine" and c.kind in _KERNEL_KINDS)
         if later:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # only for runs with row checks
+
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headwater-checks")
             if len(self._pending) >= _BACKLOG:
                 self._pending.popleft().result()

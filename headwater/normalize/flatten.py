@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError
+from headwater.normalize import pandas_gate
 from headwater.normalize.arrow_types import is_list_like, is_uuid, nesting_depth
 from headwater.normalize.values import (
     Unconvertible,
@@ -214,8 +215,8 @@ class Flattener:
             elements.extend(v)
         if not elements:
             return
-        child = part.child(path, pa.array(parent_index, pa.int64()), pa.array(list_idx, pa.int64()))
-        self._elements(elements, depth + 1, child)
+        index, positions = pandas_gate.array(parent_index, pa.int64()), pandas_gate.array(list_idx, pa.int64())
+        self._elements(elements, depth + 1, part.child(path, index, positions))
 
     def _elements(self, elements: list[Any], depth: int, child: Part) -> None:
         """List elements: objects become the child's rows, anything else its ``value`` column."""

@@ -15,6 +15,8 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from headwater.normalize import pandas_gate
+
 _MAX_ROWS = 2**62
 
 
@@ -34,5 +36,5 @@ def row_ids(n: int) -> pa.Array:
 
 def constant(value: str, n: int) -> pa.Array:
     """A column of ``n`` copies of ``value`` (dictionary-encoded: one copy in memory)."""
-    indices = pa.array(np.zeros(n, dtype=np.int32))
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value], type=pa.string()))
+    indices = pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(np.zeros(n, dtype=np.int32))])
+    return pa.DictionaryArray.from_arrays(indices, pandas_gate.array([value], pa.string()))

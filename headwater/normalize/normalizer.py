@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ContractViolation, DataError
+from headwater.normalize import pandas_gate
 from headwater.normalize.checks import RowChecks
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
@@ -226,7 +227,7 @@ class Normalizer:
             else:
                 assert part.parent_index is not None
                 assert parent.table is not None
-                index = parent.root_index[part.parent_index.to_numpy(zero_copy_only=False)]
+                index = parent.root_index[pandas_gate.int64_numpy(part.parent_index)]
                 rows = PartRows(part, index, parent)
                 child = self._child_for(parent.table, rows, guard)
                 if child is None:
@@ -401,7 +402,7 @@ class Normalizer:
             columns[LIST_IDX] = part.list_idx
             root_ids = _root_of(rows).ids
             assert root_ids is not None
-            columns[ROOT_ID] = root_ids.take(pa.array(rows.root_index))
+            columns[ROOT_ID] = root_ids.take(pandas_gate.int64_array(rows.root_index))
         elif table.merge_strategy == "scd2":
             columns[ROW_HASH] = originals.hashes()
         _ensure_system_columns(table)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError
+from headwater.normalize import pandas_gate
 from headwater.normalize.arrow_types import TIMESTAMP, from_arrow, is_uuid, to_arrow
 from headwater.normalize.flatten import Part, Piece
 from headwater.normalize.guard import PartGuard
@@ -369,10 +370,14 @@ def _whole_mask(arr: pa.Array) -> pa.Array:
     return pc.and_(pc.and_(finite, whole), pc.invert(negative_zero))
 
 
+# Arrow scalars, not Python ints: pyarrow.compute would infer their type, and its inference imports pandas
+_EXACT_LOW, _EXACT_HIGH = pandas_gate.scalar(-DOUBLE_EXACT, pa.int64()), pandas_gate.scalar(DOUBLE_EXACT, pa.int64())
+
+
 def _exact_as_double(arr: pa.Array) -> pa.Array:
     """True where an integer or decimal is exactly a double (nulls stay null)."""
     if pa.types.is_integer(arr.type):
-        return pc.and_(pc.greater_equal(arr, -DOUBLE_EXACT), pc.less_equal(arr, DOUBLE_EXACT))
+        return pc.and_(pc.greater_equal(arr, _EXACT_LOW), pc.less_equal(arr, _EXACT_HIGH))
     values = arr.to_pylist()  # decimals mixed into a double column: rare, checked value by value
     return pa.array([None if v is None else decimal.Decimal(float(v)) == v for v in values], pa.bool_())
 

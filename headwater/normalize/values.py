@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 
 from headwater.errors import DataError
-from headwater.normalize import jsontext
+from headwater.normalize import jsontext, pandas_gate
 
 # kinds of Python values, by exact type (the common case) ...
 _KIND_BY_TYPE: Final[dict[type, str]] = {
@@ -68,13 +68,22 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
     and 0.0. Such columns (and double fields nested in objects and lists) are checked for booleans,
     and a column that has them is refused so that the careful path keeps the booleans apart. Values
     nested deeper than :data:`ARROW_DEPTH` are refused too: Arrow's converter recurses on the C stack.
+
+    A column of one plain type (ints, text, dates...) is given the type Arrow would infer: Arrow's
+    inference imports pandas when it is installed (0.3-0.5 s), a conversion of known type does not.
+    Nested values of a small run are refused while pandas is not loaded, to be unpacked in Python
+    (:func:`.pandas_gate.walk_instead`).
     """
     kinds = set(map(type, values))
     nested = not kinds <= _SCALARS
+    if nested and pandas_gate.walk_instead(len(values)):
+        raise Unconvertible("unpacked in Python: Arrow's type inference would import pandas (see pandas_gate)")
     if nested and _too_deep(values):
         raise Unconvertible(f"nested deeper than {ARROW_DEPTH} levels")
     try:
-        arr = pa.array(values, from_pandas=False)
+        # a plain column gets the type Arrow would infer, given: no inference, and no pandas import
+        plain = None if nested else _plain_type(values, kinds)
+        arr = pa.array(values, from_pandas=False) if plain is None else pandas_gate.array(values, plain)
     except _CONVERSION_ERRORS as exc:
         raise Unconvertible(str(exc)) from exc
     if bool in kinds and pa.types.is_floating(arr.type):
@@ -82,6 +91,37 @@ def to_array(values: list[Any]) -> pa.Array | pa.ChunkedArray:
     if nested and has_double(arr.type) and _bools_among_doubles(values, arr.type):
         raise Unconvertible("booleans mixed with numbers")
     return arr
+
+
+#: the type Arrow's inference gives a column of values of one of these types (and None); None: all None
+_PLAIN_TYPES: Final[dict[type | None, pa.DataType]] = {
+    int: pa.int64(),
+    float: pa.float64(),
+    str: pa.string(),
+    bool: pa.bool_(),
+    bytes: pa.binary(),
+    dt.date: pa.date32(),
+    dt.time: pa.time64("us"),
+    None: pa.null(),
+}
+
+
+def _plain_type(values: list[Any], kinds: set[type]) -> pa.DataType | None:
+    """The type Arrow's inference would give ``values`` when they are of one plain type (and None),
+    so that it can be given instead (see :mod:`.pandas_gate`); None for anything else."""
+    present = kinds - {type(None)}
+    if len(present) > 1:
+        return None
+    kind = next(iter(present), None)
+    if kind is dt.datetime:  # Arrow takes the time zone of the first datetime
+        tz = next(v for v in values if v is not None).tzinfo
+        if tz is None:
+            return pa.timestamp("us")
+        try:
+            return pa.timestamp("us", tz=pa.lib.tzinfo_to_string(tz))
+        except Exception:  # a time zone Arrow cannot name: its inference fails the same way
+            return None
+    return _PLAIN_TYPES.get(kind)
 
 
 _SCALARS: Final = frozenset(
@@ -294,12 +334,12 @@ def _move_unencodable_text(values: list[Any], positions: dict[str, list[int]], k
 def ints_to_array(values: list[Any]) -> pa.Array:
     """Integers, some beyond 64 bits: decimal(38,0) when they fit, else their text."""
     try:
-        return pa.array(values, type=pa.int64())
+        return pandas_gate.array(values, pa.int64())
     except _CONVERSION_ERRORS:
         pass
     if all(v is None or -DECIMAL_LIMIT < v < DECIMAL_LIMIT for v in values):
-        return pa.array([None if v is None else decimal.Decimal(v) for v in values], type=pa.decimal128(38, 0))
-    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pandas_gate.array([None if v is None else decimal.Decimal(v) for v in values], pa.decimal128(38, 0))
+    return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Array:
@@ -314,14 +354,15 @@ def scalar_array(kind: str, values: list[Any], where: dict[str, Any]) -> pa.Arra
     if kind == "int":
         return ints_to_array(values)
     if kind == "hugeint":
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
     if kind == "decimal":
         try:
             return pa.array(values)
         except _CONVERSION_ERRORS:
-            return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+            return pandas_gate.array([None if v is None else str(v) for v in values], pa.string())
     try:
-        return pa.array(values)
+        plain = _plain_type(values, set(map(type, values)))
+        return pa.array(values) if plain is None else pandas_gate.array(values, plain)
     except _CONVERSION_ERRORS as exc:
         raise DataError(f"cannot convert {kind} values: {exc}", **where) from exc
 

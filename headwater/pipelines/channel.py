@@ -10,7 +10,6 @@ others are asked to stop, and chunks that no longer fit in the queue are dropped
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -114,6 +113,8 @@ class Channel:
             self.put(Done(node))
 
     async def _run_async(self, node: Node) -> None:
+        import asyncio  # the loop runs: imported already
+
         chunker = _Chunker(self)
         loop = asyncio.get_running_loop()
         try:
@@ -126,6 +127,8 @@ class Channel:
             await loop.run_in_executor(None, carry(self.put), Done(node))
 
     def _run_loop(self, async_roots: list[Node]) -> None:
+        import asyncio  # only for async resources: most runs have none
+
         async def main() -> None:
             await asyncio.gather(*(self._run_async(n) for n in async_roots))
 

@@ -43,7 +43,6 @@ from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
 from headwater.pipelines.observed import check_progress, observed
 from headwater.pipelines.pending import note_partial
-from headwater.pipelines.plan_report import Plan
 from headwater.pipelines.runs import observed as recorded
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, only_workdir, workdir_for
 from headwater.redact import redact, register, storable_url
@@ -54,6 +53,7 @@ from headwater.schema.state import PipelineState
 
 if TYPE_CHECKING:
     from headwater.pipelines.dataset import Dataset
+    from headwater.pipelines.plan_report import Plan
 
 log = logging.getLogger("headwater")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, closest, did_you_mean
@@ -24,6 +23,8 @@ from headwater.optional import install_hint
 from headwater.sources.signature import FactoryInfo, SourceOption, load_target, read_factory, read_object
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from headwater.streams.source import Source
 
 __all__ = ["SourceOption", "available", "describe", "factory", "make", "options", "provider", "summary"]
@@ -43,6 +44,8 @@ ENTRY_POINT_GROUP = "headwater.sources"
 
 
 def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # reads every installed package's metadata: only when asked
+
     found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in _BUILTIN:

@@ -13,17 +13,19 @@ one after the other in the calling thread, for inspection and tests.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError
 from headwater.observe.metrics import RunMetrics, resource_scope
 from headwater.schema.state import PipelineState, Running, running
 from headwater.streams.invocation import Invocation
 from headwater.streams.resource import Resource
+
+if TYPE_CHECKING:
+    import asyncio
 
 Emit = Callable[[Resource, Any], None]
 
@@ -192,6 +194,8 @@ class _Run:
 
     def _iterate_on_loop(self, agen: AsyncIterator[Any]) -> Iterator[Any]:
         if self._loop is None:
+            import asyncio  # only for async resources: most runs have none
+
             self._loop = asyncio.new_event_loop()
         loop = self._loop
         try:
@@ -251,6 +255,8 @@ def drive(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Sc
 
 async def drive_async(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Scope | None = None) -> None:
     """Run an async root and its transformers on the current event loop."""
+    import asyncio  # imported here: most runs have no async resource (the running loop imported it)
+
     run = _Run(emit, scope)
     inv = run.invocation(node)
     with run.context(node.resource):
@@ -308,6 +314,8 @@ def _iterate(roots: list[Node]) -> Iterator[tuple[Resource, Any]]:
 
             def keep(resource: Resource, item: Any, into: list[tuple[Resource, Any]] = collected) -> None:
                 into.append((resource, item))
+
+            import asyncio
 
             asyncio.run(drive_async(root, keep))
             yield from collected

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 #: how long a parked connection stays open without being taken: a small run's extraction (most runs are
-#: small) takes less, its first one in a process included (pyarrow imports pandas then, 0.4 s); another
-#: process that opens the file meanwhile fails (DuckDB does not wait for its lock), as it would during a
-#: load, so the window is kept short
+#: small) takes far less, its first one in a process included (about 0.1 s for a few hundred rows: pandas
+#: stays unloaded, see headwater.normalize.pandas_gate); another process that opens the file meanwhile
+#: fails (DuckDB does not wait for its lock), as it would during a load, so the window is kept short
 KEEP_SECONDS = 1.0
 
 

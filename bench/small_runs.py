@@ -1,0 +1,239 @@
+"""Fixed cost: a one-row run and ``--help``, each a fresh process, Headwater and dlt in the same run.
+
+    .venv/bin/python -m bench.small_runs                 # every case, 9 processes each
+    .venv/bin/python -m bench.small_runs --repeat 15 --cases one_row,help
+    .venv/bin/python -m bench.small_runs --before /tmp/old    # /tmp/old/headwater: another checkout, as "before"
+
+Cases, each timed as a whole process (interpreter start, imports, the work, exit) from the parent:
+
+  one_row   a new pipeline loads ``[{"id": 1}]`` into a new DuckDB file (Headwater; dlt with its default
+            loader file format, SQL ``INSERT``, and telemetry off)
+  again     the same pipeline and DuckDB file, a second one-row run (the first one untimed): what an
+            incremental pull every few minutes pays
+  help      ``headwater --help`` and ``dlt --help``
+  floor     what no run of a tool built on them can go below: ``python -c pass``, ``import pyarrow,
+            duckdb``, that import plus one row from a ``pa.Table`` into a new DuckDB file (pandas kept
+            out), and the same with ``pyarrow.compute`` imported, as pyarrow's own array methods
+            (``cast``, ``is_null``, ``filter``) do on first use
+
+The processes run in rounds, each round running every case of every tool once, so that a busy or
+slow moment of this 2-core machine (its speed drifts by up to 2x over minutes) hurts no case or tool
+more. Each process is reaped with ``os.wait4``, which gives its own resource usage: wall time
+(measured by the parent around spawn and reap), CPU time (user + system, every thread's: more than
+the wall time when pyarrow's and DuckDB's threads start) and peak resident memory (``ru_maxrss``: the
+kernel's high-water mark of that process, never below this process's own size, about 15 MB: a child
+shares its parent's memory until ``exec``). Every process runs in a fresh folder (``python -c``
+imports from its working folder first). The table has the best and the median of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEADWATER_ONE_ROW = """
+import sys
+import headwater as hw
+work = sys.argv[1]
+hw.pipeline("one", destination=hw.destinations.duckdb(work + "/one.duckdb"), dataset="d",
+            pipelines_dir=work + "/pipelines", progress=False).run([{"id": 1}], table_name="t")
+"""
+
+DLT_ONE_ROW = """
+import sys
+import dlt
+work = sys.argv[1]
+dlt.pipeline("one", destination=dlt.destinations.duckdb(work + "/one.duckdb"), dataset_name="d",
+             pipelines_dir=work + "/pipelines").run([{"id": 1}], table_name="t")
+"""
+
+FLOOR_LOAD = """
+import sys
+class NoPandas:  # pyarrow would import pandas to infer the type of [1] (it looks for pandas' types)
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            raise ModuleNotFoundError(name=name)
+sys.meta_path.insert(0, NoPandas())
+import duckdb, pyarrow as pa
+if sys.argv[2:]:
+    import pyarrow.compute  # what pyarrow's own array methods (cast, is_null, filter...) import
+con = duckdb.connect(sys.argv[1] + "/one.duckdb")
+t = pa.table({"id": [1]})
+con.execute("create table t as select * from t")
+con.close()
+"""
+
+# the table each one-row case's file must hold after the run (checked, untimed)
+TABLES = {"headwater": "d.t", "before": "d.t", "dlt": "d.t", "floor": "t"}
+
+#: one process: its command line (a ``{work}`` argument is a fresh folder) and the folder on PYTHONPATH
+Command = tuple[list[str], Path]
+
+
+@dataclass
+class Sample:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+
+
+def spawn(argv: list[str], root: Path, cwd: Path) -> tuple[float, float, float]:
+    """Run ``argv`` to its end in ``cwd`` (not a checkout: ``python -c`` imports from its working
+    folder first), ``root`` on PYTHONPATH; (wall seconds, CPU seconds, peak resident MB) of that
+    process alone."""
+    env = os.environ | {"RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": str(root)}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    assert proc.stderr is not None
+    err = proc.stderr.read()  # a failing run's traceback; empty otherwise
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} exited with {proc.returncode}:\n{err.decode(errors='replace')}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def console_script(name: str, module: str) -> list[str]:
+    """The installed ``name`` command beside this interpreter, or ``python -m module``."""
+    script = Path(sys.executable).parent / name
+    return [str(script)] if script.exists() else [sys.executable, "-m", module]
+
+
+def count_rows(path: Path, table: str) -> int:
+    """The rows of ``table`` in the DuckDB file, read by a child process: DuckDB imported here would
+    make every later child's ``ru_maxrss`` at least this process's size (the kernel counts the memory a
+    child shares with its parent until ``exec``)."""
+    code = "import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall()[0][0])"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), f"select count(*) from {table}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+def has_dlt() -> bool:
+    return subprocess.run([sys.executable, "-c", "import dlt"], capture_output=True).returncode == 0
+
+
+def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[str, dict[str, Command]]:
+    """case -> tool -> one process (``before``: the checkout measured as the tool ``before``)."""
+    py = sys.executable
+    scripts = {"headwater": HEADWATER_ONE_ROW, "before": HEADWATER_ONE_ROW, "dlt": DLT_ONE_ROW}
+    roots = {"headwater": ROOT, "before": before or ROOT, "dlt": ROOT}
+    clis = {
+        "headwater": console_script("headwater", "headwater"),
+        "before": console_script("headwater", "headwater"),
+        "dlt": console_script("dlt", "dlt"),
+    }
+    out: dict[str, dict[str, Command]] = {}
+    if "one_row" in cases:
+        out["one_row"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
+    if "again" in cases:
+        out["again"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
+    if "help" in cases:
+        out["help"] = {t: ([*clis[t], "--help"], roots[t]) for t in tools}
+    if "floor" in cases:
+        out["floor"] = {
+            "python -c pass": ([py, "-c", "pass"], ROOT),
+            "import pyarrow, duckdb": ([py, "-c", "import pyarrow, duckdb"], ROOT),
+            "+ one row into a new file": ([py, "-c", FLOOR_LOAD, "{work}"], ROOT),
+            "+ pyarrow.compute": ([py, "-c", FLOOR_LOAD, "{work}", "compute"], ROOT),
+        }
+    return out
+
+
+def measure(cases: dict[str, dict[str, Command]], repeat: int, workdir: Path) -> dict[str, dict[str, Sample]]:
+    """``repeat`` rounds, each running every case's processes once: this machine's speed drifts by up
+    to 2x over minutes, so every case and tool gets its share of fast and slow moments."""
+    samples = {case: {tool: Sample() for tool in runs} for case, runs in cases.items()}
+    for i in range(repeat):
+        for case, runs in cases.items():
+            for tool, (argv, root) in runs.items():
+                work = workdir / f"{case}-{tool.split()[0]}-{i}"
+                work.mkdir()
+                line = [a.replace("{work}", str(work)) for a in argv]
+                if case == "again":  # the first run makes the pipeline and the file; the second is timed
+                    spawn(line, root, work)
+                wall, cpu, rss = spawn(line, root, work)
+                if "{work}" in argv:
+                    key = tool if tool in TABLES else "floor"
+                    rows = count_rows(work / "one.duckdb", TABLES[key])
+                    assert rows == (2 if case == "again" else 1), f"{case} {tool}: {rows} rows"
+                shutil.rmtree(work)
+                s = samples[case][tool]
+                s.wall.append(wall)
+                s.cpu.append(cpu)
+                s.rss_mb.append(rss)
+        print(f"  round {i + 1}/{repeat}", file=sys.stderr, flush=True)
+    return samples
+
+
+LABELS = {
+    "one_row": "one-row run, new pipeline",
+    "again": "one-row run, existing pipeline",
+    "help": "`--help`",
+}
+
+
+def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
+    lines = [
+        f"best / median of {repeat} fresh processes; wall s, CPU s (user + system), peak RSS MB",
+        "",
+        "| case | tool | wall best | wall median | CPU best | CPU median | peak MB | dlt / Headwater (median wall) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, samples in results.items():
+        ref = samples.get("dlt")
+        for tool, s in samples.items():
+            ratio = "-"
+            if tool in ("headwater", "before") and ref:
+                ratio = f"{statistics.median(ref.wall) / statistics.median(s.wall):.1f}x"
+            lines.append(
+                f"| {LABELS.get(case, case)} | {tool} | {min(s.wall):.3f} | {statistics.median(s.wall):.3f}"
+                f" | {min(s.cpu):.3f} | {statistics.median(s.cpu):.3f} | {statistics.median(s.rss_mb):.0f} | {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="one_row,again,help,floor")
+    parser.add_argument("--tools", default="headwater,dlt")
+    parser.add_argument("--repeat", type=int, default=9, help="fresh processes per tool and case")
+    parser.add_argument(
+        "--before", type=Path, help="a folder holding another checkout's headwater/, measured as the tool 'before'"
+    )
+    args = parser.parse_args(argv)
+    tools = args.tools.split(",")
+    if args.before is not None:
+        tools.insert(tools.index("headwater") + 1 if "headwater" in tools else 0, "before")
+    if "dlt" in tools and not has_dlt():
+        print("dlt is not installed (the bench extra): Headwater alone", file=sys.stderr)
+        tools.remove("dlt")
+    # as installed (pip compiles a package's modules): without this, with PYTHONDONTWRITEBYTECODE set,
+    # every process would compile Headwater's modules from source (about 0.3 s)
+    for root in {ROOT, args.before or ROOT}:
+        compileall.compile_dir(root / "headwater", quiet=1)
+    with tempfile.TemporaryDirectory(prefix="hw-small-runs-") as tmp:
+        results = measure(commands(args.cases.split(","), tools, args.before), args.repeat, Path(tmp))
+    print(report(results, args.repeat))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
