@@ -200,6 +200,8 @@ class MySQLServer:
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
             "--skip-name-resolve",
+            # temporary tables in the server's own folder, not /tmp, which other jobs clean and share
+            f"--tmpdir={self.folder}",
         ]
         if self.user is not None:
             command.append(f"--user={self.user.pw_name}")
