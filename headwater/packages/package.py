@@ -427,33 +427,6 @@ def _prune(completed_dir: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_file(path: Path) -> Any:
-    """A package file (``.arrow`` or ``.parquet``) as a stream of record batches, read batch by batch.
-
-    Plain reads rather than a memory map: a map would keep every page of the file resident (and
-    counted in the process's memory) until the kernel evicts it; batches read and dropped do not.
-    """
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        parquet = pq.ParquetFile(str(path))
-        return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
-    source = pa.OSFile(str(path))
-    reader = ipc.open_file(source)
-
-    def batches() -> Any:
-        try:
-            for i in range(reader.num_record_batches):
-                yield reader.get_batch(i)
-        finally:
-            source.close()
-
-    return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-
 def package_folders(packages_dir: Path) -> list[Path]:
     """The package folders in a folder, oldest first (load ids sort by time); hidden entries and
     stray files are not packages."""

@@ -39,7 +39,8 @@ from headwater.executors import Executor
 from headwater.normalize.arrow_types import from_arrow
 from headwater.normalize.ids import constant
 from headwater.normalize.placing import Placer, _merge
-from headwater.packages.package import LoadPackage, TableFiles, read_file
+from headwater.packages.files import read_file
+from headwater.packages.package import LoadPackage, TableFiles
 from headwater.pipelines.part_state import STATE_KEY, keep_partition_state, keep_shared_state, partition_view
 from headwater.pipelines.part_worker import PART_FILE, PartJob, PartResult, run_part
 from headwater.redact import redact

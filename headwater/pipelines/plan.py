@@ -22,7 +22,8 @@ from headwater.destinations.protocol import ClosingClient, Destination
 from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
 from headwater.observe.history import RUNS_FOLDER
 from headwater.observe.progress import make_progress
-from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages, read_file
+from headwater.packages.files import read_file
+from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
 from headwater.pipelines.extraction import Extraction
 from headwater.pipelines.plan_merge import Simulation
 from headwater.pipelines.plan_report import (

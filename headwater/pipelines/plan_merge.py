@@ -26,7 +26,8 @@ from typing import Any
 
 from headwater.destinations.common import SEQ, dedup_order, numbered
 from headwater.names import quote_identifier as q
-from headwater.packages.package import LoadPackage, read_file
+from headwater.packages.files import read_file
+from headwater.packages.package import LoadPackage
 from headwater.schema.model import ROOT_ID, ROW_HASH, ROW_ID, Schema, Table
 from headwater.schema.stored import StoredTables
 

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 
 from headwater.errors import StateError
-from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages, read_file
+from headwater.packages.files import read_file, read_runs
+from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages
 from headwater.packages.writer import PackageWriter
 
 
@@ -73,3 +74,33 @@ def test_unknown_package_format(tmp_path: Path) -> None:
     pkg = LoadPackage.create(tmp_path, Manifest("L1", "p", "s", "d"))
     with pytest.raises(ConfigError, match="unknown package file format"):
         PackageWriter(pkg, file_format="csv")
+
+
+@pytest.mark.parametrize("suffix", [".arrow", ".parquet"])
+def test_read_runs_gives_one_stream_per_run_of_files_with_one_schema(tmp_path: Path, suffix: str) -> None:
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    tables = [
+        pa.table({"a": [1, 2]}),
+        pa.table({"a": [3]}),
+        pa.table({"a": [4], "b": ["x"]}),  # another schema: a run of its own
+        pa.table({"a": [5]}),  # the first schema again, after it: not merged into the first run
+        pa.table({"a": [6, 7]}),
+    ]
+    paths = []
+    for i, table in enumerate(tables):
+        path = tmp_path / f"f{i}{suffix}"
+        if suffix == ".parquet":
+            pq.write_table(table, path)
+        else:
+            with ipc.new_file(path, table.schema) as out:
+                out.write_table(table)
+        paths.append(path)
+    runs = [reader.read_all() for reader in read_runs(paths)]
+    assert [t.to_pydict() for t in runs] == [
+        {"a": [1, 2, 3]},
+        {"a": [4], "b": ["x"]},
+        {"a": [5, 6, 7]},
+    ]
+    assert list(read_runs([])) == []

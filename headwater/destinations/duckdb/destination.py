@@ -16,7 +16,8 @@ from headwater.destinations.duckdb.kept import Parking
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
-from headwater.packages.package import LoadPackage, read_file
+from headwater.packages.files import read_runs
+from headwater.packages.package import LoadPackage
 from headwater.schema.model import Schema, Table
 
 CAPABILITIES = Capabilities(name="duckdb", transactional=True, sql_models=True, run_history=True)
@@ -272,12 +273,12 @@ class DuckDBClient(SqlClient):
     def insert_files(
         self, table: Table, files: list[Path], *, target: str | None = None, with_seq: bool = False
     ) -> int:
-        """Insert the package files of ``table`` by column name, one file at a time; return the rows inserted."""
+        """Insert the package files of ``table`` by column name, a statement per run of files with one
+        schema (:func:`~headwater.packages.files.read_runs`); return the rows inserted."""
         total = 0
         into = self.qualified(table.name) if target is None else self.quote(target)
         seq = [0]
-        for path in files:
-            batches = read_file(path)
+        for batches in read_runs(files):
             if with_seq:
                 batches = numbered(batches, seq)
             self.con.register("_hw_package_file", batches)

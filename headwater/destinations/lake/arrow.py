@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from headwater.packages.package import LoadPackage, read_file
+from headwater.packages.files import read_file
+from headwater.packages.package import LoadPackage
 from headwater.schema.model import Column
 
 if TYPE_CHECKING:

@@ -41,8 +41,8 @@ from headwater._failpoints import failpoint
 from headwater.destinations.common import tables_by_root
 from headwater.destinations.protocol import Capabilities, ClosingClient, LoadResult
 from headwater.errors import ConfigError, HeadwaterError, LoadError
-from headwater.packages.files import read_json
-from headwater.packages.package import LoadPackage, read_file, write_atomic
+from headwater.packages.files import read_file, read_json
+from headwater.packages.package import LoadPackage, write_atomic
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
 from headwater.schema.stored import StoredTables

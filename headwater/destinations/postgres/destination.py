@@ -34,7 +34,7 @@ from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
 from headwater.optional import require
-from headwater.packages.package import read_file
+from headwater.packages.files import read_file
 from headwater.redact import redact_url, register_url, scrub_exception, strip_url
 from headwater.schema.model import Table
 from headwater.schema.types import DataType
