@@ -10,6 +10,7 @@ everywhere::
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 
 from headwater.errors import ConfigError
@@ -22,7 +23,13 @@ def install_hint(extra: str | None = None, package: str | None = None, also: str
 
 
 def require(
-    module: str, needed_by: str, *, extra: str | None = None, package: str | None = None, also: str = ""
+    module: str,
+    needed_by: str,
+    *,
+    extra: str | None = None,
+    package: str | None = None,
+    also: str = "",
+    importer: Callable[[str], ModuleType] = importlib.import_module,
 ) -> ModuleType:
     """Import ``module`` or raise a :class:`ConfigError` naming what needs it and how to install it.
 
@@ -33,9 +40,10 @@ def require(
         package: the package's pip name, for the message (default: the module's top name) and for the
             install command when there is no ``extra``.
         also: a note after the command (another extra, the filesystem's own package...).
+        importer: what imports it (:func:`headwater.normalize.pandas_gate.import_without_frames` for ADBC).
     """
     try:
-        return importlib.import_module(module)
+        return importer(module)
     except ImportError as exc:
         top = module.split(".", 1)[0]
         raise ConfigError(

@@ -37,7 +37,7 @@ import importlib.util
 import sys
 import threading
 from importlib.machinery import ModuleSpec
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, Final
 
 _local = threading.local()
@@ -54,18 +54,28 @@ def _shim() -> Any:
 
 
 class _Refuser:
-    """A meta-path finder refusing ``pandas`` to the thread inside :func:`refused`."""
+    """A meta-path finder refusing ``pandas`` to the thread inside :func:`refused`, and ``polars`` to
+    the thread inside :func:`import_without_frames`."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         depth: int = getattr(_local, "depth", 0)
         if fullname == "pandas" and depth:
             _local.refusals += 1
             raise ModuleNotFoundError("pandas is not loaded and not needed here", name="pandas")
+        if fullname == "polars" and getattr(_local, "polars", False):
+            raise ModuleNotFoundError("polars is not loaded and not needed here", name="polars")
         return None
 
 
 _REFUSER: Final = _Refuser()
 _install_lock = threading.Lock()
+
+
+def _install() -> None:
+    if _REFUSER not in sys.meta_path:
+        with _install_lock:
+            if _REFUSER not in sys.meta_path:
+                sys.meta_path.insert(0, _REFUSER)
 
 
 class refused:
@@ -83,10 +93,7 @@ class refused:
         self._active = "pandas" not in sys.modules and _shim() is not None
         if not self._active:
             return
-        if _REFUSER not in sys.meta_path:
-            with _install_lock:
-                if _REFUSER not in sys.meta_path:
-                    sys.meta_path.insert(0, _REFUSER)
+        _install()
         depth = getattr(_local, "depth", 0)
         if depth == 0:
             _local.refusals = 0
@@ -100,6 +107,26 @@ class refused:
         _local.depth -= 1
         if _local.depth == 0 and _local.refusals:
             _shim().__init__()  # "not asked yet": the next conversion outside asks (and imports) again
+
+
+def import_without_frames(module: str) -> ModuleType:
+    """``importlib.import_module(module)`` for a library that imports pandas and polars when they are
+    installed only to offer them as options Headwater does not use, without them (unless loaded).
+
+    ADBC's DB-API module does (its parameter backends for DataFrames; the default, pyarrow's, is the
+    one used) and imports ``pyarrow.dataset``, which asks pyarrow's shim for pandas: 0.8 s of every
+    process reading PostgreSQL or SQLite through ADBC (each worker process of a partitioned read) where
+    both are installed. pandas is refused as in :class:`refused` (pyarrow's shim asks again after);
+    polars is refused on this thread during the import.
+    """
+    _install()
+    before = getattr(_local, "polars", False)
+    _local.polars = "polars" not in sys.modules
+    try:
+        with refused():
+            return importlib.import_module(module)
+    finally:
+        _local.polars = before
 
 
 def array(values: Any, type: Any) -> Any:

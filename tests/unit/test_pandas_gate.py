@@ -186,3 +186,31 @@ def test_walking_stops_at_the_budget_and_once_pandas_is_loaded(monkeypatch: pyte
     monkeypatch.setattr(pandas_gate, "_walked", 0)
     monkeypatch.setitem(sys.modules, "pandas", object())
     assert not pandas_gate.walk_instead(1)  # loaded: Arrow's inference costs nothing more
+
+
+def test_reading_through_adbc_imports_neither_pandas_nor_polars_and_both_work_after(tmp_path: Any) -> None:
+    """ADBC's DB-API module imports pandas and polars when installed (0.8 s of every reading process);
+    Headwater imports it without them, and a DataFrame still works afterwards."""
+    pytest.importorskip("adbc_driver_sqlite")
+    pytest.importorskip("polars")
+    out = run_python(
+        f"""
+import sqlite3, sys
+import headwater as hw
+db = {str(tmp_path / "src.sqlite")!r}
+con = sqlite3.connect(db)
+con.execute("create table t (id integer primary key, name text)")
+con.executemany("insert into t values (?, ?)", [(1, "a"), (2, "b")])
+con.commit()
+p = hw.pipeline("adbc", destination=hw.destinations.duckdb({str(tmp_path / "d.duckdb")!r}),
+                pipelines_dir={str(tmp_path / "p")!r}, progress=False)
+source = hw.sources.sql_database("sqlite:///" + db, backend="adbc")
+print(p.run(source).table_rows())
+print(sorted({{"pandas", "polars"}} & set(sys.modules)))
+import pandas as pd, polars as pl, pyarrow as pa
+table = pa.table({{"x": [1, None]}})
+print(table.to_pandas()["x"].isna().tolist(), pl.from_arrow(table)["x"].to_list())
+print(pa.array(pd.Series([1, None], dtype="Int64")).to_pylist())
+"""
+    )
+    assert out.splitlines() == ["{'t': 2}", "[]", "[False, True] [1, None]", "[1, None]"]

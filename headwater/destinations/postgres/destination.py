@@ -33,6 +33,7 @@ from headwater.destinations.common import numbered
 from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
+from headwater.normalize.pandas_gate import import_without_frames
 from headwater.optional import require
 from headwater.packages.files import read_file
 from headwater.redact import redact_url, register_url, scrub_exception, strip_url
@@ -99,6 +100,7 @@ def import_adbc() -> Any:
         "the PostgreSQL destination",
         extra="postgres",
         package="adbc-driver-postgresql",
+        importer=import_without_frames,
     )
 
 

@@ -9,7 +9,6 @@ case a driver echoes its connection string.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError
+from headwater.normalize.pandas_gate import import_without_frames
 from headwater.optional import require
 from headwater.redact import redact, redact_url, register, url_secrets
 
@@ -57,7 +57,7 @@ class Database:
         """A new ADBC connection (one per reading thread)."""
         assert self.adbc_module is not None
         assert self.adbc_uri is not None
-        module = importlib.import_module(self.adbc_module)
+        module = import_without_frames(self.adbc_module)
         return module.connect(self.adbc_uri, autocommit=True)
 
     @contextlib.contextmanager
@@ -176,11 +176,15 @@ def _adbc_target(url: Any, dialect: str, forced: bool) -> tuple[str | None, str 
         return None, None
     if forced:
         require(
-            module, f"backend='adbc' on {dialect}", package=_ADBC_PACKAGES[dialect], also="or 'headwater[sql-fast]'"
+            module,
+            f"backend='adbc' on {dialect}",
+            package=_ADBC_PACKAGES[dialect],
+            also="or 'headwater[sql-fast]'",
+            importer=import_without_frames,
         )
     else:
         try:
-            importlib.import_module(module)
+            import_without_frames(module)
         except ImportError:
             return None, None
     if dialect == "sqlite":

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError, HeadwaterError, SourceError
+from headwater.normalize import pandas_gate
 from headwater.observe.access import record_access
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer, rechunk
@@ -108,7 +109,10 @@ class Backend:
         def tables(reader: Any) -> Iterator[pa.Table]:
             for batch in reader:
                 if sentinel:
-                    batch = batch.filter(pc.equal(batch.column(SENTINEL), 0)).drop_columns([SENTINEL])
+                    flags = batch.column(
+                        SENTINEL
+                    )  # a typed zero: a Python 0 would make pyarrow infer it (and import pandas)
+                    batch = batch.filter(pc.equal(flags, pandas_gate.scalar(0, flags.type))).drop_columns([SENTINEL])
                     batch = merge_reals(batch)
                 yield conformer.table_from_arrow(batch)
 

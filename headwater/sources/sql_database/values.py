@@ -25,6 +25,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from headwater.normalize import pandas_gate
 from headwater.normalize.arrow_types import is_uuid
 
 #: spellings a boolean column may hold as text (SQLite keeps what it was given), lower case
@@ -349,7 +350,8 @@ def infinite_index(arr: pa.Array) -> int | None:
     width = pa.int32() if pa.types.is_date32(arr.type) else pa.int64()
     raw = arr.cast(width)  # the same integers, without Python datetimes
     limit, margin = (2**31, _INFINITE_MARGIN["int32"]) if width == pa.int32() else (2**63, _INFINITE_MARGIN["int64"])
-    bad = pc.or_(pc.less(raw, -limit + margin), pc.greater(raw, limit - 1 - margin))
+    low, high = pandas_gate.scalar(-limit + margin, width), pandas_gate.scalar(limit - 1 - margin, width)  # typed:
+    bad = pc.or_(pc.less(raw, low), pc.greater(raw, high))  # pyarrow would infer a Python int's type (pandas)
     if pc.any(bad).as_py():
         return int(pc.index(bad, True).as_py())
     return None

@@ -99,3 +99,37 @@ def test_a_dataframe_loads_after_runs_that_kept_pandas_out(tmp_path: Path) -> No
         "na": [None, 1],
         "table": 2,
     }
+
+
+PG_READ = """
+import json, sys
+import headwater as hw
+
+work, url = sys.argv[1], sys.argv[2]
+p = hw.pipeline("pg", destination=hw.destinations.duckdb(work + "/pg.duckdb"), dataset="d",
+                pipelines_dir=work + "/w", progress=False)
+info = p.run(hw.sources.sql_database(url, schema="small_runs_pg", tables=["rows"]))
+print(json.dumps({"loaded": sorted({"pandas", "polars"} & {m.split(".")[0] for m in sys.modules}),
+                  "rows": info.table_rows()}))
+"""
+
+
+def test_a_postgresql_read_imports_neither_pandas_nor_polars(tmp_path: Path, pg_url: str) -> None:
+    """ADBC's DB-API module imports both when installed, and pyarrow imports pandas to infer the type of a
+    Python scalar handed to a compute function: 0.8 s of every reading process (each worker of a
+    partitioned read). The bench's table: the 20 column types of bench.run's pg_to_duckdb."""
+    from bench.data import pg_table_sql
+    from tests.pgserver import pg_query
+
+    pytest.importorskip("pandas")
+    for statement in pg_table_sql("small_runs_pg", "rows", 500):
+        pg_query(pg_url, statement)
+    done = subprocess.run(
+        [sys.executable, "-c", PG_READ, str(tmp_path), pg_url],
+        capture_output=True,
+        text=True,
+        env=env_with_path(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"loaded": [], "rows": {"rows": 500}}
