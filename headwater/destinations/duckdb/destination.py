@@ -12,7 +12,7 @@ from typing import Any
 
 from headwater import names
 from headwater.destinations.common import arrow_table, numbered
-from headwater.destinations.duckdb.kept import Parking
+from headwater.destinations.kept import Parking
 from headwater.destinations.protocol import Capabilities, LoadResult
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
@@ -84,7 +84,7 @@ class DuckDBDestination:
 
     def keep_connections(self) -> contextlib.AbstractContextManager[None]:
         """Inside the block, a connection a client closes stays open for a moment for the next client (see
-        :mod:`headwater.destinations.duckdb.kept`); all are closed when the block ends."""
+        :mod:`headwater.destinations.kept`); all are closed when the block ends."""
         return self._parking.keeping()
 
     @classmethod

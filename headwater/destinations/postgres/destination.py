@@ -20,6 +20,7 @@ Rules for what PostgreSQL cannot take as is:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ from typing import Any
 from headwater import names
 from headwater._failpoints import failpoint
 from headwater.destinations.common import numbered
+from headwater.destinations.kept import Parking
 from headwater.destinations.protocol import Capabilities
 from headwater.destinations.sql import SqlClient
 from headwater.errors import ConfigError, DestinationError
@@ -52,6 +54,9 @@ CAPABILITIES = Capabilities(
     run_history=True,
 )
 URL_ENV = "HEADWATER_POSTGRES_URL"
+#: how long a run keeps a connection its client closed for its next client (the state read before the
+#: extraction, then the load): no file lock to free here, so long enough for a small run's extraction
+KEEP_SECONDS = 30.0
 
 _TYPES = {
     "bigint": "BIGINT",
@@ -126,6 +131,19 @@ class PostgresDestination:
             raise ConfigError(f"not a PostgreSQL URL: {redact(url)!r}", hint="postgresql://user:password@host/db")
         register_url(url)  # its password never shows, in any message or log record
         self.url = "postgresql://" + url.split("://", 1)[1]
+        self._parking = Parking(KEEP_SECONDS)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_parking"}  # a lock and a connection stay here
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._parking = Parking(KEEP_SECONDS)
+
+    def keep_connections(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block, a connection a client closes stays open for the run's next client (see
+        :mod:`headwater.destinations.kept`; read-only sessions excepted); all are closed when it ends."""
+        return self._parking.keeping()
 
     @classmethod
     def from_uri(cls, uri: str) -> PostgresDestination:
@@ -158,6 +176,34 @@ class PostgresDestination:
     def client(self, dataset: str) -> PostgresClient:
         """Open a client on ``dataset``."""
         return PostgresClient(self, dataset)
+
+    def take_connection(self) -> Any:
+        """A connection a client of this run closed a moment ago, if it still answers, else a new one."""
+        con = self._parking.take()
+        if con is not None:
+            try:
+                with contextlib.closing(con.cursor()) as cur:
+                    cur.execute("SELECT 1")
+                    cur.fetchall()
+                return con
+            except Exception:
+                with contextlib.suppress(Exception):
+                    con.close()
+        return self.connect()
+
+    def park(self, con: Any) -> bool:
+        """Keep ``con`` for the run's next client (False: the caller closes it): its transaction rolled
+        back and its session settings reset, so the next client starts as on a new connection."""
+        if self.read_only_session:
+            return False
+        try:
+            con.rollback()
+            with contextlib.closing(con.cursor()) as cur:
+                cur.execute("RESET ALL")
+            con.commit()
+        except Exception:
+            return False
+        return self._parking.park(con)
 
     def connect(self) -> Any:
         """A new ADBC connection to the database.
@@ -193,7 +239,7 @@ class PostgresClient(SqlClient):
     def __init__(self, destination: PostgresDestination, dataset: str) -> None:
         super().__init__(dataset)
         self.destination = destination
-        self.con = destination.connect()
+        self.con = destination.take_connection()
         self.cur = self.con.cursor()
         if destination.read_only_session:
             self.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -252,12 +298,12 @@ class PostgresClient(SqlClient):
         self.con.rollback()
 
     def close(self) -> None:
-        """Close the cursor and the connection, ignoring errors."""
-        for thing in (self.cur, self.con):
-            try:
-                thing.close()
-            except Exception:
-                pass
+        """Close the cursor, and the connection unless the run keeps it for its next client; ignoring errors."""
+        with contextlib.suppress(Exception):
+            self.cur.close()
+        if not self.destination.park(self.con):
+            with contextlib.suppress(Exception):
+                self.con.close()
 
     def read_columns(self) -> dict[str, dict[str, str]]:
         """``{table: {column: sql type}}`` for the tables of the dataset, read from ``pg_attribute``."""

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 import headwater as hw
-from headwater.destinations.duckdb import kept
+from headwater.destinations import kept
 
 OPEN_READ_ONLY = "import duckdb, sys; duckdb.connect(sys.argv[1], read_only=True).close()"
 

@@ -178,3 +178,47 @@ def test_the_password_is_not_written_to_the_working_folder(pg_database: str, tmp
         if path.is_file():
             assert b"hunter2-secret" not in path.read_bytes(), path
     assert "hunter2-secret" not in repr(p) and "hunter2-secret" not in str(p.run([{"a": 2}], table_name="t"))
+
+
+def test_a_run_connects_once_keeps_no_session_setting_and_leaves_no_connection(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state read, the load and the run's record share one connection (an ADBC connection costs 60 to
+    200 ms: most of a small run); a kept connection starts as a new one; none is open after ``run``."""
+    import time
+
+    from headwater.destinations.postgres import PostgresDestination
+
+    opened: list[int] = []
+    real = PostgresDestination.connect
+
+    def counting(self: PostgresDestination) -> Any:
+        opened.append(1)
+        return real(self)
+
+    monkeypatch.setattr(PostgresDestination, "connect", counting)
+    p = pipeline(pg_database, tmp_path, "once")
+    for n in range(3):
+        opened.clear()
+        info = p.run([{"id": n}], table_name="t", write_disposition="merge", primary_key="id")
+        assert info.table_rows() == {"t": 1}
+        assert len(opened) == 1
+    assert p.query("select count(*) as n from t").to_pylist() == [{"n": 3}]
+    # a client that changed its session (search_path, a failed statement) leaves a clean connection
+    opened.clear()
+    with p.destination.keep_connections():
+        first = p.destination.client("raw")
+        first.execute("SET search_path TO pg_catalog")
+        with pytest.raises(DestinationError):
+            first.execute("SELECT * FROM no_such_table")
+        first.close()
+        second = p.destination.client("raw")
+        assert len(opened) == 1  # the kept connection, not a new one
+        assert second.execute("SELECT current_setting('search_path')") == [('"$user", public',)]
+        assert second.execute("SELECT 1") == [(1,)]
+        second.close()
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + 10
+    while pg_query(pg_database, others) != [(0,)] and time.monotonic() < deadline:
+        time.sleep(0.05)  # a backend ends a moment after its client closes
+    assert pg_query(pg_database, others) == [(0,)]
