@@ -10,6 +10,10 @@ Cases, each timed as a whole process (interpreter start, imports, the work, exit
             loader file format, SQL ``INSERT``, and telemetry off)
   again     the same pipeline and DuckDB file, a second one-row run (the first one untimed): what an
             incremental pull every few minutes pays
+  docs_50k  a new pipeline loads 50,000 GitHub-event-like documents (bench.data.event_doc, written once
+            to a JSON file before any timing; each process reads it with orjson: 27 MB, about 0.15 s)
+            into a new DuckDB file; commits and labels become child tables; dlt with
+            ``loader_file_format="parquet"``, its fastest path to DuckDB (bench.run's nested case)
   help      ``headwater --help`` and ``dlt --help``
   floor     what no run of a tool built on them can go below: ``python -c pass``, ``import pyarrow,
             duckdb``, that import plus one row from a ``pa.Table`` into a new DuckDB file (pandas kept
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -56,6 +61,28 @@ import dlt
 work = sys.argv[1]
 dlt.pipeline("one", destination=dlt.destinations.duckdb(work + "/one.duckdb"), dataset_name="d",
              pipelines_dir=work + "/pipelines").run([{"id": 1}], table_name="t")
+"""
+
+HEADWATER_DOCS = """
+import sys
+import orjson
+import headwater as hw
+work = sys.argv[1]
+with open(sys.argv[2], "rb") as f:
+    docs = orjson.loads(f.read())
+hw.pipeline("docs", destination=hw.destinations.duckdb(work + "/one.duckdb"), dataset="d",
+            pipelines_dir=work + "/pipelines", progress=False).run(docs, table_name="t")
+"""
+
+DLT_DOCS = """
+import sys
+import orjson
+import dlt
+work = sys.argv[1]
+with open(sys.argv[2], "rb") as f:
+    docs = orjson.loads(f.read())
+dlt.pipeline("docs", destination=dlt.destinations.duckdb(work + "/one.duckdb"), dataset_name="d",
+             pipelines_dir=work + "/pipelines").run(docs, table_name="t", loader_file_format="parquet")
 """
 
 FLOOR_LOAD = """
@@ -92,7 +119,8 @@ def spawn(argv: list[str], root: Path, cwd: Path) -> tuple[float, float, float]:
     """Run ``argv`` to its end in ``cwd`` (not a checkout: ``python -c`` imports from its working
     folder first), ``root`` on PYTHONPATH; (wall seconds, CPU seconds, peak resident MB) of that
     process alone."""
-    env = os.environ | {"RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": str(root)}
+    # root first (its headwater); this checkout after it for bench.data, which an older checkout may lack
+    env = os.environ | {"RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONPATH": os.pathsep.join([str(root), str(ROOT)])}
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     assert proc.stderr is not None
@@ -145,6 +173,9 @@ def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[st
         out["one_row"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
     if "again" in cases:
         out["again"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
+    if "docs_50k" in cases:
+        docs = {"headwater": HEADWATER_DOCS, "before": HEADWATER_DOCS, "dlt": DLT_DOCS}
+        out["docs_50k"] = {t: ([py, "-c", docs[t], "{work}", "{docs}"], roots[t]) for t in tools}
     if "help" in cases:
         out["help"] = {t: ([*clis[t], "--help"], roots[t]) for t in tools}
     if "floor" in cases:
@@ -161,19 +192,28 @@ def measure(cases: dict[str, dict[str, Command]], repeat: int, workdir: Path) ->
     """``repeat`` rounds, each running every case's processes once: this machine's speed drifts by up
     to 2x over minutes, so every case and tool gets its share of fast and slow moments."""
     samples = {case: {tool: Sample() for tool in runs} for case, runs in cases.items()}
+    docs = workdir / "docs.json"
+    if "docs_50k" in cases:
+        import orjson
+
+        from bench.data import event_doc
+
+        rnd = random.Random(1)
+        docs.write_bytes(orjson.dumps([event_doc(i, rnd) for i in range(50_000)]))
     for i in range(repeat):
         for case, runs in cases.items():
             for tool, (argv, root) in runs.items():
                 work = workdir / f"{case}-{tool.split()[0]}-{i}"
                 work.mkdir()
-                line = [a.replace("{work}", str(work)) for a in argv]
+                line = [a.replace("{work}", str(work)).replace("{docs}", str(docs)) for a in argv]
                 if case == "again":  # the first run makes the pipeline and the file; the second is timed
                     spawn(line, root, work)
                 wall, cpu, rss = spawn(line, root, work)
                 if "{work}" in argv:
                     key = tool if tool in TABLES else "floor"
                     rows = count_rows(work / "one.duckdb", TABLES[key])
-                    assert rows == (2 if case == "again" else 1), f"{case} {tool}: {rows} rows"
+                    expected = {"again": 2, "docs_50k": 50_000}.get(case, 1)
+                    assert rows == expected, f"{case} {tool}: {rows} rows"
                 shutil.rmtree(work)
                 s = samples[case][tool]
                 s.wall.append(wall)
@@ -186,6 +226,7 @@ def measure(cases: dict[str, dict[str, Command]], repeat: int, workdir: Path) ->
 LABELS = {
     "one_row": "one-row run, new pipeline",
     "again": "one-row run, existing pipeline",
+    "docs_50k": "50,000 nested documents, new pipeline",
     "help": "`--help`",
 }
 
@@ -212,7 +253,7 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="one_row,again,help,floor")
+    parser.add_argument("--cases", default="one_row,again,docs_50k,help,floor")
     parser.add_argument("--tools", default="headwater,dlt")
     parser.add_argument("--repeat", type=int, default=9, help="fresh processes per tool and case")
     parser.add_argument(
