@@ -328,7 +328,7 @@ def _flow(
             problems.add(
                 f"{where}.pipeline.{key}",
                 f"expected a positive integer, got {pipeline[key]!r:.80}",
-                "batch_size is rows, batch_bytes bytes (e.g. batch_bytes = 16777216, 16 MiB, the default); "
+                "batch_size is rows, batch_bytes bytes (e.g. batch_bytes = 8388608, 8 MiB, the default); "
                 "a batch is cut at whichever comes first",
             )
         elif key == "telemetry" and not isinstance(pipeline[key], bool):

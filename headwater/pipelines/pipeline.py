@@ -90,7 +90,7 @@ def pipeline(
             (see :mod:`headwater.pipelines.workdir`).
         progress: ``"auto"``: a live table on a terminal, else a log line per table; ``"log"``, True or False.
         batch_size: rows normalized at once per table; bounds memory.
-        batch_bytes: bytes normalized at once per table (16 MiB, dicts as JSON); a batch ends at either bound.
+        batch_bytes: bytes normalized at once per table (8 MiB, dicts as JSON); a batch ends at either bound.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
         claim: write the new working folder's ``pipeline.json`` now (False: leave the disk as it is,

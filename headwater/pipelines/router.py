@@ -40,7 +40,7 @@ _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
 #: the default bound on a batch's rows (``batch_size``)
 DEFAULT_BATCH_SIZE: Final = 100_000
 #: the default bound on a batch's bytes (``batch_bytes``): dict rows as JSON, estimated from samples
-DEFAULT_BATCH_BYTES: Final = 16 * 2**20
+DEFAULT_BATCH_BYTES: Final = 8 * 2**20
 #: one dict row in this many (and the first of each batch) is serialized to estimate the batch's bytes
 SAMPLE_EVERY: Final = 64
 #: what a row counts for when it cannot be serialized as JSON (bytes per key)
@@ -411,7 +411,7 @@ def check_batch_bounds(batch_size: Any, batch_bytes: Any) -> None:
     if isinstance(batch_bytes, bool) or not isinstance(batch_bytes, int) or batch_bytes < 1:
         raise ConfigError(
             f"batch_bytes must be a positive integer (bytes), got {batch_bytes!r}",
-            hint=f"e.g. batch_bytes={DEFAULT_BATCH_BYTES} (16 MiB, the default); a batch is cut at batch_size "
+            hint=f"e.g. batch_bytes={DEFAULT_BATCH_BYTES} (8 MiB, the default); a batch is cut at batch_size "
             "rows or batch_bytes bytes, whichever comes first",
         )
 
