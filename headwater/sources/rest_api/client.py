@@ -302,7 +302,6 @@ class RESTClient:
         if figures is not None:
             figures.read(nbytes=len(response.content))
         body = self._parse(response, resource)
-        response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
         records = select_records(body, data_selector)
         record_access(
             "rest_api",
@@ -315,12 +314,17 @@ class RESTClient:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: HTTP %d, %d records", self.transport.describe(built), response.status_code, len(records))
         if pager is not None:
+            response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
             try:
                 pager.update_state(response, records)
             except RepeatedPage:
                 raise
             except PaginationLoop as exc:  # the records are new; the pointer to the next page is not
                 return Page(records, error=exc)
+            finally:
+                # an httpx response sits in reference cycles (only the cyclic collector frees it): holding
+                # the parsed body, it would keep every page's records alive until the next collection
+                del response.extensions["headwater_body"]
             pager.count_page(records, self.transport.describe(built))
         return Page(records)
 

@@ -158,6 +158,34 @@ def test_known_pages_keep_the_requests_in_flight_while_an_earlier_page_is_slow(
     assert ids(p) == list(range(pages * limit))
 
 
+def test_a_response_lets_go_of_its_parsed_body_once_the_paginator_read_it(api: APIServer) -> None:
+    """httpx responses sit in reference cycles, freed by the cyclic collector only: a parsed body kept on
+    one would keep its page's records alive until then."""
+    import asyncio
+
+    from headwater.sources.rest_api.client import RESTClient
+    from headwater.sources.rest_api.paginators.numbered import OffsetLimit
+
+    read: list[Any] = []
+
+    class Reading(OffsetLimit):
+        def update_state(self, response: Any, data: Any) -> None:
+            super().update_state(response, data)
+            read.append(response)
+
+    @api.route("/items")
+    def items(req: Request) -> Reply:
+        offset = int(req.query["offset"])
+        return Reply(json={"items": [{"id": i} for i in range(offset, min(offset + 10, 25))]})
+
+    async def pages() -> list[list[Any]]:
+        client = RESTClient(api.url, paginator=Reading(limit=10), concurrency=1)
+        return [page async for page in client.paginate("items", data_selector="items")]
+
+    assert sum(map(len, asyncio.run(pages()))) == 25
+    assert len(read) == 4 and not any("headwater_body" in r.extensions for r in read)
+
+
 def test_resolve_parameter_and_unselected_parent(api: APIServer, make_pipeline: Callable[..., Any]) -> None:
     @api.route("/users")
     def users(req: Request) -> Reply:
