@@ -12,7 +12,9 @@ Cases (full scale):
            changed: the update run is timed
   rest     100,000 records in 1,000 pages of 100 from a local HTTP server that answers each request
            after 20 ms (offset paginator, total in the body; labels become a child table) -> DuckDB;
-           Headwater fetches up to 16 pages at once after the first gives the total, dlt one at a time
+           Headwater fetches up to 16 pages at once after the first gives the total, dlt one at a time;
+           the floor (bench/rest_floor.py: the same pages fetched at 16 at once, parsed, dropped) runs
+           in the same rounds and the report gives Headwater / floor
   pg_to_duckdb  1,000,000 rows of a PostgreSQL table (20 columns: bigint primary key, ints, doubles,
            numeric(12,2), text of 0-49 characters, bools, timestamptz, date, 10% nulls in one) -> DuckDB;
            Headwater's sql_database (ADBC), dlt's sql_table with backend="connectorx"
@@ -432,20 +434,23 @@ REST_CONCURRENCY = 16  # Headwater's requests in flight at once
 def rest_case(pages: int, tools: list[str], workdir: Path, repeat: int) -> list[Measurement]:
     """Both tools page through ``pages`` pages served by a real HTTP server on 127.0.0.1, in a process of
     its own (bench/rest_server.py: bodies built once, answered after ``REST_DELAY``); each tool first
-    reads a two-page endpoint once (imports, client)."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench.rest_server", str(pages), str(REST_DELAY)],
-        cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    reads a two-page endpoint once (imports, client), Headwater then the whole endpoint once (a first large
+    run imports pandas). The floor (bench/rest_floor.py: the same pages fetched with httpx at Headwater's
+    concurrency, parsed and dropped) runs in the same rounds."""
+    from bench import rest_floor
+
+    server, url = rest_floor.start_server(pages, REST_DELAY)
     try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        runners = {"headwater": run_headwater_rest, "dlt": run_dlt_rest}
-        for tool in tools:
+        runners = {
+            "headwater": run_headwater_rest,
+            "dlt": run_dlt_rest,
+            "floor": lambda _w, _n, url, table: rest_floor.fetch_floor(url, table, concurrency=REST_CONCURRENCY),
+        }
+        for tool in [*tools, "floor"]:
             assert runners[tool](workdir, "rest_warmup", url, "warmup") == 2 * REST_LIMIT
-        return case_rows("rest", url, "records", tools, workdir, repeat, runners)
+        if "headwater" in tools:  # a first large run imports pandas: that peak is not the steady one
+            assert run_headwater_rest(workdir, "rest_warmup_full", url, "records") == pages * REST_LIMIT
+        return case_rows("rest", url, "records", [*tools, "floor"], workdir, repeat, runners)
     finally:
         server.terminate()
         server.wait()
@@ -655,6 +660,10 @@ def report(results: list[Measurement], imports: dict[str, float]) -> str:
         hw_t, dl_t = imports.get("headwater"), imports.get("dlt")
         ratio = f"{dl_t / hw_t:.0f}x less" if hw_t and dl_t else "-"
         lines.append(f"| import time (s) | - | {_cell(hw_t, '.3f')} | {_cell(dl_t, '.3f')} | {ratio} | - | - |")
+    for floor in (r for r in results if r.tool == "floor"):  # the rest case's (bench/rest_floor.py)
+        hw = by_case.get(floor.case, {}).get("headwater")
+        versus = f"; Headwater {hw.seconds:.2f} s, {hw.seconds / floor.seconds:.2f}x the floor" if hw else ""
+        lines += ["", f"{floor.case}: the floor (pages fetched, parsed and dropped) {floor.seconds:.2f} s{versus}"]
     mem = [r for r in results if r.case.startswith("memory")]
     if len(mem) == 2:
         small, big = mem

@@ -50,6 +50,7 @@ FLOW_KEYS = (
 PIPELINE_OPTIONS = (
     "progress",
     "batch_size",
+    "batch_bytes",
     "keep_packages",
     "package_format",
     "mask_key",

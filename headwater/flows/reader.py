@@ -324,6 +324,13 @@ def _flow(
                 f"expected an executor's name, got {pipeline[key]!r:.80}",
                 'executor = "processes" (every core) or "threads" (the default); or hw.executors.processes(...)',
             )
+        elif key in ("batch_size", "batch_bytes") and not _positive_int(pipeline[key]):
+            problems.add(
+                f"{where}.pipeline.{key}",
+                f"expected a positive integer, got {pipeline[key]!r:.80}",
+                "batch_size is rows, batch_bytes bytes (e.g. batch_bytes = 8388608, 8 MiB, the default); "
+                "a batch is cut at whichever comes first",
+            )
         elif key == "telemetry" and not isinstance(pipeline[key], bool):
             problems.add(
                 f"{where}.pipeline.telemetry",
@@ -344,6 +351,11 @@ def _flow(
         pipeline=dict(pipeline),
         models=read_models(entry.get("models"), f"{where}.models", problems),
     )
+
+
+def _positive_int(value: Any) -> bool:
+    """A positive integer (a placeholder would resolve to text, which ``hw.pipeline`` refuses too)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _check_hook(value: Any, where: str, problems: Problems) -> None:

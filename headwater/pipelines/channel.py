@@ -2,7 +2,9 @@
 
 Each sync root runs in a thread of its own, the async roots as tasks on one event loop in another
 thread. Producers hand their items over in chunks of up to 256 (:class:`Items`), through a queue of
-16 messages: a full queue blocks the producer, which is the back-pressure that keeps memory flat.
+16 messages: a full queue holds the producer back, which is the back-pressure that keeps memory flat
+(a sync root blocks in its thread; an async root waits without blocking its event loop, so the
+other requests in flight on it go on).
 A producer that fails sends :class:`Failed`, and every producer ends with :class:`Done`. The
 consuming thread hands the items to the sink; after a failure (of a producer or of the sink) the
 others are asked to stop, and chunks that no longer fit in the queue are dropped.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +72,35 @@ class _Chunker:
             self.chunk.clear()
 
 
+class _LoopChunker(_Chunker):
+    """An async root's emit, which never blocks the event loop: while the queue is full, the other tasks
+    on the loop (requests in flight, other roots) go on. A chunk that does not fit is held until
+    :meth:`settle`, which the engine awaits after each item, has put it in: the root waits there."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        self.held: deque[Items] = deque()
+
+    def flush(self) -> None:
+        if self.chunk:
+            message = Items(self.chunk.copy())
+            self.chunk.clear()
+            if self.held or not self.channel.offer(message):
+                self.held.append(message)
+
+    async def settle(self) -> None:
+        """Wait, off the loop, until every held chunk is in the queue."""
+        if not self.held:
+            return
+        import asyncio  # the loop runs: imported already
+
+        loop = asyncio.get_running_loop()
+        while self.held:
+            message = self.held.popleft()
+            if not self.channel.offer(message):
+                await loop.run_in_executor(None, carry(self.channel.put), message)
+
+
 class Channel:
     """Runs roots concurrently and hands their items to ``sink`` in the calling thread.
 
@@ -99,6 +131,14 @@ class Channel:
                 if self.stop.is_set() and isinstance(message, Items):
                     return
 
+    def offer(self, message: Message) -> bool:
+        """Send a message if the queue has room now; whether it was sent."""
+        try:
+            self.queue.put_nowait(message)
+        except queue.Full:
+            return False
+        return True
+
     # -- producers -------------------------------------------------------------------------------
     def _run_sync(self, node: Node) -> None:
         chunker = _Chunker(self)
@@ -115,13 +155,15 @@ class Channel:
     async def _run_async(self, node: Node) -> None:
         import asyncio  # the loop runs: imported already
 
-        chunker = _Chunker(self)
+        chunker = _LoopChunker(self)
         loop = asyncio.get_running_loop()
         try:
-            await drive_async(node, chunker.emit, self.stop, self.scope)
-            await loop.run_in_executor(None, carry(chunker.flush))
+            await drive_async(node, chunker.emit, self.stop, self.scope, chunker.settle)
+            chunker.flush()
+            await chunker.settle()
         except BaseException as exc:
-            await loop.run_in_executor(None, carry(chunker.flush))
+            chunker.flush()
+            await chunker.settle()
             await loop.run_in_executor(None, carry(self.put), Failed(self.wrap(node.resource, exc)))
         finally:
             await loop.run_in_executor(None, carry(self.put), Done(node))

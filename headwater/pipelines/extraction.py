@@ -279,7 +279,11 @@ class Extraction:
             metrics=self.metrics,
         )
         return ItemRouter(
-            normalizer, batch_size=self.pipeline.batch_size, progress=self.progress, max_nesting=max_nesting
+            normalizer,
+            batch_size=self.pipeline.batch_size,
+            batch_bytes=self.pipeline.batch_bytes,
+            progress=self.progress,
+            max_nesting=max_nesting,
         )
 
     @staticmethod

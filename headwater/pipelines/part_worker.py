@@ -24,7 +24,7 @@ from headwater.observe.metrics import RunMetrics, collecting
 from headwater.observe.progress import NullProgress
 from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, write_atomic
 from headwater.packages.writer import PackageWriter
-from headwater.pipelines.router import ItemRouter
+from headwater.pipelines.router import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, ItemRouter
 from headwater.pipelines.transforming import TransformRouter
 from headwater.schema.model import Schema
 from headwater.schema.state import PipelineState
@@ -53,7 +53,8 @@ class PartJob:
     widening: frozenset[tuple[str, str]] = frozenset()
     text_nul: bool = True
     mask_key: bytes | None = None
-    batch_size: int = 100_000
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_bytes: int = DEFAULT_BATCH_BYTES
     package_format: str = "arrow"
     max_nesting: int | None = None
     #: for a worker process: the driver's environment variables (empty on threads: nothing to do)
@@ -120,7 +121,11 @@ def _extract(job: PartJob, root: Path) -> tuple[int, dict[str, Any]]:
         metrics=figures,
     )
     item_router = ItemRouter(
-        normalizer, batch_size=job.batch_size, progress=NullProgress(), max_nesting=job.max_nesting
+        normalizer,
+        batch_size=job.batch_size,
+        batch_bytes=job.batch_bytes,
+        progress=NullProgress(),
+        max_nesting=job.max_nesting,
     )
     router = TransformRouter(item_router, [resource], package.root)
     if resource.hints.table_checks and not callable(resource.hints.table_name):

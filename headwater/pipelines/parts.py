@@ -191,6 +191,7 @@ class PartsRun:
             text_nul=capabilities.text_holds_nul,
             mask_key=resolve_key(pipeline.mask_key),
             batch_size=pipeline.batch_size,
+            batch_bytes=pipeline.batch_bytes,
             package_format=pipeline.package_format,
             max_nesting=max_nesting,
             environment=dict(os.environ) if self.executor.separate_processes else {},

@@ -29,12 +29,7 @@ from headwater.executors import resolve as resolve_executor
 from headwater.observe.otel import resolve as resolve_telemetry
 from headwater.observe.progress import Progress, make_progress
 from headwater.packages.files import drop_pending_command
-from headwater.packages.package import (
-    NORMALIZED,
-    PARTIAL,
-    LoadPackage,
-    list_packages,
-)
+from headwater.packages.package import NORMALIZED, PARTIAL, LoadPackage, list_packages
 from headwater.packages.writer import FILE_FORMATS
 from headwater.pipelines.extraction import Extraction
 from headwater.pipelines.hooks import Hooks
@@ -43,6 +38,7 @@ from headwater.pipelines.loading import load_new, load_pending
 from headwater.pipelines.models import SqlModel, after_load, resolve_models, run_all
 from headwater.pipelines.observed import check_progress, observed
 from headwater.pipelines.pending import note_partial
+from headwater.pipelines.router import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, check_batch_bounds
 from headwater.pipelines.runs import observed as recorded
 from headwater.pipelines.workdir import Identity, WorkDir, default_pipelines_dir, only_workdir, workdir_for
 from headwater.redact import redact, register, storable_url
@@ -57,8 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("headwater")
 
-DEFAULT_BATCH_SIZE = 100_000
-
 
 @check_arguments
 def pipeline(
@@ -69,6 +63,7 @@ def pipeline(
     pipelines_dir: str | os.PathLike[str] | None = None,
     progress: bool | str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
     keep_packages: bool = False,
     package_format: str = "arrow",
     claim: bool = True,
@@ -95,6 +90,7 @@ def pipeline(
             (see :mod:`headwater.pipelines.workdir`).
         progress: ``"auto"``: a live table on a terminal, else a log line per table; ``"log"``, True or False.
         batch_size: rows normalized at once per table; bounds memory.
+        batch_bytes: bytes normalized at once per table (8 MiB, dicts as JSON); a batch ends at either bound.
         keep_packages: keep the data files of loaded packages under ``completed/``.
         package_format: ``"arrow"`` (Arrow IPC, the fastest) or ``"parquet"`` for package files.
         claim: write the new working folder's ``pipeline.json`` now (False: leave the disk as it is,
@@ -113,8 +109,7 @@ def pipeline(
             ``hw.executors.processes(workers=4)``, ``hw.executors.ray(address, storage=...)`` (docs/scale.md).
     """
     name, progress = names.pipeline_name(name), check_progress(progress)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_batch_bounds(batch_size, batch_bytes)
     if package_format not in FILE_FORMATS:
         raise ConfigError(f"unknown package_format {package_format!r}", hint="use 'arrow' or 'parquet'")
     root = Path(pipelines_dir).expanduser() if pipelines_dir is not None else default_pipelines_dir()
@@ -141,6 +136,7 @@ def pipeline(
         workdir_for(root, _identity(name, dest, dataset)),
         progress=progress,
         batch_size=batch_size,
+        batch_bytes=batch_bytes,
         keep_packages=keep_packages,
         package_format=package_format,
         mask_key=mask_key,
@@ -206,6 +202,7 @@ class Pipeline:
         *,
         progress: bool | str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
         keep_packages: bool = False,
         package_format: str = "arrow",
         mask_key: str | bytes | None = None,
@@ -223,6 +220,7 @@ class Pipeline:
         self.workdir = workdir
         self.progress_setting = progress
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.keep_packages = keep_packages
         self.package_format = package_format
         self._last_load_id = ""

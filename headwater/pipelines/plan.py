@@ -152,6 +152,7 @@ def make_plan(
             work,
             progress=False,
             batch_size=pipeline.batch_size,
+            batch_bytes=pipeline.batch_bytes,
             package_format=pipeline.package_format,
             mask_key=pipeline.mask_key,
         )

@@ -1,11 +1,16 @@
 """Routing items to tables and cutting them into batches for the normalizer.
 
 Every item kind enters here: dicts and lists of dicts are buffered per table up to ``batch_size``
-rows; Arrow tables and record batches, pandas and polars frames, DuckDB relations and anything that
-speaks the Arrow C stream interface are normalized as Arrow, in slices of ``batch_size`` rows, without
-touching rows in Python. Rows a connector's JSON lines gave (:class:`~headwater.normalize.jsonlines.JsonRows`,
-in :class:`Hinted` items) gather like dict rows and are normalized as the dicts they are. A scalar
-item becomes a row ``{"value": item}``.
+rows or ``batch_bytes`` bytes, whichever comes first; Arrow tables and record batches, pandas and
+polars frames, DuckDB relations and anything that speaks the Arrow C stream interface are normalized
+as Arrow, in slices under the same two bounds, without touching rows in Python. Rows a connector's
+JSON lines gave (:class:`~headwater.normalize.jsonlines.JsonRows`, in :class:`Hinted` items) gather
+like dict rows and are normalized as the dicts they are. A scalar item becomes a row ``{"value": item}``.
+
+The size of a batch of dicts is estimated, not measured: one row in :data:`SAMPLE_EVERY` (and the
+first of every batch) is serialized as JSON, and the batch is taken to hold rows of the sampled rows'
+average size. Python holds such rows in about three to six times their JSON size. Rows from JSON lines
+count the bytes of their lines, Arrow data the bytes of its buffers.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import datetime as dt
 import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
+import orjson
 import pyarrow as pa
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.errors import DataError
+from headwater.errors import ConfigError, DataError
 from headwater.normalize.jsonlines import JsonRows
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import Progress
@@ -31,11 +37,35 @@ from headwater.streams.resource import Resource
 
 _SCALARS = (str, int, float, bool, decimal.Decimal, dt.date, dt.time, bytes)
 
+#: the default bound on a batch's rows (``batch_size``)
+DEFAULT_BATCH_SIZE: Final = 100_000
+#: the default bound on a batch's bytes (``batch_bytes``): dict rows as JSON, estimated from samples
+DEFAULT_BATCH_BYTES: Final = 8 * 2**20
+#: one dict row in this many (and the first of each batch) is serialized to estimate the batch's bytes
+SAMPLE_EVERY: Final = 64
+#: what a row counts for when it cannot be serialized as JSON (bytes per key)
+_UNSIZED_KEY: Final = 64
+
 
 class _Buffer:
-    __slots__ = ("given", "hints", "pieces", "resource", "rows", "table")
+    __slots__ = (
+        "check",
+        "given",
+        "hints",
+        "limit",
+        "next_sample",
+        "piece_bytes",
+        "pieces",
+        "resource",
+        "rows",
+        "sampled",
+        "sampled_bytes",
+        "table",
+    )
 
-    def __init__(self, table: Table, resource: Resource, hints: TableHints, given: TableHints | None = None) -> None:
+    def __init__(
+        self, table: Table, resource: Resource, hints: TableHints, batch_size: int, given: TableHints | None = None
+    ) -> None:
         self.table = table
         self.resource = resource
         self.hints = hints
@@ -44,6 +74,20 @@ class _Buffer:
         self.rows: list[Any] = []
         #: rows read from JSON lines, waiting as they came (only while ``rows`` is empty: order is kept)
         self.pieces: list[JsonRows] = []
+        #: the bytes of the pieces' lines
+        self.piece_bytes = 0
+        self.restart(batch_size)
+
+    def restart(self, batch_size: int) -> None:
+        """A new batch of rows begins: nothing sampled yet."""
+        #: rows the batch takes: ``batch_size``, or fewer when the sampled rows say they pass ``batch_bytes``
+        self.limit = batch_size
+        #: the index in ``rows`` of the next row to sample
+        self.next_sample = 0
+        self.sampled = 0
+        self.sampled_bytes = 0
+        #: the length of ``rows`` at which the router looks again (to sample or to cut)
+        self.check = 1
 
 
 class ItemRouter:
@@ -56,9 +100,11 @@ class ItemRouter:
         batch_size: int,
         progress: Progress,
         max_nesting: int | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         self.normalizer = normalizer
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.progress = progress
         self.default_max_nesting = max_nesting
         self._buffers: dict[tuple[str, str], _Buffer] = {}
@@ -77,9 +123,10 @@ class ItemRouter:
             buf = self._static.get(id(resource))
             if buf is None:
                 buf = self._buffer(resource, item)
-            buf.rows.append(item)
-            if len(buf.rows) >= self.batch_size:
-                self._flush(buf)
+            rows = buf.rows
+            rows.append(item)
+            if len(rows) >= buf.check:
+                self._settle(buf)
             return
         if t is list or t is tuple:
             self._rows(resource, item)
@@ -104,8 +151,7 @@ class ItemRouter:
         if buf is None:
             buf = self._buffer(resource, rows[0])
         buf.rows.extend(rows)
-        while len(buf.rows) >= self.batch_size:
-            self._flush(buf)
+        self._settle(buf)
 
     def _other(self, resource: Resource, item: Any) -> None:
         if type(item) is Hinted:
@@ -160,7 +206,7 @@ class ItemRouter:
             if hints.max_nesting is None and self.default_max_nesting is not None:
                 hints = replace(hints, max_nesting=self.default_max_nesting)
             table = self.normalizer.root_table(name, resource=resource.name, hints=hints)
-            buf = self._buffers[key] = _Buffer(table, resource, hints, item.hints)
+            buf = self._buffers[key] = _Buffer(table, resource, hints, self.batch_size, item.hints)
             self.tables_by_resource.setdefault(resource.name, set()).add(name)
             if hints.write_disposition == "replace":
                 self.replaced_by_items.add(name)
@@ -171,15 +217,14 @@ class ItemRouter:
         if isinstance(data, list | tuple):
             self._flush_pieces(buf)
             buf.rows.extend(data)
-            while len(buf.rows) >= self.batch_size:
-                self._flush(buf)
+            self._settle(buf)
         elif isinstance(data, JsonRows):
-            while buf.rows:
-                self._flush(buf)
+            self._drain_rows(buf)
             if buf.pieces and buf.pieces[0].table.schema != data.table.schema:
                 self._flush_pieces(buf)
             buf.pieces.append(data)
-            if sum(map(len, buf.pieces)) >= self.batch_size:
+            buf.piece_bytes += sum(map(len, data.lines))
+            if sum(map(len, buf.pieces)) >= self.batch_size or buf.piece_bytes >= self.batch_bytes:
                 self._flush_pieces(buf)
         elif isinstance(data, pa.Table | pa.RecordBatch):
             self._drain(buf)
@@ -232,7 +277,7 @@ class ItemRouter:
         if buf is None:
             hints = self._hints(resource)
             table = self.normalizer.root_table(name, resource=resource.name, hints=hints)
-            buf = _Buffer(table, resource, hints)
+            buf = _Buffer(table, resource, hints, self.batch_size)
             self._buffers[key] = buf
             self.tables_by_resource.setdefault(resource.name, set()).add(name)
         if resource.hints.table_name is None or isinstance(resource.hints.table_name, str):
@@ -250,10 +295,37 @@ class ItemRouter:
         return None
 
     # -- normalizing -----------------------------------------------------------------------------
+    def _settle(self, buf: _Buffer) -> None:
+        """Sample the rows not yet sampled (up to where the batch would be cut) and normalize every full
+        batch: one that has ``batch_size`` rows, or as many as the sampled rows' size says fill
+        ``batch_bytes``."""
+        rows = buf.rows
+        while True:
+            n = len(rows)
+            while buf.next_sample < n and buf.next_sample < buf.limit:
+                buf.sampled_bytes += _json_size(rows[buf.next_sample])
+                buf.sampled += 1
+                buf.next_sample += SAMPLE_EVERY
+                fits = self.batch_bytes * buf.sampled // max(buf.sampled_bytes, 1)
+                buf.limit = max(1, min(self.batch_size, fits))
+            if n < buf.limit:
+                break
+            self._flush(buf)
+        buf.check = min(buf.limit, buf.next_sample + 1)
+
+    def _drain_rows(self, buf: _Buffer) -> None:
+        """Normalize every dict row buffered, in batches under both bounds."""
+        self._settle(buf)
+        if buf.rows:
+            self._flush(buf)
+
     def _flush(self, buf: _Buffer) -> None:
+        """Normalize the first ``buf.limit`` rows as a batch (fewer when fewer are buffered)."""
         self._flush_pieces(buf)  # they came first
-        rows = buf.rows[: self.batch_size]
-        del buf.rows[: self.batch_size]
+        count = buf.limit
+        rows = buf.rows[:count]
+        del buf.rows[:count]
+        buf.restart(self.batch_size)
         rows = _clean_rows(rows, buf.resource.name, buf.table.name)
         if not rows:
             return
@@ -266,18 +338,19 @@ class ItemRouter:
         if not buf.pieces:
             return
         data = JsonRows.concat(buf.pieces)
+        step = _rows_within(len(data), buf.piece_bytes, self.batch_size, self.batch_bytes)
         buf.pieces = []
-        for start in range(0, len(data), self.batch_size):
+        buf.piece_bytes = 0
+        for start in range(0, len(data), step):
             before = self._counts()
-            piece = data.slice(start, start + self.batch_size)
+            piece = data.slice(start, start + step)
             self.normalizer.json_rows(buf.table, piece, buf.hints, buf.resource.name)
             self._report(before, buf.resource.name)
             failpoint("extract.batch")
 
     def _drain(self, buf: _Buffer) -> None:
         self._flush_pieces(buf)
-        while buf.rows:
-            self._flush(buf)
+        self._drain_rows(buf)
 
     def flush_all(self) -> None:
         """Normalize every row still buffered."""
@@ -294,8 +367,9 @@ class ItemRouter:
     def _arrow_into(self, buf: _Buffer, resource: Resource, data: pa.Table | pa.RecordBatch) -> None:
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
-        for offset in range(0, max(data.num_rows, 1), self.batch_size):
-            chunk = data.slice(offset, self.batch_size)
+        step = _rows_within(data.num_rows, data.nbytes, self.batch_size, self.batch_bytes)
+        for offset in range(0, max(data.num_rows, 1), step):
+            chunk = data.slice(offset, step)
             before = self._counts()
             self.normalizer.arrow(buf.table, chunk, buf.hints, resource.name)
             self._report(before, resource.name)
@@ -324,6 +398,38 @@ class ItemRouter:
             if delta:
                 size = self.normalizer.bytes_by_table.get(name, 0) - nbytes.get(name, 0)
                 self.progress.rows(name, delta, resource=resource, nbytes=size)
+
+
+def check_batch_bounds(batch_size: Any, batch_bytes: Any) -> None:
+    """Refuse batch bounds that are not positive integers (``hw.pipeline``'s ``batch_size`` and ``batch_bytes``).
+
+    Raises:
+        ConfigError: naming the option and the value.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(batch_bytes, bool) or not isinstance(batch_bytes, int) or batch_bytes < 1:
+        raise ConfigError(
+            f"batch_bytes must be a positive integer (bytes), got {batch_bytes!r}",
+            hint=f"e.g. batch_bytes={DEFAULT_BATCH_BYTES} (8 MiB, the default); a batch is cut at batch_size "
+            "rows or batch_bytes bytes, whichever comes first",
+        )
+
+
+def _json_size(row: Any) -> int:
+    """The bytes of ``row`` as JSON (values JSON has no type for as their text), or a guess by its keys
+    when it cannot be serialized (nested too deep, say)."""
+    try:
+        return len(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY))
+    except (TypeError, orjson.JSONEncodeError):
+        return _UNSIZED_KEY * (len(row) if isinstance(row, Mapping) else 1)
+
+
+def _rows_within(rows: int, nbytes: int, batch_size: int, batch_bytes: int) -> int:
+    """Rows per batch when ``rows`` rows take ``nbytes``: ``batch_size``, or fewer to stay under ``batch_bytes``."""
+    if rows == 0 or nbytes <= batch_bytes:
+        return batch_size
+    return max(1, min(batch_size, batch_bytes * rows // nbytes))
 
 
 def _clean_rows(rows: list[Any], resource: str, table: str) -> list[dict[str, Any]]:

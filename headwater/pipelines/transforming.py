@@ -37,7 +37,7 @@ from headwater.errors import ConfigError
 from headwater.normalize.arrow_types import to_arrow
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.progress import NullProgress
-from headwater.pipelines.router import ItemRouter
+from headwater.pipelines.router import DEFAULT_BATCH_BYTES, ItemRouter
 from headwater.schema.hints import ColumnHint, TableHints
 from headwater.schema.model import LOAD_ID, Schema
 from headwater.streams.resource import Resource
@@ -54,6 +54,7 @@ class Stage:
         resource: the resource (its ``transform`` set).
         emit: receives each Arrow table of the result.
         batch_size: rows per normalized batch (and per result batch).
+        batch_bytes: bytes per normalized batch (see :mod:`headwater.pipelines.router`).
         staging: the staging database's path, without suffix (in the load package's folder).
     """
 
@@ -65,6 +66,7 @@ class Stage:
         batch_size: int,
         staging: Path,
         mask_key: bytes | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         assert resource.transform is not None
         self.resource = resource.name
@@ -80,7 +82,7 @@ class Stage:
         normalizer = Normalizer(
             Schema("transform"), load_id="transform", sink=self._normalized, widening=(), mask_key=mask_key
         )
-        self._router = ItemRouter(normalizer, batch_size=batch_size, progress=NullProgress())
+        self._router = ItemRouter(normalizer, batch_size=batch_size, batch_bytes=batch_bytes, progress=NullProgress())
         self._con: Any = None
         self._closed = False
         self._tables: dict[str, set[str]] = {}  # staged table -> its columns
@@ -285,7 +287,12 @@ class TransformRouter:
                 path = staging / f"transform-{len(self.stages)}"
                 key = router.normalizer.mask_key
                 self.stages[r.name] = Stage(
-                    r, self._emitter(_unmasked(r)), batch_size=router.batch_size, staging=path, mask_key=key
+                    r,
+                    self._emitter(_unmasked(r)),
+                    batch_size=router.batch_size,
+                    batch_bytes=router.batch_bytes,
+                    staging=path,
+                    mask_key=key,
                 )
 
     def _emitter(self, resource: Resource) -> Callable[[pa.Table], None]:

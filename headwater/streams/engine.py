@@ -14,7 +14,7 @@ one after the other in the calling thread, for inspection and tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import asyncio
 
 Emit = Callable[[Resource, Any], None]
+#: awaited after each item an async root delivers: where its consumer makes it wait without blocking the loop
+Settle = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -123,8 +125,9 @@ class _InResource:
 class _Run:
     """One run of a root resource and the transformers it feeds."""
 
-    def __init__(self, emit: Emit, scope: Scope | None) -> None:
+    def __init__(self, emit: Emit, scope: Scope | None, settle: Settle | None = None) -> None:
         self.emit = emit
+        self.settle = settle
         self.scope = scope or Scope(PipelineState(), "")
         self.invocations: dict[int, tuple[Resource, Invocation]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +170,8 @@ class _Run:
     async def deliver_async(self, node: Node, item: Any) -> None:
         if node.resource.selected:
             self.emit(node.resource, item)
+            if self.settle is not None:
+                await self.settle()
         for child in node.children:
             await self.feed_async(child, item)
 
@@ -253,11 +258,18 @@ def drive(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Sc
         run.finish()
 
 
-async def drive_async(node: Node, emit: Emit, stop: threading.Event | None = None, scope: Scope | None = None) -> None:
-    """Run an async root and its transformers on the current event loop."""
+async def drive_async(
+    node: Node,
+    emit: Emit,
+    stop: threading.Event | None = None,
+    scope: Scope | None = None,
+    settle: Settle | None = None,
+) -> None:
+    """Run an async root and its transformers on the current event loop (``settle`` awaited after each
+    item emitted: ``emit`` itself must not block the loop)."""
     import asyncio  # imported here: most runs have no async resource (the running loop imported it)
 
-    run = _Run(emit, scope)
+    run = _Run(emit, scope, settle)
     inv = run.invocation(node)
     with run.context(node.resource):
         iterator = inv.open()

@@ -13,9 +13,11 @@ Where the stages meet, and what bounds each boundary:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,35 @@ def test_a_slow_consumer_holds_the_producer_back(tmp_path: Path, make_pipeline: 
     # the chunk being filled, the chunks in the queue, and the chunk the consumer holds; and the queue
     # did fill up: the producer was held back, not merely as slow as the consumer
     assert QUEUE_SIZE * CHUNK <= counts["ahead"] <= (QUEUE_SIZE + 2) * CHUNK, counts
+
+
+def test_an_async_root_held_back_leaves_its_event_loop_running(make_pipeline: Any) -> None:
+    """An async root that finds the queue full waits without blocking the loop: another root on the same
+    loop (as the other requests in flight of a REST source) goes on. Here the consumer is stuck until that
+    other root runs while the first is held back; had the held root blocked the loop, it never would."""
+    pages = QUEUE_SIZE + 8
+    counts = {"produced": 0}
+    release = threading.Event()
+    released: list[bool] = []
+
+    def table(row: dict[str, Any]) -> str:  # the consuming thread: stuck on the first row until released
+        if not released:
+            released.append(release.wait(timeout=60))
+        return "pages"
+
+    @hw.resource(table_name=table)
+    async def held() -> Any:
+        for i in range(pages):
+            counts["produced"] += 1
+            yield [{"id": i}]  # a page: one chunk each
+
+    @hw.resource(table_name="other")
+    async def other() -> Any:
+        while counts["produced"] < QUEUE_SIZE + 2:  # the queue is full and ``held`` has a page it cannot send
+            await asyncio.sleep(0)
+        release.set()
+        yield {"id": -1}
+
+    make_pipeline("loop_free").extract([held, other])
+    assert released == [True]
+    assert counts["produced"] == pages

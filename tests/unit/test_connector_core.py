@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from headwater.errors import ConfigError, SourceError
+from headwater.sources.collector import GC_THRESHOLD
 from headwater.sources.connector.env import resolve
 from headwater.sources.connector.jsonschema import column_hints
-from headwater.sources.connector.process import GC_THRESHOLD, ConnectorError, ConnectorProcess, parse_lines
+from headwater.sources.connector.process import ConnectorError, ConnectorProcess, parse_lines
 
 
 def script(tmp_path: Path, body: str) -> list[str]:

@@ -80,6 +80,10 @@ MISTAKES = [
     ),
     (("flows", 0, "incremental"), {"initial_value": 1}, "flows[0].incremental", ["cursor_path"]),
     (("flows", 0, "pipeline"), {"batch_sise": 3}, "flows[0].pipeline.batch_sise", ["did you mean 'batch_size'"]),
+    (("flows", 0, "pipeline"), {"batch_byte": 3}, "flows[0].pipeline.batch_byte", ["did you mean 'batch_bytes'"]),
+    (("flows", 0, "pipeline"), {"batch_bytes": 0}, "flows[0].pipeline.batch_bytes", ["a positive integer, got 0"]),
+    (("flows", 0, "pipeline"), {"batch_bytes": "16MB"}, "flows[0].pipeline.batch_bytes", ["positive integer"]),
+    (("flows", 0, "pipeline"), {"batch_size": True}, "flows[0].pipeline.batch_size", ["positive integer"]),
     (("flows", 0, "transform"), {"query": "select 1", "function": "a:b"}, "flows[0].transform", ["exactly one"]),
     (("sources", "chinook", "type"), "sql_databse", "sources.chinook.type", ["did you mean 'sql_database'"]),
     (

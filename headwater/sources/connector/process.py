@@ -15,9 +15,7 @@ SIGTERM, then SIGKILL.
 from __future__ import annotations
 
 import collections
-import contextlib
 import fcntl
-import gc
 import io
 import logging
 import os
@@ -34,6 +32,7 @@ import orjson
 from headwater.errors import SourceError
 from headwater.observe.context import carry
 from headwater.redact import redact
+from headwater.sources.collector import fewer_collections
 
 #: bytes read from stdout at a time
 CHUNK = 1 << 20
@@ -44,11 +43,6 @@ SMALL_READ = 64 << 10
 GATHER_SECONDS = 0.01
 #: bytes handed to the parser at once at most, when the reader is ahead
 JOIN = 4 << 20
-#: the cyclic garbage collector's first threshold while messages stream in (see :func:`fewer_collections`)
-GC_THRESHOLD = 100_000
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] | None = None
 #: lines of stderr kept for the error message
 STDERR_TAIL = 20
 _STOP_SECONDS = 5.0
@@ -82,31 +76,6 @@ def read_messages(stream: IO[bytes], parse: Callable[[list[bytes]], list[Any]]) 
             batch = parse([rest])
             if batch:
                 yield batch
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """While messages stream in (and are normalized: the block spans the consumer's work between two
-    batches), Python's cyclic garbage collector runs after :data:`GC_THRESHOLD` allocations instead of
-    700. Parsed messages are acyclic, and hundreds of thousands of them are alive at once in the
-    batches waiting to be normalized: the default makes the collector walk them again and again
-    (parsing 500,000 messages took 4.6 s with it, 1.5 s without). Reference counting still frees
-    everything as soon as it is dropped. Nested and concurrent blocks share one setting; the last to
-    leave restores the thresholds it found."""
-    global _gc_users, _gc_saved
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(_gc_saved[0], GC_THRESHOLD), *_gc_saved[1:])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_saved is not None:
-                gc.set_threshold(*_gc_saved)
-                _gc_saved = None
 
 
 def read_chunks(stream: IO[bytes]) -> Iterator[bytes]:

@@ -13,7 +13,6 @@ Plugin developers can use it directly in a resource of their own::
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -28,6 +27,7 @@ from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, did_
 from headwater.observe import metrics
 from headwater.observe.access import record_access
 from headwater.optional import require
+from headwater.sources.collector import fewer_collections
 from headwater.sources.rest_api.auth import make_auth
 from headwater.sources.rest_api.http import (
     Gate,
@@ -41,6 +41,9 @@ from headwater.sources.rest_api.paginators import PageRequest, PaginationLoop, P
 from headwater.sources.rest_api.selectors import select_records
 
 log = logging.getLogger("headwater.rest_api")
+
+#: pages of one stream fetched ahead of the consumer, in multiples of ``concurrency`` (in flight and done)
+READ_AHEAD = 2
 
 
 class StopStream(Exception):
@@ -230,7 +233,8 @@ class RESTClient:
         client: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[list[Any]]:
-        """The records of every page, one list per page (empty pages are skipped).
+        """The records of every page, one list per page (empty pages are skipped), with the garbage
+        collector held back while they stream in (:func:`~headwater.sources.collector.fewer_collections`).
 
         Raises :class:`StopStream` when a response action says ``stop``.
         """
@@ -240,28 +244,29 @@ class RESTClient:
         own = client is None
         http = client if client is not None else self.open()
         try:
-            request = PageRequest(method.upper(), self.url(path), dict(params or {}), json, dict(headers or {}))
-            pager: Paginator = make_paginator(paginator if paginator is not None else self.paginator, resource)
-            pager.init_request(request)
-            actions = tuple(response_actions)
-            while True:
-                page = await self.fetch(http, request, pager, data_selector, actions, resource)
-                if page.stop:
-                    raise StopStream
-                if page.records:
-                    yield page.records
-                if page.error is not None:
-                    raise page.error
-                if not pager.has_next_page:
-                    return
-                rest = pager.remaining(request) if self.concurrency > 1 else None
-                if rest and pager.pages_left() is not None:
-                    rest = rest[: pager.pages_left()]
-                if rest:
-                    async for records in self._fetch_all(http, rest, data_selector, actions, resource):
-                        yield records
-                    return
-                pager.update_request(request)
+            with fewer_collections():  # pages stream in: see headwater.sources.collector
+                request = PageRequest(method.upper(), self.url(path), dict(params or {}), json, dict(headers or {}))
+                pager: Paginator = make_paginator(paginator if paginator is not None else self.paginator, resource)
+                pager.init_request(request)
+                actions = tuple(response_actions)
+                while True:
+                    page = await self.fetch(http, request, pager, data_selector, actions, resource)
+                    if page.stop:
+                        raise StopStream
+                    if page.records:
+                        yield page.records
+                    if page.error is not None:
+                        raise page.error
+                    if not pager.has_next_page:
+                        return
+                    rest = pager.remaining(request) if self.concurrency > 1 else None
+                    if rest and pager.pages_left() is not None:
+                        rest = rest[: pager.pages_left()]
+                    if rest:
+                        async for records in self._fetch_all(http, rest, data_selector, actions, resource):
+                            yield records
+                        return
+                    pager.update_request(request)
         except HeadwaterError as exc:
             if "resource" in exc.where or not resource:
                 raise
@@ -297,7 +302,6 @@ class RESTClient:
         if figures is not None:
             figures.read(nbytes=len(response.content))
         body = self._parse(response, resource)
-        response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
         records = select_records(body, data_selector)
         record_access(
             "rest_api",
@@ -310,12 +314,17 @@ class RESTClient:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: HTTP %d, %d records", self.transport.describe(built), response.status_code, len(records))
         if pager is not None:
+            response.extensions["headwater_body"] = body  # the paginators read totals, cursors and links from it
             try:
                 pager.update_state(response, records)
             except RepeatedPage:
                 raise
             except PaginationLoop as exc:  # the records are new; the pointer to the next page is not
                 return Page(records, error=exc)
+            finally:
+                # an httpx response sits in reference cycles (only the cyclic collector frees it): holding
+                # the parsed body, it would keep every page's records alive until the next collection
+                del response.extensions["headwater_body"]
             pager.count_page(records, self.transport.describe(built))
         return Page(records)
 
@@ -344,26 +353,46 @@ class RESTClient:
         actions: tuple[ResponseAction, ...],
         resource: str,
     ) -> AsyncIterator[list[Any]]:
-        """Fetch known pages with up to ``concurrency`` in flight; yield them in order."""
+        """Fetch known pages with up to ``concurrency`` in flight; yield them in order.
+
+        Each finished request starts the next one at once (from its done callback), so ``concurrency``
+        requests stay in flight whatever order the pages come back in and while the consumer is busy;
+        pages that are done wait their turn, up to :data:`READ_AHEAD` times ``concurrency`` pages in all.
+        """
         todo = iter(requests)
         pending: deque[asyncio.Task[Page]] = deque()
+        window = self.concurrency * READ_AHEAD
+        flying = 0
+        closing = False
 
-        def start(request: PageRequest) -> None:
-            pending.append(asyncio.ensure_future(self.fetch(http, request, None, data_selector, actions, resource)))
+        def start() -> None:
+            nonlocal flying
+            while not closing and flying < self.concurrency and len(pending) < window:
+                request = next(todo, None)
+                if request is None:
+                    return
+                task = asyncio.ensure_future(self.fetch(http, request, None, data_selector, actions, resource))
+                flying += 1
+                task.add_done_callback(landed)
+                pending.append(task)
+
+        def landed(_: asyncio.Task[Page]) -> None:
+            nonlocal flying
+            flying -= 1
+            start()
 
         try:
-            for request in itertools.islice(todo, self.concurrency):
-                start(request)
+            start()
             while pending:
-                page = await pending.popleft()
-                following = next(todo, None)
-                if following is not None:
-                    start(following)
+                page = await pending[0]
+                pending.popleft()
+                start()  # the window moved on
                 if page.stop:
                     raise StopStream
                 if page.records:
                     yield page.records
         finally:
+            closing = True
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

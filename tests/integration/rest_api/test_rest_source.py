@@ -113,6 +113,79 @@ def test_dependent_calls_run_concurrently_within_the_limit(api: APIServer, make_
     assert 2 <= flight.most <= 3
 
 
+def test_known_pages_keep_the_requests_in_flight_while_an_earlier_page_is_slow(
+    api: APIServer, make_pipeline: Callable[..., Any]
+) -> None:
+    """Pages with a known total come back in order, but a slow page holds no slot: each finished request
+    starts the next one, up to READ_AHEAD x concurrency pages outstanding. The first concurrent page
+    answers only once the server has seen them all (or 5 s pass, which a client that waits for it in
+    order would make it do)."""
+    from headwater.sources.rest_api.client import READ_AHEAD
+
+    concurrency, limit, pages = 4, 10, 20
+    seen = threading.Condition()
+    received = [0]
+    released: list[bool] = []
+
+    @api.route("/items")
+    def items(req: Request) -> Reply:
+        offset = int(req.query["offset"])
+        with seen:
+            received[0] += 1
+            seen.notify_all()
+            if offset == limit:  # the head of the concurrent pages: waits for the ones behind it
+                released.append(seen.wait_for(lambda: received[0] >= 1 + READ_AHEAD * concurrency, timeout=5))
+        return Reply(json={"total": pages * limit, "items": [{"id": i} for i in range(offset, offset + limit)]})
+
+    source = hw.sources.rest_api(
+        {
+            "client": {"base_url": api.url, "concurrency": concurrency},
+            "resources": [
+                {
+                    "name": "items",
+                    "endpoint": {
+                        "path": "items",
+                        "data_selector": "items",
+                        "paginator": {"type": "offset", "limit": limit, "total_path": "total"},
+                    },
+                }
+            ],
+        }
+    )
+    p = make_pipeline("rest")
+    p.run(source)
+    assert released == [True]
+    assert ids(p) == list(range(pages * limit))
+
+
+def test_a_response_lets_go_of_its_parsed_body_once_the_paginator_read_it(api: APIServer) -> None:
+    """httpx responses sit in reference cycles, freed by the cyclic collector only: a parsed body kept on
+    one would keep its page's records alive until then."""
+    import asyncio
+
+    from headwater.sources.rest_api.client import RESTClient
+    from headwater.sources.rest_api.paginators.numbered import OffsetLimit
+
+    read: list[Any] = []
+
+    class Reading(OffsetLimit):
+        def update_state(self, response: Any, data: Any) -> None:
+            super().update_state(response, data)
+            read.append(response)
+
+    @api.route("/items")
+    def items(req: Request) -> Reply:
+        offset = int(req.query["offset"])
+        return Reply(json={"items": [{"id": i} for i in range(offset, min(offset + 10, 25))]})
+
+    async def pages() -> list[list[Any]]:
+        client = RESTClient(api.url, paginator=Reading(limit=10), concurrency=1)
+        return [page async for page in client.paginate("items", data_selector="items")]
+
+    assert sum(map(len, asyncio.run(pages()))) == 25
+    assert len(read) == 4 and not any("headwater_body" in r.extensions for r in read)
+
+
 def test_resolve_parameter_and_unselected_parent(api: APIServer, make_pipeline: Callable[..., Any]) -> None:
     @api.route("/users")
     def users(req: Request) -> Reply:
