@@ -2,6 +2,11 @@
 
     .venv/bin/python -m bench.numpy_free                 # 5,000, 100,000 and 1,000,000 rows
     .venv/bin/python -m bench.numpy_free --sizes 100000 --repeat 21
+    .venv/bin/python -m bench.numpy_free --interpreters /tmp/with/bin/python,/tmp/without/bin/python
+
+``--interpreters``: instead, fresh processes of each interpreter (venvs with Headwater installed, one with
+numpy and one without) import pyarrow and DuckDB, and run one row into a new DuckDB file; wall time
+and peak memory (``ru_maxrss``), medians over the rounds, the interpreters alternating.
 
 The "numpy" side is the code as it was before issue 17's footprint change (copied here: ``NUMPY``); the
 "now" side is Headwater's own function. Both run in this process on the same inputs, alternating, and
@@ -233,11 +238,55 @@ def best(fn: Callable[[], Any], rounds: list[float], *, numpy: bool = True) -> N
         arrays._numpy = saved  # type: ignore[assignment]
 
 
+ONE_ROW = """
+import sys, tempfile
+import headwater as hw
+work = tempfile.mkdtemp()
+p = hw.pipeline("one", destination=hw.destinations.duckdb(work + "/one.duckdb"), dataset="d1",
+                pipelines_dir=work + "/w", progress=False)
+p.run([{"id": 1, "name": "a"}], table_name="t")
+print("numpy" in sys.modules)
+"""
+
+
+def processes(interpreters: list[str], rounds: int) -> None:
+    import statistics
+    import subprocess
+
+    cases = {"import pyarrow, duckdb": "import pyarrow, duckdb", "one-row run, new pipeline": ONE_ROW}
+    got: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for _ in range(rounds):
+        for case, code in cases.items():
+            for python in interpreters:
+                start = time.perf_counter()
+                child = subprocess.Popen([python, "-c", code], stdout=subprocess.DEVNULL)
+                _, status, usage = os.wait4(child.pid, 0)
+                if status:
+                    raise SystemExit(f"{python} failed on {case!r}")
+                got.setdefault((case, python), []).append((time.perf_counter() - start, usage.ru_maxrss))
+    print(f"medians of {rounds} rounds (wall time, best in brackets, peak resident memory)")
+    print("| case | " + " | ".join(interpreters) + " |")
+    print("|---|" + "---:|" * len(interpreters))
+    for case in cases:
+        cells = []
+        for python in interpreters:
+            runs = got[(case, python)]
+            wall = statistics.median(w for w, _ in runs)
+            rss = statistics.median(r for _, r in runs) / 1024
+            cells.append(f"{wall:.2f} s ({min(w for w, _ in runs):.2f}), {rss:.0f} MB")
+        print(f"| {case} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,100000,1000000", help="row counts, comma-separated")
     parser.add_argument("--repeat", type=int, default=11, help="runs of each side; the best counts")
+    parser.add_argument("--interpreters", help="Python executables, comma-separated: time fresh processes instead")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds of fresh processes (--interpreters)")
     args = parser.parse_args()
+    if args.interpreters:
+        processes(args.interpreters.split(","), args.rounds)
+        return
     print(f"pyarrow {pa.__version__}, numpy {np.__version__}; best of {args.repeat}, ms")
     print("| operation | where | rows | numpy before | now | now / before | now without numpy | without / before |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
