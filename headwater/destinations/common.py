@@ -58,17 +58,16 @@ def dedup_order(root: Table, quote: Callable[[str], str]) -> list[str]:
 def numbered(reader: Any, counter: list[int]) -> Any:
     """The batches of ``reader`` with a ``_hw_seq`` column numbering rows in arrival order; ``counter``
     carries the next number across files."""
-    import numpy as np
     import pyarrow as pa
+
+    from headwater.normalize.arrays import arange
 
     schema = reader.schema.append(pa.field(SEQ, pa.int64()))
 
     def batches() -> Any:
         for batch in reader:
             n = batch.num_rows
-            numbers = np.arange(counter[0], counter[0] + n, dtype=np.int64)
-            # from the buffer: pa.array would ask for pandas (see headwater.normalize.pandas_gate)
-            seq = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(numbers)])
+            seq = arange(counter[0], counter[0] + n)
             counter[0] += n
             yield pa.RecordBatch.from_arrays([*batch.columns, seq], schema=schema)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError, did_you_mean
+from headwater.normalize import arrays, pandas_gate
 from headwater.schema.checks import SAMPLES, Check, CheckResult
 from headwater.schema.model import Schema
 from headwater.schema.system import SYSTEM_PREFIX
@@ -55,8 +55,13 @@ class RowChecks:
                 self.results.setdefault((table, check.name), CheckResult.of(table, check))
 
     def run(
-        self, table: str, columns: dict[str, pa.Array], length: int, checks: tuple[Check, ...], skip: np.ndarray | None
-    ) -> list[tuple[Check, np.ndarray]]:
+        self,
+        table: str,
+        columns: dict[str, pa.Array],
+        length: int,
+        checks: tuple[Check, ...],
+        skip: pa.BooleanArray | None,
+    ) -> list[tuple[Check, pa.Array]]:
         """Evaluate ``checks`` on a batch (``skip``: rows already set aside); the failing rows of each
         ``quarantine`` check that found some. Kernel checks that only count are queued for the checks
         thread; an error one of them raised surfaces here (at a later batch) or in :meth:`drain`."""
@@ -84,20 +89,20 @@ class RowChecks:
             self._pending.popleft().result()
 
     def _tally(
-        self, table: str, batch: pa.Table, length: int, checks: tuple[Check, ...], skip: np.ndarray | None
-    ) -> list[tuple[Check, np.ndarray]]:
+        self, table: str, batch: pa.Table, length: int, checks: tuple[Check, ...], skip: pa.BooleanArray | None
+    ) -> list[tuple[Check, pa.Array]]:
         out = []
-        skipped = 0 if skip is None else int(np.count_nonzero(skip))
+        skipped = 0 if skip is None else arrays.count(skip)
         for check in checks:
             failing = self._failing(check, batch, length, table)
             if skip is not None:
-                failing &= ~skip
-            rows = np.flatnonzero(failing)
+                failing = pc.and_not(failing, skip)
+            rows = arrays.positions(failing)
             result = self.results.setdefault((table, check.name), CheckResult.of(table, check))
             result.checked += length - skipped
             result.failing += len(rows)
             if len(rows) and len(result.samples) < SAMPLES:
-                result.samples.extend(_samples(batch, rows[: SAMPLES - len(result.samples)]))
+                result.samples.extend(_samples(batch, rows.slice(0, SAMPLES - len(result.samples))))
             if check.severity == "quarantine" and len(rows):
                 out.append((check, rows))
         return out
@@ -131,8 +136,8 @@ class RowChecks:
             self._con = None
 
     # -- the checks --------------------------------------------------------------------------------
-    def _failing(self, check: Check, batch: pa.Table, length: int, table: str) -> np.ndarray:
-        """A boolean array: True where the row fails ``check``."""
+    def _failing(self, check: Check, batch: pa.Table, length: int, table: str) -> pa.BooleanArray:
+        """A boolean array without nulls: True where the row fails ``check``."""
         try:
             return self._evaluate(check, batch, length)
         except DataError:
@@ -144,7 +149,7 @@ class RowChecks:
                 table=table,
             ) from exc
 
-    def _evaluate(self, check: Check, batch: pa.Table, length: int) -> np.ndarray:
+    def _evaluate(self, check: Check, batch: pa.Table, length: int) -> pa.BooleanArray:
         kind = check.kind
         if kind == "expression":
             return self._expression(check, batch, length)
@@ -152,13 +157,13 @@ class RowChecks:
             return _python(check, batch, length)
         arr = batch.column(check.column) if check.column in batch.column_names else None
         if arr is None:  # no value in this batch: every row is null
-            return np.full(length, kind == "not_null")
+            return arrays.full(length, kind == "not_null")
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if isinstance(arr.type, pa.ExtensionType):
             arr = arr.storage
         if kind == "not_null":
-            return _numpy(arr.is_null())
+            return arr.is_null()
         if kind == "accepted_values":
             allowed = pa.array(list(check.values))
             if allowed.type != arr.type:
@@ -179,14 +184,14 @@ class RowChecks:
                 else pc.utf8_length
             )
             failed = pc.greater(measure(arr if measure is pc.binary_length else _text(arr)), check.length)
-        return _numpy(pc.fill_null(failed, False))
+        return pc.fill_null(failed, False)
 
-    def _expression(self, check: Check, batch: pa.Table, length: int) -> np.ndarray:
+    def _expression(self, check: Check, batch: pa.Table, length: int) -> pa.BooleanArray:
         import duckdb
 
         if self._con is None:
             self._con = duckdb.connect()
-        records = batch.append_column(_ROW, pa.array(np.arange(length, dtype=np.int64)))
+        records = batch.append_column(_ROW, arrays.arange(0, length))
         self._con.register("records", records)
         try:
             rows = self._con.execute(
@@ -194,9 +199,7 @@ class RowChecks:
             ).fetchall()
         finally:
             self._con.unregister("records")
-        failing = np.zeros(length, dtype=bool)
-        failing[[r[0] for r in rows]] = True
-        return failing
+        return arrays.mask(arrays.int64s(r[0] for r in rows), length)
 
 
 def _batch(columns: dict[str, pa.Array], length: int) -> pa.Table:
@@ -211,25 +214,37 @@ def _batch(columns: dict[str, pa.Array], length: int) -> pa.Table:
     return pa.table(data)
 
 
-def _python(check: Check, batch: pa.Table, length: int) -> np.ndarray:
+def _python(check: Check, batch: pa.Table, length: int) -> pa.BooleanArray:
     assert check.fn is not None
     got = check.fn(batch)
     if isinstance(got, pa.ChunkedArray):
         got = got.combine_chunks()
     if isinstance(got, pa.Array):
-        passes = _numpy(pc.fill_null(got.cast(pa.bool_()), True))
+        passes, size = pc.fill_null(got.cast(pa.bool_()), True), len(got)
     else:
-        passes = np.asarray(got, dtype=bool)
-    if passes.shape != (length,):
+        passes, size = _truths(got)
+    if passes is None or size != length:
         raise DataError(
-            f"check {check.name!r} returned {passes.size} value(s) for a batch of {length} rows",
+            f"check {check.name!r} returned {size} value(s) for a batch of {length} rows",
             hint="a python check returns one boolean per row of the batch (True: the row passes)",
         )
-    return ~passes
+    return pc.invert(passes)
 
 
-def _numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+def _truths(got: Any) -> tuple[pa.BooleanArray | None, int]:
+    """What a python check returned other than Arrow as booleans, and how many values it holds, as
+    numpy's ``asarray(got, dtype=bool)`` reads it (None is false); None if it is not one value per row."""
+    if hasattr(got, "__array__"):  # numpy, pandas: numpy is installed
+        import numpy as np
+
+        values = np.asarray(got, dtype=bool)
+        return (pandas_gate.array(values, pa.bool_()) if values.ndim == 1 else None), values.size
+    if isinstance(got, str | bytes) or not hasattr(got, "__iter__"):
+        return None, 1
+    items = list(got)
+    if any(isinstance(v, list | tuple) for v in items):
+        return None, sum(len(v) if isinstance(v, list | tuple) else 1 for v in items)
+    return arrays.booleans(bool(v) for v in items), len(items)
 
 
 def _scalar(value: Any, to: pa.DataType) -> pa.Scalar:
@@ -241,9 +256,9 @@ def _text(arr: pa.Array) -> pa.Array:
     return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else arr.cast(pa.string())
 
 
-def _samples(batch: pa.Table, rows: np.ndarray) -> list[dict[str, Any]]:
+def _samples(batch: pa.Table, rows: pa.Array) -> list[dict[str, Any]]:
     """Failing rows as plain values (long texts shortened), for messages and ``_hw_checks``."""
-    return [{k: _short(v) for k, v in row.items()} for row in batch.take(pa.array(rows)).to_pylist()]
+    return [{k: _short(v) for k, v in row.items()} for row in batch.take(rows).to_pylist()]
 
 
 def _short(value: Any) -> Any:

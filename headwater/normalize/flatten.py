@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import DataError
-from headwater.normalize import pandas_gate
+from headwater.normalize import arrays, pandas_gate
 from headwater.normalize.arrow_types import is_list_like, is_uuid, nesting_depth
 from headwater.normalize.values import (
     Unconvertible,
@@ -265,15 +264,11 @@ class Flattener:
 
     def _arrow_list(self, arr: pa.Array, path: Path, depth: int, part: Part) -> None:
         arr = _as_plain_list(arr)
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-        total = int(lengths.sum())
-        if total == 0:
+        parent_index, list_idx = list_positions(arr)
+        if len(parent_index) == 0:
             return
         values = pc.list_flatten(arr)
-        parent_index = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
-        starts = np.cumsum(lengths) - lengths
-        list_idx = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
-        child = part.child(path, pa.array(parent_index), pa.array(list_idx))
+        child = part.child(path, parent_index, list_idx)
         self._element_array(values, depth + 1, child)
 
     def _element_array(self, values: pa.Array, depth: int, child: Part) -> None:
@@ -359,3 +354,16 @@ def _as_plain_list(arr: pa.Array) -> pa.Array:
 
 def _has_nested(row: Any) -> bool:
     return isinstance(row, dict) and any(type(v) is dict or type(v) is list for v in row.values())
+
+
+def list_positions(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """For each value of a list array's lists (null lists hold none, as ``list_flatten`` has it): the
+    position of its list in ``arr`` and its position in that list, both int64."""
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).cast(pa.int64())
+    ends = pc.cumulative_sum(lengths)
+    total = ends[-1].as_py() if len(ends) else 0
+    starts = pa.concat_arrays([arrays.zeros(1), ends])  # offsets as the values' own (a null list may
+    # hold values behind it, which list_flatten drops: so not arr.offsets)
+    parent_index = pc.list_parent_indices(pa.LargeListArray.from_arrays(starts, pa.nulls(total)))
+    list_idx = pc.subtract(arrays.arange(0, total), pc.take(starts, parent_index))
+    return parent_index, list_idx

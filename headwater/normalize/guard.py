@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ContractViolation
+from headwater.normalize import arrays
 from headwater.normalize.flatten import Part
 from headwater.schema.contract import Contract
 from headwater.schema.model import Table
@@ -34,8 +34,8 @@ class PartRows:
     """
 
     part: Part
-    #: for each row of the part, the row of the root part it belongs to
-    root_index: np.ndarray
+    #: for each row of the part, the row of the root part it belongs to (int64)
+    root_index: pa.Array
     parent: PartRows | None = None
     table: Table | None = None
     #: the placed columns by name (set once the part is placed)
@@ -49,7 +49,7 @@ class Offense:
     """Rows of one part that broke the contract, and why."""
 
     part: PartRows
-    rows: np.ndarray  # row positions within the part
+    rows: pa.Array  # row positions within the part (int64)
     reason: str
     quarantine: bool  # False: the rows are dropped
     check: str | None = None  # the data-quality check the rows failed (None: the contract)
@@ -97,14 +97,14 @@ class Guard:
                 column=column,
             )
         if mode in ("discard_row", "quarantine") and values is not None:
-            rows = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
+            rows = arrays.positions(values.is_valid())
             if len(rows):
                 reason = f"{what} ({kind} contract: {mode})"
                 self.offenses.append(Offense(part, rows, reason, mode == "quarantine"))
         return mode
 
     def offend_rows(
-        self, part: PartRows, rows: np.ndarray, reason: str, *, quarantine: bool, check: str | None = None
+        self, part: PartRows, rows: pa.Array, reason: str, *, quarantine: bool, check: str | None = None
     ) -> None:
         """Record rows that break a rule outside the placer (a null primary key, a new table, a check)."""
         if len(rows):

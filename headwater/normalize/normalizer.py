@@ -11,14 +11,14 @@ Rows that break a contract in a row mode are dropped with their child rows, or s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.errors import ContractViolation, DataError
-from headwater.normalize import pandas_gate
+from headwater.normalize import arrays
 from headwater.normalize.checks import RowChecks
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
@@ -201,7 +201,7 @@ class Normalizer:
             )
         if mode == "quarantine":
             originals = Originals(data, masker)
-            self._quarantine(table.name, resource, originals, np.arange(len(originals)), f"new table {table.name!r}")
+            self._quarantine(table.name, resource, originals, range(len(originals)), f"new table {table.name!r}")
         if not table.columns:  # never keep the table a refused batch would have created
             self.schema.tables.pop(table.name, None)
         return True
@@ -223,11 +223,14 @@ class Normalizer:
             part, parent = stack.pop()
             if parent is None:
                 table = root_table
-                rows = PartRows(part, np.arange(part.length), table=root_table)
+                rows = PartRows(part, arrays.arange(0, part.length), table=root_table)
             else:
                 assert part.parent_index is not None
                 assert parent.table is not None
-                index = parent.root_index[pandas_gate.int64_numpy(part.parent_index)]
+                # a child of the root: its parent rows are root rows
+                index = (
+                    part.parent_index if parent.parent is None else arrays.gather(parent.root_index, part.parent_index)
+                )
                 rows = PartRows(part, index, parent)
                 child = self._child_for(parent.table, rows, guard)
                 if child is None:
@@ -260,9 +263,7 @@ class Normalizer:
         length = root.part.length
         skip = None
         if guard.offenses:  # rows a contract already set aside are not checked
-            skip = np.zeros(length, dtype=bool)
-            for offense in guard.offenses:
-                skip[offense.part.root_index[offense.rows]] = True
+            skip = arrays.mask(pa.concat_arrays([o.part.root_index.take(o.rows) for o in guard.offenses]), length)
         for check, rows in self.checks.run(root.table.name, root.columns, length, hints.row_checks, skip):
             reason = f"check {check.name!r} failed: {check.describe()}"
             guard.offend_rows(root, rows, reason, quarantine=True, check=check.name)
@@ -280,7 +281,7 @@ class Normalizer:
             return self._child_table(parent, part.path)
         if mode in ("discard_row", "quarantine"):
             reason = f"new table {name!r} (tables contract: {mode})"
-            guard.offend_rows(rows, np.arange(part.length), reason, quarantine=mode == "quarantine")
+            guard.offend_rows(rows, arrays.arange(0, part.length), reason, quarantine=mode == "quarantine")
         return None
 
     def _check_not_null(self, rows: PartRows, guard: Guard, resource: str) -> None:
@@ -293,9 +294,7 @@ class Normalizer:
             nulls = part.length if arr is None else arr.null_count
             if not nulls:
                 continue
-            missing = (
-                np.arange(part.length) if arr is None else np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
-            )
+            missing = arrays.arange(0, part.length) if arr is None else arrays.positions(arr.is_null())
             what = "primary key" if col.primary_key else "non-nullable"
             conflict = _type_conflict(table, col, columns, missing)
             if conflict is not None:
@@ -317,7 +316,7 @@ class Normalizer:
                 guard.offend_rows(rows, missing, short, quarantine=True)
                 continue
             raise DataError(
-                f"{reason} (first at row {int(missing[0])} of the batch)",
+                f"{reason} (first at row {missing[0].as_py()} of the batch)",
                 hint=hint + " (schema_contract={'columns': 'quarantine'} sets them aside instead)",
                 resource=resource,
                 table=table.name,
@@ -331,31 +330,28 @@ class Normalizer:
         guard: Guard,
         originals: Originals,
         resource: str,
-    ) -> np.ndarray | None:
+    ) -> pa.BooleanArray | None:
         """Which root rows to keep (None: all), quarantining the rows that must go there."""
         if not guard.offenses:
             return None
-        keep = np.ones(root.length, dtype=bool)
         first: dict[int, tuple[str, bool, str | None]] = {}  # root row -> the first reason it broke a rule
         for offense in guard.offenses:
-            roots = offense.part.root_index[offense.rows]
-            keep[roots] = False
-            for r in roots.tolist():
+            for r in offense.part.root_index.take(offense.rows).to_pylist():
                 first.setdefault(r, (offense.reason, offense.quarantine, offense.check))
         by_reason: dict[tuple[str, str | None], list[int]] = {}
         for r, (reason, quarantine, check) in sorted(first.items()):
             if quarantine:
                 by_reason.setdefault((reason, check), []).append(r)
         for (reason, check), rows in by_reason.items():
-            self._quarantine(root_table.name, resource, originals, np.array(rows), reason, check=check)
-        return keep
+            self._quarantine(root_table.name, resource, originals, rows, reason, check=check)
+        return pc.invert(arrays.mask(arrays.int64s(first), root.length))
 
     def _quarantine(
         self,
         table: str,
         resource: str,
         originals: Originals,
-        rows: np.ndarray,
+        rows: Sequence[int],
         reason: str,
         *,
         check: str | None = None,
@@ -367,7 +363,7 @@ class Normalizer:
             if name not in q.columns:
                 q.add_column(Column(name, data_type, system=name == LOAD_ID))
         n = len(rows)
-        texts = [originals.json(int(i)) for i in rows]
+        texts = [originals.json(i) for i in rows]
         data = {
             "table_name": pa.array([table] * n, pa.string()),
             "resource": pa.array([resource] * n, pa.string()),
@@ -385,7 +381,7 @@ class Normalizer:
         self.bytes_by_table[QUARANTINE_TABLE] = self.bytes_by_table.get(QUARANTINE_TABLE, 0) + quarantined.nbytes
         self.sink(QUARANTINE_TABLE, quarantined)
 
-    def _finish(self, rows: PartRows, keep_root: np.ndarray | None, originals: Originals) -> None:
+    def _finish(self, rows: PartRows, keep_root: pa.BooleanArray | None, originals: Originals) -> None:
         """System columns, row filtering, and the Arrow table to the sink."""
         part, table, columns = rows.part, rows.table, rows.columns
         assert table is not None
@@ -402,14 +398,14 @@ class Normalizer:
             columns[LIST_IDX] = part.list_idx
             root_ids = _root_of(rows).ids
             assert root_ids is not None
-            columns[ROOT_ID] = root_ids.take(pandas_gate.int64_array(rows.root_index))
+            columns[ROOT_ID] = root_ids.take(rows.root_index)
         elif table.merge_strategy == "scd2":
             columns[ROW_HASH] = originals.hashes()
         _ensure_system_columns(table)
         ordered = {name: columns[name] for name in table.columns if name in columns}
         result = pa.table(ordered)
         if keep_root is not None:
-            result = result.filter(pa.array(keep_root[rows.root_index]))
+            result = result.filter(keep_root.take(rows.root_index))
         if result.num_rows == 0 and part.length:
             return
         self.rows_by_table[table.name] = self.rows_by_table.get(table.name, 0) + result.num_rows
@@ -419,13 +415,13 @@ class Normalizer:
         self.sink(table.name, result)
 
 
-def _type_conflict(table: Table, col: Column, columns: dict[str, pa.Array], rows: np.ndarray) -> tuple[str, int] | None:
+def _type_conflict(table: Table, col: Column, columns: dict[str, pa.Array], rows: pa.Array) -> tuple[str, int] | None:
     """The variant column holding values of ``rows`` that ``col`` could not take, and how many."""
     for variant in table.columns.values():
         arr = columns.get(variant.name)
         if variant.variant_of != col.name or arr is None:
             continue
-        held = int(np.count_nonzero(arr.is_valid().to_numpy(zero_copy_only=False)[rows]))
+        held = arrays.count(arr.is_valid().take(rows))
         if held:
             return variant.name, held
     return None
@@ -437,7 +433,7 @@ def _reject(rows: PartRows, guard: Guard) -> None:
     for row, reason in rows.part.rejected.items():
         by_reason.setdefault(reason, []).append(row)
     for reason, offending in by_reason.items():
-        guard.offend_rows(rows, np.array(sorted(offending)), reason, quarantine=True)
+        guard.offend_rows(rows, arrays.int64s(sorted(offending)), reason, quarantine=True)
 
 
 def _source_path(part: Part) -> tuple[str, ...]:

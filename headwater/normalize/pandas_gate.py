@@ -166,23 +166,3 @@ def walk_instead(n: int) -> bool:
 @functools.cache
 def _pandas_installed() -> bool:
     return importlib.util.find_spec("pandas") is not None
-
-
-def int64_array(values: Any) -> Any:
-    """A numpy array of int64 as an Arrow array, sharing its buffer (``pa.array`` would ask for pandas)."""
-    import numpy as np
-    import pyarrow as pa
-
-    data = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
-
-
-def int64_numpy(arr: Any) -> Any:
-    """An int64 Arrow array without nulls as a numpy array, from its buffer (``to_numpy`` imports pandas:
-    pyarrow's converter to numpy is its converter to pandas)."""
-    import numpy as np
-    import pyarrow as pa
-
-    if arr.type != pa.int64() or arr.null_count:
-        return arr.to_numpy(zero_copy_only=False)
-    return np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + arr.offset)[arr.offset :]

@@ -116,7 +116,7 @@ def test_text_checks_and_rows_already_set_aside() -> None:
     words = pa.array(["ok", "toolongword", None, "a b", "ünïcode"])
     runner = RowChecks()
     checks = (hw.checks.max_length("w", 7), hw.checks.matches("w", r"^\S+$"))
-    skip = np.array([False, False, False, True, False])
+    skip = pa.array([False, False, False, True, False])
     runner.run("t", {"w": words}, 5, checks, skip)
     runner.drain()  # these count only: they ran on the checks thread
     got = {name: (r.checked, r.failing) for (_, name), r in runner.results.items()}
@@ -154,7 +154,7 @@ def test_checks_on_the_checks_thread_tally_every_batch_in_order() -> None:
         for start in range(0, 500, 10):
             batch = pa.array([None if v % 7 == 0 else v for v in range(start, start + 10)], pa.int64())
             answered = runner.run("t", {"n": batch}, 10, (*counting, held), None)
-            assert [(c.name, list(rows)) for c, rows in answered] == ([("from_two", [1])] if start == 0 else [])
+            assert [(c.name, rows.to_pylist()) for c, rows in answered] == ([("from_two", [1])] if start == 0 else [])
         runner.drain()
     finally:
         runner.close()

@@ -33,9 +33,12 @@ def lake_arrow_type(column: Column, *, time_as_text: bool = False) -> pa.DataTyp
 
 
 def uuid_text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """An Arrow uuid (or 16-byte binary) array as canonical lower-case text, vectorized."""
-    import numpy as np
+    """An Arrow uuid (or 16-byte binary) array as canonical lower-case text, vectorized: the bytes in
+    hexadecimal at once (``binascii``), then Arrow cuts each row's 32 digits into the five groups."""
+    import binascii
+
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
@@ -43,20 +46,18 @@ def uuid_text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     n = len(storage)
     if n == 0:
         return pa.array([], pa.string())
-    raw = np.frombuffer(storage.buffers()[1], dtype=np.uint8, count=(storage.offset + n) * 16)[storage.offset * 16 :]
-    raw = raw.reshape(n, 16)
-    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    positions = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]
-    for i, pos in enumerate(positions):
-        out[:, pos] = digits[raw[:, i] >> 4]
-        out[:, pos + 1] = digits[raw[:, i] & 15]
-    text = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(36), n, [storage.buffers()[0] if storage.null_count else None, pa.py_buffer(out.tobytes())]
-    )
-    if storage.null_count and storage.offset:
-        text = pa.array(text.to_pylist(), pa.binary(36))  # rare: a sliced array with nulls
-    return text.cast(pa.binary()).cast(pa.string())
+    raw = memoryview(storage.buffers()[1])[storage.offset * 16 : (storage.offset + n) * 16]
+    digits = pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), n, [None, pa.py_buffer(binascii.hexlify(raw))])
+    digits = digits.cast(pa.binary())
+    groups = [pc.binary_slice(digits, start, start + length) for start, length in _UUID_GROUPS]
+    text = pc.binary_join_element_wise(*groups, b"-")
+    if storage.null_count:
+        text = pc.if_else(storage.is_valid(), text, pa.nulls(n, pa.binary()))
+    return text.cast(pa.string())
+
+
+#: where each group of a uuid's text starts in its 32 hexadecimal digits, and its length
+_UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))
 
 
 def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:

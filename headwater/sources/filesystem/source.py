@@ -22,10 +22,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Unpack
 
-import numpy as np
 import pyarrow as pa
 
 from headwater.errors import ConfigError, SourceError
+from headwater.normalize.arrays import arange, zeros
 from headwater.observe import metrics
 from headwater.observe.access import record_access
 from headwater.schema.hints import HintArgs, build_hints, unknown_argument
@@ -107,9 +107,9 @@ class FileStream:
     def _with_file_columns(self, table: pa.Table, entry: FileEntry, first: int) -> pa.Table:
         n = table.num_rows
         if self.file_name:
-            table = table.append_column(FILE_NAME, pa.array([entry.name], pa.string()).take(np.zeros(n, np.int64)))
+            table = table.append_column(FILE_NAME, pa.array([entry.name], pa.string()).take(zeros(n)))
         if self.row_number:
-            table = table.append_column(ROW_NUMBER, pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)))
+            table = table.append_column(ROW_NUMBER, arange(first + 1, first + n + 1))
         return table
 
 
