@@ -15,7 +15,8 @@ Cases (full scale):
            Headwater fetches up to 16 pages at once after the first gives the total, dlt one at a time
   pg_to_duckdb  1,000,000 rows of a PostgreSQL table (20 columns: bigint primary key, ints, doubles,
            numeric(12,2), text of 0-49 characters, bools, timestamptz, date, 10% nulls in one) -> DuckDB;
-           Headwater's sql_database (ADBC), dlt's sql_table with backend="connectorx"
+           Headwater's sql_database (ConnectorX when installed, else ADBC; tool headwater_adbc: ADBC),
+           dlt's sql_table with backend="connectorx"
   duckdb_to_pg  the same 1,000,000 rows made by DuckDB, as one Arrow table -> PostgreSQL; dlt with
            loader_file_format="csv" (COPY)
   files    1,000,000 rows of the pg_to_duckdb columns in one file, written by DuckDB (COPY) before any
@@ -256,7 +257,8 @@ def count_pg(url: str, sql: str) -> int:
     return int(pg_query(url, sql)[0][0])
 
 
-def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str) -> int:
+def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str, backend: str = "auto") -> int:
+    """The table through Headwater's sql_database: ``auto`` is ConnectorX when installed, else ADBC."""
     import headwater as hw
 
     p = hw.pipeline(
@@ -266,7 +268,7 @@ def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str) -> int
         pipelines_dir=workdir / "hw_pipelines",
         progress=False,
     )
-    info = p.run(hw.sources.sql_database(url, tables=[table], schema=PG_SCHEMA))
+    info = p.run(hw.sources.sql_database(url, tables=[table], schema=PG_SCHEMA, backend=backend))
     return info.table_rows()[table]
 
 
@@ -421,7 +423,7 @@ def warm_up(tools: list[str], workdir: Path) -> None:
     """Import each tool and load a few rows once, so that no case pays first-use costs."""
     runners = {"headwater": run_headwater, "dlt": run_dlt}
     for tool in tools:
-        runners[tool](workdir, "warmup", bench_data.flat_rows(100), "warmup")
+        runners[tool.split("_")[0]](workdir, "warmup", bench_data.flat_rows(100), "warmup")
 
 
 REST_LIMIT = 100  # records per page
@@ -470,6 +472,7 @@ def pg_cases(cases: list[str], scale: float, tools: list[str], workdir: Path, re
                 pg_query(url, statement)
             runners: dict[str, Callable[[Path, str, Any, str], int]] = {
                 "headwater": run_headwater_from_pg,
+                "headwater_adbc": partial(run_headwater_from_pg, backend="adbc"),  # --tools headwater_adbc,...
                 "dlt": run_dlt_from_pg,
             }
             for tool in tools:
