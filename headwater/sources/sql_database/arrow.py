@@ -91,21 +91,25 @@ class Conformer:
         return found
 
     # -- Arrow in ----------------------------------------------------------------------------------
-    def table_from_arrow(self, data: pa.Table | pa.RecordBatch) -> pa.Table:
-        """An Arrow table or batch from a driver, with every column in its target type."""
+    def table_from_arrow(self, data: pa.Table | pa.RecordBatch, *, utf8_checked: bool = False) -> pa.Table:
+        """An Arrow table or batch from a driver, with every column in its target type.
+
+        ``utf8_checked``: the driver has checked that its text is UTF-8 (ConnectorX's Rust strings are), so
+        it is not validated again.
+        """
         arrays = []
         for f, column in zip(data.schema, data.columns, strict=True):
             arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-            self._check_driver_values(arr, f)
+            self._check_driver_values(arr, f, utf8_checked)
             if f.name in self.singles and pa.types.is_float64(arr.type):
                 arr = float32_as_double(arr.cast(pa.float32()))  # exact: the values were single-precision
             arrays.append(self.array(arr, f.name, _driver_type(f)))
         return self._table(arrays, data.schema.names)
 
-    def _check_driver_values(self, arr: pa.Array, f: pa.Field) -> None:
+    def _check_driver_values(self, arr: pa.Array, f: pa.Field, utf8_checked: bool = False) -> None:
         """Values a driver passes on that are not what they seem: text that is not UTF-8 (ADBC's SQLite
         driver does not check), PostgreSQL's infinite dates (ADBC makes them instants millions of years BC)."""
-        if _is_text(arr.type):
+        if _is_text(arr.type) and not utf8_checked:
             try:
                 arr.validate(full=True)
             except pa.ArrowInvalid:

@@ -181,7 +181,7 @@ class Backend:
             infinite = infinite_column(batch)
             if infinite is not None:
                 raise conformer.infinity(*infinite)
-            return conformer.table_from_arrow(batch)
+            return conformer.table_from_arrow(batch, utf8_checked=True)  # Rust strings: UTF-8 by construction
 
         with self.db.errors(f"reading {what}", resource=stream):
             try:
