@@ -100,8 +100,13 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+LAST_CPU = [float("nan")]
+
+
 def measure(fn: Callable[[], int]) -> tuple[float, float, int]:
-    """Run ``fn``; return (seconds, peak RSS above the start in MB, rows it reports)."""
+    """Run ``fn``; return (seconds, peak RSS above the start in MB, rows it reports). The process's CPU
+    time during the run (every thread's, the sampler's too) is left in ``LAST_CPU[0]``: on a shared
+    machine it varies far less than the wall time."""
     gc.collect()
     base = rss_mb()
     peak = [base]
@@ -114,11 +119,12 @@ def measure(fn: Callable[[], int]) -> tuple[float, float, int]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         rows = fn()
     finally:
         seconds = time.perf_counter() - started
+        LAST_CPU[0] = time.process_time() - cpu
         done.set()
         sampler.join()
     peak[0] = max(peak[0], rss_mb())
@@ -411,7 +417,7 @@ def case_rows(
             seconds, peak, rows = measure(lambda tool=tool, name=name: runners[tool](workdir, name, data, table))
             print(
                 f"  {case:<8} {tool:<10} {rows:>10,} rows {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s"
-                f"  peak +{peak:,.0f} MB",
+                f"  peak +{peak:,.0f} MB  CPU {LAST_CPU[0]:.2f} s",
                 flush=True,
             )
             if tool not in best or seconds < best[tool].seconds:
@@ -595,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
             del docs
         if "arrow" in cases:
             tables = bench_data.arrow_tables(int(1_000_000 * scale))
-            arrow_tools = [*tools, "dlt+ids"] if "dlt" in tools else tools
+            plain = [t for t in tools if t in ("headwater", "dlt")]  # headwater_adbc is a pg_to_duckdb tool
+            arrow_tools = [*plain, "dlt+ids"] if "dlt" in plain else plain
             results += case_rows("arrow", tables, "arrow", arrow_tools, workdir, args.repeat)
             del tables
         if "merge" in cases:
