@@ -17,7 +17,8 @@ Cases (full scale):
            in the same rounds and the report gives Headwater / floor
   pg_to_duckdb  1,000,000 rows of a PostgreSQL table (20 columns: bigint primary key, ints, doubles,
            numeric(12,2), text of 0-49 characters, bools, timestamptz, date, 10% nulls in one) -> DuckDB;
-           Headwater's sql_database (ADBC), dlt's sql_table with backend="connectorx"
+           Headwater's sql_database (ConnectorX when installed, else ADBC; tool headwater_adbc: ADBC),
+           dlt's sql_table with backend="connectorx"
   duckdb_to_pg  the same 1,000,000 rows made by DuckDB, as one Arrow table -> PostgreSQL; dlt with
            loader_file_format="csv" (COPY)
   files    1,000,000 rows of the pg_to_duckdb columns in one file, written by DuckDB (COPY) before any
@@ -101,8 +102,13 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+LAST_CPU = [float("nan")]
+
+
 def measure(fn: Callable[[], int]) -> tuple[float, float, int]:
-    """Run ``fn``; return (seconds, peak RSS above the start in MB, rows it reports)."""
+    """Run ``fn``; return (seconds, peak RSS above the start in MB, rows it reports). The process's CPU
+    time during the run (every thread's, the sampler's too) is left in ``LAST_CPU[0]``: on a shared
+    machine it varies far less than the wall time."""
     gc.collect()
     base = rss_mb()
     peak = [base]
@@ -115,11 +121,12 @@ def measure(fn: Callable[[], int]) -> tuple[float, float, int]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         rows = fn()
     finally:
         seconds = time.perf_counter() - started
+        LAST_CPU[0] = time.process_time() - cpu
         done.set()
         sampler.join()
     peak[0] = max(peak[0], rss_mb())
@@ -258,7 +265,8 @@ def count_pg(url: str, sql: str) -> int:
     return int(pg_query(url, sql)[0][0])
 
 
-def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str) -> int:
+def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str, backend: str = "auto") -> int:
+    """The table through Headwater's sql_database: ``auto`` is ConnectorX when installed, else ADBC."""
     import headwater as hw
 
     p = hw.pipeline(
@@ -268,7 +276,7 @@ def run_headwater_from_pg(workdir: Path, name: str, url: str, table: str) -> int
         pipelines_dir=workdir / "hw_pipelines",
         progress=False,
     )
-    info = p.run(hw.sources.sql_database(url, tables=[table], schema=PG_SCHEMA))
+    info = p.run(hw.sources.sql_database(url, tables=[table], schema=PG_SCHEMA, backend=backend))
     return info.table_rows()[table]
 
 
@@ -411,7 +419,7 @@ def case_rows(
             seconds, peak, rows = measure(lambda tool=tool, name=name: runners[tool](workdir, name, data, table))
             print(
                 f"  {case:<8} {tool:<10} {rows:>10,} rows {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s"
-                f"  peak +{peak:,.0f} MB",
+                f"  peak +{peak:,.0f} MB  CPU {LAST_CPU[0]:.2f} s",
                 flush=True,
             )
             if tool not in best or seconds < best[tool].seconds:
@@ -423,7 +431,7 @@ def warm_up(tools: list[str], workdir: Path) -> None:
     """Import each tool and load a few rows once, so that no case pays first-use costs."""
     runners = {"headwater": run_headwater, "dlt": run_dlt}
     for tool in tools:
-        runners[tool](workdir, "warmup", bench_data.flat_rows(100), "warmup")
+        runners[tool.split("_")[0]](workdir, "warmup", bench_data.flat_rows(100), "warmup")
 
 
 REST_LIMIT = 100  # records per page
@@ -475,6 +483,7 @@ def pg_cases(cases: list[str], scale: float, tools: list[str], workdir: Path, re
                 pg_query(url, statement)
             runners: dict[str, Callable[[Path, str, Any, str], int]] = {
                 "headwater": run_headwater_from_pg,
+                "headwater_adbc": partial(run_headwater_from_pg, backend="adbc"),  # --tools headwater_adbc,...
                 "dlt": run_dlt_from_pg,
             }
             for tool in tools:
@@ -597,7 +606,8 @@ def main(argv: list[str] | None = None) -> int:
             del docs
         if "arrow" in cases:
             tables = bench_data.arrow_tables(int(1_000_000 * scale))
-            arrow_tools = [*tools, "dlt+ids"] if "dlt" in tools else tools
+            plain = [t for t in tools if t in ("headwater", "dlt")]  # headwater_adbc is a pg_to_duckdb tool
+            arrow_tools = [*plain, "dlt+ids"] if "dlt" in plain else plain
             results += case_rows("arrow", tables, "arrow", arrow_tools, workdir, args.repeat)
             del tables
         if "merge" in cases:

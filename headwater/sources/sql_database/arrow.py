@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -57,6 +57,8 @@ class Conformer:
         round_decimals: round decimals with more digits than the target's scale instead of refusing
             them (for SQLite, whose ``NUMERIC`` values are stored as binary floating point).
         normalized: target types by normalized column name (hints for a query's columns).
+        singles: single-precision columns a driver hands over widened to double (ConnectorX): read as
+            the double nearest each value's shortest decimal form, as from every other driver.
     """
 
     def __init__(
@@ -66,12 +68,14 @@ class Conformer:
         *,
         round_decimals: bool = False,
         normalized: Mapping[str, DataType] | None = None,
+        singles: Collection[str] = (),
     ) -> None:
         self.schema = schema
         self.types = {f.name: f.type for f in schema} if schema is not None else {}
         self.normalized = {name: to_arrow(t) for name, t in (normalized or {}).items()}
         self.table = table
         self.round_decimals = round_decimals
+        self.singles = frozenset(singles)
 
     def adopt(self, types: Mapping[str, DataType]) -> None:
         """Take the types a driver reports for the columns that have none (a query's columns)."""
@@ -87,19 +91,25 @@ class Conformer:
         return found
 
     # -- Arrow in ----------------------------------------------------------------------------------
-    def table_from_arrow(self, data: pa.Table | pa.RecordBatch) -> pa.Table:
-        """An Arrow table or batch from a driver, with every column in its target type."""
+    def table_from_arrow(self, data: pa.Table | pa.RecordBatch, *, utf8_checked: bool = False) -> pa.Table:
+        """An Arrow table or batch from a driver, with every column in its target type.
+
+        ``utf8_checked``: the driver has checked that its text is UTF-8 (ConnectorX's Rust strings are), so
+        it is not validated again.
+        """
         arrays = []
         for f, column in zip(data.schema, data.columns, strict=True):
             arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-            self._check_driver_values(arr, f)
+            self._check_driver_values(arr, f, utf8_checked)
+            if f.name in self.singles and pa.types.is_float64(arr.type):
+                arr = float32_as_double(arr.cast(pa.float32()))  # exact: the values were single-precision
             arrays.append(self.array(arr, f.name, _driver_type(f)))
         return self._table(arrays, data.schema.names)
 
-    def _check_driver_values(self, arr: pa.Array, f: pa.Field) -> None:
+    def _check_driver_values(self, arr: pa.Array, f: pa.Field, utf8_checked: bool = False) -> None:
         """Values a driver passes on that are not what they seem: text that is not UTF-8 (ADBC's SQLite
         driver does not check), PostgreSQL's infinite dates (ADBC makes them instants millions of years BC)."""
-        if _is_text(arr.type):
+        if _is_text(arr.type) and not utf8_checked:
             try:
                 arr.validate(full=True)
             except pa.ArrowInvalid:
@@ -110,17 +120,18 @@ class Conformer:
                     column=f.name,
                 ) from None
         pg_type = (f.metadata or {}).get(b"POSTGRESQL:type")
-        if pg_type in (b"date", b"timestamp", b"timestamptz"):
-            first = infinite_index(arr)
-            if first is not None:
-                raise DataError(
-                    f"column {f.name!r} holds infinity or -infinity, which no {pg_type.decode()} value in Arrow "
-                    "stands for",
-                    hint=f"load PostgreSQL's own text ('infinity', '2024-01-01 ...') by declaring the column text: "
-                    f"table_hints={{table: {{'columns': {{{f.name!r}: 'text'}}}}}}",
-                    table=self.table,
-                    column=f.name,
-                )
+        if pg_type in (b"date", b"timestamp", b"timestamptz") and infinite_index(arr) is not None:
+            raise self.infinity(f.name, pg_type.decode())
+
+    def infinity(self, column: str, pg_type: str) -> DataError:
+        """The error for PostgreSQL's ``infinity`` or ``-infinity`` in a date or timestamp column."""
+        return DataError(
+            f"column {column!r} holds infinity or -infinity, which no {pg_type} value in Arrow stands for",
+            hint=f"load PostgreSQL's own text ('infinity', '2024-01-01 ...') by declaring the column text: "
+            f"table_hints={{table: {{'columns': {{{column!r}: 'text'}}}}}}",
+            table=self.table,
+            column=column,
+        )
 
     # -- Python in ---------------------------------------------------------------------------------
     def table_from_rows(self, rows: Sequence[Sequence[Any]], names: Sequence[str]) -> pa.Table:

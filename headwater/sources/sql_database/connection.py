@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
 
-from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError
+from headwater.errors import ConfigError, FatalSourceError, HeadwaterError, SourceError, did_you_mean
 from headwater.normalize.pandas_gate import import_without_frames
 from headwater.optional import require
 from headwater.redact import redact, redact_url, register, url_secrets
 
 log = logging.getLogger("headwater.sql_database")
 
-BACKENDS: Final = ("auto", "adbc", "sqlalchemy")
+BACKENDS: Final = ("auto", "connectorx", "adbc", "sqlalchemy")
 #: dialect -> ADBC DB-API module that reads it
 ADBC_DRIVERS: Final = {"postgresql": "adbc_driver_postgresql.dbapi", "sqlite": "adbc_driver_sqlite.dbapi"}
 _ADBC_PACKAGES: Final = {"postgresql": "adbc-driver-postgresql", "sqlite": "adbc-driver-sqlite"}
@@ -96,8 +96,8 @@ def connect(credentials: Any, backend: str) -> Database:
         package="SQLAlchemy",
         also="or 'headwater[sql-fast]' for the ADBC drivers",
     )
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}", hint=did_you_mean(backend, BACKENDS, listing="backends"))
     if isinstance(credentials, sa.engine.Engine):
         engine = credentials
         url = engine.url
@@ -128,7 +128,7 @@ def connect(credentials: Any, backend: str) -> Database:
     register(*secrets)
     safe_url = redact_url(url.render_as_string(hide_password=True))  # and ?password=... hidden too
     db = Database(engine, safe_url, secrets=tuple(dict.fromkeys(s for s in secrets if s)))
-    if backend != "sqlalchemy":
+    if backend != "sqlalchemy":  # under backend="connectorx" too: queries read through ADBC
         db.adbc_module, db.adbc_uri = _adbc_target(url, db.dialect, backend == "adbc")
     return db
 

@@ -62,18 +62,22 @@ class KeyRange:
     nulls: bool = False
 
 
-def select_expression(col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: bool = True) -> Any:
+def select_expression(
+    col: ColumnSpec, sa_col: Any, dialect: str, arrow_driver: bool = True, text_kinds: frozenset[str] = frozenset()
+) -> Any:
     """What the SELECT reads for ``col`` (see the module docstring), labelled with the column's name.
 
     ``arrow_driver``: the driver hands over Arrow columns of one type each (ADBC); otherwise Python values,
     and SQLite's binary floats in text columns are selected as they are and written by Python, exactly
     (SQLite before 3.43, as Python's sqlite3 often has it, prints some doubles wrong by one unit).
+    ``text_kinds``: the Headwater types (as reflected) read as the database's text because the driver would
+    change their values (ConnectorX's, see :data:`~.cxreader.AS_TEXT`); Arrow converts the text.
     """
     import sqlalchemy as sa
 
     kind = col.data_type.name
     expr = sa_col
-    as_text = _as_text(col)
+    as_text = _as_text(col) or (not col.fallback and (col.reflected or col.data_type).name in text_kinds)
     if dialect == "sqlite":
         if kind == "decimal" and not col.fallback:
             # integers and text exactly; binary floats with 17 significant digits, which is exact for
@@ -206,6 +210,7 @@ def select_table(
     key_range: KeyRange | None = None,
     sentinel: bool = False,
     literal: bool = False,
+    text_kinds: frozenset[str] = frozenset(),
 ) -> Any:
     """The SELECT for ``spec`` restricted to a cursor range and a key range.
 
@@ -218,11 +223,12 @@ def select_table(
             ``_hw_sql_sentinel``) so that a driver that infers types from the first rows (ADBC's
             SQLite driver) sees every column's kind even when the first rows hold NULLs.
         literal: compare with typed SQL literals instead of bound parameters (see :func:`render`).
+        text_kinds: the types read as the database's text (see :func:`select_expression`).
     """
     import sqlalchemy as sa
 
     table = spec.sa_table
-    columns = [select_expression(c, table.c[c.name], dialect, arrow_driver=sentinel) for c in spec.columns]
+    columns = [select_expression(c, table.c[c.name], dialect, sentinel, text_kinds) for c in spec.columns]
     where: list[Any] = []
     order: list[Any] = []
     if cursor is not None:

@@ -1,9 +1,17 @@
-"""Reading a stream in chunks of Arrow tables: with ADBC or SQLAlchemy, whole or as parallel key ranges.
+"""Reading a stream in chunks of Arrow tables: with ConnectorX, ADBC or SQLAlchemy, whole or as parallel key ranges.
 
+* **ConnectorX** (PostgreSQL tables): Arrow record batches from a Rust reader of binary ``COPY``
+  (:mod:`.cxreader`), converted and cut like ADBC's; under ``auto`` a ConnectorX that fails before its
+  first rows hands the table to ADBC (or SQLAlchemy), with a warning.
 * **ADBC** (PostgreSQL, SQLite): the driver returns Arrow record batches (PostgreSQL through binary
   ``COPY``); they are converted to the reflected types and cut into chunks of ``chunk_size`` rows.
 * **SQLAlchemy** (every dialect): rows are fetched ``chunk_size`` at a time (a server-side cursor where
   the driver has one) and each chunk is turned into Arrow column by column.
+
+ConnectorX and ADBC read ahead: the next chunk is fetched on a thread of its own while the caller
+normalizes the current one (:mod:`.readahead`); their drivers work without the interpreter lock. SQLAlchemy
+reads on the caller's thread (its rows are Python objects, and SQLite's connections belong to the thread
+that made them: a user's ``Engine`` may share one).
 
 A partitioned table is read as N key ranges (:func:`key_ranges`), each a partition of its resource:
 the pipeline's executor reads them in parallel (threads, processes or Ray), each with its connection.
@@ -17,7 +25,7 @@ import decimal
 import importlib
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,7 +37,8 @@ from headwater.normalize import pandas_gate
 from headwater.observe.access import record_access
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer, rechunk
-from headwater.sources.sql_database.connection import MYSQL_DIALECTS, Database, log
+from headwater.sources.sql_database.connection import MYSQL_DIALECTS, Database, libpq_uri, log
+from headwater.sources.sql_database.cxreader import BATCH_ROWS, infinite_column, record_batches
 from headwater.sources.sql_database.drivertypes import mysql_field_type, pg_oid_type
 from headwater.sources.sql_database.query import (
     REAL_SUFFIX,
@@ -40,6 +49,7 @@ from headwater.sources.sql_database.query import (
     render,
     select_table,
 )
+from headwater.sources.sql_database.readahead import read_ahead
 from headwater.sources.sql_database.reflect import ColumnSpec, TableSpec
 from headwater.sources.sql_database.values import real_text
 
@@ -48,12 +58,20 @@ _SQLITE_BATCH_ROWS: Final = "adbc.sqlite.query.batch_rows"
 
 @dataclass(frozen=True)
 class Backend:
-    """How a stream is read: the database, the chunk size, and whether ADBC is used."""
+    """How a stream is read: the database, the chunk size, and whether ConnectorX or ADBC is used."""
 
     db: Database
     chunk_size: int
     use_adbc: bool
     forced: bool  # backend="adbc": no fallback to SQLAlchemy when ADBC cannot connect
+    use_cx: bool = False  # ConnectorX reads the tables (PostgreSQL); see cxreader
+    cx_forced: bool = False  # backend="connectorx": no fallback to ADBC when ConnectorX fails to start
+
+    @property
+    def literal(self) -> bool:
+        """Whether values go into the SQL as literals: the Arrow drivers of PostgreSQL stream a result with
+        ``COPY``, which takes no bound parameters (see :func:`~.query.render`)."""
+        return (self.use_adbc or self.use_cx) and self.db.dialect == "postgresql"
 
     def chunks(
         self,
@@ -71,8 +89,12 @@ class Backend:
         ``plain`` is the statement for SQLAlchemy when ``stmt`` is made for ADBC (with a sentinel row).
         """
         rows = 0
-        try:
-            for chunk in self._chunks(stmt, conformer, what, stream, sentinel=sentinel, plain=plain):
+
+        def read() -> Iterator[pa.Table]:
+            return self._chunks(stmt, conformer, what, stream, sentinel=sentinel, plain=plain)
+
+        try:  # an Arrow driver reads the next chunk on a thread of its own while this one is normalized
+            for chunk in read_ahead(read) if self.use_cx or self.use_adbc else read():
                 rows += chunk.num_rows
                 yield chunk
         finally:  # a read stopped early (a limit, a failure) is a read too
@@ -81,6 +103,25 @@ class Backend:
     def _chunks(
         self, stmt: Any, conformer: Conformer, what: str, stream: str, *, sentinel: bool, plain: Any
     ) -> Iterator[pa.Table]:
+        if self.use_cx:
+            read = self._connectorx(stmt, conformer, what, stream)
+            try:
+                first = next(read)
+            except StopIteration:
+                return
+            except Exception as exc:  # before any row: under auto, the next backend reads the table
+                if self.cx_forced:
+                    raise
+                other = "ADBC" if self.use_adbc else "SQLAlchemy"
+                reason = self.db.scrub(str(exc).strip())
+                log.warning("sql_database: ConnectorX cannot read %s (%s); reading it with %s", what, reason, other)
+            else:
+                try:
+                    yield first
+                    yield from read
+                finally:
+                    read.close()
+                return
         if self.use_adbc:
             conn = self._adbc_connection(what, stream)
             if conn is not None:
@@ -133,6 +174,25 @@ class Backend:
         finally:
             conn.close()
 
+    def _connectorx(self, stmt: Any, conformer: Conformer, what: str, stream: str) -> Generator[pa.Table]:
+        """Record batches from ConnectorX (binary ``COPY`` of the statement, with literal values) in the
+        conformer's types, cut into chunks of ``chunk_size`` rows."""
+        log.debug("sql_database: reading %s with ConnectorX", what)
+        sql, _ = render(stmt, self.db.engine.dialect, True)
+        batches = record_batches(libpq_uri(self.db.engine.url), sql, min(self.chunk_size, BATCH_ROWS))
+
+        def conformed(batch: pa.RecordBatch) -> pa.Table:
+            infinite = infinite_column(batch)
+            if infinite is not None:
+                raise conformer.infinity(*infinite)
+            return conformer.table_from_arrow(batch, utf8_checked=True)  # Rust strings: UTF-8 by construction
+
+        with self.db.errors(f"reading {what}", resource=stream):
+            try:
+                yield from rechunk(map(conformed, batches), self.chunk_size)
+            except Exception as exc:
+                raise self._explained(exc, stmt, conformer, stream, driver="ConnectorX") from exc
+
     def _sqlalchemy(self, stmt: Any, conformer: Conformer, what: str, stream: str) -> Iterator[pa.Table]:
         """Rows as the DB-API driver returns them, ``chunk_size`` at a time from a server-side cursor.
 
@@ -162,7 +222,9 @@ class Backend:
                 with contextlib.suppress(Exception):
                     cursor.close()  # a server-side cursor left open when the reader stops early
 
-    def _explained(self, exc: Exception, stmt: Any, conformer: Conformer, stream: str) -> Exception:
+    def _explained(
+        self, exc: Exception, stmt: Any, conformer: Conformer, stream: str, driver: str = "psycopg"
+    ) -> Exception:
         """A driver's refusal of a value as a DataError naming the column, when the column can be found."""
         if isinstance(exc, HeadwaterError):
             return exc
@@ -179,10 +241,11 @@ class Backend:
         if self.db.dialect == "postgresql" and _PG_OUT_OF_RANGE.search(text):
             column = out_of_range_column(self.db, stmt, conformer)
             if column is not None:
+                other = "read it with backend='adbc' (years beyond 9999), or " if driver == "psycopg" else ""
                 return DataError(
                     f"column {column!r} holds infinity, -infinity or a date outside the years 1 to 9999, "
-                    "which the driver (psycopg) cannot read",
-                    hint="read it with backend='adbc' (years beyond 9999), or load PostgreSQL's own text by "
+                    f"which the driver ({driver}) cannot read",
+                    hint=f"{other}load PostgreSQL's own text by "
                     f"declaring the column text: table_hints={{table: {{'columns': {{{column!r}: 'text'}}}}}}",
                     table=conformer.table,
                     column=column,

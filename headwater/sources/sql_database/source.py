@@ -16,6 +16,7 @@ partition columns. See docs/sql-database.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from headwater.errors import ConfigError
 from headwater.schema.hints import HintArgs
 from headwater.sources.hints import ResourceHints
 from headwater.sources.sql_database.connection import Database, check_connection, connect
+from headwater.sources.sql_database.cxreader import wanted as cx_wanted
 from headwater.sources.sql_database.query import check_range_column
 from headwater.sources.sql_database.readers import Backend
 from headwater.sources.sql_database.reflect import partitions, reflect, table_names
@@ -60,8 +62,9 @@ def sql_database(
         query: a SQL query read as a stream named ``"query"``, or ``{stream name: query}``.
         name: the source's name (the schema name of its tables in Headwater).
         chunk_size: rows per Arrow chunk (memory stays bounded by a few chunks).
-        backend: ``"auto"`` (ADBC for PostgreSQL and SQLite files when the driver is installed,
-            SQLAlchemy otherwise), ``"adbc"`` or ``"sqlalchemy"``.
+        backend: ``"auto"`` (for PostgreSQL tables ConnectorX when it is installed; ADBC for PostgreSQL
+            and SQLite files when the driver is installed; SQLAlchemy otherwise), ``"connectorx"``
+            (PostgreSQL tables; queries read through ADBC or SQLAlchemy), ``"adbc"`` or ``"sqlalchemy"``.
         incremental: ``{stream: hw.incremental(column, ...)}``: the cursor is pushed into the SQL.
         table_hints: ``{stream: {hint: value}}``: any resource hint (``write_disposition``,
             ``primary_key``, ``columns``...) over the reflected ones.
@@ -76,6 +79,7 @@ def sql_database(
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     db = connect(credentials, backend)
+    use_cx = cx_wanted(db.dialect, backend)
     check_connection(db)
     queries = _queries(query)
     available, views = table_names(db, schema)
@@ -94,10 +98,13 @@ def sql_database(
     specs = reflect(db, picked, schema, parents)
     base = Backend(db, chunk_size, use_adbc=db.adbc_module is not None, forced=backend == "adbc")
     # SQLite's per-value typing makes ADBC's type inference unreliable for a query's columns, whose types
-    # are not reflected: queries on SQLite read through SQLAlchemy unless ADBC is asked for
+    # are not reflected: queries on SQLite read through SQLAlchemy unless ADBC is asked for. ConnectorX
+    # reads tables only (a query's columns are the query's: see cxreader)
     query_backend = Backend(
         db, chunk_size, use_adbc=base.use_adbc and (db.dialect != "sqlite" or base.forced), forced=base.forced
     )
+    if use_cx:
+        base = dataclasses.replace(base, use_cx=True, cx_forced=backend == "connectorx")
     resources: list[Resource] = []
     for table in picked:
         spec = specs[table]

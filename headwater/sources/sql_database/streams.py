@@ -23,6 +23,7 @@ from headwater.observe import metrics
 from headwater.schema.hints import HintArgs, TableHints, build_hints, column_name
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer
+from headwater.sources.sql_database.cxreader import AS_TEXT, single_floats
 from headwater.sources.sql_database.query import (
     TEMPORAL,
     CursorRange,
@@ -95,12 +96,16 @@ class TableReader:
         spec = self.spec.with_types(self.overrides)  # a type given in columns= changes the SELECT too
         where = cursor_range(cursor, spec)
         dialect = self.backend.db.dialect
-        conformer = Conformer(spec.arrow_schema(), spec.name, round_decimals=dialect == "sqlite")
+        singles = single_floats(spec) if self.backend.use_cx else ()
+        conformer = Conformer(spec.arrow_schema(), spec.name, round_decimals=dialect == "sqlite", singles=singles)
         adbc_sqlite = self.backend.use_adbc and dialect == "sqlite"
-        literal = self.backend.use_adbc and dialect == "postgresql"
+        literal = self.backend.literal
+        text = AS_TEXT if self.backend.use_cx else frozenset()
 
         def one(key_range: KeyRange | None) -> Iterator[pa.Table]:
-            stmt = select_table(spec, dialect, cursor=where, key_range=key_range, sentinel=adbc_sqlite, literal=literal)
+            stmt = select_table(
+                spec, dialect, cursor=where, key_range=key_range, sentinel=adbc_sqlite, literal=literal, text_kinds=text
+            )
             # the statement for SQLAlchemy, should ADBC not connect
             plain = select_table(spec, dialect, cursor=where, key_range=key_range) if adbc_sqlite else None
             what = f"table {spec.qualified!r}"
@@ -143,7 +148,7 @@ class QueryReader:
         """The query's rows as Arrow tables, in chunks, from ``cursor`` on (the cursor condition wraps the query)."""
         dialect = self.backend.db.dialect
         where = cursor_range(cursor, None)
-        literal = self.backend.use_adbc and dialect == "postgresql"
+        literal = self.backend.literal
         known: ColumnSpec | None = None
         hinted = self.overrides.get(column_name(where.column)) if where is not None else None
         if where is not None and hinted is not None and dialect == "sqlite" and hinted.name in TEMPORAL:

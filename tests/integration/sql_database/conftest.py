@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -10,6 +11,12 @@ from typing import Any
 import pytest
 
 BACKENDS = ("adbc", "sqlalchemy")
+HAS_CONNECTORX = importlib.util.find_spec("connectorx") is not None
+needs_connectorx = pytest.mark.skipif(
+    not HAS_CONNECTORX, reason="connectorx is not installed (pip install 'headwater[connectorx]')"
+)
+#: PostgreSQL's backends: ConnectorX reads its tables too
+PG_BACKENDS = (pytest.param("connectorx", marks=needs_connectorx), "adbc", "sqlalchemy")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,13 +15,19 @@ import pytest
 import headwater as hw
 from headwater.errors import ConfigError, SourceError
 from tests.conftest import rows, scalar
-from tests.integration.sql_database.conftest import column_types
+from tests.integration.sql_database.conftest import PG_BACKENDS, column_types, needs_connectorx
 from tests.pgserver import pg_query
 from tests.servers import free_port
 
 UID = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
 DOC = {"a": [1, 2.5, "x"], "nested": {"ok": True, "none": None}, "é": "ü"}
 UTC = dt.UTC
+
+
+@pytest.fixture(params=PG_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test that takes it runs once per PostgreSQL backend."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -100,6 +106,16 @@ def test_backends_agree_on_postgres(pg_url: str, things: str) -> None:
     assert tables["adbc"].equals(tables["sqlalchemy"])
     assert tables["adbc"].schema.field("amount").type == pa.decimal128(12, 2)
     assert tables["adbc"].schema.field("uid").type == pa.uuid()
+
+
+@needs_connectorx
+def test_connectorx_agrees_with_adbc_on_postgres(pg_url: str, things: str) -> None:
+    tables = {}
+    for backend in ("connectorx", "adbc"):
+        source = hw.sources.sql_database(pg_url, schema=things, tables=["things"], backend=backend, chunk_size=2)
+        tables[backend] = pa.concat_tables(list(source.resources["things"])).sort_by("id")
+    assert tables["connectorx"].schema.equals(tables["adbc"].schema)
+    assert tables["connectorx"].equals(tables["adbc"])
 
 
 def test_postgres_incremental_merge_and_ranges(

@@ -15,6 +15,7 @@ from headwater.errors import DataError
 from headwater.normalize.arrow_types import to_arrow
 from headwater.schema.types import parse_data_type
 from tests.conftest import pg_temp_schema
+from tests.integration.sql_database.conftest import PG_BACKENDS, needs_connectorx
 from tests.pgserver import pg_query
 
 UTC = dt.UTC
@@ -76,7 +77,7 @@ def every_type(pg_url: str) -> Iterator[str]:
         yield schema
 
 
-@pytest.fixture(scope="module", params=["adbc", "sqlalchemy"])
+@pytest.fixture(scope="module", params=PG_BACKENDS)
 def loaded(request: pytest.FixtureRequest, pg_url: str, every_type: str) -> pa.Table:
     source = hw.sources.sql_database(
         pg_url, schema=every_type, tables=["every_type"], backend=request.param, chunk_size=9
@@ -110,12 +111,13 @@ def test_every_postgres_type_round_trips(
     assert loaded.schema.field(column).type == to_arrow(parse_data_type(hw_type))
 
 
-def test_the_backends_agree_on_every_type(pg_url: str, every_type: str) -> None:
+@pytest.mark.parametrize("other", [pytest.param("connectorx", marks=needs_connectorx), "sqlalchemy"])
+def test_the_backends_agree_on_every_type(pg_url: str, every_type: str, other: str) -> None:
     tables = [
         pa.concat_tables(
-            list(hw.sources.sql_database(pg_url, schema=every_type, backend=b).resources["every_type"])
+            list(hw.sources.sql_database(pg_url, schema=every_type, backend=b, chunk_size=7).resources["every_type"])
         ).sort_by("id")
-        for b in ("adbc", "sqlalchemy")
+        for b in ("adbc", other)
     ]
     assert tables[0].schema == tables[1].schema
     nan_free = [t.drop_columns(["c_real", "c_double_precision"]) for t in tables]
@@ -125,7 +127,7 @@ def test_the_backends_agree_on_every_type(pg_url: str, every_type: str) -> None:
 
 
 # -- infinity: no instant stands for it -----------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["adbc", "sqlalchemy"])
+@pytest.mark.parametrize("backend", PG_BACKENDS)
 @pytest.mark.parametrize("sql_type", ["date", "timestamp", "timestamptz"])
 @pytest.mark.parametrize("value", ["infinity", "-infinity"])
 def test_infinite_dates_are_refused_or_read_as_text(
@@ -152,7 +154,7 @@ def test_infinite_dates_are_refused_or_read_as_text(
 
 
 # -- partitions: each row once ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["adbc", "sqlalchemy"])
+@pytest.mark.parametrize("backend", PG_BACKENDS)
 def test_a_whole_schema_reads_each_row_once(pg_url: str, pg_schema: str, backend: str) -> None:
     s = pg_schema
     pg_query(pg_url, f"create table {s}.measures (id int, at date not null) partition by range (at)")
@@ -178,7 +180,7 @@ def test_a_whole_schema_reads_each_row_once(pg_url: str, pg_schema: str, backend
     assert sum(c.num_rows for c in named.resources["measures_2024"]) == held  # a partition named is read
 
 
-@pytest.mark.parametrize("backend", ["adbc", "sqlalchemy"])
+@pytest.mark.parametrize("backend", PG_BACKENDS)
 @pytest.mark.parametrize(
     "spelling", ["-c%20timezone%3DAsia/Tokyo", "-c+timezone%3DAsia/Tokyo", "-c timezone=Asia/Tokyo"]
 )
