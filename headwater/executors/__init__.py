@@ -13,12 +13,14 @@ the run's load package, and one load commits all of them (docs/scale.md).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from headwater.errors import ConfigError, did_you_mean
 from headwater.executors.pools import Outcome, Processes, Threads, cores
 from headwater.executors.ray import Ray
+from headwater.schema.hints import check_arguments
 
 __all__ = ["Executor", "Outcome", "Processes", "Ray", "Threads", "cores", "processes", "ray", "resolve", "threads"]
 
@@ -28,6 +30,7 @@ Executor = Threads | Processes | Ray
 NAMES = ("threads", "processes", "ray")
 
 
+@functools.partial(check_arguments, label="hw.executors.threads")
 def threads(workers: int | None = None, *, retries: int = 2) -> Threads:
     """Partitions on threads of this process.
 
@@ -38,6 +41,7 @@ def threads(workers: int | None = None, *, retries: int = 2) -> Threads:
     return Threads(workers, retries)
 
 
+@functools.partial(check_arguments, label="hw.executors.processes")
 def processes(workers: int | None = None, *, retries: int = 2) -> Processes:
     """Partitions in worker processes: extraction and normalization on every core.
 
@@ -49,6 +53,7 @@ def processes(workers: int | None = None, *, retries: int = 2) -> Processes:
 
 
 # the function is defined after the module headwater.executors.ray is imported: ``hw.executors.ray`` is it
+@functools.partial(check_arguments, label="hw.executors.ray")
 def ray(
     address: str | None = None,
     *,

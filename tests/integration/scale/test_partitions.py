@@ -130,6 +130,18 @@ def test_partition_mistakes_are_clear_errors(tmp_path: Path) -> None:
     assert os.environ.get("HW_TEST_FAIL") is None
 
 
+@pytest.mark.parametrize(
+    ("factory", "typo", "meant"),
+    [("threads", "worker", "workers"), ("processes", "retry", "retries"), ("ray", "num_cpu", "num_cpus")],
+)
+def test_a_misspelled_executor_argument_gets_a_did_you_mean(factory: str, typo: str, meant: str) -> None:
+    if factory == "ray":
+        pytest.importorskip("ray")
+    message = rf"(?s)hw.executors.{factory}\(\) got an unknown argument '{typo}'.*did you mean '{meant}'"
+    with pytest.raises(ConfigError, match=message):
+        getattr(hw.executors, factory)(**{typo: 2})
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_parts_that_type_a_column_differently_merge_as_one_read_would(tmp_path: Path, env: Path, executor: str) -> None:
     make(tmp_path, "mixed_whole", "threads").run(partitioned.mixed_whole)
