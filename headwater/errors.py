@@ -24,10 +24,15 @@ No error shows a secret: message, hint and text locations pass through :func:`he
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 from headwater.redact import redact
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "ConfigError",
@@ -173,3 +178,27 @@ def did_you_mean(name: object, known: Iterable[object], *, listing: str = "known
     close = closest(name, options)
     shown = f"{listing}: {', '.join(options)}" if options else f"{listing}: none"
     return f"did you mean {close!r}? {shown}" if close else shown
+
+
+def unknown_argument(function: str, key: str, allowed: Iterable[str]) -> ConfigError:
+    """The error for an unknown keyword argument ``key`` of ``function``, with a "did you mean"."""
+    shown = [a for a in allowed if not a.startswith("_")]
+    return ConfigError(
+        f"{function}() got an unknown argument {key!r}", hint=did_you_mean(key, shown, listing="arguments")
+    )
+
+
+def check_keywords(fn: Callable[_P, _R], label: str) -> Callable[_P, _R]:
+    """``fn`` (which takes no ``**kwargs``) with a misspelled keyword argument made a ConfigError with a
+    "did you mean" (:func:`unknown_argument`) instead of Python's bare ``TypeError``; ``label`` names it."""
+    params = inspect.signature(fn).parameters.values()
+    allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    @functools.wraps(fn)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        for key in kwargs:
+            if key not in allowed:
+                raise unknown_argument(label, key, allowed)
+        return fn(*args, **kwargs)
+
+    return checked

@@ -13,14 +13,12 @@ the run's load package, and one load commits all of them (docs/scale.md).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
-from headwater.errors import ConfigError, did_you_mean
+from headwater.errors import ConfigError, check_keywords, did_you_mean
 from headwater.executors.pools import Outcome, Processes, Threads, cores
 from headwater.executors.ray import Ray
-from headwater.schema.hints import check_arguments
 
 __all__ = ["Executor", "Outcome", "Processes", "Ray", "Threads", "cores", "processes", "ray", "resolve", "threads"]
 
@@ -30,7 +28,6 @@ Executor = Threads | Processes | Ray
 NAMES = ("threads", "processes", "ray")
 
 
-@functools.partial(check_arguments, label="hw.executors.threads")
 def threads(workers: int | None = None, *, retries: int = 2) -> Threads:
     """Partitions on threads of this process.
 
@@ -41,7 +38,6 @@ def threads(workers: int | None = None, *, retries: int = 2) -> Threads:
     return Threads(workers, retries)
 
 
-@functools.partial(check_arguments, label="hw.executors.processes")
 def processes(workers: int | None = None, *, retries: int = 2) -> Processes:
     """Partitions in worker processes: extraction and normalization on every core.
 
@@ -53,7 +49,6 @@ def processes(workers: int | None = None, *, retries: int = 2) -> Processes:
 
 
 # the function is defined after the module headwater.executors.ray is imported: ``hw.executors.ray`` is it
-@functools.partial(check_arguments, label="hw.executors.ray")
 def ray(
     address: str | None = None,
     *,
@@ -117,3 +112,9 @@ def resolve(executor: Any) -> Executor:
         hint=did_you_mean(str(executor), NAMES, listing="executors")
         + "; or an executor object: hw.executors.processes(workers=4), hw.executors.ray(address)",
     )
+
+
+# a misspelled argument is a ConfigError with a "did you mean", not Python's TypeError
+threads = check_keywords(threads, "hw.executors.threads")
+processes = check_keywords(processes, "hw.executors.processes")
+ray = check_keywords(ray, "hw.executors.ray")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 
 from headwater import names
-from headwater.errors import ConfigError, did_you_mean
+from headwater.errors import ConfigError, unknown_argument
 from headwater.schema.checks import Check, parse_checks
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.masks import Mask, mask_of, parse_mask
@@ -105,14 +105,6 @@ def check_arguments(fn: Callable[_P, _R], label: str | None = None) -> Callable[
         return fn(*args, **kwargs)
 
     return checked
-
-
-def unknown_argument(function: str, key: str, allowed: set[str] | frozenset[str]) -> ConfigError:
-    """The error for an unknown keyword argument ``key`` of ``function``, with a "did you mean"."""
-    shown = [a for a in allowed if not a.startswith("_")]
-    return ConfigError(
-        f"{function}() got an unknown argument {key!r}", hint=did_you_mean(key, shown, listing="arguments")
-    )
 
 
 @dataclass(frozen=True)
