@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.errors import ConfigError
+from headwater.normalize import pandas_gate
 from headwater.optional import require
 from headwater.sources.sql_database.reflect import TableSpec
 
@@ -108,7 +109,9 @@ def infinite_column(batch: pa.RecordBatch) -> tuple[str, str] | None:
             continue
         high, low = _INFINITE[kind]
         raw = column.cast(width)
-        if pc.any(pc.or_(pc.greater_equal(raw, high), pc.less_equal(raw, low))).as_py():
+        # typed bounds: pyarrow would infer a Python int's type, importing pandas (normalize/pandas_gate.py)
+        top, bottom = pandas_gate.scalar(high, width), pandas_gate.scalar(low, width)
+        if pc.any(pc.or_(pc.greater_equal(raw, top), pc.less_equal(raw, bottom))).as_py():
             return f.name, name
     return None
 
