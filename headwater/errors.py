@@ -188,11 +188,12 @@ def unknown_argument(function: str, key: str, allowed: Iterable[str]) -> ConfigE
     )
 
 
-def check_keywords(fn: Callable[_P, _R], label: str) -> Callable[_P, _R]:
-    """``fn`` (which takes no ``**kwargs``) with a misspelled keyword argument made a ConfigError with a
-    "did you mean" (:func:`unknown_argument`) instead of Python's bare ``TypeError``; ``label`` names it."""
+def check_keywords(fn: Callable[_P, _R], label: str, *, also: Iterable[str] = ()) -> Callable[_P, _R]:
+    """``fn`` with a misspelled keyword argument made a ConfigError with a "did you mean"
+    (:func:`unknown_argument`) instead of Python's bare ``TypeError``: its named parameters are
+    accepted, and the names in ``also`` (what its ``**kwargs`` take); ``label`` names it."""
     params = inspect.signature(fn).parameters.values()
-    allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} | set(also)
 
     @functools.wraps(fn)
     def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:

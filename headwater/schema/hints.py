@@ -17,7 +17,6 @@ A hint that cannot be right (an unknown type, an unknown key, a bad precision) r
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, ParamSpec, TypedDict, TypeVar
 
 from headwater import names
-from headwater.errors import ConfigError, unknown_argument
+from headwater.errors import ConfigError, check_keywords
 from headwater.schema.checks import Check, parse_checks
 from headwater.schema.contract import Contract, parse_contract
 from headwater.schema.masks import Mask, mask_of, parse_mask
@@ -87,24 +86,12 @@ def check_arguments(fn: Callable[_P, _R], label: str | None = None) -> Callable[
     """Make a misspelled keyword argument of ``fn`` a ConfigError with a "did you mean", instead of
     Python's bare ``TypeError`` (``**hints: Unpack[HintArgs]`` accepts the hint names only).
     ``label`` names the function in the message (default: its qualified name)."""
-    sig = inspect.signature(fn)
-    params = sig.parameters.values()
-    allowed = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    params = inspect.signature(fn).parameters.values()
     var_kw = next((p for p in params if p.kind == p.VAR_KEYWORD), None)
-    if var_kw is not None:
-        if "HintArgs" not in str(var_kw.annotation):
-            return fn  # open keyword arguments: nothing to check
-        allowed |= HINT_NAMES
+    if var_kw is not None and "HintArgs" not in str(var_kw.annotation):
+        return fn  # open keyword arguments: nothing to check
     label = label or fn.__qualname__.replace("Pipeline.", "pipeline.").replace("Resource.", "resource.")
-
-    @functools.wraps(fn)
-    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        for key in kwargs:
-            if key not in allowed:
-                raise unknown_argument(label, key, allowed)
-        return fn(*args, **kwargs)
-
-    return checked
+    return check_keywords(fn, label, also=HINT_NAMES if var_kw is not None else ())
 
 
 @dataclass(frozen=True)

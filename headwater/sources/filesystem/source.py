@@ -24,11 +24,11 @@ from typing import Any, Final, Unpack
 
 import pyarrow as pa
 
-from headwater.errors import ConfigError, SourceError
+from headwater.errors import ConfigError, SourceError, unknown_argument
 from headwater.normalize.arrays import arange, zeros
 from headwater.observe import metrics
 from headwater.observe.access import record_access
-from headwater.schema.hints import HintArgs, build_hints, unknown_argument
+from headwater.schema.hints import HintArgs, build_hints
 from headwater.schema.state import current, state
 from headwater.sources.filesystem.files import FileEntry, Location, list_files, locate
 from headwater.sources.filesystem.formats import CsvOptions, check_format, check_null_values, read_file
