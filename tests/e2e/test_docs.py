@@ -1,19 +1,18 @@
 """Every ```python block of the README and of docs/ runs as written (```py blocks are illustrations).
 
-Each file's blocks run in order in one fresh process, in an empty folder with its own HEADWATER_HOME,
-as a reader pasting them would run them.
+Each file's blocks run in order, each as a script in a new process (tests/forked.py), in an empty folder
+with its own HEADWATER_HOME, as a reader pasting them one after another would run them.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import env_with_path
+from tests.forked import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -28,7 +27,7 @@ def test_docs_have_runnable_examples() -> None:
 
 
 #: the guides test_docs_one_home.py runs in reading order, in a fresh folder and home (the README first, as
-#: here); run once there rather than twice (each block is a Python process of its own)
+#: here); run once there rather than twice (each block is a process of its own)
 IN_ORDER = [ROOT / "README.md"] + [
     ROOT / "docs" / f"{n}.md" for n in ("getting-started", "incremental-and-merge", "normalization", "operations")
 ]
@@ -41,7 +40,5 @@ def test_doc_examples_run(doc: Path, tmp_path: Path) -> None:
     for i, block in enumerate(python_blocks(doc)):
         script = tmp_path / f"block{i}.py"
         script.write_text(block)
-        out = subprocess.run(
-            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
+        out = run_python(script, cwd=tmp_path, env=env)
         assert out.returncode == 0, f"{doc.name} block {i} failed:\n{block}\n--- stderr ---\n{out.stderr}"

@@ -9,14 +9,13 @@ working folders of their own and must not see the first pass's schemas, keys or 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import env_with_path
 from tests.e2e.test_docs import DOCS, IN_ORDER, python_blocks
+from tests.forked import run_python
 
 #: the guides whose examples load into DuckDB files named after their pipelines, in reading order (the
 #: only run of their examples: test_docs.py leaves them to this test)
@@ -37,9 +36,7 @@ def _run_all(folder: Path, home: Path, guides: list[Path] = GUIDES) -> None:
         for i, block in enumerate(python_blocks(doc)):
             script = folder / f"{doc.stem}_{i}.py"
             script.write_text(block)
-            out = subprocess.run(
-                [sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=300
-            )
+            out = run_python(script, cwd=folder, env=env)
             assert out.returncode == 0, (
                 f"{doc.name} block {i} failed in {folder}:\n{block}\n--- stderr ---\n{out.stderr}"
             )

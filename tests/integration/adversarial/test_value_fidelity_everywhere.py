@@ -1,5 +1,7 @@
 """Property: every leaf value a source yields is retrievable exactly (tests/leaf_oracle.py), on DuckDB
-(200 examples) and on PostgreSQL, Parquet files, Iceberg and Delta (25 each).
+(40 examples), PostgreSQL (12), Parquet files and Delta (8 each) and Iceberg (6): the table formats write
+the Parquet files' Arrow tables, so their examples look for what their own writers and catalogs change;
+tests/unit/test_normalize_property.py runs the normalizer alone on 80 more.
 
 Random nested JSON: integers of any size, floats with NaN, infinities and -0.0, booleans mixed with
 numbers in one position, unicode with lone surrogates and NUL, ISO-8601 strings, empty and colliding
@@ -47,7 +49,7 @@ def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("kind", "examples"), [("duckdb", 60), ("postgres", 20), ("filesystem", 15), ("iceberg", 15), ("delta", 15)]
+    ("kind", "examples"), [("duckdb", 40), ("postgres", 12), ("filesystem", 8), ("iceberg", 6), ("delta", 8)]
 )
 def test_every_leaf_comes_back_exactly(
     kind: str, examples: int, tmp_path: Path, request: pytest.FixtureRequest

@@ -74,7 +74,7 @@ def destination(kind: str, tmp: str, request: pytest.FixtureRequest) -> Iterator
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", DESTINATIONS)
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

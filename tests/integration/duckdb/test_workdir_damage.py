@@ -32,6 +32,7 @@ from headwater.cli.app import describe_pipeline
 from headwater.errors import StateError
 from headwater.pipelines.workdir import WorkDir
 from tests.conftest import env_with_path
+from tests.forked import run_python
 
 NAME = "damaged"
 FILES = (
@@ -124,8 +125,6 @@ class Workspace:
         return self.root / "pipelines" / NAME
 
     def _as_user(self) -> list[str]:
-        if not self.unprivileged:
-            return []
         return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
     def env(self) -> dict[str, str]:
@@ -153,9 +152,11 @@ class Workspace:
         """Run a recovery command from a hint as the user would type it."""
         argv = shlex.split(command)
         if argv[0] == "headwater":
+            if not self.unprivileged:  # a new process, forked from one that has imported Headwater
+                return run_python(module="headwater", args=argv[1:], input="y\n", env=self.env(), cwd=self.root)
             argv[0] = str(Path(sys.executable).parent / "headwater")
         return subprocess.run(
-            [*self._as_user(), *argv],
+            [*(self._as_user() if self.unprivileged else []), *argv],
             input="y\n",
             capture_output=True,
             text=True,
