@@ -382,8 +382,9 @@ class FilesystemClient(LakeClient):
                 self.fs.rm(f)
 
     # -- bookkeeping: markers --------------------------------------------------------------------
-    def read_loads(self) -> Any:
-        """The ``_hw_loads`` rows, built from the load markers, or None before the first load."""
+    def read_loads(self, *, again: bool = False) -> Any:
+        """The ``_hw_loads`` rows, built from the load markers, or None before the first load (read each
+        time: a listing of the marker folder)."""
         import pyarrow as pa
 
         markers = self.markers()

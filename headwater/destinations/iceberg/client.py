@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 from headwater._failpoints import failpoint
 from headwater.destinations.iceberg.destination import CAPABILITIES, IcebergDestination
 from headwater.destinations.iceberg.partitions import parse_partition
-from headwater.destinations.lake import LOAD_ID_PROPERTY, STATE_PROPERTY, Delete, LakeClient
+from headwater.destinations.lake import LOAD_ID_PROPERTY, STATE_PROPERTY, Delete, LakeClient, loads_schema
 from headwater.errors import ConfigError, DestinationError, HeadwaterError
-from headwater.schema.system import SYSTEM_PREFIX
+from headwater.schema.system import LOADS_TABLE, SYSTEM_PREFIX
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,6 +37,13 @@ log = logging.getLogger("headwater")
 #: a load is appended in pieces of about this many bytes of Arrow data (see IcebergClient._append);
 #: each piece is a snapshot of the same commit
 PIECE_BYTES = 64 * 1024 * 1024
+#: the properties of the tables Headwater creates: appends merge small manifests (Iceberg's Java default;
+#: pyiceberg's is off), else every commit adds a manifest and each scan reads all of them
+TABLE_PROPERTIES = {"commit.manifest-merge.enabled": "true"}
+#: ``_hw_loads`` gets one small file per load, and every run reads the table twice (its state before, the
+#: load ids when loading); past this many files it is rewritten as one: each file costs a read of about 4 ms,
+#: and without it a small incremental run took 0.4 s after 7 runs, 1.6 s after 56 (and so on)
+COMPACT_LOADS_AT = 16
 
 
 def _has_pyiceberg_core() -> bool:
@@ -107,6 +114,28 @@ class IcebergClient(LakeClient):
                 return [ident[-1] for ident in self.catalog.list_tables(self.namespace)]
             except NoSuchNamespaceError:
                 return []
+
+    def record_load(self, row: dict[str, Any], properties: dict[str, str]) -> None:
+        """Append one row to ``_hw_loads``, then compact its files if they pile up."""
+        super().record_load(row, properties)
+        self._compact_loads()
+
+    def _compact_loads(self) -> None:
+        """Rewrite ``_hw_loads`` as one file when its files pile up: one commit replacing every row with
+        the same rows (a writer that committed since the read makes it fail, and nothing changes). Best
+        effort: the load is recorded already; a failure leaves the files as they were."""
+        try:
+            table = self._table(LOADS_TABLE)
+            snapshot = table.current_snapshot() if table is not None else None
+            summary = snapshot.summary if snapshot is not None else None
+            if summary is None or int(summary.get("total-data-files") or 0) < COMPACT_LOADS_AT:
+                return
+            rows = self.read_loads(again=True)
+            if rows is not None:
+                self._loads = None
+                self.write(LOADS_TABLE, [rows], loads_schema(), mode="overwrite", delete=None, properties={})
+        except Exception as exc:
+            log.warning("could not compact %s: %s", LOADS_TABLE, exc)
 
     def committed_load_ids(self, name: str) -> set[str]:
         """The load ids recorded in the snapshot summaries of table ``name``."""
@@ -188,7 +217,9 @@ class IcebergClient(LakeClient):
         self._ensure_namespace()
         with self._errors("create table", name):
             try:
-                tx = self.catalog.create_table_transaction(self._ident(name), schema=schema)
+                tx = self.catalog.create_table_transaction(
+                    self._ident(name), schema=schema, properties=TABLE_PROPERTIES
+                )
                 if fields:
                     with tx.update_spec() as spec:
                         for f in fields:

@@ -69,18 +69,27 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         self.dataset = names.dataset_name(dataset, max_bytes=self.capabilities.max_identifier_length)
         #: ``{table: [partition spec, ...]}`` from the destination's configuration
         self.partition_config = dict(partition_config or {})
+        #: ``_hw_loads`` as this client last read it, until it writes the table (see :meth:`read_loads`)
+        self._loads: tuple[pa.Table | None] | None = None
 
     # -- bookkeeping (plain files override these: their commit is a marker file) ------------------
-    def read_loads(self) -> pa.Table | None:
-        """The ``_hw_loads`` rows, or None before the first load."""
-        if LOADS_TABLE not in self.table_names():
-            return None
-        return self.scan(LOADS_TABLE, loads_schema().names)
+    def read_loads(self, *, again: bool = False) -> pa.Table | None:
+        """The ``_hw_loads`` rows, or None before the first load.
+
+        Read once per client (``again``: read now) until the client writes the table: the state and the
+        schema before a run are read from the same rows, and on Iceberg and Delta each read is a scan of
+        the table's files.
+        """
+        if self._loads is None or again:
+            rows = self.scan(LOADS_TABLE, loads_schema().names) if LOADS_TABLE in self.table_names() else None
+            self._loads = (rows,)
+        return self._loads[0]
 
     def record_load(self, row: dict[str, Any], properties: dict[str, str]) -> None:
         """Append one row to ``_hw_loads`` (the last commit of a load)."""
         import pyarrow as pa
 
+        self._loads = None
         schema = loads_schema()
         self.evolve(LOADS_TABLE, schema, [])
         data = pa.Table.from_pylist([row], schema=schema)
@@ -120,7 +129,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         """Remove a pipeline's rows from ``_hw_loads`` (one commit)."""
         import pyarrow.compute as pc
 
-        loads = self.read_loads()
+        loads = self.read_loads(again=True)
         if loads is None:
             return
         keep = pc.and_(
@@ -128,6 +137,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
             pc.invert(pc.is_in(loads["schema_name"], value_set=_strings(schema_names))),
         )
         kept = loads.filter(pc.fill_null(keep, True))
+        self._loads = None
         self.write(LOADS_TABLE, [kept], loads_schema(), mode="overwrite", delete=None, properties={})
 
     # -- the DestinationClient protocol ----------------------------------------------------------
@@ -178,7 +188,7 @@ class LakeClient(ClosingClient, TableFormat, ABC):
         started = time.perf_counter()
         manifest = package.manifest
         result = LoadResult(manifest.load_id)
-        loads = self.read_loads()  # once: on Iceberg and Delta each read is a table scan
+        loads = self.read_loads(again=True)  # once, now: on Iceberg and Delta each read is a table scan
         if already_loaded(loads, manifest.load_id):
             result.already_loaded = True
             return result

@@ -521,3 +521,46 @@ def test_a_load_computes_the_table_metadata_once_per_staged_change_whatever_the_
     got = p.query("select id, v from items order by id").to_pylist()
     assert got == [{"id": i, "v": f"3-{i}"} for i in range(50)]
     assert scalar(p, "select count(*) from items__tags") == sum(i % 3 for i in range(50))
+
+
+def test_hw_loads_is_compacted_when_its_files_pile_up_and_runs_stay_flat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run reads ``_hw_loads``, which gets a file per load: past ``COMPACT_LOADS_AT`` files it is
+    rewritten as one, in one commit of the same rows, so a run does not read more files the older the
+    pipeline; a client reads the table once for the state and the schema; new tables merge manifests."""
+    from headwater.destinations.iceberg import client as iceberg_client
+
+    monkeypatch.setattr(iceberg_client, "COMPACT_LOADS_AT", 3)
+    p = make(tmp_path, "compact")
+
+    @hw.resource(name="t", primary_key="id")
+    def numbers(cursor: Any = hw.incremental("id")) -> Any:
+        start = cursor.start_value or 0
+        yield from ({"id": i} for i in range(start + 1, start + 3))
+
+    infos = [p.run(numbers) for _ in range(4)]
+    loads = catalog(tmp_path / "wh").load_table(("raw", "_hw_loads"))
+    summary = loads.current_snapshot().summary
+    assert int(summary["total-data-files"]) == 2  # three compacted into one after the third load, then one more
+    assert rows(p, "select load_id from _hw_loads order by 1") == [(i.load_id,) for i in infos]
+    assert rows(p, "select max(id), count(*) from t") == [(8, 8)]  # the cursor kept its place throughout
+    table = catalog(tmp_path / "wh").load_table(("raw", "t"))
+    assert table.properties.get("commit.manifest-merge.enabled") == "true"
+
+    scans: list[str] = []
+    real = iceberg_client.IcebergClient.scan
+
+    def counted(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        scans.append(name)
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(iceberg_client.IcebergClient, "scan", counted)
+    client = p.destination.client("raw")
+    assert client.stored_state("compact") is not None and client.stored_schema("compact") is not None
+    assert scans == ["_hw_loads"]  # one read for both
+    state = client.stored_state("compact")
+    state.advance("state-only-load")
+    client.store_state("compact", state)  # a third file: compacted, which reads the table again
+    assert client.stored_state("compact").version == state.version  # its own write, read back
+    assert scans == ["_hw_loads"] * 3
