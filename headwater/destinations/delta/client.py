@@ -48,8 +48,9 @@ log = logging.getLogger("headwater")
 #: are the newest ones of their tables; the bound keeps each check cheap on object stores, where
 #: every commit is one request.
 HISTORY_DEPTH = 100
-#: ``_hw_loads`` gets one small file per load; past this many files it is compacted into one.
-COMPACT_LOADS_AT = 64
+#: ``_hw_loads`` gets one small file per load, and every run reads the table; past this many files it is
+#: compacted into one (at 64, a small incremental run took 0.16 s after 11 runs and 0.57 s after 55)
+COMPACT_LOADS_AT = 16
 #: The marker column of a merge's source rows: ``insert`` (a new row) or ``delete`` (a tombstone).
 OP = "_hw_op"
 
@@ -277,7 +278,7 @@ class DeltaClient(LakeClient):
             if first is None and mode != "overwrite":
                 return  # nothing to append and nothing to delete: no commit
             self.deltalake.write_deltalake(
-                self.table_uri(name),
+                self._open(name) or self.table_uri(name),  # the table opened already: its log is not read again
                 pa.RecordBatchReader.from_batches(schema, _batches(first, pending, schema)),
                 mode="overwrite" if mode == "overwrite" else "append",
                 schema_mode="merge",  # columns the table has and the data lacks are left null
