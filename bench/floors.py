@@ -11,7 +11,8 @@ arrow    DuckDB inserting the arrow case's Arrow tables (``bench.data.arrow_tabl
          over all ten, in one transaction, ``CHECKPOINT``, close): as they are, and with the two columns
          Headwater adds to every row (``_hw_load_id``, and ``_hw_id`` as UUIDs, made before timing), under
          Headwater's loader settings (``memory_limit=128MB``, ``preserve_insertion_order=false``) and
-         DuckDB's defaults.
+         DuckDB's defaults; and the floor of Headwater's design: the data with the two columns written
+         to one LZ4 Arrow IPC file (the package), read back and inserted.
 pg       a throwaway PostgreSQL server (tests/pgserver.py) holding the pg_to_duckdb table (20 columns):
          ConnectorX fetching it whole into one Arrow table (as dlt's ``backend="connectorx"`` does) and as
          a stream of record batches; the same stream with Headwater's SELECT (``numeric`` and ``time`` as
@@ -87,7 +88,7 @@ def duckdb_insert(path: Path, tables: list[Any], config: dict[str, Any]) -> None
 
 def insert_floors(label: str, tables: list[Any], folder: Path, repeat: int) -> list[tuple[str, int, float, float]]:
     rows = sum(t.num_rows for t in tables)
-    out = []
+    out: list[tuple[str, int, float, float]] = []
     for what, data in (("as they are", tables), ("+ Headwater's two columns", with_ids(tables))):
         for settings, config in SETTINGS.items():
 
@@ -101,7 +102,30 @@ def insert_floors(label: str, tables: list[Any], folder: Path, repeat: int) -> l
 
 
 def arrow_case(rows: int, folder: Path, repeat: int) -> list[tuple[str, int, float, float]]:
-    return insert_floors("arrow case's", bench_data.arrow_tables(rows), folder, repeat)
+    tables = bench_data.arrow_tables(rows)
+    out = insert_floors("arrow case's", tables, folder, repeat)
+    return [*out, design_floor(with_ids(tables), folder, repeat)]
+
+
+def design_floor(tables: list[Any], folder: Path, repeat: int) -> tuple[str, int, float, float]:
+    """The floor of Headwater's design on the arrow case: the data with the two columns written to one LZ4
+    Arrow IPC file (the package's format), read back and inserted by DuckDB (Headwater's settings); no
+    ids made, no checksums, no state."""
+    import pyarrow.ipc as ipc
+
+    def run(attempt: int) -> None:
+        package = folder / f"package_{attempt}.arrow"
+        options = ipc.IpcWriteOptions(compression="lz4")
+        with ipc.new_file(str(package), tables[0].schema, options=options) as sink:
+            for table in tables:
+                sink.write_table(table)
+        with ipc.open_file(str(package)) as source:
+            duckdb_insert(folder / f"design_{attempt}.duckdb", [source.read_all()], SETTINGS["headwater's"])
+
+    seconds, cpu = best(run, repeat)
+    label = "the package design: the data with the two columns written to an LZ4 Arrow IPC file, then inserted"
+    print(f"  {label}: {seconds:.2f} s (CPU {cpu:.2f} s)", flush=True)
+    return (label, sum(t.num_rows for t in tables), seconds, cpu)
 
 
 def headwater_select(url: str) -> str:
