@@ -10,7 +10,9 @@ already committed to the destination.
 
 Data files are checked by size and CRC-32, both recorded in the manifest when the package is
 sealed, before any of them is handed to a destination (a garbled Arrow file would otherwise be
-read with a length taken from garbage, an allocation of exabytes).
+read with a length taken from garbage, an allocation of exabytes). The package a run has just
+sealed is checked by size only when that run loads it: its checksums were computed from those
+files moments before (``LoadPackage.written_here``).
 
 Data files are read as streams of record batches (:func:`read_file`), and a table's files as few
 streams as their schemas allow (:func:`read_runs`).

@@ -238,6 +238,9 @@ class LoadPackage:
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
         self.manifest = manifest
+        #: the data files' sizes and CRC-32 were computed by this process from the files it had just written
+        #: (set by the package writer): :meth:`verify` checks their sizes and reads none back
+        self.written_here = False
 
     @property
     def load_id(self) -> str:
@@ -343,7 +346,8 @@ class LoadPackage:
     def verify(self, *, checksums: bool = True) -> tuple[Schema, PipelineState | None]:
         """Check the package before a destination reads it: its schema and state parse, and every
         data file is a file of the size and CRC-32 recorded when the package was sealed (without
-        ``checksums``, only its size: no data file is read).
+        ``checksums``, or for a package this process wrote (:attr:`written_here`: its files were
+        checksummed moments ago, as they were sealed), only its size: no data file is read).
 
         Returns:
             The package's schema and state.
@@ -358,7 +362,7 @@ class LoadPackage:
                 path = self.root / rel
                 reason: str | OSError | None
                 try:
-                    reason = _data_file_problem(path, files, i, checksums=checksums)
+                    reason = _data_file_problem(path, files, i, checksums=checksums and not self.written_here)
                 except OSError as exc:
                     reason = exc
                 if reason is not None:

@@ -110,6 +110,7 @@ class PackageWriter:
                 sealed = [seal_file(self.package.root / rel) for rel in files.files]
                 files.sizes = [size for size, _ in sealed]
                 files.checksums = [crc for _, crc in sealed]
+            self.package.written_here = True
         except OSError as exc:
             self._error = exc
             self._raise_pending()

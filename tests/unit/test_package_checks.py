@@ -66,9 +66,25 @@ def test_a_damaged_data_file_is_refused_with_the_command_that_drops_the_package(
     path = pkg.file_paths("t")[0]
     damage(path)
     with pytest.raises(StateError, match=reason) as err:
-        pkg.verify()
+        LoadPackage.open(pkg.root).verify()  # as a later run or `pipeline.load()` reads it
     assert err.value.path == str(path)
     assert f"`headwater pipeline drop-pending wd --load-id {LOAD_ID} --pipelines-dir" in (err.value.hint or "")
+
+
+def test_the_package_a_process_just_wrote_is_verified_by_size_without_reading_its_files(tmp_path: Path) -> None:
+    """``run()`` loads the package it has just sealed: the checksums were computed from those files
+    moments before, so reading them again would only cost time (4% of a 1M-row Arrow load). Their sizes
+    are still checked; a package opened from disk is checked in full."""
+    pkg = sealed(tmp_path)
+    assert pkg.written_here and not LoadPackage.open(pkg.root).written_here
+    path = pkg.file_paths("t")[0]
+    _flip(path)
+    pkg.verify()  # not read: the flipped bit goes unseen here ...
+    with pytest.raises(StateError, match="CRC-32 differs"):
+        LoadPackage.open(pkg.root).verify()  # ... and not once the package is read from disk
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(StateError, match="bytes, "):
+        pkg.verify()
 
 
 MANIFEST_DAMAGE = {
