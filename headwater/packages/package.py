@@ -238,8 +238,9 @@ class LoadPackage:
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
         self.manifest = manifest
-        #: the data files' sizes and CRC-32 were computed by this process from the files it had just written
-        #: (set by the package writer): :meth:`verify` checks their sizes and reads none back
+        #: this process sealed the package: it computed the data files' sizes and CRC-32 from the files in
+        #: place moments before (set by the package writer; parts of partitions are checked against their
+        #: own before they are adopted): :meth:`verify` checks the sizes and reads no file back
         self.written_here = False
 
     @property

@@ -34,7 +34,7 @@ import orjson
 import pyarrow as pa
 
 from headwater._failpoints import failpoint
-from headwater.errors import ExtractError, HeadwaterError
+from headwater.errors import ExtractError, HeadwaterError, StateError
 from headwater.executors import Executor
 from headwater.normalize.arrow_types import from_arrow
 from headwater.normalize.ids import constant
@@ -202,11 +202,23 @@ class PartsRun:
         self, part: _Part, index: int, schema: Schema, state: PipelineState, package: LoadPackage, placer: Placer
     ) -> None:
         (root,) = [p for p in part.folder.iterdir() if p.is_dir()]
-        found = LoadPackage.open(root)
+        try:
+            # the part's files as its worker sealed them (sizes, CRC-32): a part damaged at rest since an
+            # earlier run, or copied down from a cluster's storage short or garbled, is not adopted
+            found = LoadPackage.open(root)
+            theirs, part_state = found.verify()
+        except StateError as exc:
+            (part.folder / PART_FILE).unlink(missing_ok=True)  # not reused: the next run extracts it again
+            raise StateError(
+                f"partition {part.key!r} of resource {part.resource.name!r}: {exc.message}",
+                hint="run again: the partition is extracted again (its damaged part is not reused)",
+                path=exc.where.get("path"),
+                resource=part.resource.name,
+                partition=part.key,
+            ) from exc
         # no longer a whole part: a crash while its files move into the package (which is then discarded,
         # being open) makes the next run extract the partition again rather than reuse half of it
         (part.folder / PART_FILE).unlink()
-        theirs = found.load_schema()
         plan = merge_schema(schema, theirs)
         for table, files in found.manifest.tables.items():
             target = package.manifest.tables.setdefault(table, TableFiles())
@@ -224,7 +236,6 @@ class PartsRun:
             target.rows += files.rows
         self.replace_tables += [t for t in found.manifest.replace_tables if t not in self.replace_tables]
         merge_checks(self.checks, found.manifest.checks)
-        part_state = found.load_state()
         if part_state is None:
             return
         if part.shared:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import headwater as hw
-from headwater.errors import ConfigError, ExtractError
+from headwater.errors import ConfigError, ExtractError, StateError
 from tests.integration.scale import partitioned
 from tests.integration.scale.common import extractions, make, table
 from tests.integration.scale.partitioned import PARTS
@@ -86,6 +86,46 @@ def test_a_partition_that_keeps_failing_loads_nothing_and_the_rerun_extracts_onl
     p.run(partitioned.orders)  # a third run extracts everything again: nothing is left over
     assert sorted(extractions(env)) == PARTS
     assert table(tmp_path, "stubborn", "select count(*) from d.orders") == [(6000,)]
+
+
+def _flip_a_bit(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # the size unchanged
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [(_flip_a_bit, "CRC-32 differs"), (lambda p: p.write_bytes(p.read_bytes()[:-10]), "bytes, ")],
+    ids=["one-bit", "truncated"],
+)
+def test_a_kept_part_damaged_at_rest_is_not_adopted_and_the_next_run_extracts_it_again(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, damage: Any, reason: str
+) -> None:
+    """The parts kept after a failed run wait on disk for the next; one whose data file changed since its
+    worker sealed it (a full disk, a bad copy from a cluster's storage) stops the run before anything of it
+    is adopted, naming the file, and is not reused: the run after extracts that partition again."""
+    monkeypatch.setenv("HW_TEST_FAIL", "p4:*")
+    p = make(tmp_path, "damaged", hw.executors.threads(retries=0))
+    with pytest.raises(ExtractError):
+        p.run(partitioned.orders)
+    kept = sorted((p.workdir.root / "parts").rglob("part.json"))
+    assert len(kept) == 5
+    victim = sorted(kept[0].parent.rglob("*.arrow"))[0]
+    damage(victim)
+    monkeypatch.setenv("HW_TEST_FAIL", "")
+    env.unlink()
+    with pytest.raises(StateError, match=reason) as err:
+        p.run(partitioned.orders)
+    assert err.value.where["path"] == str(victim)
+    assert err.value.where["resource"] == "orders" and "extracted again" in (err.value.hint or "")
+    damaged_key = err.value.where["partition"]
+    assert "orders" not in p.dataset().tables()  # nothing loaded
+    env.unlink()
+    info = p.run(partitioned.orders)
+    assert damaged_key in extractions(env)  # the damaged part was not reused
+    assert info.table_rows() == {"orders": 6000, "orders__tags": 12000}
+    assert table(tmp_path, "damaged", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
@@ -222,6 +262,48 @@ def test_a_run_killed_while_adopting_parts_reruns_to_exactly_once(
     assert p.run(partitioned.orders).table_rows()["orders"] == 6000
     assert sorted(extractions(env)) == again  # the parts still whole were reused, the others extracted again
     assert table(tmp_path, "crash", "select count(*), count(distinct id) from d.orders") == [(6000, 6000)]
+
+
+FAILING_ON_THREADS = """
+import sys
+sys.path.insert(0, {root!r})
+import headwater as hw
+from headwater.errors import ExtractError
+from tests.integration.scale import partitioned
+
+dest = hw.destinations.duckdb({db!r})
+p = hw.pipeline("threads", destination=dest, dataset="d", pipelines_dir={pipelines!r}, progress=False,
+                executor=hw.executors.threads(retries=0))
+try:
+    p.run(partitioned.orders)
+except ExtractError as exc:
+    print("ExtractError", exc.where.get("partition"), "concurrent.futures.process" in sys.modules)
+"""
+
+
+def test_a_failing_partition_on_threads_is_an_extract_error_in_a_process_that_never_used_processes(
+    tmp_path: Path, env: Path
+) -> None:
+    """The pool told a worker's death from a job's failure by ``concurrent.futures.process``, which only
+    a process pool imports: a fresh process on threads got an AttributeError instead (the suite hid it,
+    having used process pools before)."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[3])
+    script = tmp_path / "threads.py"
+    script.write_text(
+        FAILING_ON_THREADS.format(root=root, db=str(tmp_path / "t.duckdb"), pipelines=str(tmp_path / "p"))
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "HW_TEST_FAIL": "p2:*"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ExtractError", "p2", "False"]
 
 
 def test_a_run_can_read_only_some_partitions(tmp_path: Path, env: Path) -> None:
