@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.small_runs                 # every case, 9 processes each
     .venv/bin/python -m bench.small_runs --repeat 15 --cases one_row,help
     .venv/bin/python -m bench.small_runs --before /tmp/old    # /tmp/old/headwater: another checkout, as "before"
+    .venv/bin/python -m bench.small_runs --alone    # each tool also in a new venv of its own, as users install it
 
 Cases, each timed as a whole process (interpreter start, imports, the work, exit) from the parent:
 
@@ -124,7 +125,7 @@ del docs, t  # freed here: left to the interpreter's exit, the same frees took 0
 )
 
 # the table each one-row case's file must hold after the run (checked, untimed)
-TABLES = {"headwater": "d.t", "before": "d.t", "dlt": "d.t", "floor": "t"}
+TABLES = {"headwater": "d.t", "before": "d.t", "dlt": "d.t", "headwater-alone": "d.t", "dlt-alone": "d.t", "floor": "t"}
 
 #: one process: its command line (a ``{work}`` argument is a fresh folder) and the folder on PYTHONPATH
 Command = tuple[list[str], Path]
@@ -156,10 +157,10 @@ def spawn(argv: list[str], root: Path, cwd: Path) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def console_script(name: str, module: str) -> list[str]:
-    """The installed ``name`` command beside this interpreter, or ``python -m module``."""
-    script = Path(sys.executable).parent / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", module]
+def console_script(name: str, module: str, python: str = sys.executable) -> list[str]:
+    """The installed ``name`` command beside ``python``, or ``python -m module``."""
+    script = Path(python).parent / name
+    return [str(script)] if script.exists() else [python, "-m", module]
 
 
 def count_rows(path: Path, table: str) -> int:
@@ -180,24 +181,32 @@ def has_dlt() -> bool:
     return subprocess.run([sys.executable, "-c", "import dlt"], capture_output=True).returncode == 0
 
 
-def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[str, dict[str, Command]]:
-    """case -> tool -> one process (``before``: the checkout measured as the tool ``before``)."""
+def commands(
+    cases: list[str], tools: list[str], before: Path | None, alone: dict[str, str] | None = None
+) -> dict[str, dict[str, Command]]:
+    """case -> tool -> one process (``before``: the checkout measured as the tool ``before``; ``alone``:
+    the interpreters of the tools ``headwater-alone`` and ``dlt-alone``, see :func:`alone_venvs`)."""
     py = sys.executable
+    pys = {t: (alone or {}).get(t, py) for t in tools}
     scripts = {"headwater": HEADWATER_ONE_ROW, "before": HEADWATER_ONE_ROW, "dlt": DLT_ONE_ROW}
-    roots = {"headwater": ROOT, "before": before or ROOT, "dlt": ROOT}
+    scripts |= {"headwater-alone": HEADWATER_ONE_ROW, "dlt-alone": DLT_ONE_ROW}
+    roots = {"headwater": ROOT, "before": before or ROOT, "dlt": ROOT, "headwater-alone": ROOT, "dlt-alone": ROOT}
     clis = {
         "headwater": console_script("headwater", "headwater"),
         "before": console_script("headwater", "headwater"),
         "dlt": console_script("dlt", "dlt"),
+        "headwater-alone": console_script("headwater", "headwater", pys["headwater-alone"]) if alone else [],
+        "dlt-alone": console_script("dlt", "dlt", pys["dlt-alone"]) if alone else [],
     }
     out: dict[str, dict[str, Command]] = {}
     if "one_row" in cases:
-        out["one_row"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
+        out["one_row"] = {t: ([pys[t], "-c", scripts[t], "{work}"], roots[t]) for t in tools}
     if "again" in cases:
-        out["again"] = {t: ([py, "-c", scripts[t], "{work}"], roots[t]) for t in tools}
+        out["again"] = {t: ([pys[t], "-c", scripts[t], "{work}"], roots[t]) for t in tools}
     if "docs_50k" in cases:
         docs = {"headwater": HEADWATER_DOCS, "before": HEADWATER_DOCS, "dlt": DLT_DOCS}
-        out["docs_50k"] = {t: ([py, "-c", docs[t], "{work}", "{docs}"], roots[t]) for t in tools}
+        docs |= {"headwater-alone": HEADWATER_DOCS, "dlt-alone": DLT_DOCS}
+        out["docs_50k"] = {t: ([pys[t], "-c", docs[t], "{work}", "{docs}"], roots[t]) for t in tools}
         if "floor" in cases:
             out["docs_50k"]["floor"] = ([py, "-c", FLOOR_DOCS, "{work}", "{docs}"], ROOT)
     if "help" in cases:
@@ -209,7 +218,32 @@ def commands(cases: list[str], tools: list[str], before: Path | None) -> dict[st
             "+ one row into a new file": ([py, "-c", FLOOR_LOAD, "{work}"], ROOT),
             "+ pyarrow.compute": ([py, "-c", FLOOR_LOAD, "{work}", "compute"], ROOT),
         }
+        if alone:  # the same floor in Headwater's own venv: pyarrow without numpy
+            core = alone["headwater-alone"]
+            out["floor"]["import pyarrow, duckdb (alone)"] = ([core, "-c", "import pyarrow, duckdb"], ROOT)
+            out["floor"]["+ one row, pyarrow.compute (alone)"] = ([core, "-c", FLOOR_LOAD, "{work}", "compute"], ROOT)
     return out
+
+
+def alone_venvs(folder: Path) -> dict[str, str]:
+    """Two new venvs under ``folder``, each with one tool and what it needs, as a user installs it:
+    Headwater's core (this checkout, no extra: no numpy, no pandas) and dlt with its ``duckdb`` extra at
+    the version installed here. Returns their interpreters, as the tools ``headwater-alone`` and
+    ``dlt-alone``. In this venv both tools share what the other pulls in (numpy with pyarrow: about 10 MB
+    of every Headwater process; pandas; dlt's own dependencies)."""
+    from importlib.metadata import version
+
+    pythons = {}
+    for tool, spec in (("headwater-alone", str(ROOT)), ("dlt-alone", f"dlt[duckdb]=={version('dlt')}")):
+        venv = folder / tool
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        python = str(venv / "bin" / "python")
+        subprocess.run(
+            [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", python, spec],
+            check=True,
+        )
+        pythons[tool] = python
+    return pythons
 
 
 def measure(cases: dict[str, dict[str, Command]], repeat: int, workdir: Path) -> dict[str, dict[str, Sample]]:
@@ -262,10 +296,10 @@ def report(results: dict[str, dict[str, Sample]], repeat: int) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for case, samples in results.items():
-        ref = samples.get("dlt")
         for tool, s in samples.items():
             ratio = "-"
-            if tool in ("headwater", "before") and ref:
+            ref = samples.get("dlt-alone" if tool == "headwater-alone" else "dlt")
+            if tool in ("headwater", "before", "headwater-alone") and ref:
                 ratio = f"{statistics.median(ref.wall) / statistics.median(s.wall):.1f}x"
             lines.append(
                 f"| {LABELS.get(case, case)} | {tool} | {min(s.wall):.3f} | {statistics.median(s.wall):.3f}"
@@ -282,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before", type=Path, help="a folder holding another checkout's headwater/, measured as the tool 'before'"
     )
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="also measure each tool in a new venv of its own (headwater-alone, dlt-alone: see alone_venvs)",
+    )
     args = parser.parse_args(argv)
     tools = args.tools.split(",")
     if args.before is not None:
@@ -294,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     for root in {ROOT, args.before or ROOT}:
         compileall.compile_dir(root / "headwater", quiet=1)
     with tempfile.TemporaryDirectory(prefix="hw-small-runs-") as tmp:
-        results = measure(commands(args.cases.split(","), tools, args.before), args.repeat, Path(tmp))
+        alone = None
+        if args.alone:
+            alone = alone_venvs(Path(tmp) / "venvs")
+            tools += [t for t in ("headwater-alone", "dlt-alone") if t.split("-")[0] in tools]
+        results = measure(commands(args.cases.split(","), tools, args.before, alone), args.repeat, Path(tmp))
     print(report(results, args.repeat))
     return 0
 
