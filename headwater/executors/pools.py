@@ -120,7 +120,7 @@ class _Pooled:
                     except BaseException as exc:  # the job's own error, or its worker's death
                         if isinstance(exc, KeyboardInterrupt):
                             raise
-                        broken = broken or isinstance(exc, cf.BrokenExecutor)  # a process pool whose worker died
+                        broken = broken or isinstance(exc, cf.BrokenExecutor)  # a pool that cannot go on: a dead worker
                         if failed_attempt(outcome, exc, self.retries):
                             waiting.append(i)
                             continue
