@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.cursors.cursor import Incremental, _coerce
 from headwater.errors import DataError
+from headwater.normalize.compute import pc
 
 
 def filter_item(inc: Incremental, item: Any) -> Any:

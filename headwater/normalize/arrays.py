@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.normalize import pandas_gate
+from headwater.normalize.compute import pc
 
 
 def arange(start: int, stop: int) -> pa.Int64Array:

@@ -17,10 +17,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import DataError, did_you_mean
 from headwater.normalize import arrays, pandas_gate
+from headwater.normalize.compute import pc
 from headwater.schema.checks import SAMPLES, Check, CheckResult
 from headwater.schema.model import Schema
 from headwater.schema.system import SYSTEM_PREFIX

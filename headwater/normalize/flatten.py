@@ -19,11 +19,11 @@ from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import DataError
 from headwater.normalize import arrays, pandas_gate
 from headwater.normalize.arrow_types import is_list_like, is_uuid, nesting_depth
+from headwater.normalize.compute import pc
 from headwater.normalize.values import (
     Unconvertible,
     json_array,

@@ -28,10 +28,10 @@ from typing import Any, Final
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from headwater.normalize.arrow_types import is_list_like
+from headwater.normalize.compute import pc
 
 #: lines of fewer bytes than this cannot open more than half as many objects and lists
 ARROW_OPENS: Final = 1000

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import ConfigError
 from headwater.normalize.arrow_types import is_uuid
+from headwater.normalize.compute import pc
 from headwater.normalize.flatten import Part
 from headwater.schema.masks import REDACTED, Mask, mask_of
 from headwater.schema.naming import join_path, snake_case

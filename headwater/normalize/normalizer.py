@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import ContractViolation, DataError
 from headwater.normalize import arrays
 from headwater.normalize.checks import RowChecks
+from headwater.normalize.compute import pc
 from headwater.normalize.flatten import Flattener, Part
 from headwater.normalize.guard import Guard, PartRows
 from headwater.normalize.ids import constant, row_ids

@@ -13,9 +13,9 @@ import re
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.normalize.arrow_types import TIMESTAMP
+from headwater.normalize.compute import pc
 from headwater.schema.types import DataType
 
 # at most six digits of a second: timestamps hold microseconds, a string with more stays text

@@ -20,10 +20,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import DataError
 from headwater.normalize.arrow_types import TIMESTAMP, is_uuid, to_arrow
+from headwater.normalize.compute import pc
 from headwater.normalize.temporal import parse_dates, parse_timestamps
 from headwater.normalize.values import to_json_text
 from headwater.schema.hints import column_name

@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import ConfigError
 from headwater.normalize import pandas_gate
+from headwater.normalize.compute import pc
 from headwater.optional import require
 from headwater.sources.sql_database.reflect import TableSpec
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.errors import DataError, HeadwaterError, SourceError
 from headwater.normalize import pandas_gate
+from headwater.normalize.compute import pc
 from headwater.observe.access import record_access
 from headwater.schema.types import DataType
 from headwater.sources.sql_database.arrow import Conformer, rechunk

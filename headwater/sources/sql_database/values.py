@@ -23,10 +23,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.normalize import pandas_gate
 from headwater.normalize.arrow_types import is_uuid
+from headwater.normalize.compute import pc
 
 #: spellings a boolean column may hold as text (SQLite keeps what it was given), lower case
 TRUE_TEXT: Final = ("1", "1.0", "true", "t", "yes", "y", "on")
