@@ -70,18 +70,29 @@ class HeadwaterError(Exception):
             setattr(self, key, value)
         super().__init__(self._render())
 
+    @property
+    def headline(self) -> str:
+        """The message and where, without the hint: this error quoted in another's message or a log line."""
+        if not self.where:
+            return self.message
+        located = ", ".join(f"{k}={v!r}" for k, v in self.where.items())
+        return f"{self.message} [{located}]"
+
     def _render(self) -> str:
-        text = self.message
-        if self.where:
-            located = ", ".join(f"{k}={v!r}" for k, v in self.where.items())
-            text = f"{text} [{located}]"
-        if self.hint:
-            text = f"{text}\n  hint: {self.hint}"
-        return text
+        return f"{self.headline}\n  hint: {self.hint}" if self.hint else self.headline
 
     def __reduce__(self) -> tuple[Any, ...]:
         # keep errors picklable (they cross thread and process boundaries)
         return (_rebuild, (type(self), self.message, self.hint, self.where))
+
+
+def described(exc: BaseException) -> str:
+    """``Type: what happened`` of ``exc``, to quote it in another error's message or a log line.
+
+    A Headwater error is quoted without its hint: the error or line that quotes it says what to do, and
+    a hint quoted inside a message reads as two hints, the inner one often about the wrong step.
+    """
+    return f"{type(exc).__name__}: {exc.headline if isinstance(exc, HeadwaterError) else exc}"
 
 
 def _rebuild(cls: type[HeadwaterError], message: str, hint: str | None, where: dict[str, Any]) -> Any:

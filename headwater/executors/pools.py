@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.errors import ConfigError
+from headwater.errors import ConfigError, described
 from headwater.observe.context import carry
 
 log = logging.getLogger("headwater")
@@ -38,17 +38,16 @@ class Outcome:
 def failed_attempt(outcome: Outcome, error: BaseException, retries: int, where: str = "") -> bool:
     """Record ``error`` as the outcome's latest failed attempt; whether the job is tried again (logged)."""
     outcome.error = error
-    outcome.errors.append(f"{type(error).__name__}: {error}")
+    outcome.errors.append(described(error))
     if outcome.attempts > retries:
         return False
     log.warning(
-        "partition job %d failed%s (attempt %d of %d), retrying: %s: %s",
+        "partition job %d failed%s (attempt %d of %d), retrying: %s",
         outcome.index,
         where,
         outcome.attempts,
         retries + 1,
-        type(error).__name__,
-        error,
+        described(error),
     )
     return True
 

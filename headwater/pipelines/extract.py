@@ -23,7 +23,7 @@ def _wrap(resource: Resource, exc: BaseException) -> HeadwaterError:
         return exc
     return ExtractError(
         f"resource {resource.name!r} failed: {type(exc).__name__}: {exc}",
-        hint="the rows extracted before the failure are kept; fix the cause and run again",
+        hint="fix the cause and run again",  # what became of the rows before it: the caller says
         resource=resource.name,
     )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater import names
 from headwater._failpoints import failpoint
-from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError
+from headwater.errors import ConfigError, DestinationError, ExtractError, HeadwaterError, described
 from headwater.normalize.masking import missing_key
 from headwater.normalize.normalizer import Normalizer
 from headwater.observe.access import record_resource_reads
@@ -370,7 +370,7 @@ class Extraction:
         if rows == 0:
             package.discard()
             raise failure
-        package.set_status(PARTIAL, error=redact(f"{type(failure).__name__}: {failure}"))
+        package.set_status(PARTIAL, error=redact(described(failure)))
         message = (
             f"{rows:,} rows extracted before the failure are kept in the partial package "
             f"{package.load_id} ({package.root})"

@@ -34,7 +34,7 @@ import orjson
 import pyarrow as pa
 
 from headwater._failpoints import failpoint
-from headwater.errors import ExtractError, HeadwaterError, StateError
+from headwater.errors import ExtractError, HeadwaterError, StateError, described
 from headwater.executors import Executor
 from headwater.normalize.arrow_types import from_arrow
 from headwater.normalize.ids import constant
@@ -265,13 +265,14 @@ def _failure(failed: list[tuple[_Part, BaseException, int]], total: int) -> Head
     message = (
         f"{len(failed)} of {total} partitions failed after their retries ({names}); "
         f"partition {part.key!r} of resource {part.resource.name!r}, attempt {attempts}: "
-        f"{type(error).__name__}: {redact(str(error))}"
+        f"{redact(described(error))}"
     )
     hint = (
         f"fix the cause and run again: the {total - len(failed)} finished partitions are kept in the working "
         "folder and are not extracted again; nothing was loaded"
     )
-    if isinstance(error, HeadwaterError) and error.hint:
+    # a resource's own failure (an ExtractError) says "fix the cause and run again", which this hint says
+    if isinstance(error, HeadwaterError) and error.hint and not isinstance(error, ExtractError):
         hint = f"{error.hint}\n  then: {hint}"
     out = ExtractError(message, hint=hint, resource=part.resource.name, partition=part.key)
     out.__cause__ = error

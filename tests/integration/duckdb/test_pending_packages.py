@@ -262,3 +262,24 @@ def test_the_error_that_keeps_a_partial_package_is_the_same_error_with_its_attri
             assert getattr(error, key) == value, key
     if failure.hint:
         assert error.hint and error.hint.startswith(failure.hint)
+
+
+@pytest.mark.parametrize("after", [0, 2], ids=["before its first row", "after two rows"])
+def test_a_resource_failure_says_what_was_kept_and_hints_once(make_pipeline: Callable[..., Any], after: int) -> None:
+    """No rows: nothing kept, and the error claims nothing; rows: the partial package, named once."""
+
+    @hw.resource
+    def items() -> Any:
+        yield [{"id": i} for i in range(after)]
+        raise ConnectionError("connection reset by peer")
+
+    p = make_pipeline("told")
+    with pytest.raises(ExtractError) as raised:
+        p.run(items())
+    text = str(raised.value)
+    assert "ConnectionError: connection reset by peer" in text and text.count("hint:") == 1
+    if after:
+        assert f"{after} rows extracted before the failure are kept in the partial package" in text
+        assert "include_partial=True" in (raised.value.hint or "")
+    else:  # nothing was extracted: nothing is said to be kept (the old hint said "the rows ... are kept")
+        assert "kept" not in text and raised.value.hint == "fix the cause and run again"

@@ -64,13 +64,17 @@ def test_a_partition_failing_twice_is_retried_and_the_run_succeeds(
 
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_a_partition_that_keeps_failing_loads_nothing_and_the_rerun_extracts_only_it(
-    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, executor: str
 ) -> None:
     monkeypatch.setenv("HW_TEST_FAIL", "p4:*")
     p = make(tmp_path, "stubborn", hw.executors.threads(retries=1) if executor == "threads" else executor)
     with pytest.raises(ExtractError, match=r"1 of 6 partitions failed after their retries \(orders\[p4\]\)") as err:
         p.run(partitioned.orders)
     assert "partition p4 is down" in str(err.value) and "5 finished partitions are kept" in (err.value.hint or "")
+    # one hint, the partitions': the worker's error is quoted without its own (which said rows were kept)
+    assert str(err.value).count("hint:") == 1 and "extracted before the failure" not in str(err.value)
+    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retried and all("partition p4 is down" in m and "hint:" not in m for m in retried)
     assert err.value.where["partition"] == "p4"
     assert "orders" not in p.dataset().tables()  # nothing loaded
     first = extractions(env)
