@@ -26,6 +26,8 @@ _OFFSET_PATTERN: Final = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2
 
 
 def _first_valid(arr: pa.Array) -> str | None:
+    if arr.null_count == 0:  # no compute: most text columns are told apart from ISO ones by their first value
+        return arr[0].as_py() if len(arr) else None
     valid = arr.drop_null()
     if len(valid) == 0:
         return None

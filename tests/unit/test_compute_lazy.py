@@ -52,7 +52,9 @@ def _run(tmp_path: Path, rows: list[dict[str, object]]) -> dict[str, object]:
     return result
 
 
-@pytest.mark.parametrize("rows", [[{"id": 1}], [{"id": 1, "n": 2**60 + 1, "ok": True, "x": 1.5, "o": {"k": 2}}]])
+@pytest.mark.parametrize(
+    "rows", [[{"id": 1}], [{"id": 1, "n": 2**60 + 1, "ok": True, "x": 1.5, "name": "2024 plan", "o": {"k": 2}}]]
+)
 def test_a_run_of_a_few_flat_rows_never_imports_pyarrow_compute(tmp_path: Path, rows: list[dict[str, object]]) -> None:
     assert _run(tmp_path, rows) == {"loaded": 2 * len(rows), "compute": False}
 

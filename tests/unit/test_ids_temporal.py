@@ -32,6 +32,11 @@ def test_infer_temporal() -> None:
     assert infer_temporal(pa.array(["hello"])) is None
     assert infer_temporal(pa.array(["2024-01-01", "2024-01-01T00:00:00Z"])) is None
     assert infer_temporal(pa.array([None, None], type=pa.string())) is None
+    # the first value decides quickly, with or without nulls before it
+    assert infer_temporal(pa.array([None, "2024-01-01"]))[0].name == "date"
+    assert infer_temporal(pa.array([], type=pa.string())) is None
+    assert infer_temporal(pa.array(["hello", "2024-01-01"])) is None
+    assert infer_temporal(pa.array(["2024-01-01", "hello"])) is None
 
 
 def test_parse_timestamps_reports_what_failed() -> None:
