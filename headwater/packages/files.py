@@ -132,12 +132,31 @@ def file_checksum(path: Path) -> tuple[int, int]:
     return size, crc
 
 
-def seal_file(path: Path) -> tuple[int, int]:
-    """Flush a written file to disk and return its ``(size, crc32)`` for the manifest."""
-    size, crc = file_checksum(path)
+def seal_file(path: Path, known: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Flush a written file to disk and return its ``(size, crc32)`` for the manifest.
+
+    ``known``: the size and CRC-32 this process checked the file against as it came in (a worker's part,
+    moved in place): recorded as they are, the file not read again, so the checksum the worker computed
+    is the one the load checks.
+    """
+    size, crc = known if known is not None else file_checksum(path)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return size, crc
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` (files created, renamed or removed in it) durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def check_int(value: Any, what: str, *, minimum: int = 0) -> int:

@@ -39,6 +39,7 @@ from headwater.packages.files import (
     check_str,
     drop_pending_command,
     file_checksum,
+    fsync_dir,
     json_object,
     parse_schema,
     read_json,
@@ -211,20 +212,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 class LoadPackage:
@@ -242,6 +230,9 @@ class LoadPackage:
         #: place moments before (set by the package writer; parts of partitions are checked against their
         #: own before they are adopted): :meth:`verify` checks the sizes and reads no file back
         self.written_here = False
+        #: data files (by path in the package) this process checked as they came in, with the size and
+        #: CRC-32 they were checked against: the package writer records these and reads none of them again
+        self.checked: dict[str, tuple[int, int]] = {}
 
     @property
     def load_id(self) -> str:
@@ -401,7 +392,7 @@ class LoadPackage:
             target.mkdir()
             os.replace(self.root / "manifest.json", target / "manifest.json")
             shutil.rmtree(self.root)
-        _fsync_dir(completed_dir)
+        fsync_dir(completed_dir)
         self.root = target
         _prune(completed_dir, KEEP_COMPLETED)
 

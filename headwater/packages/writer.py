@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from headwater.errors import ConfigError, StateError
-from headwater.packages.files import seal_file
+from headwater.packages.files import fsync_dir, seal_file
 from headwater.packages.package import LoadPackage, TableFiles
 from headwater.schema.vocabulary import PACKAGE_FORMATS, PackageFormat
 
@@ -107,9 +107,19 @@ class PackageWriter:
         self._raise_pending()
         try:
             for files in self.package.manifest.tables.values():
-                sealed = [seal_file(self.package.root / rel) for rel in files.files]
+                sealed = [seal_file(self.package.root / rel, self.package.checked.get(rel)) for rel in files.files]
                 files.sizes = [size for size, _ in sealed]
                 files.checksums = [crc for _, crc in sealed]
+            # the files' entries in their folders (new files, parts renamed in), and the folders' own entries
+            # up to the package's root (which sealing the manifest syncs), are as durable as the files
+            folders = {
+                Path(rel).parents[i]
+                for t in self.package.manifest.tables.values()
+                for rel in t.files
+                for i in range(len(Path(rel).parents) - 1)
+            }
+            for folder in sorted(folders, key=lambda f: -len(f.parts)):  # deepest first
+                fsync_dir(self.package.root / folder)
             self.package.written_here = True
         except OSError as exc:
             self._error = exc

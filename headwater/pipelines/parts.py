@@ -227,12 +227,15 @@ class PartsRun:
             for n, rel in enumerate(files.files):
                 src = found.root / rel
                 dst = folder / f"p{index:05d}-{n:05d}{src.suffix}"
+                in_package = str(dst.relative_to(package.root))
                 rewrite = plan.get(table)
                 if rewrite or found.load_id != package.load_id:
                     _rewrite(src, dst, schema.tables.get(table), rewrite or {}, placer, package)
                 else:
                     os.replace(src, dst)
-                target.files.append(str(dst.relative_to(package.root)))
+                    if files.checksums:  # verified against these above: sealing records them, reads nothing
+                        package.checked[in_package] = (files.sizes[n], files.checksums[n])
+                target.files.append(in_package)
             target.rows += files.rows
         self.replace_tables += [t for t in found.manifest.replace_tables if t not in self.replace_tables]
         merge_checks(self.checks, found.manifest.checks)

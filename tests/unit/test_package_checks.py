@@ -4,6 +4,7 @@ command that drops the package. And the state operations behind stale and late p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from headwater.errors import ConfigError, StateError
-from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, list_packages
+from headwater.packages.package import NORMALIZED, LoadPackage, Manifest, TableFiles, list_packages
 from headwater.packages.writer import PackageWriter
 from headwater.schema.state import PipelineState
 
@@ -85,6 +86,56 @@ def test_the_package_a_process_just_wrote_is_verified_by_size_without_reading_it
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(StateError, match="bytes, "):
         pkg.verify()
+
+
+def test_a_file_checked_as_it_came_in_is_sealed_with_that_checksum_not_read_again(tmp_path: Path) -> None:
+    """A partition's part is checked against its worker's checksums, then moved into the run's package:
+    sealing records those, so the bytes the worker wrote are the bytes the load checks; a file changed
+    between the two is caught when the package is read, not blessed by a second checksum."""
+    root = tmp_path / "wd" / "packages"
+    worker = sealed(tmp_path / "worker")
+    (worker_file,) = worker.file_paths("t")
+    worker_seal = (worker.manifest.tables["t"].sizes[0], worker.manifest.tables["t"].checksums[0])
+    pkg = LoadPackage.create(root, Manifest(LOAD_ID, "p", "s", "d", resources=["r"]))
+    moved = pkg.data_dir("t")
+    moved.mkdir(parents=True)
+    in_package = str((moved / "p00000-00000.arrow").relative_to(pkg.root))
+    worker_file.replace(pkg.root / in_package)
+    pkg.manifest.tables.setdefault("t", TableFiles()).files.append(in_package)
+    pkg.checked[in_package] = worker_seal
+    _flip(pkg.root / in_package)  # changed after it was checked
+    writer = PackageWriter(pkg, file_format="arrow")
+    writer.write("t", pa.table({"a": [1], "s": ["y"]}))  # a file of the driver's own: sealed from its bytes
+    writer.close()
+    files = pkg.manifest.tables["t"]
+    assert files.files[0] == in_package and (files.sizes[0], files.checksums[0]) == worker_seal
+    pkg.write_schema(b'{"name": "s", "version": 1, "version_hash": "h", "tables": []}')
+    pkg.write_state(PipelineState().to_json())
+    pkg.set_status(NORMALIZED)
+    with pytest.raises(StateError, match="CRC-32 differs") as caught:
+        LoadPackage.open(pkg.root).verify()
+    assert in_package in str(caught.value)
+
+
+def test_sealing_syncs_the_data_files_then_their_folders_then_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new file's name lives in its folder: until the folder is synced, a power cut can lose the file
+    the synced manifest names (POSIX; ext4 and XFS often commit both together, nothing promises it)."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:  # the real fsync, with the path of what it synced noted
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    pkg = sealed(tmp_path)
+    data = str(pkg.root / "data")
+    (file,) = [str(f) for f in pkg.file_paths("t")]
+    sealing_manifest = max(i for i, path in enumerate(synced) if "manifest.json" in path)  # status: normalized
+    order = [synced.index(file), synced.index(data + "/t"), synced.index(data), sealing_manifest]
+    assert order == sorted(order) and synced[-1] == str(pkg.root)  # the manifest's new name, last
 
 
 MANIFEST_DAMAGE = {

@@ -12,6 +12,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError, ExtractError, StateError
+from headwater.packages.package import list_packages
 from tests.integration.scale import partitioned
 from tests.integration.scale.common import extractions, make, table
 from tests.integration.scale.partitioned import PARTS
@@ -90,6 +91,22 @@ def test_a_partition_that_keeps_failing_loads_nothing_and_the_rerun_extracts_onl
     p.run(partitioned.orders)  # a third run extracts everything again: nothing is left over
     assert sorted(extractions(env)) == PARTS
     assert table(tmp_path, "stubborn", "select count(*) from d.orders") == [(6000,)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_the_run_package_of_partitions_carries_the_workers_checksums_and_verifies_from_disk(
+    tmp_path: Path, env: Path, executor: str
+) -> None:
+    """Parts moved into the run's package keep the checksums their workers computed (checked as they
+    came in, not read a third time); read back from disk, every file of the package matches them."""
+    p = make(tmp_path, "sealed", executor)
+    load_id = p.extract(partitioned.orders)
+    (package,) = [pkg for pkg in list_packages(p.workdir.packages) if pkg.load_id == load_id]
+    assert not package.written_here
+    package.verify()  # every data file read back and its CRC-32 compared
+    files = package.manifest.tables["orders"]
+    assert len(files.files) == len(PARTS) and all(files.checksums) and len(files.sizes) == len(files.files)
+    assert p.load().table_rows() == {"orders": 6000, "orders__tags": 12000}
 
 
 def _flip_a_bit(path: Path) -> None:
