@@ -12,6 +12,7 @@ import pytest
 
 import headwater as hw
 from headwater.errors import ConfigError, ExtractError, StateError
+from headwater.packages import files as package_files
 from headwater.packages.package import list_packages
 from tests.integration.scale import partitioned
 from tests.integration.scale.common import extractions, make, table
@@ -95,13 +96,22 @@ def test_a_partition_that_keeps_failing_loads_nothing_and_the_rerun_extracts_onl
 
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_the_run_package_of_partitions_carries_the_workers_checksums_and_verifies_from_disk(
-    tmp_path: Path, env: Path, executor: str
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, executor: str
 ) -> None:
     """Parts moved into the run's package keep the checksums their workers computed (checked as they
-    came in, not read a third time); read back from disk, every file of the package matches them."""
+    came in, not read a third time to seal the package); read back from disk, every file matches them."""
+    checksummed: list[Path] = []
+    real = package_files.file_checksum
+
+    def noted(path: Path) -> tuple[int, int]:  # the real checksum, with the file it read noted
+        checksummed.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(package_files, "file_checksum", noted)
     p = make(tmp_path, "sealed", executor)
     load_id = p.extract(partitioned.orders)
     (package,) = [pkg for pkg in list_packages(p.workdir.packages) if pkg.load_id == load_id]
+    assert not [f for f in checksummed if f.is_relative_to(package.root)]  # sealing read no adopted file
     assert not package.written_here
     package.verify()  # every data file read back and its CRC-32 compared
     files = package.manifest.tables["orders"]
