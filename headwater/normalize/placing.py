@@ -380,7 +380,8 @@ _FEW = 64
 
 
 def _all_exact_as_double(arr: pa.Array) -> bool:
-    """Whether every integer of ``arr`` is exactly a double (nulls are)."""
+    """Whether every integer of ``arr`` is exactly a double (nulls are). ``arr`` is int64: integers reach
+    placing as int64 (narrower ones cast, unsigned ones beyond it made decimals)."""
     if len(arr) <= _FEW:
         return all(v is None or -DOUBLE_EXACT <= v <= DOUBLE_EXACT for v in arr.to_pylist())
     return pc.all(_exact_as_double(arr)).as_py() is not False
